@@ -1,0 +1,148 @@
+//! The boundary between the host and a Wasm engine.
+//!
+//! Berth runs the same plugin file on two engines: wasmtime (servers) and wasmi
+//! (interpreted, `no_std`, microcontrollers). Each implements these three small,
+//! object-safe, synchronous traits; nothing above them knows which engine runs:
+//!
+//! ```text
+//! Engine::compile(bytes) ─► Module ──instantiate(host)──► Instance ──setup/handle/before/…
+//! ```
+//!
+//! Calls are synchronous on purpose: every call has a deadline enforced by the engine
+//! (epochs on wasmtime, fuel on wasmi), so a call cannot hold a worker for longer than
+//! `plugin_timeout`.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::host::PluginHost;
+use crate::model::{
+    BeforeOutcome, Event, EventOutcome, HandlerId, Pairs, Registration, Request, Response,
+};
+
+/// Resource limits every engine enforces on every instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineLimits {
+    /// Wall-clock budget of one call into a plugin, in milliseconds.
+    pub call_timeout_ms: u64,
+    /// The most linear memory one instance may grow to, in bytes.
+    pub memory_bytes: usize,
+}
+
+impl Default for EngineLimits {
+    fn default() -> Self {
+        EngineLimits { call_timeout_ms: 1_000, memory_bytes: 16 << 20 }
+    }
+}
+
+/// Compiles plugin files.
+pub trait Engine: Send + Sync {
+    /// A short name for logs: `wasmtime` or `wasmi`.
+    fn name(&self) -> &'static str;
+
+    /// Validates and compiles a plugin component. The result is instantiated many times.
+    fn compile(&self, bytes: &[u8]) -> Result<Box<dyn Module>, LoadError>;
+}
+
+/// A compiled plugin.
+pub trait Module: Send + Sync {
+    /// Creates a fresh instance whose imports call into `host`.
+    fn instantiate(&self, host: PluginHost) -> Result<Box<dyn Instance>, CallError>;
+}
+
+/// One live plugin instance. Instances are pooled by the server; any method that
+/// returns an error leaves the instance unusable,
+/// and the caller must drop it.
+pub trait Instance: Send {
+    /// Runs the guest's `setup` with its config table.
+    fn setup(&mut self, config: &Pairs) -> Result<Result<Registration, String>, CallError>;
+    /// Runs a route handler.
+    fn handle(&mut self, handler: HandlerId, req: &Request) -> Result<Response, CallError>;
+    /// Runs the before-phase of a middleware.
+    fn before(&mut self, handler: HandlerId, req: &Request) -> Result<BeforeOutcome, CallError>;
+    /// Runs the after-phase of a middleware.
+    fn after(
+        &mut self,
+        handler: HandlerId,
+        req: &Request,
+        resp: &Response,
+    ) -> Result<Response, CallError>;
+    /// Delivers an event to a hook, WebSocket route or timer handler.
+    fn on_event(&mut self, handler: HandlerId, event: &Event) -> Result<EventOutcome, CallError>;
+    /// Pulls the next chunk of a streamed body.
+    fn next_chunk(&mut self, stream: u32) -> Result<Option<Vec<u8>>, CallError>;
+}
+
+/// A plugin file that cannot be used. Start-up reports it with the file name and stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadError {
+    /// Not a valid Wasm component (or not one at all).
+    Invalid(String),
+    /// A valid component that does not implement the `berth:plugin` world.
+    Contract(String),
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Invalid(why) => write!(f, "not a valid plugin component: {why}"),
+            LoadError::Contract(why) => write!(f, "does not implement berth:plugin@0.1.0: {why}"),
+        }
+    }
+}
+
+/// Why a call into a plugin failed. The request it served gets
+/// [`CallError::status`]; the instance is dropped and a fresh one takes its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError {
+    /// The guest trapped: a panic, `unreachable`, an out-of-bounds access. Answer 500.
+    Trap(String),
+    /// The call ran past its deadline (an endless loop, say). Answer 504.
+    Deadline,
+    /// The instance tried to grow its memory past the cap. Answer 500.
+    OutOfMemory,
+    /// The guest returned data that breaks the contract: a pointer or length outside its
+    /// memory, invalid UTF-8, an unknown variant tag. Answer 500.
+    Malformed(String),
+    /// A fresh instance could not be created or set up. Answer 500.
+    Instantiate(String),
+}
+
+impl CallError {
+    /// The HTTP status a request gets when its plugin call failed this way.
+    pub fn status(&self) -> u16 {
+        match self {
+            CallError::Deadline => 504,
+            _ => 500,
+        }
+    }
+
+    /// The JSON error response for the client. It never leaks guest internals.
+    pub fn to_response(&self) -> Response {
+        let message = match self {
+            CallError::Deadline => "Plugin timed out",
+            CallError::OutOfMemory => "Plugin ran out of memory",
+            _ => "Plugin failed",
+        };
+        Response::error(self.status(), message)
+    }
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Trap(why) => write!(f, "plugin trapped: {why}"),
+            CallError::Deadline => write!(f, "plugin call exceeded its deadline"),
+            CallError::OutOfMemory => write!(f, "plugin exceeded its memory limit"),
+            CallError::Malformed(why) => write!(f, "plugin returned malformed data: {why}"),
+            CallError::Instantiate(why) => write!(f, "plugin could not be instantiated: {why}"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for CallError {}
+#[cfg(feature = "std")]
+impl std::error::Error for LoadError {}

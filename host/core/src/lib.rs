@@ -1,0 +1,36 @@
+//! # berth-core
+//!
+//! The pure heart of Berth, shared by the desktop server and the embedded host:
+//!
+//! - [`model`]: requests, responses, registrations and events — a mirror of the WIT;
+//! - [`router`]: the trie router with `<param>` segments, 404 and 405;
+//! - [`pipeline`]: middleware before/after, hooks and `stop`, as the seeds define them;
+//! - [`engine`]: the traits a Wasm engine implements (wasmtime and wasmi do);
+//! - [`host`]: the host API that plugins import, implemented once for both engines;
+//! - [`state`]: the key-value store behind `state-*`;
+//! - [`limits`], [`uri`], [`json`]: limits, request-target parsing, error bodies.
+//!
+//! No I/O and no async live here, and with `default-features = false` it is `no_std` +
+//! `alloc`, so it runs on a microcontroller.
+//!
+//! Wiring it up, in a server:
+//! 1. `engine.compile(bytes)` each plugin file, `instantiate` it with a [`host::PluginHost`]
+//!    and call `setup` to get its [`model::Registration`];
+//! 2. assemble the registrations, in plugin order, with [`pipeline::App::new`];
+//! 3. for each request, build a [`model::Request`] (see [`uri::parse_target`]) and call
+//!    [`pipeline::App::handle`] with an [`pipeline::Invoker`] over your instance pools.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+#![deny(missing_docs)]
+
+extern crate alloc;
+
+pub mod engine;
+pub mod host;
+pub mod json;
+pub mod limits;
+pub mod model;
+pub mod pipeline;
+pub mod router;
+pub mod state;
+pub mod uri;

@@ -1,0 +1,60 @@
+//! Limits as plain data, checked by the servers before they allocate.
+//! Names and defaults are those of `[limits]` in `berth.toml`.
+
+/// Every limit the servers enforce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request body, bytes (→ 413).
+    pub max_body_size: usize,
+    /// Longest request line, bytes (→ 414).
+    pub max_request_line: usize,
+    /// Most request headers (→ 431).
+    pub max_headers: usize,
+    /// Largest single header line, bytes (→ 431).
+    pub max_header_size: usize,
+    /// Time allowed to receive the request head, ms (slowloris → 408).
+    pub header_timeout_ms: u64,
+    /// Time allowed to receive the body, ms (→ 408).
+    pub body_timeout_ms: u64,
+    /// Idle time before a keep-alive connection is closed, ms.
+    pub keep_alive_timeout_ms: u64,
+    /// Requests served on one connection before it is closed.
+    pub max_keep_alive_requests: u32,
+    /// Simultaneous connections (→ 503; a warning at 80 %).
+    pub max_connections: usize,
+    /// Largest WebSocket frame or message, bytes (→ close 1009).
+    pub ws_max_frame: usize,
+    /// Wall-clock budget of one plugin call, ms (→ 504).
+    pub plugin_timeout_ms: u64,
+    /// Linear memory cap per plugin instance, bytes.
+    pub plugin_memory: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_size: 1 << 20,
+            max_request_line: 8 << 10,
+            max_headers: 50,
+            max_header_size: 8 << 10,
+            header_timeout_ms: 30_000,
+            body_timeout_ms: 30_000,
+            keep_alive_timeout_ms: 5_000,
+            max_keep_alive_requests: 100,
+            max_connections: 1024,
+            ws_max_frame: 64 << 10,
+            plugin_timeout_ms: 1_000,
+            plugin_memory: 16 << 20,
+        }
+    }
+}
+
+impl Limits {
+    /// The part of the limits that the engines enforce.
+    pub fn engine(&self) -> crate::engine::EngineLimits {
+        crate::engine::EngineLimits {
+            call_timeout_ms: self.plugin_timeout_ms,
+            memory_bytes: self.plugin_memory,
+        }
+    }
+}
