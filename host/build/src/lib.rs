@@ -1,1 +1,211 @@
+//! Builds Berth plugin crates into WebAssembly components.
+//!
+//! [`build`] runs `cargo build --release --target wasm32-unknown-unknown` for a plugin
+//! crate — or, for a workspace root such as `plugins/`, for every `cdylib` member in one
+//! cargo invocation — then turns each core module into a component with `wit-component`
+//! and writes `<out_dir>/<package-name>.wasm`.
+//!
+//! It is safe to call from a build script: the environment cargo gives build scripts
+//! (target dir, rustflags, jobserver, wrappers, package variables) is removed from the
+//! nested cargo, which gets its own `--target-dir` and
+//! `CARGO_ENCODED_RUSTFLAGS=-C link-arg=-zstack-size=16384` (a small stack, so the
+//! module's memory starts at one page).
+//!
+//! ```no_run
+//! use std::path::Path;
+//! let built = berth_build::build(Path::new("plugins"), &berth_build::BuildOptions::default())?;
+//! for b in &built {
+//!     println!("{} → {} ({} bytes)", b.name, b.path.display(), b.component.len());
+//! }
+//! # Ok::<(), berth_build::BuildError>(())
+//! ```
 
+mod cargo;
+mod error;
+mod toolchain;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+pub use error::BuildError;
+
+/// The target plugins are compiled for.
+pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// The rustflags every plugin is linked with (as `CARGO_ENCODED_RUSTFLAGS`, separated by
+/// `\x1f`): a 16 KiB stack instead of 1 MiB, so linear memory starts at one page.
+pub const RUSTFLAGS: &[&str] = &["-C", "link-arg=-zstack-size=16384"];
+
+/// How to build.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Where `<name>.wasm` components are written. Default: the workspace directory
+    /// when building a workspace root (`plugins/` → `plugins/`), otherwise the crate's
+    /// parent directory (`plugins/hello` → `plugins/`).
+    pub out_dir: Option<PathBuf>,
+    /// Cargo's `--target-dir`. Default: the crate workspace's own target directory
+    /// (normally `<workspace root>/target`).
+    pub target_dir: Option<PathBuf>,
+    /// Pass `--locked` to cargo.
+    pub locked: bool,
+    /// Pass `--offline` to cargo.
+    pub offline: bool,
+    /// Do not install the `wasm32-unknown-unknown` target with rustup when it is
+    /// missing (fail instead).
+    pub no_install_target: bool,
+    /// Print cargo's progress and warnings to stderr.
+    pub verbose: bool,
+}
+
+/// One plugin that was built.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// The crate's package name (also the file stem of [`Built::path`]).
+    pub name: String,
+    /// Where the component was written.
+    pub path: PathBuf,
+    /// The component's bytes.
+    pub component: Vec<u8>,
+    /// The size of the core module cargo produced, before componentization.
+    pub core_size: usize,
+}
+
+/// Builds the crate (or every `cdylib` member of the workspace) at `crate_dir` and
+/// writes one component per plugin. Results are sorted by name.
+pub fn build(crate_dir: &Path, opts: &BuildOptions) -> Result<Vec<Built>, BuildError> {
+    if !crate_dir.join("Cargo.toml").is_file() {
+        return Err(BuildError::NotACrate(crate_dir.to_path_buf()));
+    }
+    toolchain::ensure_target(!opts.no_install_target)?;
+    let meta = cargo::metadata(crate_dir, opts)?;
+    let selection = meta.select(crate_dir)?;
+    let out_dir = match &opts.out_dir {
+        Some(dir) => dir.clone(),
+        None if selection.whole_workspace => meta.workspace_root.clone(),
+        None => {
+            let dir = fs::canonicalize(crate_dir).map_err(|e| BuildError::io(crate_dir, e))?;
+            dir.parent().map(Path::to_path_buf).unwrap_or(dir)
+        }
+    };
+    let target_dir = opts
+        .target_dir
+        .clone()
+        .unwrap_or_else(|| meta.target_directory.clone());
+    let modules = cargo::build(crate_dir, &selection, &target_dir, opts)?;
+
+    fs::create_dir_all(&out_dir).map_err(|e| BuildError::io(&out_dir, e))?;
+    let mut built = Vec::new();
+    for (name, module_path) in modules {
+        let core = fs::read(&module_path).map_err(|e| BuildError::io(&module_path, e))?;
+        let component = componentize(&name, &core)?;
+        let path = out_dir.join(format!("{name}.wasm"));
+        write_atomically(&path, &component)?;
+        built.push(Built {
+            name,
+            path,
+            component,
+            core_size: core.len(),
+        });
+    }
+    built.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(built)
+}
+
+/// The export every plugin module has (from `berth_sdk::export_plugin!`).
+pub const SETUP_EXPORT: &str = "berth:plugin/guest@0.1.0#setup";
+
+/// Turns a core module built against the Berth WIT (it embeds its component type) into
+/// a component.
+pub fn componentize(name: &str, core: &[u8]) -> Result<Vec<u8>, BuildError> {
+    if !exports_setup(core) {
+        return Err(BuildError::Componentize {
+            name: name.to_string(),
+            message: format!(
+                "the module does not export `{SETUP_EXPORT}`; a plugin must call \
+                 `berth_sdk::export_plugin!(YourPlugin);`"
+            ),
+        });
+    }
+    fn fail(name: &str) -> impl Fn(&dyn std::fmt::Display) -> BuildError + '_ {
+        move |e| BuildError::Componentize {
+            name: name.to_string(),
+            message: format!("{e:#}"),
+        }
+    }
+    wit_component::ComponentEncoder::default()
+        .module(core)
+        .map_err(|e| fail(name)(&e))?
+        .validate(true)
+        .encode()
+        .map_err(|e| fail(name)(&e))
+}
+
+fn exports_setup(core: &[u8]) -> bool {
+    for payload in wasmparser::Parser::new(0).parse_all(core) {
+        if let Ok(wasmparser::Payload::ExportSection(exports)) = payload {
+            return exports
+                .into_iter()
+                .flatten()
+                .any(|e| e.name == SETUP_EXPORT);
+        }
+    }
+    false
+}
+
+/// The plugin crates directly under `dir`: its subdirectories holding a `Cargo.toml`,
+/// sorted (for `berth build plugins` listings).
+pub fn plugin_crates(dir: &Path) -> Result<Vec<PathBuf>, BuildError> {
+    let entries = fs::read_dir(dir).map_err(|e| BuildError::io(dir, e))?;
+    let mut crates = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| BuildError::io(dir, e))?.path();
+        if path.is_dir() && path.join("Cargo.toml").is_file() {
+            crates.push(path);
+        }
+    }
+    crates.sort();
+    Ok(crates)
+}
+
+/// Writes through a temporary file and a rename, so a concurrent reader (a server
+/// loading plugins, another build) never sees half a component.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
+    let tmp = path.with_extension(format!("wasm.tmp{}", std::process::id()));
+    fs::write(&tmp, bytes).map_err(|e| BuildError::io(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        BuildError::io(path, e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_crate_dirs_sorted() {
+        let dir = std::env::temp_dir().join(format!("berth-build-list-{}", std::process::id()));
+        for name in ["b", "a", "not-a-crate"] {
+            fs::create_dir_all(dir.join(name)).expect("mkdir");
+        }
+        fs::write(dir.join("a/Cargo.toml"), "").expect("write");
+        fs::write(dir.join("b/Cargo.toml"), "").expect("write");
+        fs::write(dir.join("Cargo.toml"), "").expect("write");
+        let crates = plugin_crates(&dir).expect("list");
+        assert_eq!(crates, vec![dir.join("a"), dir.join("b")]);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn not_a_crate() {
+        let err = build(Path::new("/nonexistent/berth"), &BuildOptions::default())
+            .expect_err("no crate there");
+        assert!(matches!(err, BuildError::NotACrate(_)), "{err}");
+    }
+
+    #[test]
+    fn componentize_rejects_garbage() {
+        let err = componentize("junk", b"\0asm\x01\0\0\0").expect_err("no component type");
+        assert!(err.to_string().contains("junk"), "{err}");
+    }
+}

@@ -33,7 +33,10 @@ pub struct EngineLimits {
 
 impl Default for EngineLimits {
     fn default() -> Self {
-        EngineLimits { call_timeout_ms: 1_000, memory_bytes: 16 << 20 }
+        EngineLimits {
+            call_timeout_ms: 1_000,
+            memory_bytes: 16 << 20,
+        }
     }
 }
 

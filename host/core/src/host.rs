@@ -105,7 +105,10 @@ const SHARED_PREFIX: &str = "shared/";
 impl PluginHost {
     /// The host for the plugin named `plugin`.
     pub fn new(api: Arc<dyn HostApi>, plugin: &str) -> PluginHost {
-        PluginHost { api, plugin: plugin.into() }
+        PluginHost {
+            api,
+            plugin: plugin.into(),
+        }
     }
 
     /// The plugin's name.
@@ -139,7 +142,9 @@ impl PluginHost {
 
     /// `state-set`.
     pub fn state_set(&self, scope: Scope, key: &str, value: Vec<u8>, ttl_ms: Option<u64>) {
-        self.api.store().set(&(self.namespace(scope) + key), value, ttl_ms);
+        self.api
+            .store()
+            .set(&(self.namespace(scope) + key), value, ttl_ms);
     }
 
     /// `state-delete`.

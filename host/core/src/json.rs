@@ -45,6 +45,9 @@ mod tests {
 
     #[test]
     fn error_shape() {
-        assert_eq!(error_body(404, "Not Found"), r#"{"error":"Not Found","code":404}"#);
+        assert_eq!(
+            error_body(404, "Not Found"),
+            r#"{"error":"Not Found","code":404}"#
+        );
     }
 }

@@ -93,28 +93,43 @@ impl App {
         let mut owners: Vec<(Method, String, usize)> = Vec::new();
         for (index, plugin) in plugins.iter().enumerate() {
             let reg = &plugin.registration;
-            let refuse = |reason: String| AppError { plugin: plugin.name.clone(), reason };
+            let refuse = |reason: String| AppError {
+                plugin: plugin.name.clone(),
+                reason,
+            };
             for route in &reg.routes {
                 if route.methods.is_empty() {
                     return Err(refuse(format!("route {} has no methods", route.path)));
                 }
                 for &method in &route.methods {
-                    let target = Target { plugin: index, handler: route.handler };
-                    router.insert(method, &route.path, target).map_err(|e| {
-                        refuse(conflict_reason(&e, &plugins, &owners, method))
-                    })?;
+                    let target = Target {
+                        plugin: index,
+                        handler: route.handler,
+                    };
+                    router
+                        .insert(method, &route.path, target)
+                        .map_err(|e| refuse(conflict_reason(&e, &plugins, &owners, method)))?;
                     owners.push((method, route.path.clone(), index));
                 }
             }
             for ws in &reg.websockets {
-                let target = Target { plugin: index, handler: ws.handler };
+                let target = Target {
+                    plugin: index,
+                    handler: ws.handler,
+                };
                 ws_router
                     .insert(Method::Get, &ws.path, target)
                     .map_err(|e| refuse(format!("WebSocket route: {e}")))?;
             }
             middleware.extend(reg.middleware.iter().map(|m| (index, m.clone())));
         }
-        Ok(App { plugins, router, ws_router, middleware, server_header: None })
+        Ok(App {
+            plugins,
+            router,
+            ws_router,
+            middleware,
+            server_header: None,
+        })
     }
 
     /// The plugins, in plugin order.
@@ -137,22 +152,33 @@ impl App {
 
     /// Every hook for `kind`, in plugin order then registration order.
     pub fn hooks(&self, kind: EventKind) -> impl Iterator<Item = Target> + '_ {
-        self.plugins.iter().enumerate().flat_map(move |(plugin, p)| {
-            p.registration
-                .hooks
-                .iter()
-                .filter(move |h| h.event == kind)
-                .map(move |h| Target { plugin, handler: h.handler })
-        })
+        self.plugins
+            .iter()
+            .enumerate()
+            .flat_map(move |(plugin, p)| {
+                p.registration
+                    .hooks
+                    .iter()
+                    .filter(move |h| h.event == kind)
+                    .map(move |h| Target {
+                        plugin,
+                        handler: h.handler,
+                    })
+            })
     }
 
     /// Every timer: its interval and target.
     pub fn timers(&self) -> impl Iterator<Item = (u32, Target)> + '_ {
         self.plugins.iter().enumerate().flat_map(|(plugin, p)| {
-            p.registration
-                .timers
-                .iter()
-                .map(move |t| (t.interval_ms, Target { plugin, handler: t.handler }))
+            p.registration.timers.iter().map(move |t| {
+                (
+                    t.interval_ms,
+                    Target {
+                        plugin,
+                        handler: t.handler,
+                    },
+                )
+            })
         })
     }
 
@@ -177,7 +203,13 @@ impl App {
             let Some(handler) = mw.before.filter(|_| mw.applies_to(req.method)) else {
                 continue;
             };
-            match invoker.before(Target { plugin: *plugin, handler }, &req) {
+            match invoker.before(
+                Target {
+                    plugin: *plugin,
+                    handler,
+                },
+                &req,
+            ) {
                 Ok(BeforeOutcome::Proceed(p)) => {
                     for (name, value) in p.request_headers {
                         set_header(&mut req.headers, name.to_ascii_lowercase(), value);
@@ -212,7 +244,14 @@ impl App {
                 continue;
             }
             response = invoker
-                .after(Target { plugin: *plugin, handler }, &req, &response)
+                .after(
+                    Target {
+                        plugin: *plugin,
+                        handler,
+                    },
+                    &req,
+                    &response,
+                )
                 .unwrap_or_else(|e| e.to_response());
         }
         if let Some(server) = &self.server_header {
@@ -221,11 +260,16 @@ impl App {
         response
     }
 
-    fn dispatch(&self, routed: Match<'_, Target>, req: &Request, invoker: &mut dyn Invoker) -> Response {
+    fn dispatch(
+        &self,
+        routed: Match<'_, Target>,
+        req: &Request,
+        invoker: &mut dyn Invoker,
+    ) -> Response {
         match routed {
-            Match::Found { target, .. } => {
-                invoker.handle(*target, req).unwrap_or_else(|e| e.to_response())
-            }
+            Match::Found { target, .. } => invoker
+                .handle(*target, req)
+                .unwrap_or_else(|e| e.to_response()),
             Match::MethodNotAllowed { allow } if req.method == Method::Options => Response {
                 status: 204,
                 headers: alloc::vec![("allow".into(), allow_header(&allow, true))],
@@ -233,7 +277,8 @@ impl App {
             },
             Match::MethodNotAllowed { allow } => {
                 let mut r = Response::error(405, "Method Not Allowed");
-                r.headers.push(("allow".into(), allow_header(&allow, false)));
+                r.headers
+                    .push(("allow".into(), allow_header(&allow, false)));
                 r
             }
             Match::NotFound => Response::error(404, "Not Found"),
@@ -263,7 +308,10 @@ fn conflict_reason(
                 .find(|(m, p, _)| *m == method && p == existing)
                 .map(|(_, _, i)| plugins[*i].name.as_str())
                 .unwrap_or("?");
-            format!("{} {existing} is already routed by plugin {owner}", method.as_str())
+            format!(
+                "{} {existing} is already routed by plugin {owner}",
+                method.as_str()
+            )
         }
         other => other.to_string(),
     }
@@ -286,3 +334,6 @@ fn set_header(headers: &mut Vec<(String, String)>, name: String, value: String) 
 #[cfg(test)]
 #[path = "pipeline_tests.rs"]
 mod tests;
+
+#[cfg(feature = "std")]
+impl std::error::Error for AppError {}

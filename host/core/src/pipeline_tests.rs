@@ -20,19 +20,26 @@ struct Script {
 
 impl Invoker for Script {
     fn handle(&mut self, to: Target, req: &Request) -> Result<Response, CallError> {
-        self.calls.push(format!("handle:{}:{}", to.plugin, to.handler));
+        self.calls
+            .push(format!("handle:{}:{}", to.plugin, to.handler));
         match to.handler {
             ROUTE_TIMEOUT => Err(CallError::Deadline),
             _ => {
                 let seen = req.header("x-seen").unwrap_or("-").to_string();
-                let id = crate::model::find_pair(&req.params, "id").unwrap_or("-").to_string();
-                Ok(Response::json(200, format!("{{\"seen\":\"{seen}\",\"id\":\"{id}\"}}")))
+                let id = crate::model::find_pair(&req.params, "id")
+                    .unwrap_or("-")
+                    .to_string();
+                Ok(Response::json(
+                    200,
+                    format!("{{\"seen\":\"{seen}\",\"id\":\"{id}\"}}"),
+                ))
             }
         }
     }
 
     fn before(&mut self, to: Target, _req: &Request) -> Result<BeforeOutcome, CallError> {
-        self.calls.push(format!("before:{}:{}", to.plugin, to.handler));
+        self.calls
+            .push(format!("before:{}:{}", to.plugin, to.handler));
         match to.handler {
             MW_STOP => Ok(BeforeOutcome::Respond(Response::error(401, "Unauthorized"))),
             MW_TRAP => Err(CallError::Trap("boom".into())),
@@ -47,15 +54,22 @@ impl Invoker for Script {
         }
     }
 
-    fn after(&mut self, to: Target, _req: &Request, resp: &Response) -> Result<Response, CallError> {
-        self.calls.push(format!("after:{}:{}", to.plugin, to.handler));
+    fn after(
+        &mut self,
+        to: Target,
+        _req: &Request,
+        resp: &Response,
+    ) -> Result<Response, CallError> {
+        self.calls
+            .push(format!("after:{}:{}", to.plugin, to.handler));
         let mut r = resp.clone();
         r.headers.push(("x-after".into(), format!("{}", to.plugin)));
         Ok(r)
     }
 
     fn on_event(&mut self, to: Target, _event: &Event) -> Result<EventOutcome, CallError> {
-        self.calls.push(format!("event:{}:{}", to.plugin, to.handler));
+        self.calls
+            .push(format!("event:{}:{}", to.plugin, to.handler));
         Ok(EventOutcome::default())
     }
 }
@@ -63,16 +77,29 @@ impl Invoker for Script {
 fn plugin(name: &str, routes: Vec<Route>, middleware: Vec<Middleware>) -> PluginEntry {
     PluginEntry {
         name: name.into(),
-        registration: Registration { name: name.into(), routes, middleware, ..Default::default() },
+        registration: Registration {
+            name: name.into(),
+            routes,
+            middleware,
+            ..Default::default()
+        },
     }
 }
 
 fn route(methods: &[Method], path: &str, handler: HandlerId) -> Route {
-    Route { methods: methods.to_vec(), path: path.into(), handler }
+    Route {
+        methods: methods.to_vec(),
+        path: path.into(),
+        handler,
+    }
 }
 
 fn mw(methods: &[Method], before: Option<HandlerId>, after: Option<HandlerId>) -> Middleware {
-    Middleware { methods: methods.to_vec(), before, after }
+    Middleware {
+        methods: methods.to_vec(),
+        before,
+        after,
+    }
 }
 
 fn request(method: Method, path: &str) -> Request {
@@ -99,16 +126,31 @@ fn body(r: &Response) -> &str {
 #[test]
 fn onion_order_and_request_edits() {
     let app = App::new(vec![
-        plugin("a", vec![], vec![mw(&[], Some(MW_PROCEED), Some(AFTER_TAG))]),
-        plugin("b", vec![route(&[Method::Get], "/users/<id>", ROUTE_OK)], vec![mw(&[], None, Some(AFTER_TAG))]),
+        plugin(
+            "a",
+            vec![],
+            vec![mw(&[], Some(MW_PROCEED), Some(AFTER_TAG))],
+        ),
+        plugin(
+            "b",
+            vec![route(&[Method::Get], "/users/<id>", ROUTE_OK)],
+            vec![mw(&[], None, Some(AFTER_TAG))],
+        ),
     ])
     .unwrap();
     let mut s = Script::default();
     let r = app.handle(request(Method::Get, "/users/7"), &mut s);
-    assert_eq!(s.calls, ["before:0:10", "handle:1:1", "after:1:20", "after:0:20"]);
+    assert_eq!(
+        s.calls,
+        ["before:0:10", "handle:1:1", "after:1:20", "after:0:20"]
+    );
     assert_eq!(body(&r), r#"{"seen":"yes","id":"7"}"#);
-    let afters: Vec<&str> =
-        r.headers.iter().filter(|(n, _)| n == "x-after").map(|(_, v)| v.as_str()).collect();
+    let afters: Vec<&str> = r
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "x-after")
+        .map(|(_, v)| v.as_str())
+        .collect();
     assert_eq!(afters, ["1", "0"]);
 }
 
@@ -116,8 +158,16 @@ fn onion_order_and_request_edits() {
 fn stop_short_circuits_but_outer_layers_see_the_response() {
     let app = App::new(vec![
         plugin("outer", vec![], vec![mw(&[], None, Some(AFTER_TAG))]),
-        plugin("auth", vec![], vec![mw(&[], Some(MW_STOP), Some(AFTER_TAG))]),
-        plugin("inner", vec![route(&[Method::Get], "/x", ROUTE_OK)], vec![mw(&[], Some(MW_PROCEED), None)]),
+        plugin(
+            "auth",
+            vec![],
+            vec![mw(&[], Some(MW_STOP), Some(AFTER_TAG))],
+        ),
+        plugin(
+            "inner",
+            vec![route(&[Method::Get], "/x", ROUTE_OK)],
+            vec![mw(&[], Some(MW_PROCEED), None)],
+        ),
     ])
     .unwrap();
     let mut s = Script::default();
@@ -145,7 +195,10 @@ fn method_filters_are_hooks() {
     let app = App::new(vec![plugin(
         "p",
         vec![route(&[Method::Get, Method::Post], "/x", ROUTE_OK)],
-        vec![mw(&[Method::Post], Some(MW_STOP), None), mw(&[Method::Get], None, Some(AFTER_TAG))],
+        vec![
+            mw(&[Method::Post], Some(MW_STOP), None),
+            mw(&[Method::Get], None, Some(AFTER_TAG)),
+        ],
     )])
     .unwrap();
     let mut s = Script::default();
@@ -167,27 +220,46 @@ fn middleware_headers_merge_without_overriding() {
     assert_eq!(r.header("access-control-allow-origin"), Some("*"));
     // Also on the host's own 404.
     let r = app.handle(request(Method::Get, "/missing"), &mut s);
-    assert_eq!((r.status, r.header("access-control-allow-origin")), (404, Some("*")));
+    assert_eq!(
+        (r.status, r.header("access-control-allow-origin")),
+        (404, Some("*"))
+    );
 }
 
 #[test]
 fn not_found_method_not_allowed_and_options() {
-    let mut app = App::new(vec![plugin("p", vec![route(&[Method::Get], "/x", ROUTE_OK)], vec![])]).unwrap();
+    let mut app = App::new(vec![plugin(
+        "p",
+        vec![route(&[Method::Get], "/x", ROUTE_OK)],
+        vec![],
+    )])
+    .unwrap();
     app.set_server_header(Some("Berth".into()));
     let mut s = Script::default();
     let r = app.handle(request(Method::Get, "/nope"), &mut s);
-    assert_eq!((r.status, body(&r)), (404, r#"{"error":"Not Found","code":404}"#));
+    assert_eq!(
+        (r.status, body(&r)),
+        (404, r#"{"error":"Not Found","code":404}"#)
+    );
     assert_eq!(r.header("server"), Some("Berth"));
     let r = app.handle(request(Method::Delete, "/x"), &mut s);
     assert_eq!((r.status, r.header("allow")), (405, Some("GET, HEAD")));
     let r = app.handle(request(Method::Options, "/x"), &mut s);
-    assert_eq!((r.status, r.header("allow")), (204, Some("GET, HEAD, OPTIONS")));
+    assert_eq!(
+        (r.status, r.header("allow")),
+        (204, Some("GET, HEAD, OPTIONS"))
+    );
     assert!(s.calls.is_empty());
 }
 
 #[test]
 fn deadline_is_504() {
-    let app = App::new(vec![plugin("p", vec![route(&[Method::Get], "/slow", ROUTE_TIMEOUT)], vec![])]).unwrap();
+    let app = App::new(vec![plugin(
+        "p",
+        vec![route(&[Method::Get], "/slow", ROUTE_TIMEOUT)],
+        vec![],
+    )])
+    .unwrap();
     let r = app.handle(request(Method::Get, "/slow"), &mut Script::default());
     assert_eq!(r.status, 504);
 }
@@ -206,11 +278,20 @@ fn conflicting_plugins_are_named() {
 #[test]
 fn hooks_in_plugin_order() {
     let mut a = plugin("a", vec![], vec![]);
-    a.registration.hooks = vec![Hook { event: EventKind::ServerStart, handler: 5 }];
+    a.registration.hooks = vec![Hook {
+        event: EventKind::ServerStart,
+        handler: 5,
+    }];
     let mut b = plugin("b", vec![], vec![]);
     b.registration.hooks = vec![
-        Hook { event: EventKind::ServerStop, handler: 6 },
-        Hook { event: EventKind::ServerStart, handler: 7 },
+        Hook {
+            event: EventKind::ServerStop,
+            handler: 6,
+        },
+        Hook {
+            event: EventKind::ServerStart,
+            handler: 7,
+        },
     ];
     let app = App::new(vec![a, b]).unwrap();
     let mut s = Script::default();

@@ -92,13 +92,19 @@ impl fmt::Display for RouteError {
 
 impl<T> Default for Node<T> {
     fn default() -> Self {
-        Node { statics: BTreeMap::new(), param: None, endpoints: Vec::new() }
+        Node {
+            statics: BTreeMap::new(),
+            param: None,
+            endpoints: Vec::new(),
+        }
     }
 }
 
 impl<T> Default for Router<T> {
     fn default() -> Self {
-        Router { root: Node::default() }
+        Router {
+            root: Node::default(),
+        }
     }
 }
 
@@ -110,19 +116,28 @@ enum Segment<'p> {
 
 fn parse_pattern(pattern: &str) -> Result<Vec<Segment<'_>>, RouteError> {
     if !pattern.starts_with('/') {
-        return Err(RouteError::InvalidPattern(format_pattern(pattern, "must start with '/'")));
+        return Err(RouteError::InvalidPattern(format_pattern(
+            pattern,
+            "must start with '/'",
+        )));
     }
     let mut out = Vec::new();
     let mut names: Vec<&str> = Vec::new();
     for seg in segments(pattern) {
         if let Some(name) = seg.strip_prefix('<').and_then(|s| s.strip_suffix('>')) {
-            let valid = !name.is_empty()
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            let valid =
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !valid {
-                return Err(RouteError::InvalidPattern(format_pattern(pattern, "bad parameter name")));
+                return Err(RouteError::InvalidPattern(format_pattern(
+                    pattern,
+                    "bad parameter name",
+                )));
             }
             if names.contains(&name) {
-                return Err(RouteError::InvalidPattern(format_pattern(pattern, "repeated parameter")));
+                return Err(RouteError::InvalidPattern(format_pattern(
+                    pattern,
+                    "repeated parameter",
+                )));
             }
             names.push(name);
             out.push(Segment::Param(name));
@@ -165,9 +180,17 @@ impl<T> Router<T> {
             };
         }
         if let Some(existing) = node.endpoints.iter().find(|e| e.method == method) {
-            return Err(RouteError::Conflict { method, existing: existing.pattern.clone() });
+            return Err(RouteError::Conflict {
+                method,
+                existing: existing.pattern.clone(),
+            });
         }
-        node.endpoints.push(Endpoint { method, param_names, pattern: pattern.to_string(), target });
+        node.endpoints.push(Endpoint {
+            method,
+            param_names,
+            pattern: pattern.to_string(),
+            target,
+        });
         Ok(())
     }
 
@@ -189,7 +212,9 @@ impl<T> Router<T> {
                 pattern: &e.pattern,
             },
             None => match first_seen {
-                Some(node) => Match::MethodNotAllowed { allow: allowed(node) },
+                Some(node) => Match::MethodNotAllowed {
+                    allow: allowed(node),
+                },
                 None => Match::NotFound,
             },
         }
@@ -204,7 +229,11 @@ impl<T> Router<T> {
 }
 
 fn collect<'r, T>(node: &'r Node<T>, out: &mut Vec<(Method, &'r str, &'r T)>) {
-    out.extend(node.endpoints.iter().map(|e| (e.method, e.pattern.as_str(), &e.target)));
+    out.extend(
+        node.endpoints
+            .iter()
+            .map(|e| (e.method, e.pattern.as_str(), &e.target)),
+    );
     for child in node.statics.values() {
         collect(child, out);
     }
@@ -272,9 +301,15 @@ mod tests {
         r.insert(Method::Get, "/users/<id>", "user").unwrap();
         r.insert(Method::Put, "/users/<id>", "put-user").unwrap();
         r.insert(Method::Get, "/users/me", "me").unwrap();
-        r.insert(Method::Get, "/posts/<post_id>/comments/<comment_id>", "comment").unwrap();
+        r.insert(
+            Method::Get,
+            "/posts/<post_id>/comments/<comment_id>",
+            "comment",
+        )
+        .unwrap();
         r.insert(Method::Get, "/files/<name>/raw", "raw").unwrap();
-        r.insert(Method::Get, "/files/special/info", "info").unwrap();
+        r.insert(Method::Get, "/files/special/info", "info")
+            .unwrap();
         r
     }
 
@@ -291,14 +326,23 @@ mod tests {
         assert_eq!(found(r.find(Method::Get, "/")).0, "root");
         let (t, p) = found(r.find(Method::Get, "/posts/7/comments/42"));
         assert_eq!(t, "comment");
-        assert_eq!(p, vec![("post_id".into(), "7".into()), ("comment_id".into(), "42".into())]);
+        assert_eq!(
+            p,
+            vec![
+                ("post_id".into(), "7".into()),
+                ("comment_id".into(), "42".into())
+            ]
+        );
     }
 
     #[test]
     fn static_beats_param() {
         let r = router();
         assert_eq!(found(r.find(Method::Get, "/users/me")).0, "me");
-        assert_eq!(found(r.find(Method::Get, "/users/42")).1, vec![("id".into(), "42".into())]);
+        assert_eq!(
+            found(r.find(Method::Get, "/users/42")).1,
+            vec![("id".into(), "42".into())]
+        );
     }
 
     #[test]
@@ -316,7 +360,9 @@ mod tests {
         assert_eq!(found(r.find(Method::Put, "/users/me")).0, "put-user");
         assert_eq!(
             r.find(Method::Delete, "/users/me"),
-            Match::MethodNotAllowed { allow: vec![Method::Get, Method::Head] }
+            Match::MethodNotAllowed {
+                allow: vec![Method::Get, Method::Head]
+            }
         );
     }
 
@@ -334,7 +380,10 @@ mod tests {
         let mut r = router();
         assert_eq!(
             r.insert(Method::Get, "/users/<other>", "x"),
-            Err(RouteError::Conflict { method: Method::Get, existing: "/users/<id>".into() })
+            Err(RouteError::Conflict {
+                method: Method::Get,
+                existing: "/users/<id>".into()
+            })
         );
         assert!(r.insert(Method::Get, "users", "x").is_err());
         assert!(r.insert(Method::Get, "/a/<>", "x").is_err());
@@ -347,3 +396,6 @@ mod tests {
         assert_eq!(router().routes().len(), 7);
     }
 }
+
+#[cfg(feature = "std")]
+impl std::error::Error for RouteError {}

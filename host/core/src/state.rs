@@ -91,7 +91,12 @@ mod memory {
 
     impl Default for MemoryStore {
         fn default() -> Self {
-            MemoryStore { inner: Mutex::new(Inner { map: BTreeMap::new(), writes: 0 }) }
+            MemoryStore {
+                inner: Mutex::new(Inner {
+                    map: BTreeMap::new(),
+                    writes: 0,
+                }),
+            }
         }
     }
 
@@ -104,14 +109,16 @@ mod memory {
         fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
             // A panic while holding the lock cannot leave the map half-updated (every
             // operation is a single insert or remove), so a poisoned lock is still sound.
-            self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+            self.inner
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
         }
     }
 
     impl Inner {
         fn wrote(&mut self, now: Instant) {
             self.writes = self.writes.wrapping_add(1);
-            if self.writes % SWEEP_EVERY == 0 {
+            if self.writes.is_multiple_of(SWEEP_EVERY) {
                 self.map.retain(|_, e| e.live(now));
             }
         }
@@ -152,7 +159,13 @@ mod memory {
                 _ => (None, None),
             };
             let next = add_to_counter(stored, delta)?;
-            inner.map.insert(key.to_string(), Entry { value: next.to_string().into_bytes(), expires });
+            inner.map.insert(
+                key.to_string(),
+                Entry {
+                    value: next.to_string().into_bytes(),
+                    expires,
+                },
+            );
             inner.wrote(now);
             Ok(next)
         }
@@ -161,7 +174,10 @@ mod memory {
             let now = Instant::now();
             self.lock()
                 .map
-                .range::<str, _>((core::ops::Bound::Included(prefix), core::ops::Bound::Unbounded))
+                .range::<str, _>((
+                    core::ops::Bound::Included(prefix),
+                    core::ops::Bound::Unbounded,
+                ))
                 .take_while(|(k, _)| k.starts_with(prefix))
                 .filter(|(_, e)| e.live(now))
                 .map(|(k, _)| k.clone())

@@ -36,7 +36,9 @@ pub fn decode(raw: &str) -> Cow<'_, str> {
 
 /// Parses `application/x-www-form-urlencoded` pairs, as browsers write query strings.
 pub fn parse_query(query: &str) -> Pairs {
-    form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 /// The path's segments, skipping empty ones: `//a/b/` has the segments `a` and `b`.
@@ -72,7 +74,10 @@ mod tests {
 
     #[test]
     fn segments_skip_empties() {
-        assert_eq!(segments("//a/b/").collect::<alloc::vec::Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            segments("//a/b/").collect::<alloc::vec::Vec<_>>(),
+            ["a", "b"]
+        );
         assert_eq!(segments("/").count(), 0);
     }
 }

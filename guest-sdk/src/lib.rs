@@ -1,0 +1,131 @@
+//! # berth-sdk — write Berth plugins in Rust
+//!
+//! A Berth plugin is a WebAssembly component that the Berth host loads at start-up. The
+//! plugin declares, from [`Plugin::setup`], the routes, middleware, hooks, WebSocket
+//! endpoints and timers it serves; the host calls the matching closure for every request
+//! or event. All state lives in the host ([`state`], [`ws`]), never in plugin globals:
+//! the host pools instances and may replace one at any time.
+//!
+//! ```no_run
+//! use berth_sdk::prelude::*;
+//!
+//! struct Hello;
+//!
+//! impl Plugin for Hello {
+//!     fn setup(app: &mut App, _config: &Config) -> Result<(), String> {
+//!         app.get("/hello", |_req| Response::json(&json!({"message": "Hello, World!"})));
+//!         Ok(())
+//!     }
+//! }
+//!
+//! berth_sdk::export_plugin!(Hello);
+//! ```
+//!
+//! Build it with `berth build path/to/crate` (or `cargo build --release --target
+//! wasm32-unknown-unknown` followed by componentization); the crate must be a `cdylib`.
+#![deny(missing_docs)]
+
+#[doc(hidden)]
+#[allow(missing_docs, clippy::all)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "plugin",
+        pub_export_macro: true,
+        export_macro_name: "__export_berth_guest",
+        default_bindings_module: "berth_sdk::bindings",
+        runtime_path: "berth_sdk::__wit_bindgen::rt",
+    });
+}
+
+extern crate self as berth_sdk;
+#[doc(hidden)]
+pub use wit_bindgen as __wit_bindgen;
+
+mod app;
+mod config;
+mod event;
+mod flow;
+pub mod log;
+mod request;
+mod response;
+#[doc(hidden)]
+pub mod rt;
+pub mod state;
+mod sys;
+pub mod ws;
+
+pub use app::{AfterHandler, App, BeforeHandler, Plugin};
+pub use config::Config;
+pub use event::Payload;
+pub use flow::{Flow, IntoResponse, Next, Outcome};
+pub use sys::{now_ms, publish, random_u64};
+
+pub use bindings::berth::plugin::host::{Level, WsError};
+pub use bindings::berth::plugin::types::{
+    Body, Event, EventKind, Method, Request, Response, ServerInfo, WsConnect, WsDisconnect,
+    WsMessage,
+};
+
+pub use serde;
+pub use serde_json;
+/// Builds a [`serde_json::Value`] from JSON-like syntax (re-exported from `serde_json`).
+pub use serde_json::json;
+
+/// Everything a plugin usually needs: `use berth_sdk::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        debug, error, info, json, state, trace, warn, ws, App, Body, Config, Event, EventKind,
+        Flow, IntoResponse, Method, Next, Outcome, Payload, Plugin, Request, Response, WsConnect,
+        WsDisconnect, WsMessage,
+    };
+    pub use core::time::Duration;
+    pub use serde_json::Value;
+}
+
+/// Exports a type implementing [`Plugin`] as this crate's plugin component.
+///
+/// The plugin's name (used by the host for logs and its state namespace) is
+/// [`Plugin::NAME`] when set, otherwise the crate's package name.
+///
+/// ```ignore
+/// struct Hello;
+/// impl berth_sdk::Plugin for Hello { /* ... */ }
+/// berth_sdk::export_plugin!(Hello);
+/// ```
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        const _: () = {
+            struct __BerthGuest;
+            impl $crate::rt::GuestTrait for __BerthGuest {
+                fn setup(
+                    config: $crate::rt::Pairs,
+                ) -> ::core::result::Result<$crate::rt::Registration, ::std::string::String>
+                {
+                    $crate::rt::setup::<$plugin>(config, ::core::env!("CARGO_PKG_NAME"))
+                }
+                fn handle(handler: u32, req: $crate::Request) -> $crate::Response {
+                    $crate::rt::handle(handler, req)
+                }
+                fn before(handler: u32, req: $crate::Request) -> $crate::rt::BeforeOutcome {
+                    $crate::rt::before(handler, req)
+                }
+                fn after(
+                    handler: u32,
+                    req: $crate::Request,
+                    resp: $crate::Response,
+                ) -> $crate::Response {
+                    $crate::rt::after(handler, req, resp)
+                }
+                fn on_event(handler: u32, ev: $crate::Event) -> $crate::rt::EventOutcome {
+                    $crate::rt::on_event(handler, ev)
+                }
+                fn next_chunk(stream: u32) -> ::core::option::Option<::std::vec::Vec<u8>> {
+                    $crate::rt::next_chunk(stream)
+                }
+            }
+    $crate::bindings::__export_berth_guest!(__BerthGuest with_types_in $crate::bindings);
+        };
+    };
+}

@@ -1,0 +1,104 @@
+//! Key-value state kept by the host: this plugin's own namespace, and ([`shared`]) the
+//! namespace every plugin shares (seed 000's `app.state`).
+//!
+//! State never lives in plugin globals: the host pools instances and may replace one
+//! at any time, so anything that must outlive a request goes here.
+//!
+//! ```no_run
+//! use berth_sdk::state;
+//! use std::time::Duration;
+//!
+//! let hits = state::incr("hits", 1).unwrap_or(0);
+//! state::set("greeting", "hello");
+//! state::set_ttl("session:abc", "alice", Duration::from_secs(60));
+//! state::set_json("user:1", &serde_json::json!({"name": "Alice"}));
+//! let name: Option<serde_json::Value> = state::get_json("user:1");
+//! for key in state::keys("user:") { /* sorted */ }
+//! state::shared::incr("requests", 1).ok();
+//! ```
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::bindings::berth::plugin::host::{self, Scope};
+
+fn ttl_ms(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+macro_rules! scoped_api {
+    ($scope:expr) => {
+        /// The value stored under `key`.
+        pub fn get(key: &str) -> Option<Vec<u8>> {
+            host::state_get($scope, key)
+        }
+
+        /// The value under `key` as text (`None` if absent or not UTF-8).
+        pub fn get_string(key: &str) -> Option<String> {
+            String::from_utf8(get(key)?).ok()
+        }
+
+        /// The value under `key` parsed as JSON (`None` if absent or not a `T`).
+        pub fn get_json<T: DeserializeOwned>(key: &str) -> Option<T> {
+            serde_json::from_slice(&get(key)?).ok()
+        }
+
+        /// Stores `value` under `key`, without expiry.
+        pub fn set(key: &str, value: impl AsRef<[u8]>) {
+            host::state_set($scope, key, value.as_ref(), None)
+        }
+
+        /// Stores `value` under `key`; it expires after `ttl`.
+        pub fn set_ttl(key: &str, value: impl AsRef<[u8]>, ttl: Duration) {
+            host::state_set($scope, key, value.as_ref(), Some(ttl_ms(ttl)))
+        }
+
+        /// Stores `value` as JSON under `key`.
+        pub fn set_json(key: &str, value: &impl Serialize) {
+            if let Ok(bytes) = serde_json::to_vec(value) {
+                set(key, bytes)
+            }
+        }
+
+        /// Stores `value` as JSON under `key`; it expires after `ttl`.
+        pub fn set_json_ttl(key: &str, value: &impl Serialize, ttl: Duration) {
+            if let Ok(bytes) = serde_json::to_vec(value) {
+                set_ttl(key, bytes, ttl)
+            }
+        }
+
+        /// Atomically adds `delta` to the integer under `key` (missing counts as 0) and
+        /// returns the new value; fails when the stored value is not an integer. The
+        /// key keeps its expiry, if it has one.
+        pub fn incr(key: &str, delta: i64) -> Result<i64, String> {
+            host::state_incr($scope, key, delta)
+        }
+
+        /// The integer under `key` (0 when absent or not an integer).
+        pub fn get_i64(key: &str) -> i64 {
+            get_string(key)
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0)
+        }
+
+        /// Removes `key`; returns whether it existed.
+        pub fn delete(key: &str) -> bool {
+            host::state_delete($scope, key)
+        }
+
+        /// The live keys starting with `prefix`, sorted.
+        pub fn keys(prefix: &str) -> Vec<String> {
+            host::state_keys($scope, prefix)
+        }
+    };
+}
+
+scoped_api!(Scope::Plugin);
+
+/// The namespace every plugin shares: the same functions as [`state`](crate::state).
+pub mod shared {
+    use super::*;
+    scoped_api!(Scope::Shared);
+}

@@ -1,0 +1,111 @@
+//! Builds the real plugins with the real toolchain (slow the first time: it compiles the
+//! plugin workspace into `plugins/target`).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use berth_build::{build, BuildError, BuildOptions};
+use wasmparser::Parser;
+
+fn plugins_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("berth-build-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+#[test]
+fn hello_becomes_a_component() {
+    let out = temp_dir("hello");
+    let opts = BuildOptions {
+        out_dir: Some(out.clone()),
+        ..BuildOptions::default()
+    };
+    let built = build(&plugins_dir().join("hello"), &opts).expect("hello builds");
+    assert_eq!(built.len(), 1);
+    let hello = &built[0];
+    assert_eq!(hello.name, "hello");
+    assert_eq!(hello.path, out.join("hello.wasm"));
+    let bytes = fs::read(&hello.path).expect("written");
+    assert_eq!(bytes, hello.component);
+    assert!(Parser::is_component(&bytes), "not a component");
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(&bytes)
+        .expect("valid component");
+    assert!(bytes.len() < 100_000, "hello is {} bytes", bytes.len());
+    let _ = fs::remove_dir_all(&out);
+}
+
+#[test]
+fn whole_workspace_in_one_go() {
+    let dir = plugins_dir();
+    let built = build(&dir, &BuildOptions::default()).expect("plugins build");
+    let names: Vec<&str> = built.iter().map(|b| b.name.as_str()).collect();
+    for expected in [
+        "auth",
+        "cors",
+        "hello",
+        "logger",
+        "metrics",
+        "micro-api",
+        "misbehave",
+        "rate-limit",
+        "users",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    for b in &built {
+        assert_eq!(
+            b.path,
+            fs::canonicalize(&dir)
+                .expect("dir")
+                .join(format!("{}.wasm", b.name))
+        );
+        assert!(
+            Parser::is_component(&b.component),
+            "{} is not a component",
+            b.name
+        );
+        eprintln!(
+            "{:>12} {:>7} bytes (core {:>7})",
+            b.name,
+            b.component.len(),
+            b.core_size
+        );
+    }
+}
+
+#[test]
+fn compile_errors_name_the_crate_and_show_rustc_output() {
+    let dir = temp_dir("broken");
+    fs::create_dir_all(dir.join("src")).expect("src");
+    fs::write(
+        dir.join("Cargo.toml"),
+        "[package]\nname = \"broken-plugin\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [lib]\ncrate-type = [\"cdylib\"]\n\n[workspace]\n",
+    )
+    .expect("manifest");
+    fs::write(
+        dir.join("src/lib.rs"),
+        "pub fn f() -> u32 { \"not a number\" }\n",
+    )
+    .expect("lib");
+    let opts = BuildOptions {
+        out_dir: Some(dir.join("out")),
+        ..BuildOptions::default()
+    };
+    let err = build(&dir, &opts).expect_err("does not compile");
+    let text = err.to_string();
+    assert!(matches!(err, BuildError::Compile { .. }), "{text}");
+    assert!(text.contains("broken-plugin"), "{text}");
+    assert!(text.contains("mismatched types"), "{text}");
+    assert!(text.contains("src/lib.rs"), "{text}");
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,47 @@
+//! `berth`: serve Wasm plugins over HTTP, build them, inspect them.
+
+mod build;
+mod inspect;
+mod new;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "berth",
+    version,
+    about = "A host server for WebAssembly plugins"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load the plugins and serve HTTP.
+    Serve(serve::Args),
+    /// Build plugin crates into plugin components (plugins/<name>.wasm).
+    Build(build::Args),
+    /// Print what a plugin file registers: name, routes, middleware, hooks.
+    Inspect(inspect::Args),
+    /// Create a new plugin crate from a template.
+    New(new::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => serve::run(args),
+        Command::Build(args) => build::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::New(args) => new::run(args),
+    }
+}

@@ -1,0 +1,89 @@
+//! `berth serve`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use berth_server::{Config, EngineKind, Server};
+
+/// Flags override the config file.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Config file [default: ./berth.toml when it exists].
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Bind address [default: 127.0.0.1].
+    #[arg(long)]
+    host: Option<String>,
+    /// HTTP port; 0 picks a free one [default: 8000].
+    #[arg(long)]
+    port: Option<u16>,
+    /// Folder of plugin files; loads every *.wasm [default: ./plugins].
+    #[arg(long)]
+    plugins: Option<PathBuf>,
+    /// Engine: wasmtime or wasmi [default: wasmtime].
+    #[arg(long, value_parser = parse_engine)]
+    engine: Option<EngineKind>,
+}
+
+fn parse_engine(s: &str) -> Result<EngineKind, String> {
+    EngineKind::parse(s).ok_or_else(|| format!("unknown engine {s:?} (expected wasmtime or wasmi)"))
+}
+
+/// Reads the config and applies the flags on top.
+pub fn config(args: &Args) -> anyhow::Result<Config> {
+    let default_file = PathBuf::from("berth.toml");
+    let mut config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None if default_file.is_file() => Config::load(&default_file)?,
+        None => Config::default(),
+    };
+    if let Some(host) = &args.host {
+        config.host = host.clone();
+    }
+    if let Some(port) = args.port {
+        config.port = port;
+    }
+    if let Some(dir) = &args.plugins {
+        config.plugins_dir = dir.clone();
+        config.load = None;
+    }
+    if let Some(engine) = args.engine {
+        config.engine = engine;
+    }
+    Ok(config)
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let config = config(&args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let server = Server::start(config).await?;
+        server.run(shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,165 @@
+//! [`WasmiEngine`] and its compiled [`WasmiModule`]s.
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use berth_core::engine::{CallError, Engine, EngineLimits, Instance, LoadError, Module};
+use berth_core::host::PluginHost;
+use wasmi::{Config, Linker, Store, StoreLimitsBuilder};
+
+use crate::instance::{boxed, Export, WasmiInstance};
+use crate::load::{check_contract, main_module};
+use crate::runtime::{map_error, run, Deadline, FuelPolicy, HostState, Realloc};
+use crate::wit::{GUEST_FUNCS, GUEST_PREFIX};
+
+/// Fuel per millisecond of `call_timeout_ms`. wasmi spends roughly one unit per
+/// instruction; a desktop CPU runs a few hundred million a second, a microcontroller a
+/// few tens of millions. With `std` this only sizes the slices between clock checks.
+#[cfg(feature = "std")]
+pub const DEFAULT_FUEL_PER_MS: u64 = 200_000;
+/// Fuel per millisecond of `call_timeout_ms`. wasmi spends roughly one unit per
+/// instruction; without `std` the whole call gets `timeout × this`, so it is sized for
+/// a microcontroller (an ESP32-C6 runs some tens of millions of wasmi instructions/s).
+#[cfg(not(feature = "std"))]
+pub const DEFAULT_FUEL_PER_MS: u64 = 20_000;
+
+/// Runs Berth plugin components on the wasmi interpreter.
+pub struct WasmiEngine {
+    engine: wasmi::Engine,
+    linker: Arc<Linker<HostState>>,
+    limits: EngineLimits,
+    fuel_per_ms: u64,
+}
+
+impl WasmiEngine {
+    /// An engine enforcing `limits` on every instance.
+    pub fn new(limits: EngineLimits) -> WasmiEngine {
+        let mut config = Config::default();
+        config.consume_fuel(true);
+        let engine = wasmi::Engine::new(&config);
+        // Defining a fixed set of distinct names cannot fail.
+        let linker = crate::imports::linker(&engine).unwrap_or_else(|_| Linker::new(&engine));
+        WasmiEngine {
+            engine,
+            linker: Arc::new(linker),
+            limits,
+            fuel_per_ms: DEFAULT_FUEL_PER_MS,
+        }
+    }
+
+    /// Overrides [`DEFAULT_FUEL_PER_MS`] (the deadline's exchange rate of fuel for time).
+    pub fn with_fuel_per_ms(mut self, fuel_per_ms: u64) -> WasmiEngine {
+        self.fuel_per_ms = fuel_per_ms.max(1);
+        self
+    }
+
+    /// Compiles a plugin component into a concrete [`WasmiModule`].
+    pub fn compile_module(&self, bytes: &[u8]) -> Result<WasmiModule, LoadError> {
+        let core = main_module(bytes)?;
+        let module = wasmi::Module::new(&self.engine, core)
+            .map_err(|e| LoadError::Invalid(format!("{e}")))?;
+        check_contract(&module)?;
+        Ok(WasmiModule {
+            engine: self.engine.clone(),
+            linker: self.linker.clone(),
+            module,
+            limits: self.limits,
+            policy: FuelPolicy {
+                timeout_ms: self.limits.call_timeout_ms,
+                fuel_per_ms: self.fuel_per_ms,
+            },
+        })
+    }
+}
+
+impl Engine for WasmiEngine {
+    fn name(&self) -> &'static str {
+        "wasmi"
+    }
+
+    fn compile(&self, bytes: &[u8]) -> Result<Box<dyn Module>, LoadError> {
+        Ok(Box::new(self.compile_module(bytes)?))
+    }
+}
+
+/// A compiled plugin: its core module, checked against the contract.
+pub struct WasmiModule {
+    engine: wasmi::Engine,
+    linker: Arc<Linker<HostState>>,
+    module: wasmi::Module,
+    limits: EngineLimits,
+    policy: FuelPolicy,
+}
+
+fn instantiate_error(e: impl core::fmt::Display) -> CallError {
+    CallError::Instantiate(format!("{e}"))
+}
+
+impl WasmiModule {
+    /// Creates a concrete instance whose imports call into `host`.
+    pub fn instantiate_wasmi(&self, host: PluginHost) -> Result<WasmiInstance, CallError> {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.limits.memory_bytes)
+            .instances(1)
+            .trap_on_grow_failure(true)
+            .build();
+        let state = HostState {
+            host,
+            limits,
+            guest: None,
+            deadline: Deadline::new(self.policy),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limits);
+        let fuel = store.data_mut().deadline.start();
+        store.set_fuel(fuel).map_err(instantiate_error)?;
+        let instance = self
+            .linker
+            .instantiate_and_start(&mut store, &self.module)
+            .map_err(|e| match map_error(&e) {
+                CallError::Trap(why) => CallError::Instantiate(why),
+                other => other,
+            })?;
+
+        let memory = instance
+            .get_memory(&store, "memory")
+            .ok_or_else(|| instantiate_error("no memory"))?;
+        let realloc: Realloc = instance
+            .get_typed_func(&store, "cabi_realloc")
+            .map_err(instantiate_error)?;
+        store.data_mut().guest = Some((memory, realloc));
+        let mut exports = Vec::with_capacity(GUEST_FUNCS.len());
+        for sig in &GUEST_FUNCS {
+            let name = format!("{GUEST_PREFIX}{}", sig.name);
+            let func = instance
+                .get_func(&store, &name)
+                .ok_or_else(|| instantiate_error(&name))?;
+            let post = instance.get_func(&store, &format!("cabi_post_{name}"));
+            exports.push(Export::new(sig, func, post));
+        }
+        let exports: [Export; 6] = exports
+            .try_into()
+            .map_err(|_| instantiate_error("exports"))?;
+        // wit-component runs a core module's `_initialize` (if any) when instantiating.
+        if let Some(init) = instance.get_func(&store, "_initialize") {
+            run(&mut store, &init, &[], &mut [])?;
+        }
+        Ok(WasmiInstance {
+            store,
+            memory,
+            realloc,
+            exports,
+            poisoned: false,
+            flat: Vec::new(),
+            vals: Vec::new(),
+        })
+    }
+}
+
+impl Module for WasmiModule {
+    fn instantiate(&self, host: PluginHost) -> Result<Box<dyn Instance>, CallError> {
+        self.instantiate_wasmi(host).map(boxed)
+    }
+}

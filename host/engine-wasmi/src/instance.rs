@@ -1,0 +1,183 @@
+//! A live plugin instance: a `wasmi::Store` with the guest's exports resolved once.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use berth_core::engine::{CallError, Instance};
+use berth_core::model::{
+    BeforeOutcome, Event, EventOutcome, HandlerId, Pairs, Registration, Request, Response,
+};
+use wasmi::{Func, Memory, Store, Val};
+
+use crate::abi::{
+    self, lift_flat, load, lower_flat, store, Flat, FlatReader, LiftBudget, Type, Value,
+};
+use crate::convert as cv;
+use crate::imports::{to_flat, to_val};
+use crate::load::{params_in_memory, results_in_memory};
+use crate::runtime::{run, HostState, Realloc, WasmiMemory};
+use crate::wit::FuncSig;
+
+/// One guest export, resolved.
+pub(crate) struct Export {
+    pub sig: &'static FuncSig,
+    pub func: Func,
+    /// `cabi_post_*`, when the guest has one.
+    pub post: Option<Func>,
+    pub params_in_memory: bool,
+    pub results_in_memory: bool,
+}
+
+impl Export {
+    pub(crate) fn new(sig: &'static FuncSig, func: Func, post: Option<Func>) -> Export {
+        Export {
+            sig,
+            func,
+            post,
+            params_in_memory: params_in_memory(sig),
+            results_in_memory: results_in_memory(sig),
+        }
+    }
+}
+
+/// Indices into [`WasmiInstance::exports`], in [`crate::wit::GUEST_FUNCS`] order.
+const SETUP: usize = 0;
+const HANDLE: usize = 1;
+const BEFORE: usize = 2;
+const AFTER: usize = 3;
+const ON_EVENT: usize = 4;
+const NEXT_CHUNK: usize = 5;
+
+/// A plugin instance on wasmi. Any error poisons it: later calls fail at once.
+pub struct WasmiInstance {
+    pub(crate) store: Store<HostState>,
+    pub(crate) memory: Memory,
+    pub(crate) realloc: Realloc,
+    pub(crate) exports: [Export; 6],
+    pub(crate) poisoned: bool,
+    /// Reused argument buffers.
+    pub(crate) flat: Vec<Flat>,
+    pub(crate) vals: Vec<Val>,
+}
+
+impl WasmiInstance {
+    /// Calls export `which` with `args` (in its parameter order) and lifts its result.
+    fn call(&mut self, which: usize, args: Vec<Value>) -> Result<Option<Value>, CallError> {
+        if self.poisoned {
+            return Err(CallError::Trap(String::from(
+                "instance unusable after an earlier error",
+            )));
+        }
+        self.poisoned = true;
+        let result = self.call_inner(which, args)?;
+        self.poisoned = false;
+        Ok(result)
+    }
+
+    fn call_inner(&mut self, which: usize, args: Vec<Value>) -> Result<Option<Value>, CallError> {
+        let export = &self.exports[which];
+        let sig = export.sig;
+        let fuel = self.store.data_mut().deadline.start();
+        self.store
+            .set_fuel(fuel)
+            .map_err(|e| crate::runtime::map_error(&e))?;
+
+        // Lower the arguments: flat, or as a tuple in guest memory.
+        let tuple = Type::Tuple(sig.params);
+        let args = Value::Record(args);
+        self.flat.clear();
+        let mut mem = WasmiMemory {
+            ctx: &mut self.store,
+            memory: self.memory,
+            realloc: self.realloc,
+        };
+        if export.params_in_memory {
+            let ptr = abi::GuestMemory::alloc(&mut mem, tuple.align(), tuple.size())?;
+            store(&mut mem, &tuple, &args, ptr)?;
+            self.flat.push(Flat::I32(ptr as i32));
+        } else {
+            lower_flat(&mut mem, &tuple, &args, &mut self.flat)?;
+        }
+        self.vals.clear();
+        self.vals.extend(self.flat.iter().copied().map(to_val));
+
+        let mut results = [Val::I32(0)];
+        let n_results = usize::from(sig.result.is_some());
+        let func = export.func;
+        run(
+            &mut self.store,
+            &func,
+            &self.vals,
+            &mut results[..n_results],
+        )?;
+
+        let Some(ty) = sig.result else {
+            return Ok(None);
+        };
+        let mem = self.memory.data(&self.store);
+        let mut budget = LiftBudget::for_memory(mem);
+        let flat = [to_flat(&results[0])?];
+        let value = if export.results_in_memory {
+            let ptr = flat[0].as_i32() as u32;
+            let value = load(mem, &ty, ptr, &mut budget)?;
+            if let Some(post) = export.post {
+                run(&mut self.store, &post, &[results[0].clone()], &mut [])?;
+            }
+            value
+        } else {
+            let value = lift_flat(mem, &ty, &mut FlatReader::new(&flat), &mut budget)?;
+            if let Some(post) = export.post {
+                run(&mut self.store, &post, &[results[0].clone()], &mut [])?;
+            }
+            value
+        };
+        Ok(Some(value))
+    }
+
+    fn call_value(&mut self, which: usize, args: Vec<Value>) -> Result<Value, CallError> {
+        self.call(which, args)?
+            .ok_or_else(|| abi::malformed("missing result"))
+    }
+}
+
+impl Instance for WasmiInstance {
+    fn setup(&mut self, config: &Pairs) -> Result<Result<Registration, String>, CallError> {
+        let v = self.call_value(SETUP, alloc::vec![cv::pairs(config)])?;
+        cv::to_setup_result(v)
+    }
+
+    fn handle(&mut self, handler: HandlerId, req: &Request) -> Result<Response, CallError> {
+        let v = self.call_value(HANDLE, alloc::vec![Value::U32(handler), cv::request(req)])?;
+        cv::to_response(v)
+    }
+
+    fn before(&mut self, handler: HandlerId, req: &Request) -> Result<BeforeOutcome, CallError> {
+        let v = self.call_value(BEFORE, alloc::vec![Value::U32(handler), cv::request(req)])?;
+        cv::to_before_outcome(v)
+    }
+
+    fn after(
+        &mut self,
+        handler: HandlerId,
+        req: &Request,
+        resp: &Response,
+    ) -> Result<Response, CallError> {
+        let args = alloc::vec![Value::U32(handler), cv::request(req), cv::response(resp)];
+        cv::to_response(self.call_value(AFTER, args)?)
+    }
+
+    fn on_event(&mut self, handler: HandlerId, event: &Event) -> Result<EventOutcome, CallError> {
+        let v = self.call_value(ON_EVENT, alloc::vec![Value::U32(handler), cv::event(event)])?;
+        cv::to_event_outcome(v)
+    }
+
+    fn next_chunk(&mut self, stream: u32) -> Result<Option<Vec<u8>>, CallError> {
+        cv::to_chunk(self.call_value(NEXT_CHUNK, alloc::vec![Value::U32(stream)])?)
+    }
+}
+
+/// Boxes an instance for the engine trait.
+pub(crate) fn boxed(instance: WasmiInstance) -> Box<dyn Instance> {
+    Box::new(instance)
+}

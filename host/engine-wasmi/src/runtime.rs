@@ -1,0 +1,186 @@
+//! What every instance's `wasmi::Store` holds, and the mechanics of calling into it:
+//! the fuel/deadline policy, error mapping, and guest memory access.
+
+use alloc::format;
+use alloc::string::String;
+use core::fmt;
+
+use berth_core::engine::CallError;
+use berth_core::host::PluginHost;
+use wasmi::TrapCode;
+use wasmi::{AsContextMut, Func, Memory, ResumableCall, Store, StoreLimits, TypedFunc, Val};
+
+use crate::abi::{malformed, GuestMemory};
+
+/// `cabi_realloc(old_ptr, old_size, align, new_size) -> ptr`.
+pub(crate) type Realloc = TypedFunc<(i32, i32, i32, i32), i32>;
+
+/// How an engine turns `call_timeout_ms` into fuel.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FuelPolicy {
+    /// The wall-clock budget of one call.
+    pub timeout_ms: u64,
+    /// Fuel per millisecond: the whole budget without `std`, the slice size with it.
+    pub fuel_per_ms: u64,
+}
+
+/// The per-call deadline: with `std`, a wall-clock instant checked whenever a slice of
+/// fuel runs out; without, a single fuel budget.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    policy: FuelPolicy,
+    #[cfg(feature = "std")]
+    at: Option<std::time::Instant>,
+}
+
+impl Deadline {
+    pub(crate) fn new(policy: FuelPolicy) -> Deadline {
+        Deadline {
+            policy,
+            #[cfg(feature = "std")]
+            at: None,
+        }
+    }
+
+    /// Starts a call's clock; returns the fuel to begin with.
+    #[cfg(feature = "std")]
+    pub(crate) fn start(&mut self) -> u64 {
+        let timeout = std::time::Duration::from_millis(self.policy.timeout_ms);
+        self.at = std::time::Instant::now().checked_add(timeout);
+        self.slice()
+    }
+
+    /// Starts a call's clock; returns the fuel to begin with.
+    #[cfg(not(feature = "std"))]
+    pub(crate) fn start(&mut self) -> u64 {
+        self.policy
+            .timeout_ms
+            .saturating_mul(self.policy.fuel_per_ms)
+            .max(1)
+    }
+
+    /// With `std`, a few milliseconds of fuel between two looks at the clock.
+    #[cfg(feature = "std")]
+    fn slice(&self) -> u64 {
+        let slice_ms = self.policy.timeout_ms.clamp(1, 5);
+        self.policy.fuel_per_ms.saturating_mul(slice_ms).max(1)
+    }
+
+    /// More fuel when the current slice ran out and the deadline has not passed
+    /// (`required` is the least the next instruction needs).
+    pub(crate) fn refill(&self, required: u64) -> Option<u64> {
+        #[cfg(feature = "std")]
+        if self.at.is_some_and(|at| std::time::Instant::now() < at) {
+            return Some(self.slice().max(required));
+        }
+        let _ = required;
+        None
+    }
+}
+
+/// The data of each instance's store.
+pub(crate) struct HostState {
+    /// Where the imports go.
+    pub host: PluginHost,
+    /// The memory cap (grow failures trap).
+    pub limits: StoreLimits,
+    /// The guest's memory and allocator, once instantiated.
+    pub guest: Option<(Memory, Realloc)>,
+    /// The current call's deadline.
+    pub deadline: Deadline,
+}
+
+/// A [`CallError`] raised inside a host function, carried through wasmi as a host error.
+#[derive(Debug)]
+pub(crate) struct HostFault(pub CallError);
+
+impl fmt::Display for HostFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl wasmi::errors::HostError for HostFault {}
+
+/// Maps a wasmi error to the engine-neutral [`CallError`].
+pub(crate) fn map_error(e: &wasmi::Error) -> CallError {
+    if let Some(HostFault(inner)) = e.downcast_ref::<HostFault>() {
+        return inner.clone();
+    }
+    match e.as_trap_code() {
+        Some(TrapCode::OutOfFuel) => CallError::Deadline,
+        Some(TrapCode::GrowthOperationLimited | TrapCode::OutOfSystemMemory) => {
+            CallError::OutOfMemory
+        }
+        Some(code) => CallError::Trap(String::from(code.trap_message())),
+        None => CallError::Trap(format!("{e}")),
+    }
+}
+
+/// Tops the store's fuel up before the host itself calls into the guest (to allocate),
+/// so that a slice running out there is not mistaken for the deadline.
+pub(crate) fn refuel_if_low(ctx: &mut impl AsContextMut<Data = HostState>) {
+    const LOW: u64 = 10_000;
+    let mut ctx = ctx.as_context_mut();
+    let fuel = ctx.get_fuel().unwrap_or(0);
+    if fuel < LOW {
+        if let Some(more) = ctx.data().deadline.refill(LOW) {
+            let _ = ctx.set_fuel(more);
+        }
+    }
+}
+
+/// Runs `func` to completion, handing out fuel slices until the deadline.
+pub(crate) fn run(
+    store: &mut Store<HostState>,
+    func: &Func,
+    params: &[Val],
+    results: &mut [Val],
+) -> Result<(), CallError> {
+    let mut call = func
+        .call_resumable(&mut *store, params, results)
+        .map_err(|e| map_error(&e))?;
+    loop {
+        match call {
+            ResumableCall::Finished => return Ok(()),
+            ResumableCall::HostTrap(trap) => return Err(map_error(trap.host_error())),
+            ResumableCall::OutOfFuel(out) => {
+                let more = store.data().deadline.refill(out.required_fuel());
+                let more = more.ok_or(CallError::Deadline)?;
+                store.set_fuel(more).map_err(|e| map_error(&e))?;
+                call = out
+                    .resume(&mut *store, results)
+                    .map_err(|e| map_error(&e))?;
+            }
+        }
+    }
+}
+
+/// A guest's memory and allocator, reached through a store or a host function's caller.
+pub(crate) struct WasmiMemory<C> {
+    pub ctx: C,
+    pub memory: Memory,
+    pub realloc: Realloc,
+}
+
+impl<C: AsContextMut<Data = HostState>> GuestMemory for WasmiMemory<C> {
+    fn alloc(&mut self, align: u32, size: u32) -> Result<u32, CallError> {
+        refuel_if_low(&mut self.ctx);
+        let args = (0, 0, align as i32, size as i32);
+        let ptr = self
+            .realloc
+            .call(&mut self.ctx, args)
+            .map_err(|e| map_error(&e))? as u32;
+        let end = u64::from(ptr) + u64::from(size);
+        if !ptr.is_multiple_of(align.max(1)) || end > self.memory.data_size(&self.ctx) as u64 {
+            return Err(malformed(
+                "cabi_realloc returned a block outside memory or misaligned",
+            ));
+        }
+        Ok(ptr)
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        self.memory.data_mut(&mut self.ctx)
+    }
+}

@@ -1,0 +1,366 @@
+//! `berth.toml`: the server's configuration file.
+//!
+//! ```toml
+//! [server]
+//! host = "127.0.0.1"      # bind address
+//! port = 8000             # HTTP port (0 picks a free one)
+//! engine = "wasmtime"     # or "wasmi"
+//! server_name = "Berth"   # the Server header ("" for none)
+//!
+//! [plugins]
+//! dir = "plugins"                    # relative to this file
+//! load = ["cors", "logger", "users"] # which plugins, in order (default: every *.wasm by name)
+//!
+//! [limits]
+//! max_body_size = 1048576
+//! plugin_timeout = 1.0               # seconds
+//!
+//! [plugin.auth]                      # passed to the auth plugin's setup
+//! secret = "my-secret-key"
+//! ```
+//!
+//! Unknown keys are errors, so a typo never silently falls back to a default.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use berth_core::limits::Limits;
+use berth_core::model::Pairs;
+use serde::Deserialize;
+
+/// Which engine runs the plugins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    /// Cranelift-compiled, pooled instances: the server default.
+    #[default]
+    Wasmtime,
+    /// The interpreter that also runs on microcontrollers.
+    Wasmi,
+}
+
+impl EngineKind {
+    /// Parses `wasmtime` or `wasmi`.
+    pub fn parse(name: &str) -> Option<EngineKind> {
+        match name {
+            "wasmtime" => Some(EngineKind::Wasmtime),
+            "wasmi" => Some(EngineKind::Wasmi),
+            _ => None,
+        }
+    }
+}
+
+/// The whole configuration, with paths already resolved.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Bind address.
+    pub host: String,
+    /// HTTP port; 0 picks a free port.
+    pub port: u16,
+    /// The engine.
+    pub engine: EngineKind,
+    /// The `Server` header; `None` sends none.
+    pub server_name: Option<String>,
+    /// Where plugin files live.
+    pub plugins_dir: PathBuf,
+    /// Plugins to load, in order; `None` loads every `*.wasm` in `plugins_dir` by name.
+    pub load: Option<Vec<String>>,
+    /// Limits.
+    pub limits: Limits,
+    /// Each plugin's table, flattened to the pairs its `setup` receives.
+    pub plugin_config: BTreeMap<String, Pairs>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            host: "127.0.0.1".into(),
+            port: 8000,
+            engine: EngineKind::Wasmtime,
+            server_name: Some(format!("Berth/{}", env!("CARGO_PKG_VERSION"))),
+            plugins_dir: PathBuf::from("plugins"),
+            load: None,
+            limits: Limits::default(),
+            plugin_config: BTreeMap::new(),
+        }
+    }
+}
+
+/// Why the configuration file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown or mistyped keys.
+    #[error("invalid config {path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said, with the line.
+        message: String,
+    },
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    server: ServerSection,
+    #[serde(default)]
+    plugins: PluginsSection,
+    #[serde(default)]
+    limits: LimitsSection,
+    #[serde(default)]
+    plugin: BTreeMap<String, toml::Table>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ServerSection {
+    host: Option<String>,
+    port: Option<u16>,
+    engine: Option<EngineKind>,
+    server_name: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PluginsSection {
+    dir: Option<PathBuf>,
+    load: Option<Vec<String>>,
+}
+
+/// `[limits]`: sizes in bytes, times in (fractional) seconds.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct LimitsSection {
+    max_body_size: Option<usize>,
+    max_request_line: Option<usize>,
+    max_headers: Option<usize>,
+    max_header_size: Option<usize>,
+    header_timeout: Option<f64>,
+    body_timeout: Option<f64>,
+    keep_alive_timeout: Option<f64>,
+    max_keep_alive_requests: Option<u32>,
+    max_connections: Option<usize>,
+    ws_max_frame: Option<usize>,
+    plugin_timeout: Option<f64>,
+    plugin_memory: Option<usize>,
+}
+
+fn millis(seconds: f64) -> u64 {
+    (seconds.max(0.0) * 1000.0).round() as u64
+}
+
+impl LimitsSection {
+    fn apply(self, l: &mut Limits) {
+        let LimitsSection {
+            max_body_size,
+            max_request_line,
+            max_headers,
+            max_header_size,
+            header_timeout,
+            body_timeout,
+            keep_alive_timeout,
+            max_keep_alive_requests,
+            max_connections,
+            ws_max_frame,
+            plugin_timeout,
+            plugin_memory,
+        } = self;
+        if let Some(v) = max_body_size {
+            l.max_body_size = v;
+        }
+        if let Some(v) = max_request_line {
+            l.max_request_line = v;
+        }
+        if let Some(v) = max_headers {
+            l.max_headers = v;
+        }
+        if let Some(v) = max_header_size {
+            l.max_header_size = v;
+        }
+        if let Some(v) = header_timeout {
+            l.header_timeout_ms = millis(v);
+        }
+        if let Some(v) = body_timeout {
+            l.body_timeout_ms = millis(v);
+        }
+        if let Some(v) = keep_alive_timeout {
+            l.keep_alive_timeout_ms = millis(v);
+        }
+        if let Some(v) = max_keep_alive_requests {
+            l.max_keep_alive_requests = v;
+        }
+        if let Some(v) = max_connections {
+            l.max_connections = v;
+        }
+        if let Some(v) = ws_max_frame {
+            l.ws_max_frame = v;
+        }
+        if let Some(v) = plugin_timeout {
+            l.plugin_timeout_ms = millis(v);
+        }
+        if let Some(v) = plugin_memory {
+            l.plugin_memory = v;
+        }
+    }
+}
+
+/// A TOML value as the text a plugin's `setup` receives: scalars as themselves,
+/// arrays and tables as JSON.
+fn config_text(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Datetime(d) => d.to_string(),
+        other => json_text(other),
+    }
+}
+
+fn json_text(value: &toml::Value) -> String {
+    let mut out = String::new();
+    match value {
+        toml::Value::String(s) => berth_core::json::write_str(&mut out, s),
+        toml::Value::Datetime(d) => berth_core::json::write_str(&mut out, &d.to_string()),
+        toml::Value::Array(items) => {
+            let parts: Vec<String> = items.iter().map(json_text).collect();
+            out = format!("[{}]", parts.join(","));
+        }
+        toml::Value::Table(t) => {
+            let parts: Vec<String> = t
+                .iter()
+                .map(|(k, v)| {
+                    let mut key = String::new();
+                    berth_core::json::write_str(&mut key, k);
+                    format!("{key}:{}", json_text(v))
+                })
+                .collect();
+            out = format!("{{{}}}", parts.join(","));
+        }
+        scalar => out = config_text(scalar),
+    }
+    out
+}
+
+impl Config {
+    /// Reads a config file; relative paths in it resolve against the file's folder.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::parse(&text, base).map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Parses config text; `base` is the folder relative paths resolve against.
+    pub fn parse(text: &str, base: &Path) -> Result<Config, String> {
+        let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut config = Config::default();
+        let s = file.server;
+        if let Some(host) = s.host {
+            config.host = host;
+        }
+        if let Some(port) = s.port {
+            config.port = port;
+        }
+        if let Some(engine) = s.engine {
+            config.engine = engine;
+        }
+        if let Some(name) = s.server_name {
+            config.server_name = (!name.is_empty()).then_some(name);
+        }
+        if let Some(dir) = file.plugins.dir {
+            config.plugins_dir = base.join(dir);
+        } else {
+            config.plugins_dir = base.join("plugins");
+        }
+        config.load = file.plugins.load;
+        file.limits.apply(&mut config.limits);
+        config.plugin_config = file
+            .plugin
+            .into_iter()
+            .map(|(name, table)| {
+                let pairs = table
+                    .iter()
+                    .map(|(k, v)| (k.clone(), config_text(v)))
+                    .collect();
+                (name, pairs)
+            })
+            .collect();
+        Ok(config)
+    }
+
+    /// The pairs passed to `plugin`'s setup (empty when it has no table).
+    pub fn plugin_pairs(&self, plugin: &str) -> Pairs {
+        self.plugin_config.get(plugin).cloned().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_file() {
+        let c = Config::parse(
+            r#"
+            [server]
+            port = 9000
+            engine = "wasmi"
+            server_name = ""
+            [plugins]
+            dir = "p"
+            load = ["auth", "users"]
+            [limits]
+            max_body_size = 4096
+            plugin_timeout = 0.25
+            [plugin.auth]
+            secret = "s"
+            n = 3
+            list = ["a", 1]
+            nested = { on = true }
+            "#,
+            Path::new("/etc/berth"),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.port, c.engine, c.server_name.clone()),
+            (9000, EngineKind::Wasmi, None)
+        );
+        assert_eq!(c.plugins_dir, PathBuf::from("/etc/berth/p"));
+        assert_eq!(
+            c.load.as_deref(),
+            Some(&["auth".to_string(), "users".to_string()][..])
+        );
+        assert_eq!(
+            (c.limits.max_body_size, c.limits.plugin_timeout_ms),
+            (4096, 250)
+        );
+        let pairs = c.plugin_pairs("auth");
+        let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("secret"), Some("s"));
+        assert_eq!(get("n"), Some("3"));
+        assert_eq!(get("list"), Some(r#"["a",1]"#));
+        assert_eq!(get("nested"), Some(r#"{"on":true}"#));
+    }
+
+    #[test]
+    fn typos_are_errors() {
+        let err = Config::parse("[limits]\nmax_body = 1\n", Path::new(".")).unwrap_err();
+        assert!(err.contains("max_body"), "{err}");
+        assert!(Config::parse("[server]\nengine = \"v8\"\n", Path::new(".")).is_err());
+    }
+}

@@ -1,0 +1,181 @@
+//! One HTTP request, from hyper to the pipeline and back.
+//!
+//! The host owns everything about the wire: it rejects what it must before any plugin
+//! runs (unknown methods → 501, bodies over `max_body_size` → 413, a body that trickles
+//! in slower than `body_timeout` → 408), builds the plugin-facing [`Request`], runs the
+//! pipeline, and turns the plugin's [`Response`] back into HTTP, dropping a body for HEAD.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_core::model::{Body, Method, Request, Response};
+use berth_core::pipeline::Invoker;
+use berth_core::uri::parse_target;
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
+
+use crate::pool::PoolInvoker;
+use crate::Shared;
+
+/// The body type of every response the server writes.
+pub type ResponseBody = BoxBody<Bytes, Infallible>;
+
+/// Serves one request. Never fails: every failure is an HTTP response.
+pub async fn serve(
+    shared: Arc<Shared>,
+    remote: SocketAddr,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<ResponseBody>, Infallible> {
+    let started = std::time::Instant::now();
+    let method_name = req.method().as_str().to_string();
+    let target = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let response = match read_request(&shared, remote, req).await {
+        Ok(request) => {
+            let head = request.method == Method::Head;
+            // Plugin calls are synchronous and bounded by the engine's deadline; running
+            // them inline avoids a thread hop per request.
+            let response = shared
+                .app
+                .handle(request, &mut PoolInvoker(&shared.pools) as &mut dyn Invoker);
+            to_hyper(response, head)
+        }
+        Err(rejection) => to_hyper(rejection, false),
+    };
+    tracing::info!(
+        target: "access",
+        "{remote} | {method_name} {target} | {} | {:.1}ms",
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    Ok(response)
+}
+
+/// Reads and checks the request; `Err` is the response that rejects it.
+async fn read_request(
+    shared: &Shared,
+    remote: SocketAddr,
+    req: hyper::Request<Incoming>,
+) -> Result<Request, Response> {
+    let limits = &shared.limits;
+    let Some(method) = Method::parse(req.method().as_str()) else {
+        return Err(Response::error(501, "Method Not Implemented"));
+    };
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.max_body_size as u64) {
+        return Err(Response::error(413, "Payload Too Large"));
+    }
+    let (parts, body) = req.into_parts();
+    let target = parse_target(
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/"),
+    );
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+
+    let limited = Limited::new(body, limits.max_body_size);
+    let timeout = Duration::from_millis(limits.body_timeout_ms);
+    let body = match tokio::time::timeout(timeout, limited.collect()).await {
+        Err(_) => return Err(Response::error(408, "Request Timeout")),
+        Ok(Err(e))
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return Err(Response::error(413, "Payload Too Large"));
+        }
+        Ok(Err(_)) => return Err(Response::error(400, "Bad Request")),
+        Ok(Ok(collected)) => collected.to_bytes().to_vec(),
+    };
+
+    Ok(Request {
+        id: shared.next_request_id.fetch_add(1, Ordering::Relaxed),
+        method,
+        path: target.path,
+        query: target.query,
+        query_pairs: target.query_pairs,
+        params: Vec::new(),
+        headers,
+        body,
+        remote_addr: remote.to_string(),
+    })
+}
+
+/// Turns a pipeline response into HTTP. A plugin that returns an invalid status gets a
+/// 500; an invalid header is dropped with a warning rather than failing the response.
+fn to_hyper(response: Response, head: bool) -> hyper::Response<ResponseBody> {
+    let Ok(status) = hyper::StatusCode::from_u16(response.status) else {
+        tracing::warn!("plugin returned invalid status {}", response.status);
+        return to_hyper(
+            Response::error(500, "Plugin returned an invalid status"),
+            head,
+        );
+    };
+    let bytes = match response.body {
+        Body::Bytes(bytes) => bytes,
+        // Served by the streaming host (SSE, files, chunked streams) in a later release;
+        // until then the client is told plainly rather than sent an empty 200.
+        Body::Sse(_) | Body::File(_) | Body::Stream(_) => {
+            return to_hyper(
+                Response::error(501, "Streaming bodies are not supported yet"),
+                head,
+            );
+        }
+    };
+    let mut builder = hyper::Response::builder().status(status);
+    if let Some(headers) = builder.headers_mut() {
+        for (name, value) in &response.headers {
+            // Framing is the host's business: a plugin's own length or encoding could
+            // only contradict the body it returned.
+            if name.eq_ignore_ascii_case("content-length")
+                || name.eq_ignore_ascii_case("transfer-encoding")
+            {
+                continue;
+            }
+            match (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                (Ok(n), Ok(v)) => {
+                    headers.append(n, v);
+                }
+                _ => tracing::warn!("dropping invalid response header {name:?}"),
+            }
+        }
+        let no_body = status.is_informational() || status == 204 || status == 304;
+        if !no_body {
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+        }
+    }
+    let body = if head {
+        Bytes::new()
+    } else {
+        Bytes::from(bytes)
+    };
+    builder
+        .body(Full::new(body).boxed())
+        .unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new()).boxed()))
+}

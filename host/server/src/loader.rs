@@ -1,0 +1,160 @@
+//! Loading plugins: find the files, compile them, create each pool (which runs `setup`
+//! with the plugin's config table), and assemble the registrations into one [`App`].
+//! Every failure names the file and the cause; start-up stops on the first one.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use berth_core::engine::{CallError, Engine, LoadError};
+use berth_core::host::{HostApi, PluginHost};
+use berth_core::pipeline::{App, AppError, PluginEntry};
+
+use crate::config::Config;
+use crate::pool::Pool;
+
+/// Why start-up could not load the plugins.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    /// The plugins folder cannot be listed.
+    #[error("cannot read the plugins folder {dir}: {source}")]
+    Dir {
+        /// The folder.
+        dir: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A plugin named in `[plugins] load` has no file.
+    #[error("plugin {name}: no file {path}")]
+    Missing {
+        /// The plugin.
+        name: String,
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// A plugin file cannot be read.
+    #[error("cannot read plugin {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A plugin file is not a usable component.
+    #[error("plugin {path}: {source}")]
+    Compile {
+        /// The file.
+        path: PathBuf,
+        /// What the engine said.
+        source: LoadError,
+    },
+    /// A plugin could not be instantiated, or its `setup` refused.
+    #[error("plugin {path}: setup failed: {source}")]
+    Setup {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: CallError,
+    },
+    /// Two plugins claim the same route, or a registration is malformed.
+    #[error("{0}")]
+    App(#[from] AppError),
+}
+
+/// The plugins of a running server.
+pub struct Loaded {
+    /// Routes, middleware and hooks of all plugins.
+    pub app: App,
+    /// One pool per plugin, in the app's plugin order.
+    pub pools: Vec<Pool>,
+}
+
+/// The plugin files to load, in plugin order: `[plugins] load` when given, else every
+/// `*.wasm` in the folder sorted by file name.
+pub fn plugin_files(config: &Config) -> Result<Vec<(String, PathBuf)>, PluginError> {
+    let dir = &config.plugins_dir;
+    if let Some(names) = &config.load {
+        return names
+            .iter()
+            .map(|name| {
+                let path = dir.join(format!("{name}.wasm"));
+                if path.is_file() {
+                    Ok((name.clone(), path))
+                } else {
+                    Err(PluginError::Missing {
+                        name: name.clone(),
+                        path,
+                    })
+                }
+            })
+            .collect();
+    }
+    let entries = std::fs::read_dir(dir).map_err(|source| PluginError::Dir {
+        dir: dir.clone(),
+        source,
+    })?;
+    let mut files: Vec<(String, PathBuf)> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wasm") && p.is_file())
+        .filter_map(|p| Some((p.file_stem()?.to_str()?.to_string(), p.clone())))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Loads one file into a pool, returning its entry for the app.
+fn load_one(
+    engine: &dyn Engine,
+    api: &Arc<dyn HostApi>,
+    config: &Config,
+    name: &str,
+    path: &Path,
+    max_idle: usize,
+) -> Result<(Pool, PluginEntry), PluginError> {
+    let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
+        path: path.into(),
+        source,
+    })?;
+    let module = engine
+        .compile(&bytes)
+        .map_err(|source| PluginError::Compile {
+            path: path.into(),
+            source,
+        })?;
+    let host = PluginHost::new(api.clone(), name);
+    let (pool, registration) = Pool::new(name, module, host, config.plugin_pairs(name), max_idle)
+        .map_err(|source| PluginError::Setup {
+        path: path.into(),
+        source,
+    })?;
+    Ok((
+        pool,
+        PluginEntry {
+            name: name.to_string(),
+            registration,
+        },
+    ))
+}
+
+/// Loads every plugin and assembles the app.
+pub fn load(
+    engine: &dyn Engine,
+    api: Arc<dyn HostApi>,
+    config: &Config,
+    max_idle: usize,
+) -> Result<Loaded, PluginError> {
+    let mut pools = Vec::new();
+    let mut entries = Vec::new();
+    for (name, path) in plugin_files(config)? {
+        let (pool, entry) = load_one(engine, &api, config, &name, &path, max_idle)?;
+        pools.push(pool);
+        entries.push(entry);
+    }
+    for name in config.plugin_config.keys() {
+        if !entries.iter().any(|e| &e.name == name) {
+            tracing::warn!("[plugin.{name}] is configured but no such plugin is loaded");
+        }
+    }
+    let mut app = App::new(entries)?;
+    app.set_server_header(config.server_name.clone());
+    Ok(Loaded { app, pools })
+}

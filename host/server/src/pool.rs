@@ -1,0 +1,128 @@
+//! Warm instance pools, one per plugin, and the [`Invoker`] the pipeline calls through.
+//!
+//! Creating an instance means instantiating the component and running its `setup` (the
+//! guest rebuilds its handler table there). That is done once per pooled instance, never
+//! per request. An instance whose call failed is dropped, never returned to the pool: its
+//! memory may be half-updated. The next call gets a fresh one.
+
+use std::sync::Mutex;
+
+use berth_core::engine::{CallError, Instance, Module};
+use berth_core::host::PluginHost;
+use berth_core::model::{
+    BeforeOutcome, Event, EventOutcome, Pairs, Registration, Request, Response,
+};
+use berth_core::pipeline::{Invoker, Target};
+
+/// The instances of one plugin.
+pub struct Pool {
+    name: String,
+    module: Box<dyn Module>,
+    host: PluginHost,
+    config: Pairs,
+    idle: Mutex<Vec<Box<dyn Instance>>>,
+    // Idle instances kept beyond this are dropped: memory stays bounded after a burst.
+    max_idle: usize,
+}
+
+impl Pool {
+    /// Creates the pool and its first instance; returns the plugin's registration.
+    /// A `setup` that refuses is reported as [`CallError::Instantiate`] with its reason.
+    pub fn new(
+        name: &str,
+        module: Box<dyn Module>,
+        host: PluginHost,
+        config: Pairs,
+        max_idle: usize,
+    ) -> Result<(Pool, Registration), CallError> {
+        let pool = Pool {
+            name: name.to_string(),
+            module,
+            host,
+            config,
+            idle: Mutex::new(Vec::new()),
+            max_idle: max_idle.max(1),
+        };
+        let (instance, registration) = pool.fresh()?;
+        pool.checkin(instance);
+        Ok((pool, registration))
+    }
+
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn fresh(&self) -> Result<(Box<dyn Instance>, Registration), CallError> {
+        let mut instance = self.module.instantiate(self.host.clone())?;
+        let registration = instance
+            .setup(&self.config)?
+            .map_err(CallError::Instantiate)?;
+        Ok((instance, registration))
+    }
+
+    fn checkin(&self, instance: Box<dyn Instance>) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < self.max_idle {
+            idle.push(instance);
+        }
+    }
+
+    /// Runs `f` on an idle (or fresh) instance. On failure the instance is dropped and
+    /// the failure logged with the plugin's name.
+    pub fn with<R>(
+        &self,
+        f: impl FnOnce(&mut dyn Instance) -> Result<R, CallError>,
+    ) -> Result<R, CallError> {
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut instance = match pooled {
+            Some(instance) => instance,
+            None => match self.fresh() {
+                Ok((instance, _)) => instance,
+                Err(e) => {
+                    tracing::error!(plugin = %self.name, "cannot create an instance: {e}");
+                    return Err(e);
+                }
+            },
+        };
+        match f(&mut *instance) {
+            Ok(r) => {
+                self.checkin(instance);
+                Ok(r)
+            }
+            Err(e) => {
+                tracing::warn!(plugin = %self.name, "call failed, instance replaced: {e}");
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Calls plugins through their pools; pool `i` belongs to plugin `i` of the app.
+pub struct PoolInvoker<'a>(pub &'a [Pool]);
+
+impl PoolInvoker<'_> {
+    fn pool(&self, to: Target) -> Result<&Pool, CallError> {
+        self.0
+            .get(to.plugin)
+            .ok_or_else(|| CallError::Instantiate("no such plugin".into()))
+    }
+}
+
+impl Invoker for PoolInvoker<'_> {
+    fn handle(&mut self, to: Target, req: &Request) -> Result<Response, CallError> {
+        self.pool(to)?.with(|i| i.handle(to.handler, req))
+    }
+
+    fn before(&mut self, to: Target, req: &Request) -> Result<BeforeOutcome, CallError> {
+        self.pool(to)?.with(|i| i.before(to.handler, req))
+    }
+
+    fn after(&mut self, to: Target, req: &Request, resp: &Response) -> Result<Response, CallError> {
+        self.pool(to)?.with(|i| i.after(to.handler, req, resp))
+    }
+
+    fn on_event(&mut self, to: Target, event: &Event) -> Result<EventOutcome, CallError> {
+        self.pool(to)?.with(|i| i.on_event(to.handler, event))
+    }
+}

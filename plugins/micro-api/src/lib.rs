@@ -1,0 +1,105 @@
+//! Seed 002's Basic and Medium examples and its routing, responses and custom-headers
+//! sections, as one plugin.
+use berth_sdk::prelude::*;
+
+struct MicroApi;
+
+/// Seed 002's `float(data.get(name, 0))`: numbers, numeric strings and booleans;
+/// absent counts as 0; anything else (null, lists, objects, other text) is invalid.
+fn number(data: &Value, name: &str) -> Option<f64> {
+    match data.get(name) {
+        None => Some(0.0),
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+        Some(Value::Bool(b)) => Some(if *b { 1.0 } else { 0.0 }),
+        Some(_) => None,
+    }
+}
+
+fn sum(req: &Request) -> Response {
+    // `req.json or {}`: an invalid or empty body counts as `{}`.
+    let data = match req.json::<Value>() {
+        Ok(Value::Null) | Err(_) => json!({}),
+        Ok(v) => v,
+    };
+    if !data.is_object() {
+        return Response::error("Invalid numbers provided", 400);
+    }
+    match (number(&data, "a"), number(&data, "b")) {
+        (Some(a), Some(b)) => Response::json(&json!({ "result": a + b })),
+        _ => Response::error("Invalid numbers provided", 400),
+    }
+}
+
+impl Plugin for MicroApi {
+    fn setup(app: &mut App, _config: &Config) -> Result<(), String> {
+        // Basic example.
+        app.get("/", |_| {
+            Response::json(&json!({"message": "Hello from MicroServer"}))
+        });
+        app.post("/echo", |req| {
+            if req.body().is_empty() {
+                return Response::error("Empty body", 400);
+            }
+            Response::text(req.text())
+        });
+
+        // Medium example.
+        app.get("/status", |req| {
+            Response::json(&json!({"ok": true, "ip": req.ip()}))
+        });
+        app.post("/sum", sum);
+
+        // Routing.
+        app.get("/users/<user_id>", |req| {
+            let uid = req.param("user_id").unwrap_or_default();
+            let page = req.query_param("page").unwrap_or("1");
+            Response::json(&json!({"id": uid, "page": page}))
+        });
+        app.get("/posts/<post_id>/comments/<comment_id>", |req| {
+            Response::json(&json!({
+                "post": req.param("post_id"),
+                "comment": req.param("comment_id"),
+            }))
+        });
+        app.get("/search", |req| -> Result<Response, Response> {
+            let query = req.query_param("q").unwrap_or("");
+            let page: i64 = match req.query_param("page") {
+                None => 1,
+                Some(p) => p
+                    .trim()
+                    .parse()
+                    .map_err(|_| Response::error("page must be an integer", 400))?,
+            };
+            Ok(Response::json(&json!({"query": query, "page": page})))
+        });
+        app.route("/resource", &[Method::Get, Method::Post], |req| {
+            match req.method() {
+                Method::Post => Response::json_status(&json!({"created": true}), 201),
+                _ => Response::json(&json!({"items": []})),
+            }
+        });
+        app.put("/users/<id>", |req| {
+            Response::json(&json!({"updated": req.param("id")}))
+        });
+        app.patch("/users/<id>", |_| Response::json(&json!({"patched": true})));
+        app.delete("/users/<id>", |_| Response::empty(204));
+
+        // Responses.
+        app.get("/old", |_| Response::redirect("/new"));
+        app.get("/new", |_| {
+            Response::json(&json!({"message": "You were redirected"}))
+        });
+        app.get("/page", |_| {
+            Response::html("<!DOCTYPE html>\n<html><body><h1>Hello World</h1></body></html>\n")
+        });
+        app.get("/protected", |_| {
+            Response::json(&json!({"data": "secret"}))
+                .header("X-Custom-Header", "value")
+                .header("Cache-Control", "no-store")
+        });
+        Ok(())
+    }
+}
+
+berth_sdk::export_plugin!(MicroApi);
