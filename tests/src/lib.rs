@@ -1,1 +1,119 @@
+//! Shared harness for the black-box suites: the bundled plugins (built by `build.rs`)
+//! and in-process servers bound to port 0, one per configuration and engine, started
+//! once per test binary and reused by every test in it.
 
+#![allow(missing_docs)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Mutex, OnceLock};
+
+pub use berth_server::{Config, EngineKind};
+
+/// The bundled plugins, built from the current sources.
+pub mod plugins {
+    include!(concat!(env!("OUT_DIR"), "/plugins.rs"));
+}
+
+/// The repository root.
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the repo root")
+}
+
+/// A server running on its own thread and runtime until the test binary exits.
+pub struct TestServer {
+    pub addr: SocketAddr,
+}
+
+impl TestServer {
+    /// Starts a server; `Err` carries the start-up error's text.
+    pub fn start(config: Config) -> Result<TestServer, String> {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("test runtime");
+            runtime.block_on(async move {
+                match berth_server::Server::start(config).await {
+                    Ok(server) => {
+                        let _ = tx.send(Ok(server.local_addr()));
+                        let _ = server.run(std::future::pending()).await;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(format!("{e}")));
+                    }
+                }
+            });
+        });
+        let addr = rx
+            .recv()
+            .map_err(|e| format!("server thread died: {e}"))??;
+        Ok(TestServer { addr })
+    }
+
+    /// `http://<addr><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+}
+
+/// The config of `examples/<name>/berth.toml`, pointed at the test-built plugins,
+/// port 0 and `engine`.
+pub fn example(name: &str, engine: EngineKind) -> Config {
+    let path = repo_root().join("examples").join(name).join("berth.toml");
+    let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    for_tests(config, engine)
+}
+
+/// A config from TOML text, pointed at the test-built plugins, port 0 and `engine`.
+pub fn config(toml: &str, engine: EngineKind) -> Config {
+    let config = Config::parse(toml, Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
+    for_tests(config, engine)
+}
+
+fn for_tests(mut config: Config, engine: EngineKind) -> Config {
+    config.plugins_dir = PathBuf::from(plugins::DIR);
+    config.port = 0;
+    config.host = "127.0.0.1".into();
+    config.engine = engine;
+    config
+}
+
+/// The shared server for `(engine, key)`, started on first use with `make()`.
+pub fn shared(engine: EngineKind, key: &str, make: impl FnOnce() -> Config) -> &'static TestServer {
+    static SERVERS: OnceLock<Mutex<HashMap<(String, String), &'static TestServer>>> =
+        OnceLock::new();
+    let mut servers = SERVERS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    let id = (format!("{engine:?}"), key.to_string());
+    if let Some(server) = servers.get(&id) {
+        return server;
+    }
+    let server =
+        TestServer::start(make()).unwrap_or_else(|e| panic!("server {key} on {engine:?}: {e}"));
+    let server: &'static TestServer = Box::leak(Box::new(server));
+    servers.insert(id, server);
+    server
+}
+
+/// Runs the same list of test cases once per engine: `per_engine!(case_a, case_b)` makes
+/// `mod wasmtime { #[test] fn case_a() … }` and `mod wasmi { … }`, each calling
+/// `case_a(EngineKind::…)` from the enclosing module.
+#[macro_export]
+macro_rules! per_engine {
+    ($($case:ident),* $(,)?) => {
+        mod wasmtime {
+            $( #[test] fn $case() { super::$case($crate::EngineKind::Wasmtime) } )*
+        }
+        mod wasmi {
+            $( #[test] fn $case() { super::$case($crate::EngineKind::Wasmi) } )*
+        }
+    };
+}

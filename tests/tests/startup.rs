@@ -1,0 +1,75 @@
+//! Start-up failures: each stops the server with an error that names the file and the
+//! cause — never a panic, never a half-started server.
+
+use berth_tests::{config, per_engine, plugins, EngineKind, TestServer};
+
+fn start_error(config: berth_server::Config) -> String {
+    match TestServer::start(config) {
+        Ok(s) => panic!("server started on {} but should have failed", s.addr),
+        Err(e) => e,
+    }
+}
+
+fn missing_plugin(engine: EngineKind) {
+    let e = start_error(config("[plugins]\nload = [\"hello\", \"nope\"]\n", engine));
+    assert!(e.contains("plugin nope") && e.contains("nope.wasm"), "{e}");
+}
+
+fn invalid_plugin_file(engine: EngineKind) {
+    let dir = std::env::temp_dir().join(format!("berth-bad-{engine:?}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("broken.wasm"), b"\0asm garbage").expect("write");
+    let mut c = config("", engine);
+    c.plugins_dir = dir.clone();
+    let e = start_error(c);
+    assert!(e.contains("broken.wasm"), "{e}");
+    // A core module is a valid Wasm file but not a plugin component.
+    std::fs::write(dir.join("broken.wasm"), b"\0asm\x01\0\0\0").expect("write");
+    let mut c = config("", engine);
+    c.plugins_dir = dir.clone();
+    let e = start_error(c);
+    assert!(e.contains("broken.wasm") && e.contains("component"), "{e}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn setup_refusal(engine: EngineKind) {
+    let e = start_error(config(
+        "[plugins]\nload = [\"rate-limit\"]\n[plugin.rate-limit]\nwindow = \"soon\"\n",
+        engine,
+    ));
+    assert!(
+        e.contains("rate-limit.wasm") && e.contains("setup failed"),
+        "{e}"
+    );
+    assert!(
+        e.contains("window"),
+        "the plugin's reason is passed on: {e}"
+    );
+}
+
+fn conflicting_routes(engine: EngineKind) {
+    // users and micro-api both answer GET /.
+    let e = start_error(config(
+        "[plugins]\nload = [\"users\", \"micro-api\"]\n",
+        engine,
+    ));
+    assert!(
+        e.contains("micro-api") && e.contains("plugin users") && e.contains("GET /"),
+        "{e}"
+    );
+}
+
+fn every_bundled_plugin_loads(engine: EngineKind) {
+    for (name, _) in plugins::ALL {
+        let s = TestServer::start(config(&format!("[plugins]\nload = [{name:?}]\n"), engine));
+        assert!(s.is_ok(), "{name}: {:?}", s.err());
+    }
+}
+
+per_engine!(
+    missing_plugin,
+    invalid_plugin_file,
+    setup_refusal,
+    conflicting_routes,
+    every_bundled_plugin_loads
+);
