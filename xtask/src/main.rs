@@ -1,1 +1,187 @@
-fn main() {}
+//! Repository tasks, run as `cargo xtask <task>` (the alias lives in `.cargo/config.toml`).
+//!
+//! - `demo`: build the release `berth` binary, build the bundled plugins, then serve the
+//!   root `berth.toml` (127.0.0.1:8000) in the foreground until Ctrl-C.
+//! - `build-plugins`: build the bundled plugins into `plugins/<name>.wasm`.
+//! - `ci`: what `.ci/run` does: formatting, clippy with warnings denied, every test.
+
+use std::env;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  demo            build the release berth binary and the plugins, then serve ./berth.toml
+  build-plugins   build the bundled plugins into plugins/<name>.wasm
+  ci              fmt check, clippy -D warnings, cargo test --workspace (as .ci/run)";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let root = root()?;
+    match args.first().map(String::as_str) {
+        Some("demo") => demo(&root),
+        Some("build-plugins") => build_plugins(&root),
+        Some("ci") => ci(&root),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => {
+            eprintln!("unknown task {other:?}\n\n{USAGE}");
+            std::process::exit(2);
+        }
+        None => {
+            eprintln!("{USAGE}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// The repository root: the parent of this crate's folder.
+fn root() -> Result<PathBuf> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .map(Path::to_path_buf)
+        .context("xtask must live one level below the repository root")
+}
+
+/// The cargo that runs us (so `cargo +toolchain xtask` stays on that toolchain).
+fn cargo() -> Command {
+    Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Runs `cmd` in `dir`, failing when it cannot start or exits unsuccessfully.
+fn run(mut cmd: Command, dir: &Path) -> Result<()> {
+    cmd.current_dir(dir);
+    eprintln!("$ {}", shown(&cmd));
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {:?}", cmd.get_program()))?;
+    if !status.success() {
+        bail!("`{}` failed ({status})", shown(&cmd));
+    }
+    Ok(())
+}
+
+fn shown(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(OsStr::to_string_lossy)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Cargo's target directory for the root workspace.
+fn target_dir(root: &Path) -> PathBuf {
+    match env::var_os("CARGO_TARGET_DIR") {
+        // Cargo resolves a relative CARGO_TARGET_DIR against its working directory,
+        // which is `root` for every command run here.
+        Some(dir) => root.join(dir),
+        None => root.join("target"),
+    }
+}
+
+/// Builds the release `berth` binary and returns its path.
+fn build_berth(root: &Path) -> Result<PathBuf> {
+    let mut cmd = cargo();
+    cmd.args(["build", "--release", "--package", "berth", "--bin", "berth"]);
+    run(cmd, root)?;
+    let exe = target_dir(root)
+        .join("release")
+        .join(format!("berth{}", env::consts::EXE_SUFFIX));
+    if !exe.is_file() {
+        bail!("built berth, but {} is not there", exe.display());
+    }
+    Ok(exe)
+}
+
+fn build_plugins(root: &Path) -> Result<()> {
+    let mut cmd = cargo();
+    cmd.args([
+        "run",
+        "--release",
+        "--package",
+        "berth",
+        "--bin",
+        "berth",
+        "--",
+    ]);
+    cmd.args(["build", "plugins"]);
+    run(cmd, root)
+}
+
+fn demo(root: &Path) -> Result<()> {
+    let berth = build_berth(root)?;
+    let mut build = Command::new(&berth);
+    build.args(["build", "plugins"]);
+    run(build, root)?;
+
+    let mut serve = Command::new(&berth);
+    serve.args(["serve", "--config", "berth.toml"]);
+    serve.current_dir(root);
+    eprintln!("$ {}", shown(&serve));
+    eprintln!("try: curl localhost:8000/hello   (Ctrl-C stops the server)");
+    foreground(serve)
+}
+
+/// Replaces this process with `cmd` (Unix), so Ctrl-C and signals go straight to it.
+#[cfg(unix)]
+fn foreground(mut cmd: Command) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    let err = cmd.exec();
+    Err(err).with_context(|| format!("cannot start {:?}", cmd.get_program()))
+}
+
+/// Runs `cmd` to completion and exits with its status.
+#[cfg(not(unix))]
+fn foreground(mut cmd: Command) -> Result<()> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {:?}", cmd.get_program()))?;
+    std::process::exit(status.code().unwrap_or(1));
+}
+
+fn ci(root: &Path) -> Result<()> {
+    // Both may already be installed, or rustup may be absent (a distribution toolchain):
+    // the steps below then report what is really missing.
+    for args in [
+        &["target", "add", "wasm32-unknown-unknown"][..],
+        &["component", "add", "rustfmt", "clippy"][..],
+    ] {
+        let mut rustup = Command::new("rustup");
+        rustup.args(args);
+        if let Err(e) = run(rustup, root) {
+            eprintln!("warning: {e:#}");
+        }
+    }
+
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--check"]);
+    run(fmt, root)?;
+    for manifest in ["guest-sdk/Cargo.toml", "plugins/Cargo.toml"] {
+        let mut fmt = cargo();
+        fmt.args(["fmt", "--all", "--check", "--manifest-path", manifest]);
+        run(fmt, root)?;
+    }
+
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    run(clippy, root)?;
+
+    let mut test = cargo();
+    test.args(["test", "--workspace"]);
+    run(test, root)
+}

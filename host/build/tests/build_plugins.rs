@@ -11,6 +11,13 @@ fn plugins_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins")
 }
 
+/// The plugin target dir the test suite's build script also uses, so the plugins are
+/// compiled once per workspace target dir, not once per test.
+fn shared_target() -> PathBuf {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    tmp.parent().unwrap_or(tmp).join("berth-plugins")
+}
+
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("berth-build-{name}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
@@ -23,6 +30,7 @@ fn hello_becomes_a_component() {
     let out = temp_dir("hello");
     let opts = BuildOptions {
         out_dir: Some(out.clone()),
+        target_dir: Some(shared_target()),
         ..BuildOptions::default()
     };
     let built = build(&plugins_dir().join("hello"), &opts).expect("hello builds");
@@ -43,7 +51,11 @@ fn hello_becomes_a_component() {
 #[test]
 fn whole_workspace_in_one_go() {
     let dir = plugins_dir();
-    let built = build(&dir, &BuildOptions::default()).expect("plugins build");
+    let opts = BuildOptions {
+        target_dir: Some(shared_target()),
+        ..BuildOptions::default()
+    };
+    let built = build(&dir, &opts).expect("plugins build");
     let names: Vec<&str> = built.iter().map(|b| b.name.as_str()).collect();
     for expected in [
         "auth",

@@ -331,9 +331,9 @@ fn set_header(headers: &mut Vec<(String, String)>, name: String, value: String) 
     headers.push((name, value));
 }
 
+#[cfg(feature = "std")]
+impl std::error::Error for AppError {}
+
 #[cfg(test)]
 #[path = "pipeline_tests.rs"]
 mod tests;
-
-#[cfg(feature = "std")]
-impl std::error::Error for AppError {}

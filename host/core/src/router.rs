@@ -290,6 +290,9 @@ fn allowed<T>(node: &Node<T>) -> Vec<Method> {
     allow
 }
 
+#[cfg(feature = "std")]
+impl std::error::Error for RouteError {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,6 +399,3 @@ mod tests {
         assert_eq!(router().routes().len(), 7);
     }
 }
-
-#[cfg(feature = "std")]
-impl std::error::Error for RouteError {}

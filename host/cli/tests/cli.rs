@@ -1,0 +1,132 @@
+//! The `berth` binary, driven as a user would from a shell.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use berth_tests::plugins;
+
+fn berth() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_berth"))
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("berth-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+#[test]
+fn inspect_lists_what_a_plugin_registers() {
+    let out = berth()
+        .args(["inspect", &format!("{}/micro-api.wasm", plugins::DIR)])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("plugin micro-api\n"), "{text}");
+    assert!(
+        text.contains("route      GET              /users/<user_id>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("route      GET,POST         /resource"),
+        "{text}"
+    );
+
+    let out = berth()
+        .args(["inspect", &format!("{}/logger.wasm", plugins::DIR)])
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("middleware GET"), "{text}");
+    assert!(text.contains("hook       ws:connect"), "{text}");
+}
+
+#[test]
+fn bad_config_stops_start_up_naming_the_file() {
+    let dir = temp_dir("config");
+    let file = dir.join("berth.toml");
+    std::fs::write(&file, "[limits]\nmax_body = 10\n").expect("write");
+    let out = berth()
+        .args(["serve", "--config"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&file.display().to_string()) && err.contains("max_body"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_plugin_stops_start_up_naming_the_file() {
+    let dir = temp_dir("plugin");
+    std::fs::write(dir.join("junk.wasm"), b"not wasm at all").expect("write");
+    let out = berth()
+        .args(["serve", "--port", "0", "--plugins"])
+        .arg(&dir)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("junk.wasm"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn serve_flags_answer_and_sigterm_stops_cleanly() {
+    let dir = temp_dir("serve");
+    for name in ["hello", "logger"] {
+        std::fs::copy(
+            format!("{}/{name}.wasm", plugins::DIR),
+            dir.join(format!("{name}.wasm")),
+        )
+        .expect("copy");
+    }
+    let mut child = berth()
+        .args(["serve", "--port", "0", "--engine", "wasmi", "--plugins"])
+        .arg(&dir)
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .expect("line");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let r = client
+        .get(format!("http://{addr}/hello"))
+        .send()
+        .expect("GET");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().expect("body"), r#"{"message":"Hello, World!"}"#);
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "exit status {status:?}");
+}
