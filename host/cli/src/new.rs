@@ -11,7 +11,8 @@ pub struct Args {
     /// Where to create it [default: ./plugins/<name>].
     #[arg(long)]
     path: Option<PathBuf>,
-    /// The berth-sdk dependency line's path [default: a crates.io version].
+    /// Path of the berth-sdk crate [default: ./guest-sdk when it exists, else the
+    /// published version].
     #[arg(long)]
     sdk_path: Option<PathBuf>,
 }
@@ -34,7 +35,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if dir.exists() {
         bail!("{} already exists", dir.display());
     }
-    let sdk = match &args.sdk_path {
+    let local_sdk = std::fs::canonicalize("guest-sdk")
+        .ok()
+        .filter(|p| p.join("Cargo.toml").is_file());
+    let sdk = match args.sdk_path.as_ref().or(local_sdk.as_ref()) {
         Some(p) => format!("berth-sdk = {{ path = {:?} }}", p.display().to_string()),
         None => format!("berth-sdk = \"{}\"", env!("CARGO_PKG_VERSION")),
     };

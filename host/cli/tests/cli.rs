@@ -130,3 +130,49 @@ fn serve_flags_answer_and_sigterm_stops_cleanly() {
     let status = child.wait().expect("wait");
     assert!(status.success(), "exit status {status:?}");
 }
+
+#[test]
+fn new_builds_and_inspects_a_fresh_plugin() {
+    let dir = temp_dir("new");
+    let krate = dir.join("shout");
+    let sdk = std::fs::canonicalize(concat!(env!("CARGO_MANIFEST_DIR"), "/../../guest-sdk"))
+        .expect("sdk");
+    let out = berth()
+        .args(["new", "shout", "--path"])
+        .arg(&krate)
+        .arg("--sdk-path")
+        .arg(&sdk)
+        .output()
+        .expect("new");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Share the plugin target dir with the rest of the suite: the SDK's dependencies
+    // are compiled once.
+    let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let target = tmp.parent().unwrap_or(tmp).join("berth-plugins");
+    let out = berth()
+        .arg("build")
+        .arg(&krate)
+        .arg("--target-dir")
+        .arg(&target)
+        .output()
+        .expect("build");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let wasm = dir.join("shout.wasm");
+    assert!(wasm.is_file(), "{}", String::from_utf8_lossy(&out.stdout));
+
+    let out = berth().arg("inspect").arg(&wasm).output().expect("inspect");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("plugin shout") && text.contains("/shout"),
+        "{text}"
+    );
+}

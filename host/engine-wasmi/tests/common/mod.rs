@@ -49,14 +49,6 @@ pub fn guest_component() -> &'static [u8] {
     })
 }
 
-/// A plugin file from `plugins/`, when the SDK agent has built it.
-pub fn plugin_file(name: &str) -> Option<Vec<u8>> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../plugins")
-        .join(name);
-    std::fs::read(path).ok()
-}
-
 /// A host that records logs and keeps state in memory.
 #[derive(Default)]
 pub struct TestHost {
