@@ -183,5 +183,9 @@ fn ci(root: &Path) -> Result<()> {
 
     let mut test = cargo();
     test.args(["test", "--workspace"]);
-    run(test, root)
+    run(test, root)?;
+
+    let mut sdk = cargo();
+    sdk.args(["test", "--manifest-path", "guest-sdk/Cargo.toml"]);
+    run(sdk, root)
 }
