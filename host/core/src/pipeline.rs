@@ -189,9 +189,9 @@ impl App {
 
     /// Runs one request through the pipeline. Never fails: every failure is a response.
     pub fn handle(&self, mut req: Request, invoker: &mut dyn Invoker) -> Response {
-        let routed = self.router.find(req.method, &req.path);
-        if let Match::Found { params, .. } = &routed {
-            req.params = params.clone();
+        let mut routed = self.router.find(req.method, &req.path);
+        if let Match::Found { params, .. } = &mut routed {
+            req.params = core::mem::take(params);
         }
 
         let mut added: Vec<(String, String)> = Vec::new();

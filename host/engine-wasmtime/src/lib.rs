@@ -164,7 +164,7 @@ impl Engine for WasmtimeEngine {
     }
 
     fn compile(&self, bytes: &[u8]) -> Result<Box<dyn Module>, LoadError> {
-        if !wasmparser_is_component(bytes) {
+        if !is_component(bytes) {
             return Err(LoadError::Invalid("not a Wasm component".into()));
         }
         let component = Component::new(&self.engine, bytes)
@@ -184,7 +184,7 @@ impl Engine for WasmtimeEngine {
 }
 
 /// A component is a Wasm binary whose header layer is 1 (core modules have 0).
-fn wasmparser_is_component(bytes: &[u8]) -> bool {
+fn is_component(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[6..8] == [1, 0]
 }
 

@@ -33,12 +33,8 @@ pub async fn serve(
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<ResponseBody>, Infallible> {
     let started = std::time::Instant::now();
-    let method_name = req.method().as_str().to_string();
-    let target = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_default();
+    // Both are cheap clones (an enum and shared bytes): no per-request string building.
+    let (method, uri) = (req.method().clone(), req.uri().clone());
     let response = match read_request(&shared, remote, req).await {
         Ok(request) => {
             let head = request.method == Method::Head;
@@ -53,7 +49,7 @@ pub async fn serve(
     };
     tracing::info!(
         target: "access",
-        "{remote} | {method_name} {target} | {} | {:.1}ms",
+        "{remote} | {method} {uri} | {} | {:.1}ms",
         response.status().as_u16(),
         started.elapsed().as_secs_f64() * 1000.0
     );
