@@ -17,6 +17,9 @@ pub struct Args {
     /// HTTP port; 0 picks a free one [default: 8000].
     #[arg(long)]
     port: Option<u16>,
+    /// Dedicated WebSocket port, where every path is a WebSocket (seed 000's 8765).
+    #[arg(long)]
+    ws_port: Option<u16>,
     /// Folder of plugin files; loads every *.wasm [default: ./plugins].
     #[arg(long)]
     plugins: Option<PathBuf>,
@@ -42,6 +45,9 @@ pub fn config(args: &Args) -> anyhow::Result<Config> {
     }
     if let Some(port) = args.port {
         config.port = port;
+    }
+    if let Some(port) = args.ws_port {
+        config.ws_port = Some(port);
     }
     if let Some(dir) = &args.plugins {
         config.plugins_dir = dir.clone();

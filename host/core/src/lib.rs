@@ -7,6 +7,7 @@
 //! - [`pipeline`]: middleware before/after, hooks and `stop`, as the seeds define them;
 //! - [`engine`]: the traits a Wasm engine implements (wasmtime and wasmi do);
 //! - [`host`]: the host API that plugins import, implemented once for both engines;
+//! - [`ws`]: who hears a WebSocket event and what is sent back (reply, stop, echo);
 //! - [`state`]: the key-value store behind `state-*`;
 //! - [`limits`], [`uri`], [`json`]: limits, request-target parsing, error bodies.
 //!
@@ -34,3 +35,4 @@ pub mod pipeline;
 pub mod router;
 pub mod state;
 pub mod uri;
+pub mod ws;

@@ -22,8 +22,19 @@ pub struct Limits {
     pub max_keep_alive_requests: u32,
     /// Simultaneous connections (→ 503; a warning at 80 %).
     pub max_connections: usize,
-    /// Largest WebSocket frame or message, bytes (→ close 1009).
+    /// Largest WebSocket frame, bytes (→ close 1009).
     pub ws_max_frame: usize,
+    /// Largest WebSocket message once its fragments are joined, bytes (→ close 1009).
+    pub ws_max_message: usize,
+    /// Simultaneous WebSocket connections (→ 503 on the upgrade).
+    pub ws_max_connections: usize,
+    /// Bytes queued for one WebSocket client that is not reading; past it the client is
+    /// disconnected with 1008 rather than allowed to grow the server's memory.
+    pub ws_send_queue: usize,
+    /// How often an idle WebSocket is pinged, ms.
+    pub ws_ping_interval_ms: u64,
+    /// Silence after which a WebSocket is closed with 1011, ms.
+    pub ws_pong_timeout_ms: u64,
     /// Wall-clock budget of one plugin call, ms (→ 504).
     pub plugin_timeout_ms: u64,
     /// Linear memory cap per plugin instance, bytes.
@@ -43,6 +54,11 @@ impl Default for Limits {
             max_keep_alive_requests: 100,
             max_connections: 1024,
             ws_max_frame: 64 << 10,
+            ws_max_message: 64 << 10,
+            ws_max_connections: 10_000,
+            ws_send_queue: 1 << 20,
+            ws_ping_interval_ms: 30_000,
+            ws_pong_timeout_ms: 60_000,
             plugin_timeout_ms: 1_000,
             plugin_memory: 16 << 20,
         }

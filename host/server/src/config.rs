@@ -4,6 +4,7 @@
 //! [server]
 //! host = "127.0.0.1"      # bind address
 //! port = 8000             # HTTP port (0 picks a free one)
+//! ws_port = 8765          # optional dedicated WebSocket port (every path is a WebSocket)
 //! engine = "wasmtime"     # or "wasmi"
 //! server_name = "Berth"   # the Server header ("" for none)
 //!
@@ -57,6 +58,9 @@ pub struct Config {
     pub host: String,
     /// HTTP port; 0 picks a free port.
     pub port: u16,
+    /// The dedicated WebSocket port (seed 000's 8765), where every path is a WebSocket
+    /// served by the `ws:*` hooks; `None` for none, `Some(0)` picks a free one.
+    pub ws_port: Option<u16>,
     /// The engine.
     pub engine: EngineKind,
     /// The `Server` header; `None` sends none.
@@ -76,6 +80,7 @@ impl Default for Config {
         Config {
             host: "127.0.0.1".into(),
             port: 8000,
+            ws_port: None,
             engine: EngineKind::Wasmtime,
             server_name: Some(format!("Berth/{}", env!("CARGO_PKG_VERSION"))),
             plugins_dir: PathBuf::from("plugins"),
@@ -125,6 +130,7 @@ struct File {
 struct ServerSection {
     host: Option<String>,
     port: Option<u16>,
+    ws_port: Option<u16>,
     engine: Option<EngineKind>,
     server_name: Option<String>,
 }
@@ -150,6 +156,11 @@ struct LimitsSection {
     max_keep_alive_requests: Option<u32>,
     max_connections: Option<usize>,
     ws_max_frame: Option<usize>,
+    ws_max_message: Option<usize>,
+    ws_max_connections: Option<usize>,
+    ws_send_queue: Option<usize>,
+    ws_ping_interval: Option<f64>,
+    ws_pong_timeout: Option<f64>,
     plugin_timeout: Option<f64>,
     plugin_memory: Option<usize>,
 }
@@ -171,6 +182,11 @@ impl LimitsSection {
             max_keep_alive_requests,
             max_connections,
             ws_max_frame,
+            ws_max_message,
+            ws_max_connections,
+            ws_send_queue,
+            ws_ping_interval,
+            ws_pong_timeout,
             plugin_timeout,
             plugin_memory,
         } = self;
@@ -203,6 +219,21 @@ impl LimitsSection {
         }
         if let Some(v) = ws_max_frame {
             l.ws_max_frame = v;
+        }
+        if let Some(v) = ws_max_message {
+            l.ws_max_message = v;
+        }
+        if let Some(v) = ws_max_connections {
+            l.ws_max_connections = v;
+        }
+        if let Some(v) = ws_send_queue {
+            l.ws_send_queue = v;
+        }
+        if let Some(v) = ws_ping_interval {
+            l.ws_ping_interval_ms = millis(v);
+        }
+        if let Some(v) = ws_pong_timeout {
+            l.ws_pong_timeout_ms = millis(v);
         }
         if let Some(v) = plugin_timeout {
             l.plugin_timeout_ms = millis(v);
@@ -276,6 +307,7 @@ impl Config {
         if let Some(port) = s.port {
             config.port = port;
         }
+        config.ws_port = s.ws_port;
         if let Some(engine) = s.engine {
             config.engine = engine;
         }
