@@ -117,3 +117,40 @@ macro_rules! per_engine {
         }
     };
 }
+
+/// Runs `python3 tests/py/<script> <args…>` and returns what it printed. Panics with its
+/// output when it fails, or with a hint when Python or its packages are missing
+/// (`scripts/test-deps.sh` installs them; `cargo xtask test` runs it first).
+pub fn python(script: &str, args: &[&str]) -> String {
+    let path = repo_root().join("tests").join("py").join(script);
+    let output = std::process::Command::new("python3")
+        .arg(&path)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run python3 ({e}); run scripts/test-deps.sh"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        let hint = if stderr.contains("ModuleNotFoundError") {
+            "\nhint: run scripts/test-deps.sh to install the Python test clients"
+        } else {
+            ""
+        };
+        panic!(
+            "{script} failed ({})\n--- stdout\n{stdout}\n--- stderr\n{stderr}{hint}",
+            output.status
+        );
+    }
+    stdout
+}
+
+/// Where tests leave artefacts worth looking at (browser screenshots):
+/// `target/test-artefacts/`, created on demand.
+pub fn artefacts_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    let dir = target.join("test-artefacts");
+    std::fs::create_dir_all(&dir).expect("create the artefacts folder");
+    dir
+}

@@ -3,7 +3,9 @@
 //! - `demo`: build the release `berth` binary, build the bundled plugins, then serve the
 //!   root `berth.toml` (127.0.0.1:8000) in the foreground until Ctrl-C.
 //! - `build-plugins`: build the bundled plugins into `plugins/<name>.wasm`.
-//! - `ci`: what `.ci/run` does: formatting, clippy with warnings denied, every test.
+//! - `test`: install the test clients (`scripts/test-deps.sh`), then run every test: the
+//!   host workspace (both engines) and the guest SDK's own workspace.
+//! - `ci`: what `.ci/run` does: formatting, clippy with warnings denied, then `test`.
 
 use std::env;
 use std::ffi::OsStr;
@@ -18,7 +20,8 @@ usage: cargo xtask <task>
 tasks:
   demo            build the release berth binary and the plugins, then serve ./berth.toml
   build-plugins   build the bundled plugins into plugins/<name>.wasm
-  ci              fmt check, clippy -D warnings, cargo test --workspace (as .ci/run)";
+  test            install the test clients (Python, Chromium), then run every test
+  ci              fmt check, clippy -D warnings, then test (as .ci/run)";
 
 fn main() -> Result<()> {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -26,6 +29,7 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("demo") => demo(&root),
         Some("build-plugins") => build_plugins(&root),
+        Some("test") => test(&root),
         Some("ci") => ci(&root),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
@@ -180,11 +184,19 @@ fn ci(root: &Path) -> Result<()> {
         "warnings",
     ]);
     run(clippy, root)?;
+    test(root)
+}
 
+/// Every test: the black-box suites need the Python clients and Chromium.
+fn test(root: &Path) -> Result<()> {
+    run(Command::new(root.join("scripts/test-deps.sh")), root)?;
+
+    // Builds the plugins itself (tests/build.rs) and runs every suite once per engine.
     let mut test = cargo();
     test.args(["test", "--workspace"]);
     run(test, root)?;
 
+    // The guest SDK is its own workspace: its unit, runtime and doc tests run natively.
     let mut sdk = cargo();
     sdk.args(["test", "--manifest-path", "guest-sdk/Cargo.toml"]);
     run(sdk, root)
