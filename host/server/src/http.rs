@@ -21,7 +21,8 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
 
 use crate::pool::PoolInvoker;
-use crate::Shared;
+use crate::{ws, Port, Shared};
+use berth_core::ws::Endpoint;
 
 /// The body type of every response the server writes.
 pub type ResponseBody = BoxBody<Bytes, Infallible>;
@@ -30,12 +31,73 @@ pub type ResponseBody = BoxBody<Bytes, Infallible>;
 pub async fn serve(
     shared: Arc<Shared>,
     remote: SocketAddr,
+    port: Port,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<ResponseBody>, Infallible> {
     let started = std::time::Instant::now();
     // Both are cheap clones (an enum and shared bytes): no per-request string building.
     let (method, uri) = (req.method().clone(), req.uri().clone());
-    let response = match read_request(&shared, remote, req).await {
+    let response = match websocket(&shared, port, &req) {
+        Some(Ok(endpoint)) => ws::accept(&shared, remote, req, endpoint),
+        Some(Err(refused)) => to_hyper(refused, false),
+        None => http(&shared, remote, req).await,
+    };
+    tracing::info!(
+        target: "access",
+        "{remote} | {method} {uri} | {} | {:.1}ms",
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    Ok(response)
+}
+
+/// Whether the request is for a WebSocket: `None` for plain HTTP, else the endpoint
+/// that serves it or the response that says why it cannot be one.
+fn websocket(
+    shared: &Shared,
+    port: Port,
+    req: &hyper::Request<Incoming>,
+) -> Option<Result<Endpoint, Response>> {
+    let upgrade = ws::is_upgrade(req);
+    match port {
+        Port::WebSocket if upgrade => Some(Ok(Endpoint::Hooks)),
+        Port::WebSocket => Some(Err(upgrade_required())),
+        Port::Http => {
+            let path = req.uri().path();
+            let (target, _) = shared.app.ws_route(path)?;
+            if upgrade {
+                Some(Ok(Endpoint::Route(target)))
+            } else if matches!(
+                shared.app.router().find(Method::Get, path),
+                berth_core::router::Match::Found { .. }
+            ) {
+                // The path is also an HTTP route: plain requests go there.
+                None
+            } else {
+                Some(Err(upgrade_required()))
+            }
+        }
+    }
+}
+
+fn upgrade_required() -> Response {
+    let mut response = Response::error(426, "Upgrade Required: this is a WebSocket endpoint");
+    response
+        .headers
+        .push(("upgrade".into(), "websocket".into()));
+    response
+        .headers
+        .push(("connection".into(), "Upgrade".into()));
+    response
+}
+
+/// Serves a plain HTTP request through the pipeline.
+async fn http(
+    shared: &Shared,
+    remote: SocketAddr,
+    req: hyper::Request<Incoming>,
+) -> hyper::Response<ResponseBody> {
+    match read_request(shared, remote, req).await {
         Ok(request) => {
             let head = request.method == Method::Head;
             // Plugin calls are synchronous and bounded by the engine's deadline; running
@@ -46,14 +108,7 @@ pub async fn serve(
             to_hyper(response, head)
         }
         Err(rejection) => to_hyper(rejection, false),
-    };
-    tracing::info!(
-        target: "access",
-        "{remote} | {method} {uri} | {} | {:.1}ms",
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64() * 1000.0
-    );
-    Ok(response)
+    }
 }
 
 /// Reads and checks the request; `Err` is the response that rejects it.
@@ -122,7 +177,7 @@ async fn read_request(
 
 /// Turns a pipeline response into HTTP. A plugin that returns an invalid status gets a
 /// 500; an invalid header is dropped with a warning rather than failing the response.
-fn to_hyper(response: Response, head: bool) -> hyper::Response<ResponseBody> {
+pub fn to_hyper(response: Response, head: bool) -> hyper::Response<ResponseBody> {
     let Ok(status) = hyper::StatusCode::from_u16(response.status) else {
         tracing::warn!("plugin returned invalid status {}", response.status);
         return to_hyper(

@@ -2,6 +2,10 @@
 //!
 //! `GET /loop` never returns, `GET /panic` panics (a trap), `GET /oom` allocates
 //! without bound, `GET /ok` → `{"ok":true}`.
+//!
+//! WebSocket `/ws/misbehave`: `?refuse` refuses the upgrade with 403 "Refused by plugin",
+//! `?panic` panics in `ws-connect`; then the message `panic` panics, `loop` never returns,
+//! and anything else is answered `ok: <message>`.
 use berth_sdk::prelude::*;
 use std::hint::black_box;
 
@@ -11,15 +15,7 @@ impl Plugin for Misbehave {
     fn setup(app: &mut App, _config: &Config) -> Result<(), String> {
         app.get("/ok", |_| Response::json(&json!({"ok": true})));
         app.get("/loop", |_| {
-            let mut n: u64 = 0;
-            loop {
-                // black_box keeps the optimizer from proving the loop useless.
-                n = black_box(n.wrapping_add(1));
-                if black_box(n) == u64::MAX {
-                    break;
-                }
-            }
-            Response::json(&json!({ "unreachable": n }))
+            Response::json(&json!({ "unreachable": spin() }))
         });
         app.get("/panic", |req| -> Response {
             panic!("misbehave: panic requested by {}", req.path());
@@ -39,7 +35,33 @@ impl Plugin for Misbehave {
             }
             Response::json(&json!({ "blocks": hoard.len() }))
         });
+        app.websocket("/ws/misbehave", |ev| match ev {
+            Event::WsConnect(c) if c.query_param("refuse").is_some() => {
+                Outcome::refuse(403, "Refused by plugin")
+            }
+            Event::WsConnect(c) if c.query_param("panic").is_some() => {
+                panic!("misbehave: panic in ws-connect")
+            }
+            Event::WsMessage(m) => match m.text() {
+                Some("panic") => panic!("misbehave: panic in ws-message"),
+                Some("loop") => Outcome::reply(format!("unreachable {}", spin())),
+                other => Outcome::reply(format!("ok: {}", other.unwrap_or("<binary>"))),
+            },
+            _ => Outcome::none(),
+        });
         Ok(())
+    }
+}
+
+/// Never returns (until the host's deadline stops it).
+fn spin() -> u64 {
+    let mut n: u64 = 0;
+    loop {
+        // black_box keeps the optimizer from proving the loop useless.
+        n = black_box(n.wrapping_add(1));
+        if black_box(n) == u64::MAX {
+            return n;
+        }
     }
 }
 
