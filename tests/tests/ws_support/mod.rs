@@ -88,6 +88,16 @@ pub async fn send_json(ws: &mut Ws, value: serde_json::Value) {
     send(ws, &value.to_string()).await;
 }
 
+/// Starts the close handshake with 1000.
+pub async fn close_normally(ws: &mut Ws) {
+    use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
+    let frame = CloseFrame {
+        code: CloseCode::Normal,
+        reason: "".into(),
+    };
+    ws.close(Some(frame)).await.expect("close");
+}
+
 /// Reads until the server's close frame; returns its code and reason.
 pub async fn expect_close(ws: &mut Ws) -> (u16, String) {
     loop {

@@ -73,13 +73,15 @@ impl Conn {
     }
 
     /// Queues a message within the byte bound; overflowing it closes the connection.
+    /// An empty queue takes any one message, so a message larger than the bound (but
+    /// within the plugin's memory) is still deliverable to a client that keeps up.
     fn queue(&self, message: Message, limit: usize) -> Result<(), WsError> {
         if self.is_closing() {
             return Err(WsError::NoSuchConnection);
         }
         let cost = cost(&message);
         let before = self.queued.fetch_add(cost, Ordering::Relaxed);
-        if before + cost > limit {
+        if before > 0 && before + cost > limit {
             self.queued.fetch_sub(cost, Ordering::Relaxed);
             tracing::warn!(conn = self.id, "client is not reading; disconnecting");
             self.request_close(CLOSE_SLOW_CONSUMER, "Send queue full");
@@ -351,10 +353,22 @@ mod tests {
         assert_eq!(hub.send(a.id, text(&big)), Err(WsError::QueueFull));
         assert!(a.is_closing());
         assert_eq!(
+            a.queued.load(Ordering::Relaxed),
+            4 * (100 + MESSAGE_OVERHEAD)
+        );
+        assert_eq!(
             lock(&a.close).clone(),
             Some((1008, "Send queue full".into()))
         );
         assert_eq!(hub.send(a.id, text("")), Err(WsError::NoSuchConnection));
+    }
+
+    #[test]
+    fn an_empty_queue_takes_one_message_of_any_size() {
+        let hub = Hub::new(10, 100);
+        let (a, _ra) = hub.register("/").unwrap();
+        hub.send(a.id, text(&"x".repeat(1000))).unwrap();
+        assert_eq!(hub.send(a.id, text("y")), Err(WsError::QueueFull));
     }
 
     #[test]
