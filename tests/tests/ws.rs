@@ -44,6 +44,7 @@ berth_tests::per_engine!(
     a_failing_message_handler_fails_that_message_only,
     python_websockets_clients_see_the_seed_examples,
     chromium_chat_page_talks_to_a_raw_client,
+    seed002_full_led_route_behind_its_middleware,
 );
 
 fn seed002_ws_greets_echoes_and_closes_on_bye(engine: EngineKind) {
@@ -318,6 +319,44 @@ fn chromium_chat_page_talks_to_a_raw_client(engine: EngineKind) {
         "the client did not get the page's message:\n{out}"
     );
     assert!(shot.is_file(), "no screenshot at {}", shot.display());
+}
+
+fn seed002_full_led_route_behind_its_middleware(engine: EngineKind) {
+    let server = seed002_full(engine);
+    let client = reqwest::blocking::Client::new();
+    let post = |body: &str| {
+        let r = client
+            .post(server.url("/led"))
+            .body(body.to_string())
+            .send()
+            .expect("POST /led");
+        let cors = r.headers().get("access-control-allow-origin").cloned();
+        (r.status().as_u16(), cors, r.text().expect("body"))
+    };
+    let led = || {
+        reqwest::blocking::get(server.url("/led"))
+            .expect("GET /led")
+            .text()
+            .expect("body")
+    };
+    assert_eq!(post(r#"{"state":"on"}"#).2, r#"{"led":"on"}"#);
+    assert_eq!(led(), r#"{"led":"on"}"#);
+    for off in [r#"{"state":0}"#, r#"{"state":"off"}"#, r#"{"state":false}"#] {
+        assert_eq!(post(off).2, r#"{"led":"off"}"#, "{off}");
+    }
+    for on in [r#"{"state":1}"#, r#"{"state":true}"#] {
+        assert_eq!(post(on).2, r#"{"led":"on"}"#, "{on}");
+    }
+    let (status, cors, body) = post("{}");
+    assert_eq!(status, 400);
+    assert_eq!(body, r#"{"error":"Missing 'state' field","code":400}"#);
+    assert_eq!(cors.expect("CORS header on errors too"), "*");
+    assert_eq!(post("not json").0, 400);
+    // app.max_body_size = 4096
+    assert_eq!(
+        post(&format!(r#"{{"state":"{}"}}"#, "x".repeat(5000))).0,
+        413
+    );
 }
 
 /// `send_binary` without the ceremony.
