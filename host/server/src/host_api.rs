@@ -1,13 +1,28 @@
-//! The server's [`HostApi`]: tracing for logs, the in-memory store, the system clock and
-//! the OS random source.
+//! The server's [`HostApi`]: tracing for logs, the in-memory store, the system clock,
+//! the OS random source and the SSE hub behind `publish`.
+
+use std::sync::Arc;
 
 use berth_core::host::{HostApi, Level};
 use berth_core::state::{MemoryStore, Store};
+
+use crate::sse::SseHub;
 
 /// What every plugin on this server shares.
 #[derive(Default)]
 pub struct ServerHost {
     store: MemoryStore,
+    sse: Arc<SseHub>,
+}
+
+impl ServerHost {
+    /// A host whose `publish` feeds `hub`.
+    pub fn with_sse(hub: Arc<SseHub>) -> ServerHost {
+        ServerHost {
+            sse: hub,
+            ..ServerHost::default()
+        }
+    }
 }
 
 impl HostApi for ServerHost {
@@ -36,5 +51,9 @@ impl HostApi for ServerHost {
         // The OS source only fails on exotic platforms early in boot; a server never
         // gets there, and a predictable fallback would be worse than stopping.
         getrandom::u64().unwrap_or_else(|e| panic!("OS random source failed: {e}"))
+    }
+
+    fn publish(&self, topic: &str, data: &str, event: Option<&str>, id: Option<&str>) -> u32 {
+        self.sse.publish(topic, data, event, id)
     }
 }

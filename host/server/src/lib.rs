@@ -14,10 +14,18 @@
 #![deny(missing_docs)]
 
 pub mod config;
+mod config_serving;
+mod file_response;
 mod host_api;
 mod http;
+mod invoker;
 pub mod loader;
 mod pool;
+mod respond;
+pub mod sse;
+mod static_files;
+mod stream;
+mod timers;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -37,6 +45,7 @@ pub use config::{Config, EngineKind};
 pub use host_api::ServerHost;
 pub use loader::PluginError;
 use pool::{Pool, PoolInvoker};
+pub use static_files::StaticError;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +61,9 @@ pub enum StartError {
     /// A plugin could not be loaded.
     #[error(transparent)]
     Plugin(#[from] PluginError),
+    /// A static mount or grant names a folder that cannot be served.
+    #[error(transparent)]
+    Static(#[from] StaticError),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -68,6 +80,8 @@ pub(crate) struct Shared {
     pub(crate) pools: Vec<Pool>,
     pub(crate) limits: Limits,
     pub(crate) next_request_id: AtomicU64,
+    pub(crate) sse: Arc<sse::SseHub>,
+    pub(crate) statics: static_files::StaticFiles,
 }
 
 /// A server with its plugins loaded and its listener bound.
@@ -96,7 +110,8 @@ impl Server {
     /// Loads the plugins and binds the listener. Nothing is served until [`Server::run`].
     pub async fn start(config: Config) -> Result<Server, StartError> {
         let engine = engine(config.engine, &config.limits)?;
-        let api: Arc<dyn berth_core::host::HostApi> = Arc::new(ServerHost::default());
+        let hub = Arc::new(sse::SseHub::new(config.sse.clone()));
+        let api: Arc<dyn berth_core::host::HostApi> = Arc::new(ServerHost::with_sse(hub.clone()));
         // Enough idle instances for every worker thread to have one per plugin, twice.
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -128,11 +143,16 @@ impl Server {
                 addr: addr.clone(),
                 source,
             })?;
+        let statics = static_files::StaticFiles::resolve(&config.statics, loaded.app.plugins())?;
+        let mut app = loaded.app;
+        app.set_static_prefixes(statics.prefixes());
         let shared = Arc::new(Shared {
-            app: loaded.app,
+            app,
             pools: loaded.pools,
             limits: config.limits,
             next_request_id: AtomicU64::new(1),
+            sse: hub,
+            statics,
         });
         Ok(Server { listener, shared })
     }
@@ -159,6 +179,7 @@ impl Server {
             &Event::ServerStart(info),
             &mut invoker,
         );
+        let timers = timers::Timers::start(&shared);
         tracing::info!("listening on http://{addr}");
 
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -195,6 +216,9 @@ impl Server {
         }
 
         tracing::info!("shutting down");
+        timers.stop();
+        // Event streams never end on their own: end them so connections can finish.
+        shared.sse.close();
         let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
         let mut invoker = PoolInvoker(&shared.pools);
         shared
