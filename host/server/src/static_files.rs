@@ -156,7 +156,7 @@ impl StaticFiles {
         let Some(segments) = safe_segments(rest) else {
             return Located::Refused(403);
         };
-        let wants_folder = rest.is_empty() || rest.ends_with('/');
+        let wants_folder = rest.ends_with('/');
         match within(&mount.root, &mount.root.join(segments.join("/"))) {
             Ok(real) if real.is_dir() && !wants_folder => Located::AddSlash(format!("{path}/")),
             Ok(real) if real.is_dir() => match within(&mount.root, &real.join("index.html")) {
