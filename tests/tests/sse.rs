@@ -293,6 +293,75 @@ fn failing_timer_keeps_running(engine: EngineKind) {
     assert_eq!(r.status(), 200);
 }
 
+// ---- seed 002's vending dashboard: REST + SSE, simulator off -----------------------
+
+fn vending_rest_and_events(engine: EngineKind) {
+    let s = shared(engine, "vending", || {
+        let mut c = example("seed002-sse-dashboard", engine);
+        c.plugin_config.insert(
+            "vending".into(),
+            vec![
+                ("simulate".into(), "false".into()),
+                ("tick".into(), "60".into()),
+            ],
+        );
+        c
+    });
+    let stats: Value = client()
+        .get(s.url("/api/stats"))
+        .send()
+        .expect("GET")
+        .json()
+        .expect("json");
+    assert_eq!(stats["stock"]["Chips"], 8, "{stats}");
+    assert_eq!(stats["sales_today"], 0, "{stats}");
+    assert_eq!(stats["last_sale"], Value::Null, "{stats}");
+
+    let mut events = SseReader::new(subscribe_path(s, "/api/events"));
+    let sell = |product: &str| {
+        client()
+            .post(s.url("/api/sell"))
+            .json(&serde_json::json!({"product": product, "price": 4.5}))
+            .send()
+            .expect("POST")
+    };
+    // Chips: 8 → 0; the sales that leave fewer than 5 send `low-stock` alerts.
+    for left in (0..8).rev() {
+        let r = sell("Chips");
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().expect("json");
+        assert_eq!(
+            v,
+            serde_json::json!({"success": true, "message": "Chips sold!"})
+        );
+        if left < 5 {
+            let alert = events.next_event();
+            assert_eq!(alert.event.as_deref(), Some("low-stock"), "{alert:?}");
+            let a: Value = serde_json::from_str(&alert.data).expect("json");
+            assert_eq!(a, serde_json::json!({"product": "Chips", "stock": left}));
+        }
+        let update: Value = serde_json::from_str(&events.next_event().data).expect("json");
+        assert_eq!(update["stock"]["Chips"], left, "{update}");
+    }
+    let r = sell("Chips");
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().expect("json");
+    assert_eq!(
+        v,
+        serde_json::json!({"success": false, "message": "Chips out of stock"})
+    );
+    assert_eq!(sell("Caviar").status(), 400);
+    let stats: Value = client()
+        .get(s.url("/api/stats"))
+        .send()
+        .expect("GET")
+        .json()
+        .expect("json");
+    assert_eq!(stats["sales_today"], 8);
+    assert_eq!(stats["total_revenue"], 36.0);
+    assert_eq!(stats["last_sale"]["product"], "Chips");
+}
+
 per_engine!(
     events_with_ids_names_and_replay,
     many_subscribers_and_latency,
@@ -301,4 +370,5 @@ per_engine!(
     slow_subscriber_is_dropped,
     sensor_publishes_every_interval,
     failing_timer_keeps_running,
+    vending_rest_and_events,
 );

@@ -31,7 +31,7 @@ fn stock_key(product: &str) -> String {
     format!("stock:{product}")
 }
 
-fn stats() -> Value {
+fn stats(low_stock: i64) -> Value {
     let now = berth_sdk::now_ms();
     let started = state::get_i64("started_ms");
     let mut stock = berth_sdk::serde_json::Map::new();
@@ -44,14 +44,15 @@ fn stats() -> Value {
         "stock": stock,
         "last_sale": state::get_json::<Value>("last_sale"),
         "uptime": now.saturating_sub(started as u64) / 1000,
+        "low_stock": low_stock,
         "timestamp": now as f64 / 1000.0,
     })
 }
 
 /// Sends the stats to every dashboard.
-fn push_stats() {
+fn push_stats(low_stock: i64) {
     let id = state::incr("events", 1).unwrap_or(0).to_string();
-    berth_sdk::publish(TOPIC, &stats().to_string(), None, Some(&id));
+    berth_sdk::publish(TOPIC, &stats(low_stock).to_string(), None, Some(&id));
 }
 
 /// Takes one unit of `product` off the stock; `false` when there is none (or no such
@@ -82,7 +83,7 @@ fn sell(product: &str, price: f64, low_stock: i64) -> bool {
         let alert = json!({"product": product, "stock": left});
         berth_sdk::publish(TOPIC, &alert.to_string(), Some("low-stock"), Some(&id));
     }
-    push_stats();
+    push_stats(low_stock);
     true
 }
 
@@ -121,7 +122,7 @@ impl Plugin for Vending {
 
         app.get("/", |_| Response::html(PAGE));
         app.get("/api/events", |_| Response::sse(TOPIC));
-        app.get("/api/stats", |_| Response::json(&stats()));
+        app.get("/api/stats", move |_| Response::json(&stats(low_stock)));
         app.post("/api/sell", move |req| {
             let data: Value = req.json().unwrap_or(Value::Null);
             let product = data["product"].as_str().unwrap_or_default().to_string();
@@ -136,7 +137,7 @@ impl Plugin for Vending {
             }
         });
 
-        app.every(Duration::from_secs_f64(tick), |_| push_stats());
+        app.every(Duration::from_secs_f64(tick), move |_| push_stats(low_stock));
         if simulate {
             // Checked four times a second; the gap itself is random, as in the seed.
             app.every(Duration::from_millis(250), move |now| {
