@@ -226,3 +226,70 @@ impl LogSection {
         c
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::{Config, LogFormat};
+
+    #[test]
+    fn sections_resolve_against_the_config_folder() {
+        let c = Config::parse(
+            r#"
+            [[static]]
+            prefix = "/static/"
+            dir = "www"
+            [[static]]
+            prefix = "/"
+            dir = "/srv/site"
+            max_age = 0
+            [grants.micro-api]
+            dirs = ["www", "data"]
+            [sse]
+            heartbeat = 0.5
+            replay = 10
+            queue = 2
+            [log]
+            format = "json"
+            file = "logs/server.log"
+            max_size = 1000
+            backups = 1
+            level = "warn"
+            modules = { access = "info", plugin = "debug" }
+            "#,
+            Path::new("/etc/berth"),
+        )
+        .unwrap();
+        let m = &c.statics.mounts;
+        assert_eq!((m[0].prefix.as_str(), m[0].max_age), ("/static", 3600));
+        assert_eq!(m[0].dir, Path::new("/etc/berth/www"));
+        assert_eq!((m[1].prefix.as_str(), m[1].max_age), ("/", 0));
+        assert_eq!(m[1].dir, Path::new("/srv/site"));
+        assert_eq!(
+            c.statics.grants["micro-api"],
+            vec![Path::new("/etc/berth/www"), Path::new("/etc/berth/data")]
+        );
+        assert_eq!((c.sse.replay, c.sse.queue), (10, 2));
+        assert_eq!(c.sse.heartbeat.as_millis(), 500);
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(
+            c.log.file.as_deref(),
+            Some(Path::new("/etc/berth/logs/server.log"))
+        );
+        assert_eq!(c.log.directives(), "warn,access=info,plugin=debug");
+    }
+
+    #[test]
+    fn bad_sections_are_errors() {
+        for bad in [
+            "[[static]]\nprefix = \"static\"\ndir = \"www\"\n",
+            "[[static]]\nprefix = \"/s\"\n",
+            "[sse]\nheartbeat = 0\n",
+            "[log]\nformat = \"xml\"\n",
+            "[grants.x]\nfolders = []\n",
+        ] {
+            assert!(Config::parse(bad, Path::new(".")).is_err(), "{bad}");
+        }
+    }
+}

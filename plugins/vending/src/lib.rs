@@ -137,7 +137,9 @@ impl Plugin for Vending {
             }
         });
 
-        app.every(Duration::from_secs_f64(tick), move |_| push_stats(low_stock));
+        app.every(Duration::from_secs_f64(tick), move |_| {
+            push_stats(low_stock)
+        });
         if simulate {
             // Checked four times a second; the gap itself is random, as in the seed.
             app.every(Duration::from_millis(250), move |now| {
