@@ -11,6 +11,8 @@ use std::sync::{mpsc, Mutex, OnceLock};
 
 pub use berth_server::{Config, EngineKind};
 
+pub mod clients;
+
 /// The bundled plugins, built from the current sources.
 pub mod plugins {
     include!(concat!(env!("OUT_DIR"), "/plugins.rs"));

@@ -1,5 +1,5 @@
 //! The server's [`HostApi`]: tracing for logs, the in-memory store, the WebSocket hub,
-//! the system clock and the OS random source.
+//! the SSE hub behind `publish`, the system clock and the OS random source.
 
 use std::sync::Arc;
 
@@ -7,32 +7,35 @@ use berth_core::host::{HostApi, Level, WsError};
 use berth_core::model::WsPayload;
 use berth_core::state::{MemoryStore, Store};
 
+use crate::sse::SseHub;
 use crate::ws::Hub;
 
 /// What every plugin on this server shares.
 pub struct ServerHost {
     store: MemoryStore,
     ws: Arc<Hub>,
+    sse: Arc<SseHub>,
 }
 
 impl ServerHost {
-    /// A host whose `ws-*` imports act on `ws`.
-    pub fn new(ws: Arc<Hub>) -> ServerHost {
+    /// A host whose `ws-*` imports act on `ws` and whose `publish` feeds `sse`.
+    pub fn new(ws: Arc<Hub>, sse: Arc<SseHub>) -> ServerHost {
         ServerHost {
             store: MemoryStore::default(),
             ws,
+            sse,
         }
     }
 }
 
 impl Default for ServerHost {
-    /// A host with an empty hub of the default limits (for tools like `berth inspect`).
+    /// A host with empty hubs of the default limits (for tools like `berth inspect`).
     fn default() -> Self {
         let limits = berth_core::limits::Limits::default();
-        ServerHost::new(Arc::new(Hub::new(
-            limits.ws_max_connections,
-            limits.ws_send_queue,
-        )))
+        ServerHost::new(
+            Arc::new(Hub::new(limits.ws_max_connections, limits.ws_send_queue)),
+            Arc::new(SseHub::default()),
+        )
     }
 }
 
@@ -94,5 +97,9 @@ impl HostApi for ServerHost {
 
     fn ws_room_members(&self, room: &str) -> Vec<u64> {
         self.ws.room_members(room)
+    }
+
+    fn publish(&self, topic: &str, data: &str, event: Option<&str>, id: Option<&str>) -> u32 {
+        self.sse.publish(topic, data, event, id)
     }
 }

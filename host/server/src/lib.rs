@@ -14,10 +14,18 @@
 #![deny(missing_docs)]
 
 pub mod config;
+mod config_serving;
+mod file_response;
 mod host_api;
 mod http;
+mod invoker;
 pub mod loader;
 mod pool;
+mod respond;
+pub mod sse;
+mod static_files;
+mod stream;
+mod timers;
 mod ws;
 
 use std::future::Future;
@@ -39,6 +47,7 @@ pub use config::{Config, EngineKind};
 pub use host_api::ServerHost;
 pub use loader::PluginError;
 use pool::{Pool, PoolInvoker};
+pub use static_files::StaticError;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +63,9 @@ pub enum StartError {
     /// A plugin could not be loaded.
     #[error(transparent)]
     Plugin(#[from] PluginError),
+    /// A static mount or grant names a folder that cannot be served.
+    #[error(transparent)]
+    Static(#[from] StaticError),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -72,6 +84,9 @@ pub(crate) struct Shared {
     pub(crate) next_request_id: AtomicU64,
     /// Every open WebSocket, whichever port it came in on.
     pub(crate) ws: Arc<ws::Hub>,
+    /// Every SSE subscriber, by topic.
+    pub(crate) sse: Arc<sse::SseHub>,
+    pub(crate) statics: static_files::StaticFiles,
 }
 
 /// Which listener a connection came in on.
@@ -114,11 +129,13 @@ impl Server {
     pub async fn start(config: Config) -> Result<Server, StartError> {
         let engine = engine(config.engine, &config.limits)?;
         let limits = config.limits;
-        let hub = Arc::new(ws::Hub::new(
+        let ws_hub = Arc::new(ws::Hub::new(
             limits.ws_max_connections,
             limits.ws_send_queue,
         ));
-        let api: Arc<dyn berth_core::host::HostApi> = Arc::new(ServerHost::new(hub.clone()));
+        let sse_hub = Arc::new(sse::SseHub::new(config.sse.clone()));
+        let api: Arc<dyn berth_core::host::HostApi> =
+            Arc::new(ServerHost::new(ws_hub.clone(), sse_hub.clone()));
         // Enough idle instances for every worker thread to have one per plugin, twice.
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -148,12 +165,17 @@ impl Server {
             Some(port) => Some(bind(&config.host, port).await?),
             None => None,
         };
+        let statics = static_files::StaticFiles::resolve(&config.statics, loaded.app.plugins())?;
+        let mut app = loaded.app;
+        app.set_static_prefixes(statics.prefixes());
         let shared = Arc::new(Shared {
-            app: loaded.app,
+            app,
             pools: loaded.pools,
             limits,
             next_request_id: AtomicU64::new(1),
-            ws: hub,
+            ws: ws_hub,
+            sse: sse_hub,
+            statics,
         });
         Ok(Server {
             listener,
@@ -189,6 +211,7 @@ impl Server {
             &Event::ServerStart(info),
             &mut invoker,
         );
+        let timers = timers::Timers::start(&shared);
         tracing::info!("listening on http://{http_addr}");
         if let Some(addr) = ws_addr {
             tracing::info!("WebSockets on ws://{addr}");
@@ -211,7 +234,11 @@ impl Server {
         }
 
         tracing::info!("shutting down");
+        timers.stop();
         let _ = drain.send(());
+        // Event streams and WebSockets never end on their own: end them so connections
+        // can finish.
+        shared.sse.close();
         shared
             .ws
             .close_all(1001, "Server shutting down", SHUTDOWN_GRACE)

@@ -1,7 +1,13 @@
 //! A plugin that misbehaves on purpose, for the host's isolation tests.
 //!
 //! `GET /loop` never returns, `GET /panic` panics (a trap), `GET /oom` allocates
-//! without bound, `GET /ok` → `{"ok":true}`.
+//! without bound, `GET /ok` → `{"ok":true}`, `GET /stream-fail` streams two chunks and
+//! then panics, `GET /send-file?path=<p>` answers `Response::file(p)` for any path a
+//! client names (the host must confine it to the folders granted to this plugin).
+//!
+//! With `tick_ms` set, a timer fires every `tick_ms` milliseconds: it counts in the
+//! plugin state key `ticks` and panics on every even tick; `GET /ticks` →
+//! `{"ticks":N}` shows the timer carrying on.
 //!
 //! WebSocket `/ws/misbehave`: `?refuse` refuses the upgrade with 403 "Refused by plugin",
 //! `?panic` panics in `ws-connect`; then the message `panic` panics, `loop` never returns,
@@ -12,7 +18,32 @@ use std::hint::black_box;
 struct Misbehave;
 
 impl Plugin for Misbehave {
-    fn setup(app: &mut App, _config: &Config) -> Result<(), String> {
+    fn setup(app: &mut App, config: &Config) -> Result<(), String> {
+        if let Some(ms) = config.parse::<u64>("tick_ms")? {
+            app.every(Duration::from_millis(ms), |_| {
+                let n = state::incr("ticks", 1).unwrap_or(0);
+                if n % 2 == 0 {
+                    panic!("misbehave: tick {n} fails on purpose");
+                }
+            });
+        }
+        app.get("/ticks", |_| {
+            Response::json(&json!({ "ticks": state::get_i64("ticks") }))
+        });
+        app.get("/send-file", |req| {
+            Response::file(req.query_param("path").unwrap_or_default())
+        });
+        app.get("/stream-fail", |_| {
+            Response::stream(
+                "text/plain",
+                (0..4).map(|i| {
+                    if i == 2 {
+                        panic!("misbehave: stream fails at chunk {i}");
+                    }
+                    format!("chunk {i}\n")
+                }),
+            )
+        });
         app.get("/ok", |_| Response::json(&json!({"ok": true})));
         app.get("/loop", |_| {
             Response::json(&json!({ "unreachable": spin() }))

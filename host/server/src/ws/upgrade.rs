@@ -121,7 +121,7 @@ pub fn accept(
         }
     });
 
-    let mut response = hyper::Response::new(ResponseBody::default());
+    let mut response = hyper::Response::new(crate::http::empty_body());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
     headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
