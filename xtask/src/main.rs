@@ -5,6 +5,8 @@
 //! - `build-plugins`: build the bundled plugins into `plugins/<name>.wasm`.
 //! - `test`: install the test clients (`scripts/test-deps.sh`), then run every test: the
 //!   host workspace (both engines) and the guest SDK's own workspace.
+//! - `bench`: every benchmark scenario against the native baselines, in one run; prints
+//!   the tables and writes `BENCHMARKS.md` (see `bench.rs`).
 //! - `ci`: what `.ci/run` does: formatting, clippy with warnings denied, then `test`.
 
 use std::env;
@@ -14,6 +16,8 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+mod bench;
+
 const USAGE: &str = "\
 usage: cargo xtask <task>
 
@@ -21,6 +25,7 @@ tasks:
   demo            build the release berth binary and the plugins, then serve ./berth.toml
   build-plugins   build the bundled plugins into plugins/<name>.wasm
   test            install the test clients (Python, Chromium), then run every test
+  bench           every benchmark scenario vs native baselines; writes BENCHMARKS.md
   ci              fmt check, clippy -D warnings, then test (as .ci/run)";
 
 fn main() -> Result<()> {
@@ -30,6 +35,7 @@ fn main() -> Result<()> {
         Some("demo") => demo(&root),
         Some("build-plugins") => build_plugins(&root),
         Some("test") => test(&root),
+        Some("bench") => bench::bench(&root),
         Some("ci") => ci(&root),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
