@@ -14,6 +14,9 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+mod qemu;
+mod qemu_tests;
+
 const USAGE: &str = "\
 usage: cargo xtask <task>
 
@@ -21,7 +24,10 @@ tasks:
   demo            build the release berth binary and the plugins, then serve ./berth.toml
   build-plugins   build the bundled plugins into plugins/<name>.wasm
   test            install the test clients (Python, Chromium), then run every test
-  ci              fmt check, clippy -D warnings, then test (as .ci/run)";
+  ci              fmt check, clippy -D warnings, then test (as .ci/run)
+  qemu [--serve PORT]
+                  build the bare-metal RISC-V image and plugin store, boot them on
+                  qemu-system-riscv32 and test them (or leave them serving on PORT)";
 
 fn main() -> Result<()> {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -31,6 +37,7 @@ fn main() -> Result<()> {
         Some("build-plugins") => build_plugins(&root),
         Some("test") => test(&root),
         Some("ci") => ci(&root),
+        Some("qemu") => qemu::qemu(&root, &args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

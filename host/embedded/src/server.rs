@@ -113,6 +113,11 @@ impl<P: Platform> Server<P> {
         &self.host
     }
 
+    /// The sizing and limits it runs with.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
     /// The platform.
     pub fn platform(&self) -> &P {
         self.host.platform()
