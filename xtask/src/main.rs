@@ -25,7 +25,7 @@ tasks:
   build-plugins   build the bundled plugins into plugins/<name>.wasm
   test            install the test clients (Python, Chromium), then run every test
   ci              fmt check, clippy -D warnings, then test (as .ci/run)
-  qemu [--serve PORT]
+  qemu [--serve PORT] [--plugins a,b]
                   build the bare-metal RISC-V image and plugin store, boot them on
                   qemu-system-riscv32 and test them (or leave them serving on PORT)";
 
@@ -191,7 +191,11 @@ fn ci(root: &Path) -> Result<()> {
         "warnings",
     ]);
     run(clippy, root)?;
-    test(root)
+    let mut clippy = cargo();
+    clippy.args(["clippy", "--release", "--", "-D", "warnings"]);
+    run(clippy, &root.join("host/qemu"))?;
+    test(root)?;
+    qemu::qemu(root, &[])
 }
 
 /// Every test: the black-box suites need the Python clients and Chromium.

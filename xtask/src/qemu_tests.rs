@@ -140,7 +140,8 @@ fn chat_rooms(addr: SocketAddr) {
 
 /// Runs every check; returns (passed, failed).
 pub fn run_all(addr: SocketAddr) -> (usize, usize) {
-    let checks: &[(&str, fn(SocketAddr))] = &[
+    type Check = (&'static str, fn(SocketAddr));
+    let checks: &[Check] = &[
         ("GET /hello", hello),
         ("micro-api routes", micro_api),
         ("404, 413, 414", errors_and_limits),

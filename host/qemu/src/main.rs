@@ -2,8 +2,8 @@
 //!
 //! Boot: heap → plugin store from the virtio-blk drive → wasmi compiles, instantiates and
 //! sets up every plugin → embassy-net on virtio-net (10.0.2.15/24, QEMU user networking)
-//! → berth-embedded's loop on port 80. The UART reports the heap after loading and its
-//! high-water mark whenever it rises, and the instructions each request cost.
+//! → berth-embedded's loop on port 80. The UART reports the heap after loading, and at
+//! every connection's end the instructions it cost and the heap's high-water mark.
 //! `cargo xtask qemu` builds, packs, boots and tests it.
 
 #![no_std]
@@ -131,10 +131,9 @@ fn main() -> ! {
         embassy_net::new(nic, config, RESOURCES.init(StackResources::new()), seed);
     let listener = NetListener::new(stack, 80, server.options().slots);
     println!("berth-qemu: serving on 10.0.2.15:80");
-    block_on(embassy_futures::join::join3(
+    block_on(embassy_futures::join::join(
         runner.run(),
         server.run(&listener, "10.0.2.15:80", core::future::pending::<()>()),
-        platform::report_heap(),
     ));
     halt("server stopped")
 }

@@ -152,7 +152,11 @@ impl Connection for NetConn<'_> {
             }
         }
         let _ = embedded_io_async::Write::flush(&mut self.socket).await;
-        println!("conn: {spent} instructions from accept to response");
+        println!(
+            "conn: {spent} instructions from accept to response; heap {} bytes in use, high-water mark {} bytes",
+            HEAP.used(),
+            HEAP.peak()
+        );
     }
 
     fn remote_addr(&self) -> String {
@@ -191,22 +195,5 @@ impl Listener for NetListener {
             in_use,
             started: board::instret(),
         })
-    }
-}
-
-/// Prints the heap's high-water mark whenever it rises (checked every 500 ms).
-pub async fn report_heap() {
-    let mut reported = 0;
-    loop {
-        Timer::after(Duration::from_millis(500)).await;
-        let peak = HEAP.peak();
-        if peak > reported {
-            reported = peak;
-            println!(
-                "heap: {} bytes in use, high-water mark {} bytes",
-                HEAP.used(),
-                peak
-            );
-        }
     }
 }
