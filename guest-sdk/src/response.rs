@@ -126,6 +126,23 @@ impl Response {
         }
     }
 
+    /// Asks the host to pause `interval` before pulling each chunk of a
+    /// [`stream`](Response::stream) after the first: seed 002's
+    /// `await asyncio.sleep(0.5)` between chunks, without keeping the plugin busy. (The
+    /// host reads it from the `berth-chunk-interval-ms` header and never sends that on.)
+    ///
+    /// ```
+    /// # use berth_sdk::Response;
+    /// # use std::time::Duration;
+    /// let slow = Response::stream("text/plain", (0..5).map(|i| format!("chunk {i}\n")))
+    ///     .chunk_interval(Duration::from_millis(500));
+    /// assert_eq!(slow.get_header("berth-chunk-interval-ms"), Some("500"));
+    /// ```
+    pub fn chunk_interval(self, interval: std::time::Duration) -> Response {
+        let ms = interval.as_millis().to_string();
+        self.header("berth-chunk-interval-ms", &ms)
+    }
+
     /// Sets the status.
     pub fn status(mut self, status: u16) -> Response {
         self.status = status;

@@ -11,6 +11,8 @@ use std::sync::{mpsc, Mutex, OnceLock};
 
 pub use berth_server::{Config, EngineKind};
 
+pub mod clients;
+
 /// The bundled plugins, built from the current sources.
 pub mod plugins {
     include!(concat!(env!("OUT_DIR"), "/plugins.rs"));
@@ -23,15 +25,22 @@ pub fn repo_root() -> &'static Path {
         .expect("tests/ is in the repo root")
 }
 
-/// A server running on its own thread and runtime until the test binary exits.
+/// A server running on its own thread and runtime until the test binary exits (or
+/// [`TestServer::shutdown`]).
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The dedicated WebSocket port's address, when the config asks for one.
+    pub ws_addr: Option<SocketAddr>,
+    stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    stopped: Mutex<Option<mpsc::Receiver<()>>>,
 }
 
 impl TestServer {
     /// Starts a server; `Err` carries the start-up error's text.
     pub fn start(config: Config) -> Result<TestServer, String> {
         let (tx, rx) = mpsc::channel();
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (stopped_tx, stopped) = mpsc::channel();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -41,8 +50,13 @@ impl TestServer {
             runtime.block_on(async move {
                 match berth_server::Server::start(config).await {
                     Ok(server) => {
-                        let _ = tx.send(Ok(server.local_addr()));
-                        let _ = server.run(std::future::pending()).await;
+                        let _ = tx.send(Ok((server.local_addr(), server.ws_addr())));
+                        let _ = server
+                            .run(async {
+                                let _ = stop_rx.await;
+                            })
+                            .await;
+                        let _ = stopped_tx.send(());
                     }
                     Err(e) => {
                         let _ = tx.send(Err(format!("{e}")));
@@ -50,10 +64,43 @@ impl TestServer {
                 }
             });
         });
-        let addr = rx
+        let (addr, ws_addr) = rx
             .recv()
             .map_err(|e| format!("server thread died: {e}"))??;
-        Ok(TestServer { addr })
+        Ok(TestServer {
+            addr,
+            ws_addr,
+            stop: Mutex::new(Some(stop)),
+            stopped: Mutex::new(Some(stopped)),
+        })
+    }
+
+    /// Starts the graceful shutdown (as SIGTERM would) and returns at once.
+    pub fn shutdown(&self) {
+        if let Some(stop) = self.stop.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Waits until the server's `run` has returned after a shutdown.
+    pub fn wait_stopped(&self, timeout: std::time::Duration) -> bool {
+        let stopped = self
+            .stopped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        stopped.is_some_and(|rx| rx.recv_timeout(timeout).is_ok())
+    }
+
+    /// `ws://<addr><path>` on the HTTP port.
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}{}", self.addr, path)
+    }
+
+    /// `ws://<ws_addr><path>` on the dedicated WebSocket port.
+    pub fn ws_port_url(&self, path: &str) -> String {
+        let addr = self.ws_addr.expect("this server has no ws_port");
+        format!("ws://{addr}{path}")
     }
 
     /// `http://<addr><path>`.
@@ -79,6 +126,9 @@ pub fn config(toml: &str, engine: EngineKind) -> Config {
 fn for_tests(mut config: Config, engine: EngineKind) -> Config {
     config.plugins_dir = PathBuf::from(plugins::DIR);
     config.port = 0;
+    if config.ws_port.is_some() {
+        config.ws_port = Some(0);
+    }
     config.host = "127.0.0.1".into();
     config.engine = engine;
     config
@@ -171,8 +221,22 @@ pub fn start_embedded(config: Config) -> Result<TestServer, String> {
         plugins,
     };
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let addr = desktop::spawn(desktop, Box::new(|_, _, _| {}), stop).map_err(|e| e.to_string())?;
-    Ok(TestServer { addr })
+    let addr =
+        desktop::spawn(desktop, Box::new(|_, _, _| {}), stop.clone()).map_err(|e| e.to_string())?;
+    // `shutdown` sets the loop's stop flag; the loop has no "stopped" signal, so
+    // `wait_stopped` answers false for it.
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        if stop_rx.blocking_recv().is_ok() {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    Ok(TestServer {
+        addr,
+        ws_addr: None,
+        stop: Mutex::new(Some(stop_tx)),
+        stopped: Mutex::new(None),
+    })
 }
 
 /// The shared embedded-runtime server for `key`, started on first use with `make()`.

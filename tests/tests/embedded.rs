@@ -47,7 +47,7 @@ fn extras() -> &'static TestServer {
         config(
             r#"
             [plugins]
-            load = ["metrics", "hello", "misbehave", "chat", "sse-sensor"]
+            load = ["metrics", "hello", "misbehave", "chat", "ws-echo", "pubsub", "sse-sensor"]
             [limits]
             plugin_timeout = 0.5
             plugin_memory = 8388608
@@ -58,7 +58,7 @@ fn extras() -> &'static TestServer {
             ws_max_frame = 1024
             max_keep_alive_requests = 3
             [plugin.sse-sensor]
-            interval_ms = 200
+            interval = 0.2
             "#,
             ENGINE,
         )
@@ -364,30 +364,44 @@ mod ws_client;
 use ws_client::WsClient;
 
 #[test]
-fn chat_ping_pong_names_and_echo() {
-    let mut ws = WsClient::connect(extras().addr, "/chat");
+fn chat_ping_pong_names_and_no_echo_on_a_route() {
+    let mut ws = WsClient::connect(extras().addr, "/chat/ws");
     ws.send_text(r#"{"type":"ping"}"#);
     assert_eq!(ws.recv_json(), json!({"type": "pong"}));
     ws.send_text(r#"{"type":"set_name","name":"ada"}"#);
     assert_eq!(ws.recv_json(), json!({"type": "name_set", "name": "ada"}));
+    // On a route there is no default echo: the next frame is the pong, not the words.
     ws.send_text("plain words");
-    assert_eq!(
-        ws.recv(),
-        (1, b"plain words".to_vec()),
-        "unknown messages echo"
-    );
     ws.send_binary(&[0, 1, 2, 255]);
-    assert_eq!(ws.recv(), (2, vec![0, 1, 2, 255]));
+    ws.send_text(r#"{"type":"ping"}"#);
+    assert_eq!(ws.recv_json(), json!({"type": "pong"}));
     ws.ping(b"hi");
     assert_eq!(ws.recv(), (10, b"hi".to_vec()), "pong");
     assert_eq!(ws.close(1000), Some(1000));
 }
 
 #[test]
+fn ws_echo_routes() {
+    let mut ws = WsClient::connect(extras().addr, "/ws/echo");
+    assert_eq!(ws.recv(), (1, b"Welcome!".to_vec()));
+    ws.send_text("hi");
+    assert_eq!(ws.recv(), (1, b"Echo: hi".to_vec()));
+    ws.send_binary(&[0, 1, 2, 255]);
+    assert_eq!(ws.recv(), (2, vec![0, 1, 2, 255]));
+    let mut ws = WsClient::connect(extras().addr, "/ws");
+    assert_eq!(ws.recv(), (1, b"Connected!".to_vec()));
+    ws.send_text("bye");
+    let (op, payload) = ws.recv();
+    assert_eq!(op, 8);
+    assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), 1000);
+    assert_eq!(&payload[2..], b"Normal closure");
+}
+
+#[test]
 fn chat_rooms_broadcast_to_others() {
     let s = extras();
-    let mut a = WsClient::connect(s.addr, "/chat");
-    let mut b = WsClient::connect(s.addr, "/chat");
+    let mut a = WsClient::connect(s.addr, "/chat/ws");
+    let mut b = WsClient::connect(s.addr, "/chat/ws");
     a.send_text(r#"{"type":"set_name","name":"alice"}"#);
     a.recv_json();
     for c in [&mut a, &mut b] {
@@ -406,7 +420,7 @@ fn chat_rooms_broadcast_to_others() {
 fn websocket_hooks_and_metrics() {
     let s = extras();
     let before = json_of(client().get(s.url("/metrics")).send().expect("GET"));
-    let mut ws = WsClient::connect(s.addr, "/chat");
+    let mut ws = WsClient::connect(s.addr, "/chat/ws");
     ws.send_text(r#"{"type":"ping"}"#);
     ws.recv_json();
     let during = json_of(client().get(s.url("/metrics")).send().expect("GET"));
@@ -417,7 +431,7 @@ fn websocket_hooks_and_metrics() {
 
 #[test]
 fn websocket_frame_limit_closes_1009() {
-    let mut ws = WsClient::connect(extras().addr, "/chat");
+    let mut ws = WsClient::connect(extras().addr, "/chat/ws");
     ws.send_text(&"x".repeat(2000));
     let (op, payload) = ws.recv();
     assert_eq!(op, 8);
@@ -425,9 +439,16 @@ fn websocket_frame_limit_closes_1009() {
 }
 
 #[test]
-fn plain_get_on_a_websocket_route_is_http() {
-    let r = client().get(extras().url("/chat")).send().expect("GET");
+fn plain_get_on_a_websocket_route_is_told_to_upgrade() {
+    let r = client().get(extras().url("/ws/echo")).send().expect("GET");
+    assert_eq!(r.status(), 426);
+    assert_eq!(header(&r, "upgrade").as_deref(), Some("websocket"));
+    let r = client().get(extras().url("/ws/nope")).send().expect("GET");
     assert_eq!(r.status(), 404);
+    // `/chat` is the chat page, an HTTP route.
+    let r = client().get(extras().url("/chat")).send().expect("GET");
+    assert_eq!(r.status(), 200);
+    assert!(r.text().expect("page").contains("/chat/ws"));
 }
 
 // ---- SSE -----------------------------------------------------------------------------
@@ -460,12 +481,16 @@ fn sse_stream_gets_published_and_timer_events() {
         }
         event.push_str(&line);
     }
-    let data: Value = serde_json::from_str(event.trim().trim_start_matches("data: "))
-        .unwrap_or_else(|e| panic!("{e}: {event:?}"));
+    let data = event
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .unwrap_or_else(|| panic!("no data in {event:?}"));
+    assert!(event.lines().any(|l| l.starts_with("id: ")), "{event:?}");
+    let data: Value = serde_json::from_str(data).unwrap_or_else(|e| panic!("{e}: {event:?}"));
     assert!((20..=30).contains(&data["temperature"].as_i64().expect("t")));
     // A manual publish reaches this subscriber.
     let r2 = client()
-        .post(s.url("/publish"))
+        .post(s.url("/publish/sensors?event=manual"))
         .body("line1\nline2")
         .send()
         .expect("POST");

@@ -10,6 +10,28 @@ fn start_error(config: berth_server::Config) -> String {
     }
 }
 
+/// The root berth.toml (what `cargo xtask demo` serves) starts and serves its plugins.
+fn the_demo_config_serves(engine: EngineKind) {
+    let path = berth_tests::repo_root().join("berth.toml");
+    let text = std::fs::read_to_string(&path).expect("read berth.toml");
+    let server = TestServer::start(config(&text, engine)).expect("the demo starts");
+    let hello = reqwest::blocking::get(server.url("/hello")).expect("GET /hello");
+    assert_eq!(
+        hello.text().expect("body"),
+        r#"{"message":"Hello, World!"}"#
+    );
+    // The chat page points the browser at the dedicated WebSocket port.
+    let page = reqwest::blocking::get(server.url("/chat"))
+        .expect("GET /chat")
+        .text()
+        .expect("body");
+    let port = server.ws_addr.expect("the demo has a ws_port").port();
+    assert!(
+        page.contains(&format!("const wsPort = \"{port}\";")),
+        "{page}"
+    );
+}
+
 fn missing_plugin(engine: EngineKind) {
     let e = start_error(config("[plugins]\nload = [\"hello\", \"nope\"]\n", engine));
     assert!(e.contains("plugin nope") && e.contains("nope.wasm"), "{e}");
@@ -67,6 +89,7 @@ fn every_bundled_plugin_loads(engine: EngineKind) {
 }
 
 per_engine!(
+    the_demo_config_serves,
     missing_plugin,
     invalid_plugin_file,
     setup_refusal,

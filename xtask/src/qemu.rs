@@ -14,7 +14,7 @@ use crate::{cargo, run, target_dir};
 
 /// The plugins the image carries, in plugin order (`--plugins a,b` overrides it: the
 /// checks that need a missing plugin then fail, which is fine for measuring).
-const PLUGINS: &[&str] = &["hello", "chat", "micro-api"];
+const PLUGINS: &[&str] = &["hello", "chat", "ws-echo", "micro-api"];
 const TARGET: &str = "riscv32imac-unknown-none-elf";
 
 /// Builds everything and returns (kernel ELF, store image).

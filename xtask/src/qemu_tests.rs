@@ -1,6 +1,7 @@
 //! What `cargo xtask qemu` checks against the booted image, from the host: HTTP
-//! (`/hello`, micro-api routes, keep-alive, limits) and WebSocket (chat ping/pong, echo,
-//! rooms). Each check is a function that panics on failure; `run_all` counts them.
+//! (`/hello`, micro-api routes, keep-alive, limits) and WebSocket (chat ping/pong and
+//! rooms on `/chat/ws`, ws-echo's `/ws/echo` and `/ws`). Each check is a function that
+//! panics on failure; `run_all` counts them.
 
 use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -112,18 +113,33 @@ fn keep_alive(addr: SocketAddr) {
     }
 }
 
-fn chat_ping_pong_and_echo(addr: SocketAddr) {
-    let mut ws = WsClient::connect(addr, "/chat");
+fn chat_ping_pong(addr: SocketAddr) {
+    let mut ws = WsClient::connect(addr, "/chat/ws");
     ws.send_text(r#"{"type":"ping"}"#);
     assert_eq!(ws.recv_json(), json!({"type": "pong"}));
-    ws.send_text("echo me");
-    assert_eq!(ws.recv(), (1, b"echo me".to_vec()));
+    // No default echo on a route: the next frame is the second pong.
+    ws.send_text("not for the hooks");
+    ws.send_text(r#"{"type":"ping"}"#);
+    assert_eq!(ws.recv_json(), json!({"type": "pong"}));
     assert_eq!(ws.close(1000), Some(1000));
 }
 
+fn ws_echo(addr: SocketAddr) {
+    let mut ws = WsClient::connect(addr, "/ws/echo");
+    assert_eq!(ws.recv(), (1, b"Welcome!".to_vec()));
+    ws.send_text("echo me");
+    assert_eq!(ws.recv(), (1, b"Echo: echo me".to_vec()));
+    assert_eq!(ws.close(1000), Some(1000));
+    let mut ws = WsClient::connect(addr, "/ws");
+    assert_eq!(ws.recv(), (1, b"Connected!".to_vec()));
+    ws.send_text("bye");
+    let (op, payload) = ws.recv();
+    assert_eq!((op, &payload[..2]), (8, &1000u16.to_be_bytes()[..]));
+}
+
 fn chat_rooms(addr: SocketAddr) {
-    let mut a = WsClient::connect(addr, "/chat");
-    let mut b = WsClient::connect(addr, "/chat");
+    let mut a = WsClient::connect(addr, "/chat/ws");
+    let mut b = WsClient::connect(addr, "/chat/ws");
     a.send_text(r#"{"type":"set_name","name":"riscv"}"#);
     assert_eq!(a.recv_json(), json!({"type": "name_set", "name": "riscv"}));
     for c in [&mut a, &mut b] {
@@ -146,7 +162,8 @@ pub fn run_all(addr: SocketAddr) -> (usize, usize) {
         ("micro-api routes", micro_api),
         ("404, 413, 414", errors_and_limits),
         ("keep-alive", keep_alive),
-        ("chat ping/pong and echo", chat_ping_pong_and_echo),
+        ("chat ping/pong", chat_ping_pong),
+        ("ws-echo routes", ws_echo),
         ("chat rooms", chat_rooms),
     ];
     let (mut passed, mut failed) = (0, 0);

@@ -4,6 +4,7 @@ mod build;
 mod device;
 mod embedded;
 mod inspect;
+mod logging;
 mod new;
 mod serve;
 
@@ -36,15 +37,12 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        logging::init_default();
+    }
+    match cli.command {
+        // Logging for `serve` comes from the config's `[log]`, so it starts there.
         Command::Serve(args) => serve::run(args),
         Command::Build(args) => build::run(args),
         Command::Inspect(args) => inspect::run(args),

@@ -65,6 +65,8 @@ pub fn config(args: &Args) -> anyhow::Result<Config> {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = config(&args)?;
+    // Held until the server stops, so a log file gets every queued line.
+    let _log = crate::logging::init(&config.log)?;
     if args.runtime == crate::embedded::Runtime::Embedded {
         return crate::embedded::serve(config);
     }

@@ -66,6 +66,7 @@ pub struct App {
     ws_router: Router<Target>,
     middleware: Vec<(usize, Middleware)>,
     server_header: Option<String>,
+    static_prefixes: Vec<String>,
 }
 
 /// Why the plugins cannot be assembled into one app.
@@ -129,6 +130,7 @@ impl App {
             ws_router,
             middleware,
             server_header: None,
+            static_prefixes: Vec::new(),
         })
     }
 
@@ -185,6 +187,25 @@ impl App {
     /// Sets the `Server` header added to every response (none by default).
     pub fn set_server_header(&mut self, value: Option<String>) {
         self.server_header = value;
+    }
+
+    /// Sets the URL prefixes (like `/static`) that the server's static mounts serve. A
+    /// request that no route matches and whose path lies under one is answered by the
+    /// route step with `Body::File(<request path>)` for GET and HEAD (405 otherwise), so
+    /// middleware sees static files like any other response (seed 002 dispatches
+    /// `mount_static` in its router, behind the middleware). The server resolves the
+    /// file; routes win over mounts.
+    pub fn set_static_prefixes(&mut self, prefixes: Vec<String>) {
+        self.static_prefixes = prefixes;
+    }
+
+    fn under_static_mount(&self, path: &str) -> bool {
+        self.static_prefixes.iter().any(|p| {
+            p == "/"
+                || path
+                    .strip_prefix(p.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
     }
 
     /// Runs one request through the pipeline. Never fails: every failure is a response.
@@ -281,6 +302,23 @@ impl App {
                     .push(("allow".into(), allow_header(&allow, false)));
                 r
             }
+            Match::NotFound if self.under_static_mount(&req.path) => match req.method {
+                Method::Get | Method::Head => Response {
+                    status: 200,
+                    headers: Vec::new(),
+                    body: Body::File(req.path.clone()),
+                },
+                Method::Options => Response {
+                    status: 204,
+                    headers: alloc::vec![("allow".into(), "GET, HEAD, OPTIONS".into())],
+                    body: Body::Bytes(Vec::new()),
+                },
+                _ => {
+                    let mut r = Response::error(405, "Method Not Allowed");
+                    r.headers.push(("allow".into(), "GET, HEAD".into()));
+                    r
+                }
+            },
             Match::NotFound => Response::error(404, "Not Found"),
         }
     }

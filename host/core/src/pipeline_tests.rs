@@ -298,3 +298,42 @@ fn hooks_in_plugin_order() {
     app.broadcast_event(EventKind::ServerStart, &Event::ServerStop, &mut s);
     assert_eq!(s.calls, ["event:0:5", "event:1:7"]);
 }
+
+#[test]
+fn static_mounts_behind_routes_and_middleware() {
+    let mut app = App::new(vec![plugin(
+        "a",
+        vec![route(&[Method::Get], "/static/special", ROUTE_OK)],
+        vec![mw(&[], Some(MW_CORS), Some(AFTER_TAG))],
+    )])
+    .unwrap();
+    app.set_static_prefixes(vec!["/static".into()]);
+    let mut script = Script::default();
+
+    // Under the mount, no route: the file, with the middleware's headers merged in.
+    let r = app.handle(request(Method::Get, "/static/a/b.css"), &mut script);
+    assert_eq!(r.body, Body::File("/static/a/b.css".into()));
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(r.header("x-after"), Some("0"));
+    assert_eq!(
+        app.handle(request(Method::Head, "/static"), &mut script)
+            .body,
+        Body::File("/static".into())
+    );
+    // A route wins over the mount; a look-alike prefix is not under it.
+    let r = app.handle(request(Method::Get, "/static/special"), &mut script);
+    assert!(matches!(r.body, Body::Bytes(_)));
+    assert_eq!(
+        app.handle(request(Method::Get, "/staticky"), &mut script)
+            .status,
+        404
+    );
+    // Other methods: 405 with Allow, and 204 for OPTIONS.
+    let r = app.handle(request(Method::Post, "/static/a"), &mut script);
+    assert_eq!((r.status, r.header("allow")), (405, Some("GET, HEAD")));
+    assert_eq!(
+        app.handle(request(Method::Options, "/static/a"), &mut script)
+            .status,
+        204
+    );
+}

@@ -81,6 +81,22 @@ fn error(status: u16) -> Response {
     Response::error(status, error_message(status))
 }
 
+/// Whether `path` is also an HTTP `GET` route.
+fn is_http_route<P: Platform>(server: &Server<P>, path: &str) -> bool {
+    matches!(
+        server.app.router().find(Method::Get, path),
+        berth_core::router::Match::Found { .. }
+    )
+}
+
+/// 426 for a plain request on a WebSocket-only path, with the desktop's message.
+fn upgrade_required() -> Response {
+    let mut r = Response::error(426, "Upgrade Required: this is a WebSocket endpoint");
+    r.headers.push(("upgrade".into(), "websocket".into()));
+    r.headers.push(("connection".into(), "Upgrade".into()));
+    r
+}
+
 /// Serves requests on `conn` until it closes or stops being kept alive.
 pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: &mut C) {
     let mut buf = InBuf::new(server.options.head_buffer);
@@ -130,6 +146,13 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
                             .push(("sec-websocket-version".into(), "13".into()));
                     }
                     let _ = send(server, conn, r, false, false).await;
+                    return;
+                }
+                // A plain request on a path that is only a WebSocket route is told to
+                // upgrade, as the desktop server does; HTTP routes on it win.
+                Upgrade::No if !is_http_route(server, &target.path) => {
+                    log_access(server, &remote, &head.method, &head.target, 426, started);
+                    let _ = send(server, conn, upgrade_required(), false, false).await;
                     return;
                 }
                 Upgrade::No => {}

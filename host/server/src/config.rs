@@ -18,7 +18,35 @@
 //!
 //! [plugin.auth]                      # passed to the auth plugin's setup
 //! secret = "my-secret-key"
+//!
+//! [[static]]                         # the host serves ./www at /static
+//! prefix = "/static"
+//! dir = "www"                        # relative to this file
+//! max_age = 3600                     # Cache-Control: max-age (default 3600)
+//!
+//! [grants.micro-api]                 # folders a plugin may serve files from
+//! dirs = ["www", "data"]
+//!
+//! [sse]
+//! heartbeat = 15.0                   # seconds between comment lines to idle clients
+//! replay = 100                       # events kept per topic for Last-Event-ID
+//! queue = 64                         # events queued per client before it is dropped
+//!
+//! [log]                              # read by `berth serve`
+//! format = "pretty"                  # or "json", "none"
+//! file = "server.log"                # instead of the console; rotated by size
+//! max_size = 10485760                # bytes before rotation
+//! backups = 3                        # server.log.1 … server.log.3
+//! level = "info"                     # RUST_LOG, when set, replaces level and modules
+//! modules = { access = "info", plugin = "debug" }
 //! ```
+//!
+//! **Static files are capabilities.** A plugin never reaches the file system on its own:
+//! its `mount_static(prefix, dir, max_age)` is honoured only when `dir` (relative to this
+//! file) lies inside a folder that `[grants.<plugin>] dirs` lists, and its
+//! `Response::file(path)` (relative to this file too) is served only from inside those
+//! folders — anything else answers 403, and an ungranted mount is skipped with a
+//! warning at start-up. `[[static]]` mounts need no grant: the operator wrote them.
 //!
 //! Unknown keys are errors, so a typo never silently falls back to a default.
 
@@ -26,6 +54,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use berth_core::limits::Limits;
+
+use crate::config_serving::{GrantSection, LogSection, SseSection, StaticSection};
+pub use crate::config_serving::{LogConfig, LogFormat, SseConfig, StaticConfig, StaticMountConfig};
 use berth_core::model::Pairs;
 use serde::Deserialize;
 
@@ -73,6 +104,12 @@ pub struct Config {
     pub limits: Limits,
     /// Each plugin's table, flattened to the pairs its `setup` receives.
     pub plugin_config: BTreeMap<String, Pairs>,
+    /// `[[static]]` mounts and `[grants]`.
+    pub statics: StaticConfig,
+    /// `[sse]`.
+    pub sse: SseConfig,
+    /// `[log]`.
+    pub log: LogConfig,
 }
 
 impl Default for Config {
@@ -87,6 +124,9 @@ impl Default for Config {
             load: None,
             limits: Limits::default(),
             plugin_config: BTreeMap::new(),
+            statics: StaticConfig::default(),
+            sse: SseConfig::default(),
+            log: LogConfig::default(),
         }
     }
 }
@@ -123,6 +163,14 @@ struct File {
     limits: LimitsSection,
     #[serde(default)]
     plugin: BTreeMap<String, toml::Table>,
+    #[serde(default, rename = "static")]
+    statics: Vec<StaticSection>,
+    #[serde(default)]
+    grants: BTreeMap<String, GrantSection>,
+    #[serde(default)]
+    sse: SseSection,
+    #[serde(default)]
+    log: LogSection,
 }
 
 #[derive(Deserialize, Default)]
@@ -321,6 +369,9 @@ impl Config {
         }
         config.load = file.plugins.load;
         file.limits.apply(&mut config.limits);
+        config.statics = crate::config_serving::resolve_static(file.statics, file.grants, base)?;
+        config.sse = file.sse.resolve()?;
+        config.log = file.log.resolve(base);
         config.plugin_config = file
             .plugin
             .into_iter()

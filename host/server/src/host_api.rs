@@ -1,13 +1,42 @@
-//! The server's [`HostApi`]: tracing for logs, the in-memory store, the system clock and
-//! the OS random source.
+//! The server's [`HostApi`]: tracing for logs, the in-memory store, the WebSocket hub,
+//! the SSE hub behind `publish`, the system clock and the OS random source.
 
-use berth_core::host::{HostApi, Level};
+use std::sync::Arc;
+
+use berth_core::host::{HostApi, Level, WsError};
+use berth_core::model::WsPayload;
 use berth_core::state::{MemoryStore, Store};
 
+use crate::sse::SseHub;
+use crate::ws::Hub;
+
 /// What every plugin on this server shares.
-#[derive(Default)]
 pub struct ServerHost {
     store: MemoryStore,
+    ws: Arc<Hub>,
+    sse: Arc<SseHub>,
+}
+
+impl ServerHost {
+    /// A host whose `ws-*` imports act on `ws` and whose `publish` feeds `sse`.
+    pub fn new(ws: Arc<Hub>, sse: Arc<SseHub>) -> ServerHost {
+        ServerHost {
+            store: MemoryStore::default(),
+            ws,
+            sse,
+        }
+    }
+}
+
+impl Default for ServerHost {
+    /// A host with empty hubs of the default limits (for tools like `berth inspect`).
+    fn default() -> Self {
+        let limits = berth_core::limits::Limits::default();
+        ServerHost::new(
+            Arc::new(Hub::new(limits.ws_max_connections, limits.ws_send_queue)),
+            Arc::new(SseHub::default()),
+        )
+    }
 }
 
 impl HostApi for ServerHost {
@@ -36,5 +65,41 @@ impl HostApi for ServerHost {
         // The OS source only fails on exotic platforms early in boot; a server never
         // gets there, and a predictable fallback would be worse than stopping.
         getrandom::u64().unwrap_or_else(|e| panic!("OS random source failed: {e}"))
+    }
+
+    fn ws_send(&self, conn: u64, msg: WsPayload) -> Result<(), WsError> {
+        self.ws.send(conn, msg)
+    }
+
+    fn ws_close(&self, conn: u64, code: u16, reason: &str) -> Result<(), WsError> {
+        self.ws.close(conn, code, reason)
+    }
+
+    fn ws_data_get(&self, conn: u64, key: &str) -> Option<String> {
+        self.ws.data_get(conn, key)
+    }
+
+    fn ws_data_set(&self, conn: u64, key: &str, value: Option<String>) -> Result<(), WsError> {
+        self.ws.data_set(conn, key, value)
+    }
+
+    fn ws_join(&self, conn: u64, room: &str) -> Result<(), WsError> {
+        self.ws.join(conn, room)
+    }
+
+    fn ws_leave(&self, conn: u64, room: &str) -> Result<(), WsError> {
+        self.ws.leave(conn, room)
+    }
+
+    fn ws_broadcast(&self, room: Option<&str>, msg: WsPayload, except: Option<u64>) -> u32 {
+        self.ws.broadcast(room, msg, except)
+    }
+
+    fn ws_room_members(&self, room: &str) -> Vec<u64> {
+        self.ws.room_members(room)
+    }
+
+    fn publish(&self, topic: &str, data: &str, event: Option<&str>, id: Option<&str>) -> u32 {
+        self.sse.publish(topic, data, event, id)
     }
 }

@@ -4,6 +4,7 @@
 //! runs (unknown methods → 501, bodies over `max_body_size` → 413, a body that trickles
 //! in slower than `body_timeout` → 408), builds the plugin-facing [`Request`], runs the
 //! pipeline, and turns the plugin's [`Response`] back into HTTP, dropping a body for HEAD.
+//! Bodies that are not in memory (SSE, files, streams) are built by [`crate::respond`].
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -11,49 +12,122 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_core::model::{Body, Method, Request, Response};
-use berth_core::pipeline::Invoker;
+use berth_core::model::{Body, Method, Pairs, Request, Response};
 use berth_core::uri::parse_target;
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Empty, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH};
 
-use crate::pool::PoolInvoker;
-use crate::Shared;
+use crate::invoker::TrackingInvoker;
+use crate::respond::{respond, RequestMeta};
+use crate::{ws, Port, Shared};
+use berth_core::ws::Endpoint;
+
+/// Why a response body stopped early; hyper aborts the connection, so the client sees
+/// a broken transfer rather than a short body passed off as complete.
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The body type of every response the server writes.
-pub type ResponseBody = BoxBody<Bytes, Infallible>;
+pub type ResponseBody = BoxBody<Bytes, BodyError>;
+
+/// An empty body.
+pub fn empty_body() -> ResponseBody {
+    Empty::new().map_err(|never| match never {}).boxed()
+}
+
+/// The host's JSON error response (`{"error": message, "code": status}`).
+pub fn error_response(status: u16, message: &str, head: bool) -> hyper::Response<ResponseBody> {
+    to_hyper(Response::error(status, message), head)
+}
 
 /// Serves one request. Never fails: every failure is an HTTP response.
 pub async fn serve(
     shared: Arc<Shared>,
     remote: SocketAddr,
+    port: Port,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<ResponseBody>, Infallible> {
     let started = std::time::Instant::now();
     // Both are cheap clones (an enum and shared bytes): no per-request string building.
     let (method, uri) = (req.method().clone(), req.uri().clone());
-    let response = match read_request(&shared, remote, req).await {
-        Ok(request) => {
-            let head = request.method == Method::Head;
-            // Plugin calls are synchronous and bounded by the engine's deadline; running
-            // them inline avoids a thread hop per request.
-            let response = shared
-                .app
-                .handle(request, &mut PoolInvoker(&shared.pools) as &mut dyn Invoker);
-            to_hyper(response, head)
-        }
-        Err(rejection) => to_hyper(rejection, false),
+    let response = match websocket(&shared, port, &req) {
+        Some(Ok(endpoint)) => ws::accept(&shared, remote, req, endpoint),
+        Some(Err(refused)) => to_hyper(refused, false),
+        None => http(&shared, remote, req).await,
     };
+    // Seed 002's access line: ip | METHOD path | status | ms (time to the response head;
+    // a streamed body may go on after it).
+    let (ip, status) = (remote.ip(), response.status().as_u16());
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(
         target: "access",
-        "{remote} | {method} {uri} | {} | {:.1}ms",
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64() * 1000.0
+        %ip, %method, %uri, status, ms,
+        "{ip} | {method} {uri} | {status} | {ms:.1}ms"
     );
     Ok(response)
+}
+
+/// Whether the request is for a WebSocket: `None` for plain HTTP, else the endpoint
+/// that serves it or the response that says why it cannot be one.
+fn websocket(
+    shared: &Shared,
+    port: Port,
+    req: &hyper::Request<Incoming>,
+) -> Option<Result<Endpoint, Response>> {
+    let upgrade = ws::is_upgrade(req);
+    match port {
+        Port::WebSocket if upgrade => Some(Ok(Endpoint::Hooks)),
+        Port::WebSocket => Some(Err(upgrade_required())),
+        Port::Http => {
+            let path = req.uri().path();
+            let (target, _) = shared.app.ws_route(path)?;
+            if upgrade {
+                Some(Ok(Endpoint::Route(target)))
+            } else if matches!(
+                shared.app.router().find(Method::Get, path),
+                berth_core::router::Match::Found { .. }
+            ) {
+                // The path is also an HTTP route: plain requests go there.
+                None
+            } else {
+                Some(Err(upgrade_required()))
+            }
+        }
+    }
+}
+
+fn upgrade_required() -> Response {
+    let mut response = Response::error(426, "Upgrade Required: this is a WebSocket endpoint");
+    response
+        .headers
+        .push(("upgrade".into(), "websocket".into()));
+    response
+        .headers
+        .push(("connection".into(), "Upgrade".into()));
+    response
+}
+
+/// Serves a plain HTTP request through the pipeline.
+async fn http(
+    shared: &Arc<Shared>,
+    remote: SocketAddr,
+    req: hyper::Request<Incoming>,
+) -> hyper::Response<ResponseBody> {
+    match read_request(shared, remote, req).await {
+        Ok(request) => {
+            let head = request.method == Method::Head;
+            let meta = RequestMeta::of(&request);
+            // Plugin calls are synchronous and bounded by the engine's deadline; running
+            // them inline avoids a thread hop per request.
+            let mut invoker = TrackingInvoker::new(&shared.pools);
+            let response = shared.app.handle(request, &mut invoker);
+            let origin = invoker.into_origin(&response.body);
+            respond(shared, response, origin, &meta, head).await
+        }
+        Err(rejection) => to_hyper(rejection, false),
+    }
 }
 
 /// Reads and checks the request; `Err` is the response that rejects it.
@@ -122,7 +196,7 @@ async fn read_request(
 
 /// Turns a pipeline response into HTTP. A plugin that returns an invalid status gets a
 /// 500; an invalid header is dropped with a warning rather than failing the response.
-fn to_hyper(response: Response, head: bool) -> hyper::Response<ResponseBody> {
+pub fn to_hyper(response: Response, head: bool) -> hyper::Response<ResponseBody> {
     let Ok(status) = hyper::StatusCode::from_u16(response.status) else {
         tracing::warn!("plugin returned invalid status {}", response.status);
         return to_hyper(
@@ -132,35 +206,15 @@ fn to_hyper(response: Response, head: bool) -> hyper::Response<ResponseBody> {
     };
     let bytes = match response.body {
         Body::Bytes(bytes) => bytes,
-        // Served by the streaming host (SSE, files, chunked streams) in a later release;
-        // until then the client is told plainly rather than sent an empty 200.
+        // `respond` builds these bodies; reaching here is a bug, not a client's fault.
         Body::Sse(_) | Body::File(_) | Body::Stream(_) => {
-            return to_hyper(
-                Response::error(501, "Streaming bodies are not supported yet"),
-                head,
-            );
+            tracing::error!("to_hyper called with a body that is not in memory");
+            return error_response(500, "Internal Server Error", head);
         }
     };
     let mut builder = hyper::Response::builder().status(status);
     if let Some(headers) = builder.headers_mut() {
-        for (name, value) in &response.headers {
-            // Framing is the host's business: a plugin's own length or encoding could
-            // only contradict the body it returned.
-            if name.eq_ignore_ascii_case("content-length")
-                || name.eq_ignore_ascii_case("transfer-encoding")
-            {
-                continue;
-            }
-            match (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(value),
-            ) {
-                (Ok(n), Ok(v)) => {
-                    headers.append(n, v);
-                }
-                _ => tracing::warn!("dropping invalid response header {name:?}"),
-            }
-        }
+        apply_headers(headers, &response.headers);
         let no_body = status.is_informational() || status == 204 || status == 304;
         if !no_body {
             headers.insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
@@ -172,6 +226,30 @@ fn to_hyper(response: Response, head: bool) -> hyper::Response<ResponseBody> {
         Bytes::from(bytes)
     };
     builder
-        .body(Full::new(body).boxed())
-        .unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new()).boxed()))
+        .body(Full::new(body).map_err(|never| match never {}).boxed())
+        .unwrap_or_else(|_| hyper::Response::new(empty_body()))
+}
+
+/// Copies a plugin's headers onto an HTTP response. Framing is the host's business: a
+/// plugin's own `Content-Length` or `Transfer-Encoding` could only contradict the body,
+/// and the stream-pacing header is for the host alone. Invalid headers are dropped with
+/// a warning rather than failing the response.
+pub fn apply_headers(headers: &mut HeaderMap, pairs: &Pairs) {
+    for (name, value) in pairs {
+        if name.eq_ignore_ascii_case("content-length")
+            || name.eq_ignore_ascii_case("transfer-encoding")
+            || name.eq_ignore_ascii_case(crate::stream::CHUNK_INTERVAL_HEADER)
+        {
+            continue;
+        }
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            (Ok(n), Ok(v)) => {
+                headers.append(n, v);
+            }
+            _ => tracing::warn!("dropping invalid response header {name:?}"),
+        }
+    }
 }

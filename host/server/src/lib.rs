@@ -14,10 +14,19 @@
 #![deny(missing_docs)]
 
 pub mod config;
+mod config_serving;
+mod file_response;
 mod host_api;
 mod http;
+mod invoker;
 pub mod loader;
 mod pool;
+mod respond;
+pub mod sse;
+mod static_files;
+mod stream;
+mod timers;
+mod ws;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -32,11 +41,13 @@ use berth_core::pipeline::App;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 pub use config::{Config, EngineKind};
 pub use host_api::ServerHost;
 pub use loader::PluginError;
 use pool::{Pool, PoolInvoker};
+pub use static_files::StaticError;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +63,9 @@ pub enum StartError {
     /// A plugin could not be loaded.
     #[error(transparent)]
     Plugin(#[from] PluginError),
+    /// A static mount or grant names a folder that cannot be served.
+    #[error(transparent)]
+    Static(#[from] StaticError),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -68,13 +82,31 @@ pub(crate) struct Shared {
     pub(crate) pools: Vec<Pool>,
     pub(crate) limits: Limits,
     pub(crate) next_request_id: AtomicU64,
+    /// Every open WebSocket, whichever port it came in on.
+    pub(crate) ws: Arc<ws::Hub>,
+    /// Every SSE subscriber, by topic.
+    pub(crate) sse: Arc<sse::SseHub>,
+    pub(crate) statics: static_files::StaticFiles,
 }
 
-/// A server with its plugins loaded and its listener bound.
+/// Which listener a connection came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Port {
+    /// The HTTP port: routes, and WebSocket routes by path.
+    Http,
+    /// The dedicated WebSocket port: every path is a WebSocket served by the hooks.
+    WebSocket,
+}
+
+/// A server with its plugins loaded and its listeners bound.
 pub struct Server {
     listener: TcpListener,
+    ws_listener: Option<TcpListener>,
     shared: Arc<Shared>,
 }
+
+/// How long shutdown waits for in-flight requests and WebSocket close handshakes.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Creates the configured engine.
 pub fn engine(kind: EngineKind, limits: &Limits) -> Result<Box<dyn Engine>, StartError> {
@@ -96,7 +128,14 @@ impl Server {
     /// Loads the plugins and binds the listener. Nothing is served until [`Server::run`].
     pub async fn start(config: Config) -> Result<Server, StartError> {
         let engine = engine(config.engine, &config.limits)?;
-        let api: Arc<dyn berth_core::host::HostApi> = Arc::new(ServerHost::default());
+        let limits = config.limits;
+        let ws_hub = Arc::new(ws::Hub::new(
+            limits.ws_max_connections,
+            limits.ws_send_queue,
+        ));
+        let sse_hub = Arc::new(sse::SseHub::new(config.sse.clone()));
+        let api: Arc<dyn berth_core::host::HostApi> =
+            Arc::new(ServerHost::new(ws_hub.clone(), sse_hub.clone()));
         // Enough idle instances for every worker thread to have one per plugin, twice.
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -121,37 +160,50 @@ impl Server {
                 routes.join("; ")
             );
         }
-        let addr = format!("{}:{}", config.host, config.port);
-        let listener = TcpListener::bind(&addr)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: addr.clone(),
-                source,
-            })?;
+        let listener = bind(&config.host, config.port).await?;
+        let ws_listener = match config.ws_port {
+            Some(port) => Some(bind(&config.host, port).await?),
+            None => None,
+        };
+        let statics = static_files::StaticFiles::resolve(&config.statics, loaded.app.plugins())?;
+        let mut app = loaded.app;
+        app.set_static_prefixes(statics.prefixes());
         let shared = Arc::new(Shared {
-            app: loaded.app,
+            app,
             pools: loaded.pools,
-            limits: config.limits,
+            limits,
             next_request_id: AtomicU64::new(1),
+            ws: ws_hub,
+            sse: sse_hub,
+            statics,
         });
-        Ok(Server { listener, shared })
+        Ok(Server {
+            listener,
+            ws_listener,
+            shared,
+        })
     }
 
-    /// The address the listener is bound to (useful with port 0).
+    /// The address the HTTP listener is bound to (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+        address(&self.listener)
     }
 
-    /// Runs `server:start` hooks, serves until `shutdown` completes, then stops accepting,
-    /// lets open connections finish their request, and runs `server:stop` hooks.
+    /// The address of the dedicated WebSocket listener, when there is one.
+    pub fn ws_addr(&self) -> Option<SocketAddr> {
+        self.ws_listener.as_ref().map(address)
+    }
+
+    /// Runs `server:start` hooks and serves until `shutdown` completes. Then it stops
+    /// accepting, closes every WebSocket with 1001, lets open requests finish (for up to
+    /// 10 s), and runs `server:stop` hooks.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
-        let addr = self.local_addr();
         let shared = self.shared;
+        let http_addr = address(&self.listener);
+        let ws_addr = self.ws_listener.as_ref().map(address);
         let info = ServerInfo {
-            http_addr: addr.to_string(),
-            ws_addr: None,
+            http_addr: http_addr.to_string(),
+            ws_addr: ws_addr.map(|a| a.to_string()),
         };
         let mut invoker = PoolInvoker(&shared.pools);
         shared.app.broadcast_event(
@@ -159,47 +211,104 @@ impl Server {
             &Event::ServerStart(info),
             &mut invoker,
         );
-        tracing::info!("listening on http://{addr}");
+        let timers = timers::Timers::start(&shared);
+        tracing::info!("listening on http://{http_addr}");
+        if let Some(addr) = ws_addr {
+            tracing::info!("WebSockets on ws://{addr}");
+        }
 
-        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-        let limits = shared.limits;
-        tokio::pin!(shutdown);
-        loop {
-            let (stream, remote) = tokio::select! {
-                accepted = self.listener.accept() => match accepted {
-                    Ok(pair) => pair,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off, keep serving.
-                        tracing::warn!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                () = &mut shutdown => break,
-            };
-            let _ = stream.set_nodelay(true);
-            let shared = shared.clone();
-            let service =
-                hyper::service::service_fn(move |req| http::serve(shared.clone(), remote, req));
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_millis(limits.header_timeout_ms))
-                .max_headers(limits.max_headers)
-                .serve_connection(TokioIo::new(stream), service);
-            let conn = graceful.watch(conn);
-            tokio::spawn(async move {
-                if let Err(e) = conn.await {
-                    tracing::debug!("connection from {remote} ended: {e}");
-                }
-            });
+        // Every connection task holds a receiver: the sender says "drain" and then waits
+        // for all of them to be dropped.
+        let (drain, draining) = watch::channel(());
+        let http = accept_loop(self.listener, Port::Http, shared.clone(), draining.clone());
+        let ws = async {
+            match self.ws_listener {
+                Some(l) => accept_loop(l, Port::WebSocket, shared.clone(), draining).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = http => {}
+            () = ws => {}
+            () = shutdown => {}
         }
 
         tracing::info!("shutting down");
-        let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+        timers.stop();
+        let _ = drain.send(());
+        // Event streams and WebSockets never end on their own: end them so connections
+        // can finish.
+        shared.sse.close();
+        shared
+            .ws
+            .close_all(1001, "Server shutting down", SHUTDOWN_GRACE)
+            .await;
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, drain.closed()).await;
         let mut invoker = PoolInvoker(&shared.pools);
         shared
             .app
             .broadcast_event(EventKind::ServerStop, &Event::ServerStop, &mut invoker);
         Ok(())
+    }
+}
+
+async fn bind(host: &str, port: u16) -> Result<TcpListener, StartError> {
+    let addr = format!("{host}:{port}");
+    TcpListener::bind(&addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+fn address(listener: &TcpListener) -> SocketAddr {
+    listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+}
+
+/// Accepts connections forever, serving each on its own task until it ends or the
+/// drain signal arrives (then it finishes the request in flight and closes).
+async fn accept_loop(
+    listener: TcpListener,
+    port: Port,
+    shared: Arc<Shared>,
+    draining: watch::Receiver<()>,
+) {
+    let limits = shared.limits;
+    loop {
+        let (stream, remote) = match listener.accept().await {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Out of file descriptors and the like: back off, keep serving.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let service = {
+            let shared = shared.clone();
+            hyper::service::service_fn(move |req| http::serve(shared.clone(), remote, port, req))
+        };
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_millis(limits.header_timeout_ms))
+            .max_headers(limits.max_headers)
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
+        let mut draining = draining.clone();
+        tokio::spawn(async move {
+            tokio::pin!(conn);
+            let ended = tokio::select! {
+                ended = conn.as_mut() => ended,
+                _ = draining.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = ended {
+                tracing::debug!("connection from {remote} ended: {e}");
+            }
+            drop(draining);
+        });
     }
 }

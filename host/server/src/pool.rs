@@ -61,10 +61,26 @@ impl Pool {
         Ok((instance, registration))
     }
 
-    fn checkin(&self, instance: Box<dyn Instance>) {
+    /// Returns an instance to the pool after a call that succeeded (dropped instead when
+    /// the pool already holds `max_idle`).
+    pub fn checkin(&self, instance: Box<dyn Instance>) {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < self.max_idle {
             idle.push(instance);
+        }
+    }
+
+    /// Takes an idle (or fresh) instance out of the pool: nobody else calls it until it
+    /// is handed back with [`Pool::checkin`] — or dropped, after a failed call or when
+    /// its guest-side state can no longer be trusted. This is how a streamed body pins
+    /// the instance whose iterator produces it.
+    pub fn checkout(&self) -> Result<Box<dyn Instance>, CallError> {
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        match pooled {
+            Some(instance) => Ok(instance),
+            None => self.fresh().map(|(instance, _)| instance).inspect_err(|e| {
+                tracing::error!(plugin = %self.name, "cannot create an instance: {e}");
+            }),
         }
     }
 
@@ -74,27 +90,22 @@ impl Pool {
         &self,
         f: impl FnOnce(&mut dyn Instance) -> Result<R, CallError>,
     ) -> Result<R, CallError> {
-        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut instance = match pooled {
-            Some(instance) => instance,
-            None => match self.fresh() {
-                Ok((instance, _)) => instance,
-                Err(e) => {
-                    tracing::error!(plugin = %self.name, "cannot create an instance: {e}");
-                    return Err(e);
-                }
-            },
-        };
+        let mut instance = self.checkout()?;
         match f(&mut *instance) {
             Ok(r) => {
                 self.checkin(instance);
                 Ok(r)
             }
             Err(e) => {
-                tracing::warn!(plugin = %self.name, "call failed, instance replaced: {e}");
+                self.report_failure(&e);
                 Err(e)
             }
         }
+    }
+
+    /// Logs a failed call; the instance that made it must be dropped, never checked in.
+    pub fn report_failure(&self, e: &CallError) {
+        tracing::warn!(plugin = %self.name, "call failed, instance replaced: {e}");
     }
 }
 

@@ -1,62 +1,86 @@
-//! Seed 000's WebSocket chat, on a WebSocket route (`/chat` by default, config `path`),
-//! so it works on the HTTP port of any host, a microcontroller's included.
+//! Seed 000's WebSocket examples as one plugin: per-connection names, `ping` → `pong`,
+//! and the chat room (`join`, `message` to the others in the room, `sent` ack), plus a
+//! small chat page at `GET /chat` that works in a browser.
 //!
-//! JSON text messages:
-//! - `{"type":"ping"}` → `{"type":"pong"}`;
-//! - `{"type":"set_name","name":N}` → `{"type":"name_set","name":N}`;
-//! - `{"action":"join","room":R}` → `{"action":"joined","room":R}`;
-//! - `{"action":"message","text":T}` → every other member of the sender's room gets
-//!   `{"action":"message","from":<name>,"text":T}`; the sender gets `{"action":"sent"}`.
-//!
-//! Anything else is echoed back unchanged (seed 000's default echo). Connections start as
-//! `anonymous`; names and rooms are per-connection data in the host.
+//! Messages it does not understand get no answer from it, so on the dedicated
+//! WebSocket port they are echoed (seed 000's default). The page connects to the
+//! dedicated port when the server has one, else to `/chat/ws` on the HTTP port.
 use berth_sdk::prelude::*;
-use berth_sdk::ws;
 
 struct Chat;
 
-fn on_message(m: &WsMessage) -> Outcome {
-    let data = m.data();
-    let conn = m.conn;
-    if data["type"] == "ping" {
-        return Outcome::reply_json(&json!({"type": "pong"})).and_stop();
-    }
-    if data["type"] == "set_name" {
-        let name = data["name"].as_str().unwrap_or("anonymous");
-        ws::data_set(conn, "username", Some(name)).ok();
-        return Outcome::reply_json(&json!({"type": "name_set", "name": name})).and_stop();
-    }
-    if data["action"] == "join" {
-        let room = data["room"].as_str().unwrap_or("general");
-        if let Some(old) = ws::data_get(conn, "room") {
-            ws::leave(conn, &old).ok();
+/// Plugin-state key holding the dedicated WebSocket port, learnt at `server:start`.
+const WS_PORT: &str = "ws_port";
+
+const PAGE: &str = include_str!("chat.html");
+
+fn username(conn: u64) -> String {
+    ws::data_get(conn, "username").unwrap_or_else(|| "anon".into())
+}
+
+fn on_message(msg: &WsMessage) -> Outcome {
+    let data = msg.data();
+    let conn = msg.conn;
+    match (data["type"].as_str(), data["action"].as_str()) {
+        (Some("ping"), _) => Outcome::reply_json(&json!({"type": "pong"})).and_stop(),
+        (Some("set_name"), _) => {
+            let name = data["name"].as_str().unwrap_or("anonymous");
+            ws::data_set(conn, "username", Some(name)).ok();
+            Outcome::reply_json(&json!({"type": "name_set", "name": name})).and_stop()
         }
-        ws::join(conn, room).ok();
-        ws::data_set(conn, "room", Some(room)).ok();
-        return Outcome::reply_json(&json!({"action": "joined", "room": room})).and_stop();
-    }
-    if data["action"] == "message" {
-        if let Some(room) = ws::data_get(conn, "room") {
-            let from = ws::data_get(conn, "username").unwrap_or_else(|| "anon".into());
-            let text = data["text"].clone();
-            let msg = json!({"action": "message", "from": from, "text": text});
-            ws::broadcast_json(Some(&room), &msg, Some(conn));
+        (_, Some("join")) => {
+            let room = data["room"].as_str().unwrap_or("general");
+            // One room at a time: joining another leaves the previous one.
+            if let Some(previous) = ws::data_get(conn, "room") {
+                ws::leave(conn, &previous).ok();
+            }
+            ws::data_set(conn, "room", Some(room)).ok();
+            ws::join(conn, room).ok();
+            Outcome::reply_json(&json!({"action": "joined", "room": room})).and_stop()
         }
-        return Outcome::reply_json(&json!({"action": "sent"})).and_stop();
+        (_, Some("message")) => {
+            if let Some(room) = ws::data_get(conn, "room") {
+                let message = json!({
+                    "action": "message",
+                    "from": username(conn),
+                    "text": data["text"],
+                });
+                ws::broadcast_json(Some(&room), &message, Some(conn));
+            }
+            Outcome::reply_json(&json!({"action": "sent"})).and_stop()
+        }
+        _ => Outcome::none(),
     }
-    Outcome::reply(m.payload.clone())
 }
 
 impl Plugin for Chat {
-    fn setup(app: &mut App, config: &Config) -> Result<(), String> {
-        let path = config.get_or("path", "/chat").to_string();
-        app.websocket(&path, |ev| match ev {
-            Event::WsConnect(c) => {
-                ws::data_set(c.conn, "username", Some("anonymous")).ok();
-                Outcome::none()
+    fn setup(app: &mut App, _config: &Config) -> Result<(), String> {
+        app.on(EventKind::ServerStart, |ev| {
+            if let Event::ServerStart(info) = ev {
+                let port = info.ws_addr.as_deref().and_then(|a| a.rsplit(':').next());
+                match port {
+                    Some(port) => state::set(WS_PORT, port.as_bytes()),
+                    None => {
+                        state::delete(WS_PORT);
+                    }
+                }
             }
-            Event::WsMessage(m) => on_message(m),
-            _ => Outcome::none(),
+        });
+        app.on_ws_connect(|c| {
+            ws::data_set(c.conn, "username", Some("anonymous")).ok();
+        });
+        app.on_ws_message(on_message);
+        app.on_ws_disconnect(|d| {
+            if let Some(room) = ws::data_get(d.conn, "room") {
+                ws::leave(d.conn, &room).ok();
+            }
+            info!("client {} disconnected", username(d.conn));
+        });
+        // The page's fallback endpoint: the hooks above do the work on it too.
+        app.websocket("/chat/ws", |_ev| Outcome::none());
+        app.get("/chat", |_req| {
+            let port = state::get_string(WS_PORT).unwrap_or_default();
+            Response::html(&PAGE.replace("{{WS_PORT}}", &port))
         });
         Ok(())
     }

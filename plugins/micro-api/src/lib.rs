@@ -1,5 +1,8 @@
-//! Seed 002's Basic and Medium examples and its routing, responses and custom-headers
-//! sections, as one plugin.
+//! Seed 002's Basic and Medium examples and its routing, responses, custom-headers,
+//! streaming and static-files sections, as one plugin.
+//!
+//! Files (`/static/…`, `/favicon.ico`, `/download`, `/file`) are served only where the
+//! config grants this plugin the folders `www` and `data` (`[grants.micro-api]`).
 use berth_sdk::prelude::*;
 
 struct MicroApi;
@@ -42,6 +45,12 @@ impl Plugin for MicroApi {
                 return Response::error("Empty body", 400);
             }
             Response::text(req.text())
+        });
+
+        // Basic example: five chunks, half a second apart (chunked transfer encoding).
+        app.get("/stream", |_| {
+            Response::stream("text/plain", (0..5).map(|i| format!("chunk {i}\n")))
+                .chunk_interval(Duration::from_millis(500))
         });
 
         // Medium example.
@@ -98,6 +107,21 @@ impl Plugin for MicroApi {
                 .header("X-Custom-Header", "value")
                 .header("Cache-Control", "no-store")
         });
+
+        // Streaming: a long body produced line by line, never held whole.
+        app.get("/large", |_| {
+            Response::stream("text/plain", (0..1000).map(|i| format!("Line {i}\n")))
+        });
+        // The seed reads /data/large.csv in 512-byte pieces; the host streams files itself.
+        app.get("/file", |_| {
+            Response::file("data/large.csv").header("Content-Type", "text/csv")
+        });
+        // `app.send_file(...)`.
+        app.get("/download", |_| Response::file("data/report.csv"));
+
+        // Static files: `app.mount_static("/static", "/flash/www")` and a single file.
+        app.mount_static("/static", "www", 3600);
+        app.get("/favicon.ico", |_| Response::file("www/favicon.ico"));
         Ok(())
     }
 }

@@ -1,25 +1,52 @@
 //! A plugin that misbehaves on purpose, for the host's isolation tests.
 //!
 //! `GET /loop` never returns, `GET /panic` panics (a trap), `GET /oom` allocates
-//! without bound, `GET /ok` → `{"ok":true}`.
+//! without bound, `GET /ok` → `{"ok":true}`, `GET /stream-fail` streams two chunks and
+//! then panics, `GET /send-file?path=<p>` answers `Response::file(p)` for any path a
+//! client names (the host must confine it to the folders granted to this plugin).
+//!
+//! With `tick_ms` set, a timer fires every `tick_ms` milliseconds: it counts in the
+//! plugin state key `ticks` and panics on every even tick; `GET /ticks` →
+//! `{"ticks":N}` shows the timer carrying on.
+//!
+//! WebSocket `/ws/misbehave`: `?refuse` refuses the upgrade with 403 "Refused by plugin",
+//! `?panic` panics in `ws-connect`; then the message `panic` panics, `loop` never returns,
+//! and anything else is answered `ok: <message>`.
 use berth_sdk::prelude::*;
 use std::hint::black_box;
 
 struct Misbehave;
 
 impl Plugin for Misbehave {
-    fn setup(app: &mut App, _config: &Config) -> Result<(), String> {
+    fn setup(app: &mut App, config: &Config) -> Result<(), String> {
+        if let Some(ms) = config.parse::<u64>("tick_ms")? {
+            app.every(Duration::from_millis(ms), |_| {
+                let n = state::incr("ticks", 1).unwrap_or(0);
+                if n % 2 == 0 {
+                    panic!("misbehave: tick {n} fails on purpose");
+                }
+            });
+        }
+        app.get("/ticks", |_| {
+            Response::json(&json!({ "ticks": state::get_i64("ticks") }))
+        });
+        app.get("/send-file", |req| {
+            Response::file(req.query_param("path").unwrap_or_default())
+        });
+        app.get("/stream-fail", |_| {
+            Response::stream(
+                "text/plain",
+                (0..4).map(|i| {
+                    if i == 2 {
+                        panic!("misbehave: stream fails at chunk {i}");
+                    }
+                    format!("chunk {i}\n")
+                }),
+            )
+        });
         app.get("/ok", |_| Response::json(&json!({"ok": true})));
         app.get("/loop", |_| {
-            let mut n: u64 = 0;
-            loop {
-                // black_box keeps the optimizer from proving the loop useless.
-                n = black_box(n.wrapping_add(1));
-                if black_box(n) == u64::MAX {
-                    break;
-                }
-            }
-            Response::json(&json!({ "unreachable": n }))
+            Response::json(&json!({ "unreachable": spin() }))
         });
         app.get("/panic", |req| -> Response {
             panic!("misbehave: panic requested by {}", req.path());
@@ -39,7 +66,33 @@ impl Plugin for Misbehave {
             }
             Response::json(&json!({ "blocks": hoard.len() }))
         });
+        app.websocket("/ws/misbehave", |ev| match ev {
+            Event::WsConnect(c) if c.query_param("refuse").is_some() => {
+                Outcome::refuse(403, "Refused by plugin")
+            }
+            Event::WsConnect(c) if c.query_param("panic").is_some() => {
+                panic!("misbehave: panic in ws-connect")
+            }
+            Event::WsMessage(m) => match m.text() {
+                Some("panic") => panic!("misbehave: panic in ws-message"),
+                Some("loop") => Outcome::reply(format!("unreachable {}", spin())),
+                other => Outcome::reply(format!("ok: {}", other.unwrap_or("<binary>"))),
+            },
+            _ => Outcome::none(),
+        });
         Ok(())
+    }
+}
+
+/// Never returns (until the host's deadline stops it).
+fn spin() -> u64 {
+    let mut n: u64 = 0;
+    loop {
+        // black_box keeps the optimizer from proving the loop useless.
+        n = black_box(n.wrapping_add(1));
+        if black_box(n) == u64::MAX {
+            return n;
+        }
     }
 }
 

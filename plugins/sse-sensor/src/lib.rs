@@ -1,54 +1,42 @@
-//! Seed 002's "SSE Sensor Monitor": `GET /` is the dashboard page, `GET /events` streams
-//! the `sensors` topic, and a timer publishes a reading every `interval_ms` (2000).
+//! Seed 002's "SSE Sensor Monitor": `GET /` is the monitor page, `GET /events` streams a
+//! sensor reading every 2 seconds.
 //!
-//! Each event is `data: {"temperature":T,"humidity":H,"timestamp":S}` with
-//! T in 20..=30, H in 50..=80 (from the host's random source) and S in Unix seconds.
-//! `POST /publish` (any body) publishes that body at once as event `manual`, and answers
-//! `{"subscribers":N}` — handy for tests and demos.
+//! In the seed each client's generator reads the sensor; here a timer reads it once per
+//! interval and publishes the reading to every subscriber of the topic, with an id, so
+//! a browser that reconnects resumes where it left off.
+//!
+//! Config: `interval` seconds (default `2`), `topic` (default `sensors`).
 use berth_sdk::prelude::*;
 
 struct SseSensor;
 
-const PAGE: &str = r#"<!DOCTYPE html>
-<html>
-<head><title>Sensor Monitor</title></head>
-<body>
-    <h1>Sensor Monitor (SSE)</h1>
-    <p>Temperature: <strong id="temp">--</strong>°C</p>
-    <p>Humidity: <strong id="hum">--</strong>%</p>
-    <script>
-        const es = new EventSource('/events');
-        es.onmessage = (e) => {
-            const d = JSON.parse(e.data);
-            document.getElementById('temp').textContent = d.temperature;
-            document.getElementById('hum').textContent = d.humidity;
-        };
-    </script>
-</body>
-</html>
-"#;
+const PAGE: &str = include_str!("page.html");
 
-fn reading(now_ms: u64) -> String {
-    let r = berth_sdk::random_u64();
+/// The seed's `read_sensor()`: a simulated temperature (20–30 °C) and humidity (50–80 %).
+fn read_sensor(now_ms: u64) -> Value {
     json!({
-        "temperature": 20 + r % 11,
-        "humidity": 50 + (r >> 8) % 31,
+        "temperature": 20 + berth_sdk::random_u64() % 11,
+        "humidity": 50 + berth_sdk::random_u64() % 31,
         "timestamp": now_ms / 1000,
     })
-    .to_string()
 }
 
 impl Plugin for SseSensor {
     fn setup(app: &mut App, config: &Config) -> Result<(), String> {
-        let interval: u64 = config.parse_or("interval_ms", 2000)?;
-        app.get("/", |_req| Response::html(PAGE));
-        app.get("/events", |_req| Response::sse("sensors"));
-        app.post("/publish", |req| {
-            let n = berth_sdk::publish("sensors", &req.text(), Some("manual"), None);
-            Response::json(&json!({"subscribers": n}))
-        });
-        app.every(Duration::from_millis(interval), |now| {
-            berth_sdk::publish("sensors", &reading(now), None, None);
+        let interval: f64 = config.parse_or("interval", 2.0)?;
+        if !(interval.is_finite() && interval > 0.0) {
+            return Err(format!(
+                "interval must be a positive number of seconds, not {interval}"
+            ));
+        }
+        let topic = config.get_or("topic", "sensors").to_string();
+
+        app.get("/", |_| Response::html(PAGE));
+        let t = topic.clone();
+        app.get("/events", move |_| Response::sse(&t));
+        app.every(Duration::from_secs_f64(interval), move |now| {
+            let id = state::incr("readings", 1).unwrap_or(0).to_string();
+            berth_sdk::publish(&topic, &read_sensor(now).to_string(), None, Some(&id));
         });
         Ok(())
     }

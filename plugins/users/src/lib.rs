@@ -1,8 +1,12 @@
-//! Seed 000's full example (HTTP part): a welcome route and a users API kept in state.
+//! Seed 000's full example: a welcome route, a users API kept in state, and its
+//! WebSocket part.
 //!
 //! `GET /` → `{"message":"Welcome to the API"}`; `GET /api/users` → `{"users":[...]}`
 //! in creation order; `POST /api/users` with a JSON object → `201` with
-//! `{"id":"<n>", ...body}`.
+//! `{"id":"<n>", ...body}`, and every WebSocket client gets
+//! `{"event":"user_created","user":{…}}`. On WebSockets, `{"type":"ping"}` →
+//! `{"type":"pong","time":<Unix seconds, fractional>}`.
+use berth_sdk::now_ms;
 use berth_sdk::prelude::*;
 use berth_sdk::serde_json::Map;
 
@@ -43,7 +47,20 @@ impl Plugin for Users {
             user.extend(body);
             let user = Value::Object(user);
             state::set_json(&user_key(id), &user);
+            // Seed 000: `for ws in app.state.ws_clients: ws.send(...)`.
+            ws::broadcast_json(None, &json!({"event": "user_created", "user": user}), None);
             Response::json_status(&user, 201)
+        });
+
+        app.on_ws_connect(|c| {
+            ws::data_set(c.conn, "connected_at", Some(&now_ms().to_string())).ok();
+        });
+        app.on_ws_message(|m| {
+            if m.data()["type"] == "ping" {
+                let time = now_ms() as f64 / 1000.0;
+                return Outcome::reply_json(&json!({"type": "pong", "time": time})).and_stop();
+            }
+            Outcome::none()
         });
         Ok(())
     }

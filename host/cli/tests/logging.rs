@@ -1,0 +1,201 @@
+//! `[log]` as an operator uses it: the `berth` binary serving real requests, with its
+//! log lines checked on stdout or in the rotated files.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_tests::plugins;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("berth-log-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A port nobody listens on right now (the server cannot report its port when logging
+/// goes to a file or nowhere).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+struct Served {
+    child: Child,
+    port: u16,
+}
+
+impl Served {
+    fn start(dir: &Path, log: &str, env: &[(&str, &str)]) -> Served {
+        let port = free_port();
+        let config = format!(
+            "[server]\nport = {port}\n[plugins]\ndir = {:?}\nload = [\"logger\", \"hello\"]\n[log]\n{log}\n",
+            plugins::DIR
+        );
+        let file = dir.join("berth.toml");
+        std::fs::write(&file, config).expect("write config");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+        cmd.args(["serve", "--config"])
+            .arg(&file)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn berth");
+        let served = Served { child, port };
+        // Ready when it answers.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while served.get("/hello").is_none() {
+            assert!(Instant::now() < deadline, "berth never answered on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        served
+    }
+
+    fn get(&self, path: &str) -> Option<u16> {
+        let r = reqwest::blocking::Client::new()
+            .get(format!("http://127.0.0.1:{}{path}", self.port))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .ok()?;
+        Some(r.status().as_u16())
+    }
+
+    /// Stops the server (SIGTERM) and returns what it printed.
+    fn stop(mut self) -> Vec<String> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let out = self.child.stdout.take().expect("stdout");
+        let lines = BufReader::new(out).lines().map_while(Result::ok).collect();
+        let _ = self.child.wait();
+        lines
+    }
+}
+
+#[test]
+fn pretty_lines_in_seed_002s_shape() {
+    let dir = temp_dir("pretty");
+    let served = Served::start(&dir, "format = \"pretty\"", &[]);
+    assert_eq!(served.get("/hello"), Some(200));
+    assert_eq!(served.get("/nope"), Some(404));
+    let lines = served.stop();
+    let access = |path: &str, status: u16| {
+        lines.iter().any(|l| {
+            // [INFO] 2024-01-15 10:30:45 | 127.0.0.1 | GET /hello | 200 | 1.2ms
+            let Some(rest) = l.strip_prefix("[INFO] ") else {
+                return false;
+            };
+            let (time, rest) = rest.split_at(19.min(rest.len()));
+            let time_ok =
+                time.len() == 19 && time.as_bytes()[4] == b'-' && time.as_bytes()[13] == b':';
+            let parts: Vec<&str> = rest.split(" | ").collect();
+            time_ok
+                && parts.len() == 5
+                && parts[1] == "127.0.0.1"
+                && parts[2] == format!("GET {path}")
+                && parts[3] == status.to_string()
+                && parts[4].ends_with("ms")
+        })
+    };
+    assert!(access("/hello", 200), "{lines:#?}");
+    assert!(access("/nope", 404), "{lines:#?}");
+    // Plugin lines carry the plugin's name.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("[INFO] ") && l.contains(" [logger] [LOG] GET /hello")),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn json_to_a_file_rotated_by_size() {
+    let dir = temp_dir("json");
+    let served = Served::start(
+        &dir,
+        "format = \"json\"\nfile = \"logs/server.log\"\nmax_size = 4000\nbackups = 2",
+        &[],
+    );
+    for _ in 0..40 {
+        assert_eq!(served.get("/hello"), Some(200));
+    }
+    let stdout = served.stop();
+    assert!(stdout.is_empty(), "logs go to the file: {stdout:?}");
+    let log = dir.join("logs");
+    let read = |name: &str| std::fs::read_to_string(log.join(name)).unwrap_or_default();
+    let (current, one, two) = (
+        read("server.log"),
+        read("server.log.1"),
+        read("server.log.2"),
+    );
+    assert!(!one.is_empty() && !two.is_empty(), "rotated files exist");
+    assert!(
+        !log.join("server.log.3").exists(),
+        "only 2 backups are kept"
+    );
+    for (name, text) in [
+        ("server.log", &current),
+        ("server.log.1", &one),
+        ("server.log.2", &two),
+    ] {
+        assert!(text.len() <= 4000, "{name} is {} bytes", text.len());
+    }
+    let lines: Vec<serde_json::Value> = [&two, &one, &current]
+        .iter()
+        .flat_map(|t| t.lines())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let access = lines
+        .iter()
+        .find(|v| v["target"] == "access")
+        .expect("an access line");
+    assert_eq!(access["ip"], "127.0.0.1");
+    assert_eq!(access["method"], "GET");
+    assert_eq!(access["uri"], "/hello");
+    assert_eq!(access["status"], 200);
+    assert!(access["ms"].as_f64().is_some(), "{access}");
+    assert!(
+        lines
+            .iter()
+            .any(|v| v["plugin"] == "logger" && v["message"] == "[LOG] GET /hello"),
+        "a plugin line names its plugin"
+    );
+}
+
+#[test]
+fn levels_per_module_and_rust_log() {
+    let dir = temp_dir("levels");
+    let served = Served::start(&dir, "modules = { access = \"off\" }", &[]);
+    served.get("/hello");
+    let lines = served.stop();
+    assert!(
+        !lines.iter().any(|l| l.contains(" | GET /hello | ")),
+        "{lines:#?}"
+    );
+    assert!(lines.iter().any(|l| l.contains("[logger]")), "{lines:#?}");
+
+    let dir = temp_dir("rust-log");
+    let served = Served::start(&dir, "level = \"info\"", &[("RUST_LOG", "access=info")]);
+    served.get("/hello");
+    let lines = served.stop();
+    assert!(
+        lines.iter().any(|l| l.contains(" | GET /hello | 200 | ")),
+        "{lines:#?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("[logger]")),
+        "RUST_LOG replaces [log]: {lines:#?}"
+    );
+
+    let dir = temp_dir("none");
+    let served = Served::start(&dir, "format = \"none\"", &[]);
+    served.get("/hello");
+    assert_eq!(served.stop(), Vec::<String>::new());
+}

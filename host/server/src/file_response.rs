@@ -1,0 +1,265 @@
+//! Sending one file: validators (`ETag`, `Last-Modified`), conditional requests (304),
+//! byte ranges (206, 416), the content type, and a body read from disk in 64 KiB
+//! pieces as the connection drains — a file is never read whole into memory.
+
+use std::io::SeekFrom;
+use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use berth_core::model::Pairs;
+use bytes::{Bytes, BytesMut};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use hyper::header::{
+    HeaderMap, HeaderName, HeaderValue, ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH,
+    CONTENT_RANGE, CONTENT_TYPE, ETAG, LAST_MODIFIED,
+};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use crate::http::{apply_headers, empty_body, error_response, BodyError, ResponseBody};
+use crate::respond::RequestMeta;
+
+/// Bytes read from disk per frame.
+const CHUNK: usize = 64 << 10;
+
+/// What the caller knows about the response besides the file.
+pub struct FileReply<'a> {
+    /// The plugin's status (200 for mounts); conditionals and ranges apply only to 200.
+    pub status: u16,
+    /// Headers the plugin (or middleware) set; they win over the host's defaults.
+    pub headers: &'a Pairs,
+    /// `Cache-Control: max-age` for files served from a mount.
+    pub max_age: Option<u32>,
+    /// Whether this is a HEAD request.
+    pub head: bool,
+}
+
+/// Serves `path`, which the caller already located and checked.
+pub async fn send(
+    path: &Path,
+    reply: FileReply<'_>,
+    meta: &RequestMeta,
+) -> hyper::Response<ResponseBody> {
+    let mut file = match tokio::fs::File::open(path).await {
+        Ok(f) => f,
+        Err(e) => return io_error(path, &e),
+    };
+    let info = match file.metadata().await {
+        Ok(m) if m.is_file() => m,
+        Ok(_) => return error_response(404, "Not Found", reply.head),
+        Err(e) => return io_error(path, &e),
+    };
+    let len = info.len();
+    let modified = info.modified().ok();
+    let etag = etag(len, modified);
+    let last_modified = modified.map(httpdate::fmt_http_date);
+
+    let mut builder = hyper::Response::builder();
+    let Some(headers) = builder.headers_mut() else {
+        return error_response(500, "Internal Server Error", reply.head);
+    };
+    apply_headers(headers, reply.headers);
+    set_default(headers, ETAG, &etag);
+    if let Some(lm) = &last_modified {
+        set_default(headers, LAST_MODIFIED, lm);
+    }
+    if let Some(age) = reply.max_age {
+        set_default(headers, CACHE_CONTROL, &format!("max-age={age}"));
+    }
+
+    if reply.status == 200 && not_modified(meta, &etag, modified) {
+        headers.remove(CONTENT_TYPE);
+        return finish(builder.status(304), empty_body());
+    }
+    set_default(headers, CONTENT_TYPE, &content_type(path));
+    set_default(headers, ACCEPT_RANGES, "bytes");
+
+    let mut status = reply.status;
+    let (mut start, mut count) = (0, len);
+    if reply.status == 200 && !reply.head {
+        match range(meta, &etag, last_modified.as_deref(), len) {
+            RangeAnswer::Whole => {}
+            RangeAnswer::Part(from, to) => {
+                status = 206;
+                (start, count) = (from, to - from + 1);
+                set_default(headers, CONTENT_RANGE, &format!("bytes {from}-{to}/{len}"));
+            }
+            RangeAnswer::Unsatisfiable => {
+                headers.remove(CONTENT_TYPE);
+                let mut r = error_response(416, "Range Not Satisfiable", false);
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                    r.headers_mut().insert(CONTENT_RANGE, v);
+                }
+                return r;
+            }
+        }
+    }
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(count));
+    if reply.head {
+        return finish(builder.status(status), empty_body());
+    }
+    if start > 0 {
+        if let Err(e) = file.seek(SeekFrom::Start(start)).await {
+            return io_error(path, &e);
+        }
+    }
+    let body = FileBody {
+        file: file.take(count),
+        remaining: count,
+        buf: BytesMut::new(),
+    };
+    finish(builder.status(status), body.boxed())
+}
+
+/// Sets a header unless the plugin already set one of that name.
+fn set_default(headers: &mut HeaderMap, name: HeaderName, value: &str) {
+    if !headers.contains_key(&name) {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.insert(name, v);
+        }
+    }
+}
+
+fn finish(
+    builder: hyper::http::response::Builder,
+    body: ResponseBody,
+) -> hyper::Response<ResponseBody> {
+    builder
+        .body(body)
+        .unwrap_or_else(|_| error_response(500, "Internal Server Error", false))
+}
+
+fn io_error(path: &Path, e: &std::io::Error) -> hyper::Response<ResponseBody> {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => error_response(404, "Not Found", false),
+        std::io::ErrorKind::PermissionDenied => error_response(403, "Forbidden", false),
+        _ => {
+            tracing::warn!("cannot read {}: {e}", path.display());
+            error_response(500, "Internal Server Error", false)
+        }
+    }
+}
+
+/// `"<mtime in ns, hex>-<length, hex>"`: changes whenever the file is rewritten.
+fn etag(len: u64, modified: Option<SystemTime>) -> String {
+    let nanos = modified
+        .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!("\"{nanos:x}-{len:x}\"")
+}
+
+/// The MIME type from the extension; text types are UTF-8.
+fn content_type(path: &Path) -> String {
+    let mime = mime_guess::from_path(path).first_or_octet_stream();
+    if mime.type_() == mime_guess::mime::TEXT && mime.get_param("charset").is_none() {
+        format!("{mime}; charset=utf-8")
+    } else {
+        mime.to_string()
+    }
+}
+
+/// `If-None-Match` (weak comparison, `*` matches) or, without it, `If-Modified-Since`.
+fn not_modified(meta: &RequestMeta, etag: &str, modified: Option<SystemTime>) -> bool {
+    if let Some(inm) = &meta.if_none_match {
+        return inm
+            .split(',')
+            .map(str::trim)
+            .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag);
+    }
+    match (&meta.if_modified_since, modified) {
+        (Some(since), Some(modified)) => match httpdate::parse_http_date(since) {
+            // HTTP dates have whole seconds: compare at that precision.
+            Ok(since) => whole_seconds(modified) <= whole_seconds(since),
+            Err(_) => false,
+        },
+        _ => false,
+    }
+}
+
+fn whole_seconds(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+enum RangeAnswer {
+    Whole,
+    Part(u64, u64),
+    Unsatisfiable,
+}
+
+/// Decides what a `Range` header asks of a file of `len` bytes. A range in another unit,
+/// several ranges (answered whole, as RFC 9110 allows) or a stale `If-Range` give the
+/// whole file; a malformed or unsatisfiable byte range gives 416.
+fn range(meta: &RequestMeta, etag: &str, last_modified: Option<&str>, len: u64) -> RangeAnswer {
+    let Some(value) = meta.range.as_deref().map(str::trim) else {
+        return RangeAnswer::Whole;
+    };
+    if !value.starts_with("bytes=") {
+        return RangeAnswer::Whole;
+    }
+    if let Some(if_range) = meta.if_range.as_deref().map(str::trim) {
+        let fresh = if_range == etag || Some(if_range) == last_modified;
+        if !fresh {
+            return RangeAnswer::Whole;
+        }
+    }
+    let ranges = http_range_header::parse_range_header(value).and_then(|r| r.validate(len));
+    match ranges {
+        Ok(ranges) if ranges.len() == 1 => {
+            let (from, to) = (*ranges[0].start(), *ranges[0].end());
+            if from > to || from >= len {
+                RangeAnswer::Unsatisfiable
+            } else {
+                RangeAnswer::Part(from, to)
+            }
+        }
+        Ok(_) => RangeAnswer::Whole,
+        Err(_) => RangeAnswer::Unsatisfiable,
+    }
+}
+
+/// A file (or the part of it being sent), read as the connection asks for more.
+struct FileBody {
+    file: tokio::io::Take<tokio::fs::File>,
+    remaining: u64,
+    buf: BytesMut,
+}
+
+impl Body for FileBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = self.get_mut();
+        if this.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        if this.buf.capacity() < CHUNK {
+            this.buf.reserve(CHUNK);
+        }
+        match tokio_util::io::poll_read_buf(Pin::new(&mut this.file), cx, &mut this.buf) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(0)) => {
+                // The file shrank under us: abort rather than send a short body.
+                Poll::Ready(Some(Err("file ended early".into())))
+            }
+            Poll::Ready(Ok(n)) => {
+                this.remaining = this.remaining.saturating_sub(n as u64);
+                Poll::Ready(Some(Ok(Frame::data(this.buf.split().freeze()))))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e.into()))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
+}

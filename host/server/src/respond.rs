@@ -1,0 +1,141 @@
+//! Turns the pipeline's final response into HTTP, whatever its body: bytes, a
+//! Server-Sent Events subscription, a file, or a stream pulled from the guest.
+
+use std::sync::Arc;
+
+use berth_core::model::{Body, Request, Response};
+use http_body_util::BodyExt;
+use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+
+use crate::file_response::{self, FileReply};
+use crate::http::{apply_headers, empty_body, error_response, to_hyper, ResponseBody};
+use crate::invoker::Origin;
+use crate::static_files::Located;
+use crate::stream::{chunk_interval, ChunkBody, CHUNK_INTERVAL_HEADER};
+use crate::Shared;
+
+/// The request headers that decide how a file or event stream is sent; copied before
+/// the request moves into the pipeline.
+#[derive(Debug, Default, Clone)]
+pub struct RequestMeta {
+    /// `If-None-Match`.
+    pub if_none_match: Option<String>,
+    /// `If-Modified-Since`.
+    pub if_modified_since: Option<String>,
+    /// `Range`.
+    pub range: Option<String>,
+    /// `If-Range`.
+    pub if_range: Option<String>,
+    /// `Last-Event-ID` (SSE resumption).
+    pub last_event_id: Option<String>,
+}
+
+impl RequestMeta {
+    /// Copies the headers that matter from `req` (names are lower-case there).
+    pub fn of(req: &Request) -> RequestMeta {
+        let get = |name: &str| req.header(name).map(str::to_string);
+        RequestMeta {
+            if_none_match: get("if-none-match"),
+            if_modified_since: get("if-modified-since"),
+            range: get("range"),
+            if_range: get("if-range"),
+            last_event_id: get("last-event-id"),
+        }
+    }
+}
+
+/// Builds the HTTP response. `origin` says which plugin produced a non-bytes body
+/// (`None` for the host's own static mounts).
+pub async fn respond(
+    shared: &Arc<Shared>,
+    response: Response,
+    origin: Option<Origin>,
+    meta: &RequestMeta,
+    head: bool,
+) -> hyper::Response<ResponseBody> {
+    match &response.body {
+        Body::Bytes(_) => to_hyper(response, head),
+        Body::Sse(topic) => sse(shared, &response, topic, meta, head),
+        Body::File(path) => {
+            let located = match &origin {
+                None => shared.statics.locate_url(path),
+                Some(o) => shared.statics.locate_for_plugin(o.plugin, path),
+            };
+            match located {
+                Located::File(file, max_age) => {
+                    let reply = FileReply {
+                        status: response.status,
+                        headers: &response.headers,
+                        max_age,
+                        head,
+                    };
+                    file_response::send(&file, reply, meta).await
+                }
+                Located::AddSlash(location) => {
+                    let mut r = error_response(301, "Moved Permanently", head);
+                    if let Ok(v) = HeaderValue::from_str(&location) {
+                        r.headers_mut().insert(LOCATION, v);
+                    }
+                    r
+                }
+                Located::Refused(403) => error_response(403, "Forbidden", head),
+                Located::Refused(_) => error_response(404, "Not Found", head),
+            }
+        }
+        Body::Stream(id) => {
+            let Some((plugin, instance)) = origin.and_then(|o| Some((o.plugin, o.instance?)))
+            else {
+                tracing::error!("a streamed body lost its instance");
+                return error_response(500, "Plugin failed", head);
+            };
+            let interval = chunk_interval(response.header(CHUNK_INTERVAL_HEADER));
+            let body = if head {
+                // No body will be pulled; the instance, holding the iterator, is dropped.
+                drop(instance);
+                empty_body()
+            } else {
+                ChunkBody::new(shared.clone(), plugin, *id, instance, interval).boxed()
+            };
+            with_body(&response, body, head)
+        }
+    }
+}
+
+/// `text/event-stream` for the topic's subscriber, flushed event by event.
+fn sse(
+    shared: &Shared,
+    response: &Response,
+    topic: &str,
+    meta: &RequestMeta,
+    head: bool,
+) -> hyper::Response<ResponseBody> {
+    let body = if head {
+        empty_body()
+    } else {
+        shared
+            .sse
+            .subscribe(topic, meta.last_event_id.as_deref())
+            .boxed()
+    };
+    let mut r = with_body(response, body, head);
+    let headers = r.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    r
+}
+
+/// The plugin's status and headers around a body the host produces.
+fn with_body(response: &Response, body: ResponseBody, head: bool) -> hyper::Response<ResponseBody> {
+    let Ok(status) = hyper::StatusCode::from_u16(response.status) else {
+        tracing::warn!("plugin returned invalid status {}", response.status);
+        return error_response(500, "Plugin returned an invalid status", head);
+    };
+    let mut builder = hyper::Response::builder().status(status);
+    if let Some(headers) = builder.headers_mut() {
+        apply_headers(headers, &response.headers);
+    }
+    builder
+        .body(body)
+        .unwrap_or_else(|_| error_response(500, "Internal Server Error", head))
+}

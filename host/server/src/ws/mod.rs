@@ -1,0 +1,18 @@
+//! WebSockets: the host owns the handshake and the framing; plugins see whole messages
+//! and events.
+//!
+//! - [`upgrade`]: the opening handshake on top of hyper's upgrade, with `ws-connect`
+//!   deciding before the `101` goes out;
+//! - [`session`]: one connection's reader, writer, keepalive and close handshake;
+//! - [`hub`]: every open connection with its rooms, data and bounded send queue — what
+//!   the `ws-*` host imports act on.
+//!
+//! Which plugin handlers hear an event, and what is sent back, is decided in
+//! [`berth_core::ws`], shared with the embedded host.
+
+pub mod hub;
+mod session;
+pub mod upgrade;
+
+pub use hub::Hub;
+pub use upgrade::{accept, is_upgrade};
