@@ -44,7 +44,7 @@ fn extras(engine: EngineKind) -> &'static TestServer {
         config(
             r#"
             [plugins]
-            load = ["metrics", "auth", "hello", "misbehave"]
+            load = ["metrics", "auth", "hello", "misbehave", "bench-kit"]
             [limits]
             plugin_timeout = 0.5
             plugin_memory = 8388608
@@ -442,4 +442,27 @@ per_engine!(
     panic_is_500,
     unbounded_allocation_is_500,
     rate_limit_per_client,
+    bench_kit_echoes_json_and_counts,
 );
+
+fn bench_kit_echoes_json_and_counts(engine: EngineKind) {
+    let server = extras(engine);
+    let body = serde_json::json!({"items": (0..40).collect::<Vec<u32>>(), "name": "ü ✓"});
+    let r = client()
+        .post(server.url("/echo-json"))
+        .body(body.to_string())
+        .send()
+        .expect("POST");
+    assert_eq!(r.status(), 200);
+    assert_eq!(json_of(r), body);
+    let r = client()
+        .post(server.url("/echo-json"))
+        .body("{not json")
+        .send()
+        .expect("POST");
+    assert_eq!(r.status(), 400);
+    let hits = |r: Response| json_of(r)["hits"].as_i64().expect("hits");
+    let first = hits(client().get(server.url("/incr")).send().expect("GET"));
+    let second = hits(client().get(server.url("/incr")).send().expect("GET"));
+    assert_eq!(second, first + 1);
+}

@@ -32,6 +32,44 @@ fn the_demo_config_serves(engine: EngineKind) {
     );
 }
 
+/// wasmtime keeps compiled plugins in `cache_dir`; a corrupt entry is recompiled, never
+/// fatal. wasmi compiles lazily and writes nothing.
+fn the_artifact_cache_fills_and_heals(engine: EngineKind) {
+    let dir = std::env::temp_dir().join(format!("berth-cache-{engine:?}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let toml = format!(
+        "[server]\ncache_dir = {:?}\n[plugins]\nload = [\"hello\", \"ws-echo\"]\n",
+        dir.to_string_lossy()
+    );
+    let entries = || -> Vec<std::path::PathBuf> {
+        let mut found: Vec<_> = std::fs::read_dir(&dir)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        found.sort();
+        found
+    };
+    let serve = || {
+        let server = TestServer::start(config(&toml, engine)).expect("starts");
+        let hello = reqwest::blocking::get(server.url("/hello")).expect("GET /hello");
+        assert_eq!(hello.status(), 200);
+        server.shutdown();
+        assert!(server.wait_stopped(std::time::Duration::from_secs(15)));
+    };
+    serve();
+    let cached = entries();
+    if engine == EngineKind::Wasmi {
+        assert!(cached.is_empty(), "wasmi wrote {cached:?}");
+        return;
+    }
+    assert_eq!(cached.len(), 2, "one entry per plugin: {cached:?}");
+    std::fs::write(&cached[0], b"not a compiled plugin").expect("corrupt an entry");
+    serve();
+    assert_eq!(entries(), cached, "the same entries, rewritten");
+    let healed = std::fs::read(&cached[0]).expect("read entry");
+    assert!(healed.len() > 1000, "the corrupt entry was replaced");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn missing_plugin(engine: EngineKind) {
     let e = start_error(config("[plugins]\nload = [\"hello\", \"nope\"]\n", engine));
     assert!(e.contains("plugin nope") && e.contains("nope.wasm"), "{e}");
@@ -90,6 +128,7 @@ fn every_bundled_plugin_loads(engine: EngineKind) {
 
 per_engine!(
     the_demo_config_serves,
+    the_artifact_cache_fills_and_heals,
     missing_plugin,
     invalid_plugin_file,
     setup_refusal,

@@ -83,6 +83,11 @@ fn protocol_violations_close_1002(engine: EngineKind) {
         raw.read_frame().await.expect("greeting");
         raw.frame(true, false, 0x3, b"?").await;
         assert_eq!(raw.expect_close().await, 1002);
+        // A client frame without a mask (RFC 6455 §5.1: the server must fail it).
+        let mut raw = Raw::connect(server.addr, "/ws/echo", None).await;
+        raw.read_frame().await.expect("greeting");
+        raw.write_frame(true, false, 0x1, b"bare", None).await;
+        assert_eq!(raw.expect_close().await, 1002);
         // A continuation with nothing to continue.
         let mut raw = Raw::connect(server.addr, "/ws/echo", None).await;
         raw.read_frame().await.expect("greeting");

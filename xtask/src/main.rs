@@ -5,6 +5,8 @@
 //! - `build-plugins`: build the bundled plugins into `plugins/<name>.wasm`.
 //! - `test`: install the test clients (`scripts/test-deps.sh`), then run every test: the
 //!   host workspace (both engines) and the guest SDK's own workspace.
+//! - `bench`: every benchmark scenario against the native baselines, in one run; prints
+//!   the tables and writes `BENCHMARKS.md` (see `bench.rs`).
 //! - `ci`: what `.ci/run` does: formatting, clippy with warnings denied, then `test`.
 
 use std::env;
@@ -14,6 +16,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+mod bench;
 mod qemu;
 mod qemu_tests;
 
@@ -24,6 +27,7 @@ tasks:
   demo            build the release berth binary and the plugins, then serve ./berth.toml
   build-plugins   build the bundled plugins into plugins/<name>.wasm
   test            install the test clients (Python, Chromium), then run every test
+  bench           every benchmark scenario vs native baselines; writes BENCHMARKS.md
   ci              fmt check, clippy -D warnings, then test (as .ci/run)
   qemu [--serve PORT] [--plugins a,b]
                   build the bare-metal RISC-V image and plugin store, boot them on
@@ -36,6 +40,7 @@ fn main() -> Result<()> {
         Some("demo") => demo(&root),
         Some("build-plugins") => build_plugins(&root),
         Some("test") => test(&root),
+        Some("bench") => bench::bench(&root),
         Some("ci") => ci(&root),
         Some("qemu") => qemu::qemu(&root, &args[1..]),
         Some("-h" | "--help" | "help") => {

@@ -82,7 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .to_string();
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
-    let engine = berth_server::engine(EngineKind::Wasmtime, &config.limits)?;
+    let engine = berth_server::engine(EngineKind::Wasmtime, &config.limits, None)?;
     let module = engine
         .compile(&bytes)
         .with_context(|| format!("plugin {}", args.file.display()))?;

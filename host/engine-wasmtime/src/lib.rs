@@ -27,7 +27,10 @@
 #![deny(missing_docs)]
 
 mod bindings;
+mod cache;
 mod host_impl;
+
+pub use cache::ArtifactCache;
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -56,6 +59,7 @@ pub struct WasmtimeEngine {
     // The ticker thread holds a `Weak` to this and stops once the engine and every
     // module compiled by it are dropped (modules outlive the engine in a server).
     ticker_alive: Arc<()>,
+    cache: Option<ArtifactCache>,
 }
 
 /// Per-store data: the plugin's view of the host, and its memory limiter.
@@ -139,7 +143,14 @@ impl WasmtimeEngine {
             linker: Arc::new(linker),
             limits,
             ticker_alive: alive,
+            cache: None,
         })
+    }
+
+    /// Keeps compiled plugins in `cache`, so later runs skip compilation.
+    pub fn with_cache(mut self, cache: Option<ArtifactCache>) -> WasmtimeEngine {
+        self.cache = cache;
+        self
     }
 }
 
@@ -167,8 +178,11 @@ impl Engine for WasmtimeEngine {
         if !is_component(bytes) {
             return Err(LoadError::Invalid("not a Wasm component".into()));
         }
-        let component = Component::new(&self.engine, bytes)
-            .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        let component = match &self.cache {
+            Some(cache) => cache.load(&self.engine, bytes),
+            None => Component::new(&self.engine, bytes),
+        }
+        .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
         let pre = self
             .linker
             .instantiate_pre(&component)

@@ -5,6 +5,7 @@
 //! host = "127.0.0.1"      # bind address
 //! port = 8000             # HTTP port (0 picks a free one)
 //! ws_port = 8765          # optional dedicated WebSocket port (every path is a WebSocket)
+//! cache_dir = ".cache"    # compiled plugins (default: $XDG_CACHE_HOME/berth; "" for none)
 //! engine = "wasmtime"     # or "wasmi"
 //! server_name = "Berth"   # the Server header ("" for none)
 //!
@@ -94,6 +95,8 @@ pub struct Config {
     pub ws_port: Option<u16>,
     /// The engine.
     pub engine: EngineKind,
+    /// Where wasmtime keeps compiled plugins between runs; `None` compiles every time.
+    pub cache_dir: Option<PathBuf>,
     /// The `Server` header; `None` sends none.
     pub server_name: Option<String>,
     /// Where plugin files live.
@@ -118,6 +121,7 @@ impl Default for Config {
             host: "127.0.0.1".into(),
             port: 8000,
             ws_port: None,
+            cache_dir: default_cache_dir(),
             engine: EngineKind::Wasmtime,
             server_name: Some(format!("Berth/{}", env!("CARGO_PKG_VERSION"))),
             plugins_dir: PathBuf::from("plugins"),
@@ -129,6 +133,15 @@ impl Default for Config {
             log: LogConfig::default(),
         }
     }
+}
+
+/// `$XDG_CACHE_HOME/berth`, else `$HOME/.cache/berth`, else none.
+fn default_cache_dir() -> Option<PathBuf> {
+    let xdg = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty());
+    let base = xdg
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("berth"))
 }
 
 /// Why the configuration file cannot be used.
@@ -180,6 +193,7 @@ struct ServerSection {
     port: Option<u16>,
     ws_port: Option<u16>,
     engine: Option<EngineKind>,
+    cache_dir: Option<PathBuf>,
     server_name: Option<String>,
 }
 
@@ -356,6 +370,9 @@ impl Config {
             config.port = port;
         }
         config.ws_port = s.ws_port;
+        if let Some(dir) = s.cache_dir {
+            config.cache_dir = (!dir.as_os_str().is_empty()).then(|| base.join(dir));
+        }
         if let Some(engine) = s.engine {
             config.engine = engine;
         }

@@ -1,6 +1,8 @@
 //! Sending one file: validators (`ETag`, `Last-Modified`), conditional requests (304),
 //! byte ranges (206, 416), the content type, and a body read from disk in 64 KiB
-//! pieces as the connection drains — a file is never read whole into memory.
+//! pieces as the connection drains — a large file is never read whole into memory.
+//! A file of at most one piece is read in the same blocking call that opens it: one
+//! thread hop per request instead of three (open, metadata, read).
 
 use std::io::SeekFrom;
 use std::path::Path;
@@ -11,11 +13,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use berth_core::model::Pairs;
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Full};
 use hyper::header::{
     HeaderMap, HeaderName, HeaderValue, ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH,
     CONTENT_RANGE, CONTENT_TYPE, ETAG, LAST_MODIFIED,
 };
+use std::io::Read;
+
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::http::{apply_headers, empty_body, error_response, BodyError, ResponseBody};
@@ -42,15 +46,13 @@ pub async fn send(
     reply: FileReply<'_>,
     meta: &RequestMeta,
 ) -> hyper::Response<ResponseBody> {
-    let mut file = match tokio::fs::File::open(path).await {
-        Ok(f) => f,
+    let (info, contents) = match open(path).await {
+        Ok(opened) => opened,
         Err(e) => return io_error(path, &e),
     };
-    let info = match file.metadata().await {
-        Ok(m) if m.is_file() => m,
-        Ok(_) => return error_response(404, "Not Found", reply.head),
-        Err(e) => return io_error(path, &e),
-    };
+    if !info.is_file() {
+        return error_response(404, "Not Found", reply.head);
+    }
     let len = info.len();
     let modified = info.modified().ok();
     let etag = etag(len, modified);
@@ -100,17 +102,56 @@ pub async fn send(
     if reply.head {
         return finish(builder.status(status), empty_body());
     }
-    if start > 0 {
-        if let Err(e) = file.seek(SeekFrom::Start(start)).await {
-            return io_error(path, &e);
+    let body = match contents {
+        Contents::Small(bytes) => {
+            // `start + count <= len == bytes.len()`: checked by `range`.
+            let part = bytes.slice(start as usize..(start + count) as usize);
+            Full::new(part).map_err(|never| match never {}).boxed()
         }
-    }
-    let body = FileBody {
-        file: file.take(count),
-        remaining: count,
-        buf: BytesMut::new(),
+        Contents::Large(file) => {
+            let mut file = tokio::fs::File::from_std(file);
+            if start > 0 {
+                if let Err(e) = file.seek(SeekFrom::Start(start)).await {
+                    return io_error(path, &e);
+                }
+            }
+            FileBody {
+                file: file.take(count),
+                remaining: count,
+                buf: BytesMut::new(),
+            }
+            .boxed()
+        }
     };
-    finish(builder.status(status), body.boxed())
+    finish(builder.status(status), body)
+}
+
+/// A file's contents: read already when small, else the open file to stream from.
+enum Contents {
+    Small(Bytes),
+    Large(std::fs::File),
+}
+
+/// Opens `path` and reads its metadata, and its contents when they fit in one piece,
+/// all in one blocking call.
+async fn open(path: &Path) -> std::io::Result<(std::fs::Metadata, Contents)> {
+    let path = path.to_path_buf();
+    let opened = tokio::task::spawn_blocking(move || {
+        let mut file = std::fs::File::open(&path)?;
+        let info = file.metadata()?;
+        if info.is_file() && info.len() <= CHUNK as u64 {
+            let mut bytes = Vec::with_capacity(info.len() as usize);
+            file.read_to_end(&mut bytes)?;
+            if bytes.len() as u64 != info.len() {
+                // Rewritten while we read: the length no longer matches the validators.
+                return Err(std::io::Error::other("file changed while being read"));
+            }
+            return Ok((info, Contents::Small(Bytes::from(bytes))));
+        }
+        Ok((info, Contents::Large(file)))
+    })
+    .await;
+    opened.map_err(std::io::Error::other)?
 }
 
 /// Sets a header unless the plugin already set one of that name.

@@ -108,16 +108,21 @@ pub struct Server {
 /// How long shutdown waits for in-flight requests and WebSocket close handshakes.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// Creates the configured engine.
-pub fn engine(kind: EngineKind, limits: &Limits) -> Result<Box<dyn Engine>, StartError> {
+/// Creates the configured engine; wasmtime keeps compiled plugins in `cache_dir`.
+/// (wasmi needs no cache: it translates each function lazily, on its first call.)
+pub fn engine(
+    kind: EngineKind,
+    limits: &Limits,
+    cache_dir: Option<&std::path::Path>,
+) -> Result<Box<dyn Engine>, StartError> {
     let engine: Box<dyn Engine> = match kind {
         EngineKind::Wasmtime => Box::new(
-            berth_engine_wasmtime::WasmtimeEngine::new(limits.engine()).map_err(|source| {
-                StartError::Engine {
+            berth_engine_wasmtime::WasmtimeEngine::new(limits.engine())
+                .map_err(|source| StartError::Engine {
                     engine: "wasmtime",
                     source,
-                }
-            })?,
+                })?
+                .with_cache(cache_dir.map(berth_engine_wasmtime::ArtifactCache::new)),
         ),
         EngineKind::Wasmi => Box::new(berth_engine_wasmi::WasmiEngine::new(limits.engine())),
     };
@@ -127,7 +132,7 @@ pub fn engine(kind: EngineKind, limits: &Limits) -> Result<Box<dyn Engine>, Star
 impl Server {
     /// Loads the plugins and binds the listener. Nothing is served until [`Server::run`].
     pub async fn start(config: Config) -> Result<Server, StartError> {
-        let engine = engine(config.engine, &config.limits)?;
+        let engine = engine(config.engine, &config.limits, config.cache_dir.as_deref())?;
         let limits = config.limits;
         let ws_hub = Arc::new(ws::Hub::new(
             limits.ws_max_connections,
@@ -141,7 +146,8 @@ impl Server {
             .map(|n| n.get())
             .unwrap_or(2);
         let loaded = loader::load(engine.as_ref(), api, &config, workers * 2)?;
-        for (pool, plugin) in loaded.pools.iter().zip(loaded.app.plugins()) {
+        let plugins = loaded.pools.iter().zip(loaded.app.plugins());
+        for ((pool, plugin), took) in plugins.zip(&loaded.load_times) {
             let routes: Vec<String> = plugin
                 .registration
                 .routes
@@ -156,6 +162,7 @@ impl Server {
                 engine = engine.name(),
                 middleware = plugin.registration.middleware.len(),
                 hooks = plugin.registration.hooks.len(),
+                ms = format_args!("{:.1}", took.as_secs_f64() * 1000.0),
                 "loaded; routes: [{}]",
                 routes.join("; ")
             );

@@ -66,6 +66,8 @@ pub struct Loaded {
     pub app: App,
     /// One pool per plugin, in the app's plugin order.
     pub pools: Vec<Pool>,
+    /// How long each plugin took to read, compile (or fetch from the cache) and set up.
+    pub load_times: Vec<std::time::Duration>,
 }
 
 /// The plugin files to load, in plugin order: `[plugins] load` when given, else every
@@ -144,8 +146,11 @@ pub fn load(
 ) -> Result<Loaded, PluginError> {
     let mut pools = Vec::new();
     let mut entries = Vec::new();
+    let mut load_times = Vec::new();
     for (name, path) in plugin_files(config)? {
+        let started = std::time::Instant::now();
         let (pool, entry) = load_one(engine, &api, config, &name, &path, max_idle)?;
+        load_times.push(started.elapsed());
         pools.push(pool);
         entries.push(entry);
     }
@@ -156,5 +161,9 @@ pub fn load(
     }
     let mut app = App::new(entries)?;
     app.set_server_header(config.server_name.clone());
-    Ok(Loaded { app, pools })
+    Ok(Loaded {
+        app,
+        pools,
+        load_times,
+    })
 }

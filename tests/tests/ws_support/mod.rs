@@ -157,21 +157,39 @@ impl Raw {
 
     /// Writes one masked client frame.
     pub async fn frame(&mut self, fin: bool, rsv1: bool, opcode: u8, payload: &[u8]) {
+        self.write_frame(fin, rsv1, opcode, payload, Some([0x12, 0x34, 0x56, 0x78]))
+            .await;
+    }
+
+    /// Writes one client frame, masked with `mask` or (against the rules) not at all.
+    pub async fn write_frame(
+        &mut self,
+        fin: bool,
+        rsv1: bool,
+        opcode: u8,
+        payload: &[u8],
+        mask: Option<[u8; 4]>,
+    ) {
         let mut out = vec![(u8::from(fin) << 7) | (u8::from(rsv1) << 6) | opcode];
+        let mask_bit = if mask.is_some() { 0x80 } else { 0 };
         match payload.len() {
-            n if n < 126 => out.push(0x80 | n as u8),
+            n if n < 126 => out.push(mask_bit | n as u8),
             n if n < 65536 => {
-                out.push(0x80 | 126);
+                out.push(mask_bit | 126);
                 out.extend_from_slice(&(n as u16).to_be_bytes());
             }
             n => {
-                out.push(0x80 | 127);
+                out.push(mask_bit | 127);
                 out.extend_from_slice(&(n as u64).to_be_bytes());
             }
         }
-        let mask = [0x12, 0x34, 0x56, 0x78];
-        out.extend_from_slice(&mask);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        match mask {
+            Some(mask) => {
+                out.extend_from_slice(&mask);
+                out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+            }
+            None => out.extend_from_slice(payload),
+        }
         // The peer may already have closed (that is what some tests provoke).
         let _ = self.stream.write_all(&out).await;
     }

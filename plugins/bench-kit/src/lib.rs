@@ -1,0 +1,25 @@
+//! Routes for the benchmark scenarios that `hello` does not cover:
+//!
+//! - `POST /echo-json` with a JSON body → the same JSON, parsed and re-serialized
+//!   (invalid JSON → 400 `{"error":"Invalid JSON body","code":400}`);
+//! - `GET /incr` → `{"hits":N}`, N counting up in plugin state (the host's atomic
+//!   increment).
+use berth_sdk::prelude::*;
+
+struct BenchKit;
+
+impl Plugin for BenchKit {
+    fn setup(app: &mut App, _config: &Config) -> Result<(), String> {
+        app.post("/echo-json", |req| match req.json::<Value>() {
+            Ok(value) => Response::json(&value),
+            Err(_) => Response::error("Invalid JSON body", 400),
+        });
+        app.get("/incr", |_req| match state::incr("hits", 1) {
+            Ok(hits) => Response::json(&json!({ "hits": hits })),
+            Err(e) => Response::error(&e, 500),
+        });
+        Ok(())
+    }
+}
+
+berth_sdk::export_plugin!(BenchKit);
