@@ -204,3 +204,53 @@ pub fn artefacts_dir() -> PathBuf {
     std::fs::create_dir_all(&dir).expect("create the artefacts folder");
     dir
 }
+
+/// The embedded runtime (berth-embedded's single-threaded loop, on wasmi) serving
+/// `config` on a desktop socket, as `berth serve --runtime embedded` does. It runs on
+/// its own thread until the test binary exits.
+pub fn start_embedded(config: Config) -> Result<TestServer, String> {
+    use berth_embedded::desktop::{self, DesktopConfig};
+    let mut plugins = Vec::new();
+    for (name, path) in berth_server::loader::plugin_files(&config).map_err(|e| e.to_string())? {
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        plugins.push((name.clone(), bytes, config.plugin_pairs(&name)));
+    }
+    let desktop = DesktopConfig {
+        addr: format!("{}:{}", config.host, config.port),
+        options: DesktopConfig::options(config.limits, config.server_name.clone()),
+        plugins,
+    };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let addr =
+        desktop::spawn(desktop, Box::new(|_, _, _| {}), stop.clone()).map_err(|e| e.to_string())?;
+    // `shutdown` sets the loop's stop flag; the loop has no "stopped" signal, so
+    // `wait_stopped` answers false for it.
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        if stop_rx.blocking_recv().is_ok() {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    Ok(TestServer {
+        addr,
+        ws_addr: None,
+        stop: Mutex::new(Some(stop_tx)),
+        stopped: Mutex::new(None),
+    })
+}
+
+/// The shared embedded-runtime server for `key`, started on first use with `make()`.
+pub fn shared_embedded(key: &str, make: impl FnOnce() -> Config) -> &'static TestServer {
+    static SERVERS: OnceLock<Mutex<HashMap<String, &'static TestServer>>> = OnceLock::new();
+    let mut servers = SERVERS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(server) = servers.get(key) {
+        return server;
+    }
+    let server = start_embedded(make()).unwrap_or_else(|e| panic!("embedded server {key}: {e}"));
+    let server: &'static TestServer = Box::leak(Box::new(server));
+    servers.insert(key.to_string(), server);
+    server
+}

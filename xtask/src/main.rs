@@ -17,6 +17,8 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 mod bench;
+mod qemu;
+mod qemu_tests;
 
 const USAGE: &str = "\
 usage: cargo xtask <task>
@@ -26,7 +28,10 @@ tasks:
   build-plugins   build the bundled plugins into plugins/<name>.wasm
   test            install the test clients (Python, Chromium), then run every test
   bench           every benchmark scenario vs native baselines; writes BENCHMARKS.md
-  ci              fmt check, clippy -D warnings, then test (as .ci/run)";
+  ci              fmt check, clippy -D warnings, then test (as .ci/run)
+  qemu [--serve PORT] [--plugins a,b]
+                  build the bare-metal RISC-V image and plugin store, boot them on
+                  qemu-system-riscv32 and test them (or leave them serving on PORT)";
 
 fn main() -> Result<()> {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -37,6 +42,7 @@ fn main() -> Result<()> {
         Some("test") => test(&root),
         Some("bench") => bench::bench(&root),
         Some("ci") => ci(&root),
+        Some("qemu") => qemu::qemu(&root, &args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -190,7 +196,11 @@ fn ci(root: &Path) -> Result<()> {
         "warnings",
     ]);
     run(clippy, root)?;
-    test(root)
+    let mut clippy = cargo();
+    clippy.args(["clippy", "--release", "--", "-D", "warnings"]);
+    run(clippy, &root.join("host/qemu"))?;
+    test(root)?;
+    qemu::qemu(root, &[])
 }
 
 /// Every test: the black-box suites need the Python clients and Chromium.

@@ -1,6 +1,8 @@
 //! `berth`: serve Wasm plugins over HTTP, build them, inspect them.
 
 mod build;
+mod device;
+mod embedded;
 mod inspect;
 mod logging;
 mod new;
@@ -29,6 +31,9 @@ enum Command {
     Inspect(inspect::Args),
     /// Create a new plugin crate from a template.
     New(new::Args),
+    /// Device tasks: `berth device pack` builds a plugin-store image for the flash.
+    #[command(subcommand)]
+    Device(device::Command),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -42,5 +47,6 @@ fn main() -> anyhow::Result<()> {
         Command::Build(args) => build::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::New(args) => new::run(args),
+        Command::Device(command) => device::run(command),
     }
 }

@@ -26,6 +26,10 @@ pub struct Args {
     /// Engine: wasmtime or wasmi [default: wasmtime].
     #[arg(long, value_parser = parse_engine)]
     engine: Option<EngineKind>,
+    /// Runtime: `server` (tokio + hyper) or `embedded` (the microcontroller loop on a
+    /// desktop socket, always on wasmi) [default: server].
+    #[arg(long, value_enum, default_value = "server")]
+    runtime: crate::embedded::Runtime,
 }
 
 fn parse_engine(s: &str) -> Result<EngineKind, String> {
@@ -63,6 +67,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let config = config(&args)?;
     // Held until the server stops, so a log file gets every queued line.
     let _log = crate::logging::init(&config.log)?;
+    if args.runtime == crate::embedded::Runtime::Embedded {
+        return crate::embedded::serve(config);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -75,7 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -15,6 +15,8 @@
 //!   should not mistake a broken plugin for an echo service.
 //! - `ws:disconnect`: every handler hears it; failures change nothing.
 
+use alloc::string::ToString;
+
 use crate::model::{Event, EventKind, Refusal, WsPayload};
 use crate::pipeline::{App, Invoker, Target};
 

@@ -1,0 +1,176 @@
+//! The embedded commands as an operator runs them: `berth device pack` writes a plugin
+//! store a device can parse, and `berth serve --runtime embedded` serves from the
+//! microcontroller's loop on a desktop socket.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_tests::plugins;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("berth-embedded-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn plugin(name: &str) -> PathBuf {
+    Path::new(plugins::DIR).join(format!("{name}.wasm"))
+}
+
+fn berth(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run berth")
+}
+
+fn text(path: &Path) -> &str {
+    path.to_str().expect("UTF-8 temp path")
+}
+
+#[test]
+fn device_pack_writes_a_store_the_device_parses() {
+    let dir = temp_dir("pack");
+    let config = dir.join("berth.toml");
+    std::fs::write(&config, "[plugin.chat]\nroom = \"lab\"\n").expect("write config");
+    let out = dir.join("plugins.bin");
+    let (hello, chat) = (plugin("hello"), plugin("chat"));
+    let result = berth(&[
+        "device",
+        "pack",
+        text(&hello),
+        text(&chat),
+        "-o",
+        text(&out),
+        "--config",
+        text(&config),
+    ]);
+    assert!(result.status.success(), "{result:?}");
+
+    let image = std::fs::read(&out).expect("the image");
+    let entries = berth_embedded::store::parse(&image).expect("a valid store");
+    let names: Vec<&str> = entries.iter().map(|e| e.name).collect();
+    assert_eq!(names, ["hello", "chat"]);
+    assert_eq!(
+        entries[0].wasm,
+        std::fs::read(&hello).expect("hello").as_slice()
+    );
+    assert_eq!(
+        entries[1].wasm,
+        std::fs::read(&chat).expect("chat").as_slice()
+    );
+    assert!(entries[0].config.is_empty(), "{:?}", entries[0].config);
+    assert_eq!(entries[1].config, vec![("room".into(), "lab".into())]);
+    // The header announces the whole image's length, as a device reads it first.
+    assert_eq!(berth_embedded::store::image_len(&image), Ok(image.len()));
+}
+
+#[test]
+fn device_pack_refuses_a_missing_file() {
+    let dir = temp_dir("missing");
+    let missing = dir.join("nope.wasm");
+    let out = dir.join("plugins.bin");
+    let result = berth(&["device", "pack", text(&missing), "-o", text(&out)]);
+    assert!(!result.status.success());
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(stderr.contains("cannot read"), "{stderr}");
+    assert!(!out.exists(), "no image is written");
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+struct Served {
+    child: Child,
+    port: u16,
+}
+
+impl Served {
+    fn get(&self, path: &str) -> Option<(u16, String)> {
+        let r = reqwest::blocking::Client::new()
+            .get(format!("http://127.0.0.1:{}{path}", self.port))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .ok()?;
+        let status = r.status().as_u16();
+        Some((status, r.text().ok()?))
+    }
+
+    /// Stops the server (SIGTERM) and returns what it printed.
+    fn stop(mut self) -> Vec<String> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let out = self.child.stdout.take().expect("stdout");
+        let lines = BufReader::new(out).lines().map_while(Result::ok).collect();
+        let _ = self.child.wait();
+        lines
+    }
+}
+
+/// A config serving hello and ws-echo on `port`; `extra` lines go in `[server]`.
+fn write_config(dir: &Path, port: u16, extra: &str) -> PathBuf {
+    let config = format!(
+        "[server]\nport = {port}\n{extra}[plugins]\ndir = {:?}\nload = [\"hello\", \"ws-echo\"]\n[log]\nformat = \"pretty\"\n",
+        plugins::DIR
+    );
+    let file = dir.join("berth.toml");
+    std::fs::write(&file, config).expect("write config");
+    file
+}
+
+#[test]
+fn serve_runtime_embedded_answers_and_says_so() {
+    let dir = temp_dir("serve");
+    let port = free_port();
+    let config = write_config(&dir, port, "");
+    let child = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["serve", "--runtime", "embedded", "--config", text(&config)])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn berth");
+    let served = Served { child, port };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let hello = loop {
+        if let Some(r) = served.get("/hello") {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "berth never answered on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(hello, (200, r#"{"message":"Hello, World!"}"#.to_string()));
+    let (status, _) = served.get("/ws/echo").expect("GET /ws/echo");
+    assert_eq!(status, 426, "a WebSocket route wants an upgrade");
+    let lines = served.stop();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("loaded") && l.contains("runtime=embedded")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("| GET /hello | 200 |")),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn serve_runtime_embedded_refuses_a_ws_port() {
+    let dir = temp_dir("ws-port");
+    let config = write_config(&dir, free_port(), "ws_port = 0\n");
+    let result = berth(&["serve", "--runtime", "embedded", "--config", text(&config)]);
+    assert!(!result.status.success());
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(stderr.contains("drop ws_port"), "{stderr}");
+}

@@ -1,0 +1,268 @@
+//! The `std` adapter: the very same loop on a desktop TCP socket, so the black-box
+//! suites run against it (`berth serve --runtime embedded`).
+//!
+//! Sockets are `std::net` ones registered with async-io's reactor (epoll/kqueue), timers
+//! are async-io timers, and [`run`] drives [`Server::run`] with async-io's `block_on` on
+//! the calling thread: one thread, like the firmware.
+
+use std::fmt;
+use std::io;
+use std::net::{Shutdown, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_io::{Async, Timer};
+use berth_core::host::Level;
+use berth_core::model::Pairs;
+use berth_engine_wasmi::WasmiEngine;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+
+use crate::net::{Connection, Listener, NetError, Platform};
+use crate::plugins::{LoadFailure, PluginSource};
+use crate::server::{Options, Server};
+
+/// Where log lines go: `(plugin, level, message)`; the plugin is empty for host lines.
+pub type LogFn = Box<dyn Fn(&str, Level, fmt::Arguments<'_>) + Send + Sync>;
+
+/// The desktop platform: `Instant` for timeouts, the system clock, the OS random source.
+pub struct StdPlatform {
+    start: Instant,
+    log: LogFn,
+}
+
+impl StdPlatform {
+    /// A platform logging through `log`.
+    pub fn new(log: LogFn) -> StdPlatform {
+        StdPlatform {
+            start: Instant::now(),
+            log,
+        }
+    }
+
+    /// A platform that writes log lines to stderr.
+    pub fn stderr() -> StdPlatform {
+        StdPlatform::new(Box::new(|plugin, level, message| {
+            eprintln!(
+                "{level:?} {plugin}{}{message}",
+                if plugin.is_empty() { "" } else { ": " }
+            )
+        }))
+    }
+}
+
+impl Platform for StdPlatform {
+    fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    fn unix_ms(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
+    }
+
+    fn random_u64(&self) -> u64 {
+        // As on the desktop server: a predictable fallback would be worse than stopping.
+        getrandom::u64().unwrap_or_else(|e| panic!("OS random source failed: {e}"))
+    }
+
+    fn log(&self, plugin: &str, level: Level, message: fmt::Arguments<'_>) {
+        (self.log)(plugin, level, message)
+    }
+
+    async fn sleep_until(&self, deadline_ms: u64) {
+        Timer::at(self.start + Duration::from_millis(deadline_ms)).await;
+    }
+}
+
+/// A listening TCP socket.
+pub struct TcpListener {
+    inner: Async<std::net::TcpListener>,
+}
+
+impl TcpListener {
+    /// Binds `addr` (`host:port`; port 0 picks a free one).
+    pub fn bind(addr: &str) -> io::Result<TcpListener> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        Ok(TcpListener {
+            inner: Async::new(listener)?,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().local_addr()
+    }
+}
+
+/// An accepted TCP connection.
+pub struct TcpConn {
+    stream: Async<std::net::TcpStream>,
+    remote: SocketAddr,
+}
+
+fn net_error(e: io::Error) -> NetError {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => NetError::Reset,
+        _ => NetError::Other,
+    }
+}
+
+impl Connection for TcpConn {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, NetError> {
+        self.stream.read(buf).await.map_err(net_error)
+    }
+
+    async fn write_all(&mut self, data: &[u8]) -> Result<(), NetError> {
+        self.stream.write_all(data).await.map_err(net_error)
+    }
+
+    /// Half-closes, then drains what the peer still sends for a moment: closing a
+    /// socket with unread input makes the kernel reset it, and the client could lose
+    /// the response it was sent (a 413 while it is still uploading, say).
+    async fn close(&mut self) {
+        let _ = self.stream.flush().await;
+        let _ = self.stream.get_ref().shutdown(Shutdown::Write);
+        let deadline = Instant::now() + Duration::from_millis(500);
+        let mut sink = [0u8; 1024];
+        loop {
+            let read = self.stream.read(&mut sink);
+            let timeout = async {
+                Timer::at(deadline).await;
+                Ok(0)
+            };
+            match futures_lite::future::or(read, timeout).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    fn remote_addr(&self) -> String {
+        self.remote.to_string()
+    }
+}
+
+impl Listener for TcpListener {
+    type Conn<'a> = TcpConn;
+
+    async fn accept(&self, _slot: usize) -> Result<TcpConn, NetError> {
+        let (stream, remote) = self.inner.accept().await.map_err(net_error)?;
+        let _ = stream.get_ref().set_nodelay(true);
+        Ok(TcpConn { stream, remote })
+    }
+}
+
+/// What `berth serve --runtime embedded` (and the tests) configure.
+pub struct DesktopConfig {
+    /// `host:port` to bind.
+    pub addr: String,
+    /// Sizing and limits.
+    pub options: Options,
+    /// Plugins in order: name, component bytes, config pairs.
+    pub plugins: Vec<(String, Vec<u8>, Pairs)>,
+}
+
+impl DesktopConfig {
+    /// Desktop sizing for `limits`: 16 KiB head buffers and up to 64 connection slots.
+    pub fn options(limits: berth_core::limits::Limits, server_name: Option<String>) -> Options {
+        let head = (limits.max_request_line + limits.max_header_size).clamp(4 << 10, 64 << 10);
+        Options {
+            limits,
+            head_buffer: head,
+            slots: limits.max_connections.saturating_add(1).min(64),
+            server_name,
+        }
+    }
+}
+
+/// Why the desktop adapter could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// A plugin could not be loaded.
+    Load(LoadFailure),
+    /// The listener could not be bound.
+    Bind(String, io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Load(e) => write!(f, "{e}"),
+            StartError::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Loads the plugins on the wasmi engine and binds the listener.
+pub fn start(
+    config: &DesktopConfig,
+    platform: StdPlatform,
+) -> Result<(Server<StdPlatform>, TcpListener), StartError> {
+    let engine = WasmiEngine::new(config.options.limits.engine());
+    let sources: Vec<PluginSource<'_>> = config
+        .plugins
+        .iter()
+        .map(|(name, bytes, pairs)| PluginSource {
+            name,
+            bytes,
+            config: pairs.clone(),
+        })
+        .collect();
+    let server = Server::new(
+        &engine,
+        Arc::new(platform),
+        config.options.clone(),
+        &sources,
+    )
+    .map_err(StartError::Load)?;
+    let listener =
+        TcpListener::bind(&config.addr).map_err(|e| StartError::Bind(config.addr.clone(), e))?;
+    Ok((server, listener))
+}
+
+/// Serves on the calling thread until `stop` is set (checked every 100 ms).
+pub fn run(server: &Server<StdPlatform>, listener: &TcpListener, stop: Arc<AtomicBool>) {
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let shutdown = async move {
+        while !stop.load(Ordering::Relaxed) {
+            Timer::after(Duration::from_millis(100)).await;
+        }
+    };
+    async_io::block_on(server.run(listener, &addr, shutdown));
+}
+
+/// Starts a server on its own thread (the server is single-threaded and stays there)
+/// and returns its address once it is listening. It serves until `stop` is set.
+pub fn spawn(
+    config: DesktopConfig,
+    log: LogFn,
+    stop: Arc<AtomicBool>,
+) -> Result<SocketAddr, StartError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || match start(&config, StdPlatform::new(log)) {
+        Ok((server, listener)) => {
+            let addr = listener.local_addr();
+            let _ = tx.send(addr.map_err(|e| StartError::Bind(config.addr.clone(), e)));
+            run(&server, &listener, stop);
+        }
+        Err(e) => {
+            let _ = tx.send(Err(e));
+        }
+    });
+    rx.recv().unwrap_or_else(|_| {
+        Err(StartError::Bind(
+            String::new(),
+            io::Error::other("server thread died"),
+        ))
+    })
+}

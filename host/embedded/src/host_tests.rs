@@ -1,0 +1,154 @@
+use super::*;
+use core::fmt;
+use core::sync::atomic::{AtomicU64, Ordering};
+use core::task::Waker;
+
+/// A platform whose clock the test moves by hand.
+#[derive(Default)]
+struct Manual {
+    now: AtomicU64,
+}
+
+impl Platform for Manual {
+    fn now_ms(&self) -> u64 {
+        self.now.load(Ordering::Relaxed)
+    }
+    fn unix_ms(&self) -> u64 {
+        1_700_000_000_000 + self.now_ms()
+    }
+    fn random_u64(&self) -> u64 {
+        4
+    }
+    fn log(&self, _: &str, _: Level, _: fmt::Arguments<'_>) {}
+    async fn sleep_until(&self, _: u64) {}
+}
+
+fn host(queue: usize) -> (Arc<Manual>, EmbeddedHost<Manual>) {
+    let p = Arc::new(Manual::default());
+    (p.clone(), EmbeddedHost::new(p, queue))
+}
+
+fn drain<T>(poll: Poll<Result<Vec<T>, ()>>) -> Result<Vec<T>, ()> {
+    match poll {
+        Poll::Ready(r) => r,
+        Poll::Pending => Ok(Vec::new()),
+    }
+}
+
+fn text(s: &str) -> WsPayload {
+    WsPayload::Text(s.into())
+}
+
+#[test]
+fn store_ttl_incr_and_keys() {
+    let (clock, host) = host(100);
+    let s = host.store();
+    s.set("a/1", b"x".to_vec(), Some(100));
+    s.set("a/2", b"y".to_vec(), None);
+    s.set("b/1", b"z".to_vec(), None);
+    assert_eq!(s.keys("a/"), ["a/1", "a/2"]);
+    assert_eq!(s.incr("n", 2), Ok(2));
+    assert_eq!(s.incr("n", -5), Ok(-3));
+    assert_eq!(s.incr("a/2", 1), Err(StateError::NotAnInteger));
+    clock.now.store(100, Ordering::Relaxed);
+    assert_eq!(s.get("a/1"), None, "expired at its deadline");
+    assert_eq!(s.keys("a/"), ["a/2"]);
+    assert!(s.delete("a/2"));
+    assert!(!s.delete("a/2"));
+    s.set("t", b"5".to_vec(), Some(10));
+    assert_eq!(s.incr("t", 1), Ok(6));
+    clock.now.store(111, Ordering::Relaxed);
+    assert_eq!(s.get("t"), None, "incr keeps the expiry");
+}
+
+#[test]
+fn ws_send_rooms_and_broadcast() {
+    let (_, host) = host(1000);
+    let mut cx = Context::from_waker(Waker::noop());
+    let (a, b, c) = (host.ws_open(), host.ws_open(), host.ws_open());
+    host.ws_join(a, "general").unwrap();
+    host.ws_join(b, "general").unwrap();
+    assert_eq!(host.ws_room_members("general"), [a, b]);
+    assert_eq!(host.ws_broadcast(Some("general"), text("hi"), Some(a)), 1);
+    assert_eq!(host.ws_broadcast(None, text("all"), None), 3);
+    assert_eq!(
+        drain(host.ws_poll(b, &mut cx)).unwrap(),
+        [
+            Outgoing::Message(text("hi")),
+            Outgoing::Message(text("all"))
+        ]
+    );
+    assert_eq!(
+        drain(host.ws_poll(a, &mut cx)).unwrap(),
+        [Outgoing::Message(text("all"))]
+    );
+    assert!(host.ws_poll(a, &mut cx).is_pending());
+    host.ws_send(c, text("direct")).unwrap();
+    host.ws_close(c, 1000, "bye").unwrap();
+    assert_eq!(
+        drain(host.ws_poll(c, &mut cx)).unwrap(),
+        [
+            Outgoing::Message(text("all")),
+            Outgoing::Message(text("direct")),
+            Outgoing::Close(1000, "bye".into())
+        ]
+    );
+    host.ws_leave(b, "general").unwrap();
+    assert_eq!(host.ws_room_members("general"), [a]);
+    host.ws_end(a);
+    assert_eq!(host.ws_send(a, text("x")), Err(WsError::NoSuchConnection));
+    assert_eq!(host.ws_room_members("general"), [] as [u64; 0]);
+    assert_eq!(host.ws_count(), 2);
+}
+
+#[test]
+fn ws_data_lives_with_the_connection() {
+    let (_, host) = host(1000);
+    let a = host.ws_open();
+    host.ws_data_set(a, "user", Some("ada".into())).unwrap();
+    assert_eq!(host.ws_data_get(a, "user").as_deref(), Some("ada"));
+    host.ws_data_set(a, "user", None).unwrap();
+    assert_eq!(host.ws_data_get(a, "user"), None);
+    host.ws_end(a);
+    assert_eq!(
+        host.ws_data_set(a, "user", Some("x".into())),
+        Err(WsError::NoSuchConnection)
+    );
+}
+
+#[test]
+fn a_full_queue_overflows_once_and_for_all() {
+    let (_, host) = host(10);
+    let mut cx = Context::from_waker(Waker::noop());
+    let a = host.ws_open();
+    host.ws_send(a, text("12345")).unwrap();
+    host.ws_send(a, text("12345")).unwrap();
+    assert_eq!(host.ws_send(a, text("1")), Err(WsError::QueueFull));
+    assert_eq!(host.ws_broadcast(None, text("x"), None), 0);
+    assert_eq!(drain(host.ws_poll(a, &mut cx)), Err(()));
+}
+
+#[test]
+fn publish_reaches_subscribers_of_the_topic() {
+    let (_, host) = host(1000);
+    let mut cx = Context::from_waker(Waker::noop());
+    let s1 = host.sse_subscribe("sensors");
+    let s2 = host.sse_subscribe("other");
+    assert_eq!(host.publish("sensors", "a\nb", Some("temp"), Some("7")), 1);
+    assert_eq!(
+        drain(host.sse_poll(s1, &mut cx)).unwrap(),
+        ["event: temp\nid: 7\ndata: a\ndata: b\n\n"]
+    );
+    assert!(host.sse_poll(s2, &mut cx).is_pending());
+    host.sse_end(s1);
+    assert_eq!(host.publish("sensors", "x", None, None), 0);
+}
+
+#[test]
+fn sse_fields_cannot_inject_lines() {
+    assert_eq!(
+        sse_event("d", Some("a\nevent: b"), Some("1\r\n")),
+        "event: a event: b\nid: 1  \ndata: d\n\n"
+    );
+    assert_eq!(sse_event("", None, None), "data: \n\n");
+}

@@ -1,0 +1,219 @@
+//! Loading plugins and calling them: compile → instantiate with a [`PluginHost`] →
+//! `setup(config)` → [`App::new`], exactly the sequence berth-core documents.
+//!
+//! A microcontroller keeps **one** instance per plugin (no pool): the loop is
+//! single-threaded, so two calls never overlap. An instance whose call failed is dropped
+//! and the next call gets a fresh one (setup run again), as on the desktop server.
+
+use alloc::boxed::Box;
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+use core::fmt;
+
+use berth_core::engine::{CallError, Engine, Instance, LoadError, Module};
+use berth_core::host::{HostApi, Level, PluginHost};
+use berth_core::model::{
+    BeforeOutcome, Body, Event, EventOutcome, Pairs, Registration, Request, Response,
+};
+use berth_core::pipeline::{App, AppError, Invoker, PluginEntry, Target};
+
+/// A plugin file to load.
+#[derive(Debug, Clone)]
+pub struct PluginSource<'a> {
+    /// The plugin's name (its file stem, or its name in the flash store).
+    pub name: &'a str,
+    /// The component bytes.
+    pub bytes: &'a [u8],
+    /// Its configuration table, as `setup` receives it.
+    pub config: Pairs,
+}
+
+/// Why the plugins could not be loaded. Start-up reports it and stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadFailure {
+    /// A file is not a usable component.
+    Compile {
+        /// The plugin.
+        plugin: String,
+        /// What the engine said.
+        source: LoadError,
+    },
+    /// Instantiation or `setup` failed.
+    Setup {
+        /// The plugin.
+        plugin: String,
+        /// What went wrong.
+        source: CallError,
+    },
+    /// The registrations do not fit together (two plugins on one route…).
+    App(AppError),
+}
+
+impl fmt::Display for LoadFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadFailure::Compile { plugin, source } => write!(f, "plugin {plugin}: {source}"),
+            LoadFailure::Setup { plugin, source } => {
+                write!(f, "plugin {plugin}: setup failed: {source}")
+            }
+            LoadFailure::App(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl core::error::Error for LoadFailure {}
+
+/// One loaded plugin: its module and its single live instance.
+pub struct Plugin {
+    name: String,
+    module: Box<dyn Module>,
+    host: PluginHost,
+    config: Pairs,
+    instance: RefCell<Option<Box<dyn Instance>>>,
+}
+
+impl Plugin {
+    fn fresh(&self) -> Result<(Box<dyn Instance>, Registration), CallError> {
+        let mut instance = self.module.instantiate(self.host.clone())?;
+        let registration = instance
+            .setup(&self.config)?
+            .map_err(CallError::Instantiate)?;
+        Ok((instance, registration))
+    }
+
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs `f` on the live instance (creating one if needed). A failed call drops it.
+    pub fn with<R>(
+        &self,
+        f: impl FnOnce(&mut dyn Instance) -> Result<R, CallError>,
+    ) -> Result<R, CallError> {
+        // Taken out of the cell for the call: a nested call (impossible today, as host
+        // functions never call plugins) would get a fresh instance rather than a panic.
+        let taken = self.instance.borrow_mut().take();
+        let mut instance = match taken {
+            Some(i) => i,
+            None => match self.fresh() {
+                Ok((i, _)) => i,
+                Err(e) => {
+                    self.log_failure("cannot create an instance", &e);
+                    return Err(e);
+                }
+            },
+        };
+        let result = f(&mut *instance);
+        match &result {
+            Ok(_) => *self.instance.borrow_mut() = Some(instance),
+            Err(e) => self.log_failure("call failed, instance replaced", e),
+        }
+        result
+    }
+
+    fn log_failure(&self, what: &str, e: &CallError) {
+        self.host
+            .api()
+            .log(&self.name, Level::Warn, &alloc::format!("{what}: {e}"));
+    }
+}
+
+/// Loads every plugin, in order, and assembles the app.
+pub fn load(
+    engine: &dyn Engine,
+    api: Arc<dyn HostApi>,
+    sources: &[PluginSource<'_>],
+    server_name: Option<String>,
+) -> Result<(App, Vec<Plugin>), LoadFailure> {
+    let mut plugins = Vec::with_capacity(sources.len());
+    let mut entries = Vec::with_capacity(sources.len());
+    for src in sources {
+        let module = engine
+            .compile(src.bytes)
+            .map_err(|source| LoadFailure::Compile {
+                plugin: src.name.to_string(),
+                source,
+            })?;
+        let plugin = Plugin {
+            name: src.name.to_string(),
+            module,
+            host: PluginHost::new(api.clone(), src.name),
+            config: src.config.clone(),
+            instance: RefCell::new(None),
+        };
+        let (instance, registration) = plugin.fresh().map_err(|source| LoadFailure::Setup {
+            plugin: src.name.to_string(),
+            source,
+        })?;
+        *plugin.instance.borrow_mut() = Some(instance);
+        entries.push(PluginEntry {
+            name: src.name.to_string(),
+            registration,
+        });
+        plugins.push(plugin);
+    }
+    let mut app = App::new(entries).map_err(LoadFailure::App)?;
+    app.set_server_header(server_name);
+    Ok((app, plugins))
+}
+
+/// The [`Invoker`] over the loaded plugins. It remembers which plugin produced a
+/// `stream` body, so the connection can pull that stream's chunks from it.
+pub struct PluginInvoker<'a> {
+    plugins: &'a [Plugin],
+    /// The plugin whose response carries a `stream` body, if any did.
+    pub stream_owner: Option<usize>,
+}
+
+impl<'a> PluginInvoker<'a> {
+    /// An invoker over `plugins` (index = plugin order in the app).
+    pub fn new(plugins: &'a [Plugin]) -> PluginInvoker<'a> {
+        PluginInvoker {
+            plugins,
+            stream_owner: None,
+        }
+    }
+
+    fn plugin(&self, to: Target) -> Result<&'a Plugin, CallError> {
+        self.plugins
+            .get(to.plugin)
+            .ok_or_else(|| CallError::Instantiate("no such plugin".into()))
+    }
+
+    fn note(&mut self, to: Target, resp: &Response) {
+        if matches!(resp.body, Body::Stream(_)) {
+            self.stream_owner = Some(to.plugin);
+        }
+    }
+}
+
+impl Invoker for PluginInvoker<'_> {
+    fn handle(&mut self, to: Target, req: &Request) -> Result<Response, CallError> {
+        let r = self.plugin(to)?.with(|i| i.handle(to.handler, req))?;
+        self.note(to, &r);
+        Ok(r)
+    }
+
+    fn before(&mut self, to: Target, req: &Request) -> Result<BeforeOutcome, CallError> {
+        let r = self.plugin(to)?.with(|i| i.before(to.handler, req))?;
+        if let BeforeOutcome::Respond(resp) = &r {
+            self.note(to, resp);
+        }
+        Ok(r)
+    }
+
+    fn after(&mut self, to: Target, req: &Request, resp: &Response) -> Result<Response, CallError> {
+        let r = self.plugin(to)?.with(|i| i.after(to.handler, req, resp))?;
+        if r.body != resp.body {
+            self.note(to, &r);
+        }
+        Ok(r)
+    }
+
+    fn on_event(&mut self, to: Target, event: &Event) -> Result<EventOutcome, CallError> {
+        self.plugin(to)?.with(|i| i.on_event(to.handler, event))
+    }
+}

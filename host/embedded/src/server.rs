@@ -1,0 +1,256 @@
+//! [`Server`]: the plugins, the app, the host — and the single-threaded loop that serves
+//! a fixed number of connection *slots* plus the plugins' timers.
+//!
+//! ```text
+//! run ─┬─ slot 0: accept → serve HTTP (keep-alive) → maybe WebSocket / SSE → close → accept …
+//!      ├─ slot 1 …            (all slots are polled by the one future `run` returns)
+//!      └─ timers: sleep until the next tick, deliver `tick` events
+//! ```
+//!
+//! Nothing is spawned: `run` is one future, so the same code runs under embassy's
+//! executor on a microcontroller, under a plain poll loop on bare metal, and under
+//! async-io's `block_on` on a desktop.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::cell::Cell;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::Poll;
+
+use berth_core::engine::Engine;
+use berth_core::host::{HostApi, Level};
+use berth_core::limits::Limits;
+use berth_core::model::{Event, EventKind, ServerInfo};
+use berth_core::pipeline::App;
+use embassy_futures::select::{select, Either};
+
+use crate::host::EmbeddedHost;
+use crate::net::{Connection, Listener, Platform};
+use crate::plugins::{load, LoadFailure, Plugin, PluginInvoker, PluginSource};
+
+/// How the embedded host is sized. Limits are the desktop server's, from `[limits]`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Every limit, as on the desktop server.
+    pub limits: Limits,
+    /// Bytes of each connection's fixed read buffer. A request head must fit in it
+    /// (→ 431, or 414 while still in the request line); WebSocket frames stream through it.
+    pub head_buffer: usize,
+    /// Connection slots polled at once. Accepting beyond `limits.max_connections` answers
+    /// 503, so one slot more than that limit lets the server say so.
+    pub slots: usize,
+    /// The `Server` header (`None`: none).
+    pub server_name: Option<String>,
+}
+
+impl Options {
+    /// A microcontroller's sizing: 4 connections (+1 to answer 503), 2 KiB buffers,
+    /// 16 KiB bodies and 4 KiB WebSocket frames, plugins capped at 256 KiB of memory.
+    pub fn device() -> Options {
+        let limits = Limits {
+            max_body_size: 16 << 10,
+            max_request_line: 1 << 10,
+            max_header_size: 1 << 10,
+            max_headers: 32,
+            max_connections: 4,
+            ws_max_frame: 4 << 10,
+            ws_max_message: 4 << 10,
+            ws_max_connections: 4,
+            ws_send_queue: 8 << 10,
+            plugin_memory: 256 << 10,
+            ..Limits::default()
+        };
+        Options {
+            limits,
+            head_buffer: 2 << 10,
+            slots: 5,
+            server_name: Some(String::from(concat!("Berth/", env!("CARGO_PKG_VERSION")))),
+        }
+    }
+}
+
+/// The loaded plugins and everything the connections share.
+pub struct Server<P: Platform> {
+    pub(crate) app: App,
+    pub(crate) plugins: Vec<Plugin>,
+    pub(crate) host: Arc<EmbeddedHost<P>>,
+    pub(crate) options: Options,
+    next_request: Cell<u64>,
+    busy: Cell<usize>,
+}
+
+impl<P: Platform> Server<P> {
+    /// Loads the plugins (compile, instantiate, `setup`) and assembles the app.
+    pub fn new(
+        engine: &dyn Engine,
+        platform: Arc<P>,
+        options: Options,
+        sources: &[PluginSource<'_>],
+    ) -> Result<Server<P>, LoadFailure> {
+        let host = Arc::new(EmbeddedHost::new(platform, options.limits.ws_send_queue));
+        let api: Arc<dyn HostApi> = host.clone();
+        let (app, plugins) = load(engine, api, sources, options.server_name.clone())?;
+        Ok(Server {
+            app,
+            plugins,
+            host,
+            options,
+            next_request: Cell::new(1),
+            busy: Cell::new(0),
+        })
+    }
+
+    /// The assembled routes, middleware and hooks.
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// The host API the plugins call.
+    pub fn host(&self) -> &EmbeddedHost<P> {
+        &self.host
+    }
+
+    /// The sizing and limits it runs with.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// The platform.
+    pub fn platform(&self) -> &P {
+        self.host.platform()
+    }
+
+    pub(crate) fn log(&self, level: Level, message: core::fmt::Arguments<'_>) {
+        self.platform().log("", level, message);
+    }
+
+    pub(crate) fn next_request_id(&self) -> u64 {
+        let id = self.next_request.get();
+        self.next_request.set(id + 1);
+        id
+    }
+
+    pub(crate) fn invoker(&self) -> PluginInvoker<'_> {
+        PluginInvoker::new(&self.plugins)
+    }
+
+    /// Connections being served right now.
+    pub fn busy(&self) -> usize {
+        self.busy.get()
+    }
+
+    /// Runs `server-start` hooks, serves `listener` until `shutdown` completes, then runs
+    /// `server-stop` hooks. `http_addr` is what `server-start` reports.
+    pub async fn run<L: Listener>(&self, listener: &L, http_addr: &str, shutdown: impl Future) {
+        let info = ServerInfo {
+            http_addr: http_addr.into(),
+            ws_addr: None,
+        };
+        self.app.broadcast_event(
+            EventKind::ServerStart,
+            &Event::ServerStart(info),
+            &mut self.invoker(),
+        );
+        self.log(Level::Info, format_args!("listening on http://{http_addr}"));
+
+        let mut tasks: Vec<Pin<Box<dyn Future<Output = ()> + '_>>> = Vec::new();
+        for slot in 0..self.options.slots.max(1) {
+            tasks.push(Box::pin(self.slot(listener, slot)));
+        }
+        tasks.push(Box::pin(self.timers()));
+        let all = core::future::poll_fn(|cx| {
+            for task in tasks.iter_mut() {
+                let _ = task.as_mut().poll(cx);
+            }
+            Poll::<()>::Pending
+        });
+        let _ = select(all, shutdown).await;
+
+        self.log(Level::Info, format_args!("shutting down"));
+        self.app.broadcast_event(
+            EventKind::ServerStop,
+            &Event::ServerStop,
+            &mut self.invoker(),
+        );
+    }
+
+    /// One slot: accept, serve, close, forever.
+    async fn slot<L: Listener>(&self, listener: &L, slot: usize) {
+        loop {
+            let mut conn = match listener.accept(slot).await {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of sockets and the like: back off, keep serving.
+                    self.log(Level::Warn, format_args!("accept failed: {e}"));
+                    let at = self.platform().now_ms() + 50;
+                    self.platform().sleep_until(at).await;
+                    continue;
+                }
+            };
+            let max = self.options.limits.max_connections;
+            let busy = self.busy.get();
+            if busy >= max {
+                self.log(
+                    Level::Warn,
+                    format_args!("{busy} connections: refusing with 503"),
+                );
+                crate::conn::refuse(self, &mut conn, 503).await;
+                conn.close().await;
+                continue;
+            }
+            self.busy.set(busy + 1);
+            if (busy + 1) * 5 >= max * 4 {
+                self.log(
+                    Level::Warn,
+                    format_args!("{} of {max} connections in use", busy + 1),
+                );
+            }
+            crate::conn::serve(self, &mut conn).await;
+            conn.close().await;
+            self.busy.set(self.busy.get().saturating_sub(1));
+        }
+    }
+
+    /// Delivers `tick` events to the plugins' timers, forever.
+    async fn timers(&self) {
+        let start = self.platform().now_ms();
+        let mut due: Vec<(u64, u32, berth_core::pipeline::Target)> = self
+            .app
+            .timers()
+            .map(|(every, target)| (start + u64::from(every.max(1)), every.max(1), target))
+            .collect();
+        if due.is_empty() {
+            return core::future::pending().await;
+        }
+        loop {
+            let next = due.iter().map(|d| d.0).min().unwrap_or(u64::MAX);
+            self.platform().sleep_until(next).await;
+            let now = self.platform().now_ms();
+            for (at, every, target) in due.iter_mut() {
+                if *at <= now {
+                    let tick = Event::Tick(self.platform().unix_ms());
+                    let mut invoker = self.invoker();
+                    let _ = berth_core::pipeline::Invoker::on_event(&mut invoker, *target, &tick);
+                    // A late tick is not repeated to catch up.
+                    *at = (*at + u64::from(*every)).max(now + 1);
+                }
+            }
+        }
+    }
+}
+
+/// Races `read` against a deadline: `None` when the deadline came first.
+pub(crate) async fn read_until<P: Platform, C: Connection>(
+    platform: &P,
+    conn: &mut C,
+    buf: &mut [u8],
+    deadline_ms: u64,
+) -> Option<Result<usize, crate::net::NetError>> {
+    match select(conn.read(buf), platform.sleep_until(deadline_ms)).await {
+        Either::First(r) => Some(r),
+        Either::Second(()) => None,
+    }
+}

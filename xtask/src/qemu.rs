@@ -1,0 +1,279 @@
+//! `cargo xtask qemu [--serve PORT]`: build the bare-metal image (host/qemu) and the
+//! plugin store, boot them on `qemu-system-riscv32 -machine virt`, and test the device
+//! from the host through QEMU's user networking (a loopback port forwarded to :80).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::{cargo, run, target_dir};
+
+/// The plugins the image carries, in plugin order (`--plugins a,b` overrides it: the
+/// checks that need a missing plugin then fail, which is fine for measuring).
+const PLUGINS: &[&str] = &["hello", "chat", "ws-echo", "micro-api"];
+const TARGET: &str = "riscv32imac-unknown-none-elf";
+
+/// Builds everything and returns (kernel ELF, store image).
+fn build(root: &Path, plugins: &[String]) -> Result<(PathBuf, PathBuf)> {
+    let target = target_dir(root);
+    let out = target.join("qemu");
+    std::fs::create_dir_all(&out)?;
+    eprintln!("building the plugins (wasm32-unknown-unknown, 16 KiB stack)");
+    let opts = berth_build::BuildOptions {
+        out_dir: Some(out.join("plugins")),
+        target_dir: Some(target.join("berth-plugins")),
+        ..Default::default()
+    };
+    berth_build::build(&root.join("plugins"), &opts).context("building the plugins")?;
+    let mut files = Vec::new();
+    for name in plugins {
+        let path = out.join("plugins").join(format!("{name}.wasm"));
+        let bytes = std::fs::read(&path).with_context(|| format!("{}", path.display()))?;
+        files.push((name.to_string(), bytes));
+    }
+    let none = Vec::new();
+    let entries: Vec<(&str, &berth_core::model::Pairs, &[u8])> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), &none, b.as_slice()))
+        .collect();
+    let mut image = berth_embedded::store::pack(&entries).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // A drive is whole sectors.
+    image.resize(image.len().div_ceil(512) * 512, 0);
+    let store = out.join("plugins.bin");
+    std::fs::write(&store, &image)?;
+    eprintln!("plugin store: {} ({} bytes)", store.display(), image.len());
+
+    let mut cmd = cargo();
+    cmd.args(["build", "--release", "--target", TARGET]);
+    cmd.env("CARGO_TARGET_DIR", &target);
+    run(cmd, &root.join("host/qemu"))?;
+    let elf = target.join(TARGET).join("release").join("berth-qemu");
+    Ok((elf, store))
+}
+
+/// `size`-style numbers straight from the ELF section headers (no binutils needed).
+pub fn sizes(elf: &Path) -> Result<(u64, u64, u64)> {
+    let b = std::fs::read(elf)?;
+    let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as usize;
+    let u32_at = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]) as u64;
+    if b.len() < 52 || &b[..4] != b"\x7fELF" || b[4] != 1 {
+        bail!("{} is not a 32-bit ELF", elf.display());
+    }
+    let (shoff, shentsize, shnum) = (u32_at(32) as usize, u16_at(46), u16_at(48));
+    let names = shoff + u16_at(50) * shentsize;
+    let names = u32_at(names + 16) as usize;
+    let (mut text, mut data, mut bss) = (0, 0, 0);
+    for i in 0..shnum {
+        let sh = shoff + i * shentsize;
+        let name_at = names + u32_at(sh) as usize;
+        let name_end = b[name_at..].iter().position(|&c| c == 0).unwrap_or(0);
+        let name = std::str::from_utf8(&b[name_at..name_at + name_end]).unwrap_or("");
+        // riscv-rt's `.heap` and `.stack` only mark the free RAM above the image.
+        if name == ".heap" || name == ".stack" {
+            continue;
+        }
+        let (kind, flags, size) = (u32_at(sh + 4), u32_at(sh + 8), u32_at(sh + 20));
+        let alloc = flags & 0x2 != 0;
+        let (write, exec) = (flags & 0x1 != 0, flags & 0x4 != 0);
+        match (alloc, kind) {
+            (false, _) => {}
+            (true, 8) => bss += size, // NOBITS
+            (true, _) if write => data += size,
+            (true, _) if exec || !write => text += size,
+            _ => {}
+        }
+    }
+    Ok((text, data, bss))
+}
+
+fn free_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+fn boot(elf: &Path, store: &Path, port: u16, log: &Path) -> Result<Child> {
+    if Command::new("qemu-system-riscv32")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        bail!("qemu-system-riscv32 not found: apt-get install qemu-system-misc");
+    }
+    let mut cmd = Command::new("qemu-system-riscv32");
+    cmd.args([
+        "-machine",
+        "virt",
+        "-m",
+        "128M",
+        "-nographic",
+        "-bios",
+        "none",
+    ]);
+    // Exact instruction counts (minstret) for the per-request numbers.
+    cmd.args(["-icount", "shift=0"]);
+    cmd.arg("-kernel").arg(elf);
+    cmd.arg("-serial").arg(format!("file:{}", log.display()));
+    cmd.args(["-monitor", "none"]);
+    cmd.arg("-drive").arg(format!(
+        "file={},format=raw,if=none,id=store",
+        store.display()
+    ));
+    cmd.args(["-device", "virtio-blk-device,drive=store"]);
+    cmd.arg("-netdev")
+        .arg(format!("user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:80"));
+    cmd.args(["-device", "virtio-net-device,netdev=net0"]);
+    cmd.stdin(Stdio::null()).stdout(Stdio::null());
+    eprintln!("$ {}", crate::shown(&cmd));
+    cmd.spawn().context("cannot start qemu-system-riscv32")
+}
+
+fn wait_for(log: &Path, needle: &str, child: &mut Child, within: Duration) -> Result<()> {
+    let deadline = Instant::now() + within;
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.contains(needle) {
+            return Ok(());
+        }
+        if let Some(fatal) = text
+            .lines()
+            .find(|l| l.contains("fatal") || l.contains("panic"))
+        {
+            bail!("the image failed: {fatal}");
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!("qemu exited ({status}) before serving:\n{text}");
+        }
+        if Instant::now() > deadline {
+            bail!("no {needle:?} within {within:?}; serial log:\n{text}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `cargo xtask qemu [--serve PORT]`.
+pub fn qemu(root: &Path, args: &[String]) -> Result<()> {
+    let mut serve = None;
+    let mut plugins: Vec<String> = PLUGINS.iter().map(|p| p.to_string()).collect();
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        match (flag.as_str(), rest.next()) {
+            ("--serve", Some(port)) => serve = Some(port.parse::<u16>().context("--serve PORT")?),
+            ("--plugins", Some(list)) => plugins = list.split(',').map(String::from).collect(),
+            _ => bail!("usage: cargo xtask qemu [--serve PORT] [--plugins a,b,…]"),
+        }
+    }
+    let (elf, store) = build(root, &plugins)?;
+    let (text, data, bss) = sizes(&elf)?;
+    println!("qemu image: .text {text} B, .data {data} B, .bss {bss} B (16 MiB of .bss is the measuring heap)");
+    let port = match serve {
+        Some(p) => p,
+        None => free_port()?,
+    };
+    let log = target_dir(root).join("qemu").join("serial.log");
+    let _ = std::fs::remove_file(&log);
+    let mut child = boot(&elf, &store, port, &log)?;
+    let outcome = (|| -> Result<()> {
+        wait_for(&log, "serving on", &mut child, Duration::from_secs(120))?;
+        if serve.is_some() {
+            println!(
+                "serving on http://127.0.0.1:{port} (serial log: {}); Ctrl-C stops it",
+                log.display()
+            );
+            child.wait()?;
+            return Ok(());
+        }
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+        let (passed, failed) = crate::qemu_tests::run_all(addr);
+        report(&log)?;
+        println!("qemu: {passed} passed, {failed} failed");
+        if failed > 0 {
+            bail!(
+                "{failed} QEMU test(s) failed; serial log: {}",
+                log.display()
+            );
+        }
+        Ok(())
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    outcome
+}
+
+/// Heap and instruction numbers from the serial log.
+fn report(log: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(log)?;
+    if let Some(line) = text.lines().find(|l| l.contains("loaded")) {
+        println!("{}", line.trim_start_matches("berth-qemu: "));
+    }
+    if let Some(line) = text.lines().rev().find(|l| l.starts_with("conn: ")) {
+        if let Some((_, heap)) = line.split_once("; ") {
+            println!("{heap} (since boot finished, after every check)");
+        }
+    }
+    // Each `conn:` line closes a connection; the access line before it names its request.
+    let mut hello = Vec::new();
+    let mut last_access = "";
+    for line in text.lines() {
+        if line.contains(" | ") {
+            last_access = line;
+        } else if let Some(rest) = line.strip_prefix("conn: ") {
+            let n: u64 = rest.split(' ').next().unwrap_or("0").parse().unwrap_or(0);
+            if last_access.contains("GET /hello |") {
+                hello.push(n);
+            }
+            last_access = "";
+        }
+    }
+    hello.sort_unstable();
+    if let Some(median) = hello.get(hello.len() / 2) {
+        println!(
+            "GET /hello: median {median} instructions per request (accept → response written, TCP and idle polling included; {} samples)",
+            hello.len()
+        );
+    }
+    Ok(())
+}
+
+/// A response: status, lower-case headers, body.
+pub type Reply = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// A raw HTTP exchange for the tests.
+pub fn http(addr: SocketAddr, request: &str) -> Result<Reply> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    s.write_all(request.as_bytes())?;
+    read_response(&mut BufReader::new(s))
+}
+
+/// Reads one response (content-length bodies).
+pub fn read_response<R: Read>(r: &mut BufReader<R>) -> Result<Reply> {
+    let mut line = String::new();
+    r.read_line(&mut line)?;
+    let status = line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .with_context(|| format!("bad status line {line:?}"))?;
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h)?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (n, v) = h.split_once(':').context("header without colon")?;
+        headers.push((n.to_ascii_lowercase(), v.trim().to_string()));
+    }
+    let len = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .map_or(Ok(0), |(_, v)| v.parse::<usize>())?;
+    let mut body = vec![0; len];
+    r.read_exact(&mut body)?;
+    Ok((status, headers, body))
+}
