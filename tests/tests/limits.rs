@@ -48,6 +48,16 @@ fn four_connections(engine: EngineKind) -> &'static TestServer {
     })
 }
 
+/// Two connections in all, and SSE queues of four events.
+fn two_connections(engine: EngineKind) -> &'static TestServer {
+    shared(engine, "two-connections", || {
+        config(
+            "[plugins]\nload = [\"pubsub\"]\n[limits]\nmax_connections = 2\n[sse]\nqueue = 4\n",
+            engine,
+        )
+    })
+}
+
 per_engine!(
     a_body_over_the_limit_is_413,
     a_long_request_line_is_414,
@@ -59,6 +69,7 @@ per_engine!(
     an_idle_keep_alive_connection_is_closed,
     the_last_keep_alive_request_says_close,
     a_connection_flood_gets_503,
+    a_stalled_sse_client_frees_its_connection,
 );
 
 fn status(r: &berth_tests::raw::RawResponse) -> &str {
@@ -294,4 +305,61 @@ fn a_connection_flood_gets_503(engine: EngineKind) {
     });
     assert!(served, "the slot of the closed WebSocket was never freed");
     drop(held);
+}
+
+fn a_stalled_sse_client_frees_its_connection(engine: EngineKind) {
+    // The subscriber never reads; the publisher fills its socket and then its queue
+    // until the hub drops it. Its connection must close then, not whenever hyper can
+    // write again (never, for this client): with two connections allowed, a third
+    // client only gets in once it has.
+    let s = two_connections(engine);
+    let mut stalled = RawHttp::connect(s.addr);
+    stalled
+        .send(b"GET /sse/stalled HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    let mut publisher = RawHttp::connect(s.addr);
+    let publish = |c: &mut RawHttp, data: &str| -> String {
+        let request = format!(
+            "POST /publish/stalled HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{data}",
+            data.len()
+        );
+        c.send(request.as_bytes()).expect("publish");
+        String::from_utf8_lossy(&c.response().body).into_owned()
+    };
+    // Wait until the subscription is live, then publish 64 KiB events until dropped.
+    let live = (0..500).any(|_| {
+        let reached = publish(&mut publisher, "hello") == r#"{"subscribers":1}"#;
+        if !reached {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        reached
+    });
+    assert!(live, "the subscription never went live");
+    let big = "x".repeat(64 << 10);
+    let dropped = (0..2000).any(|_| publish(&mut publisher, &big) == r#"{"subscribers":0}"#);
+    assert!(dropped, "the stalled subscriber was never dropped");
+    // The publisher's slot goes to a new client at once…
+    drop(publisher);
+    let try_publish = || {
+        let mut c = RawHttp::connect(s.addr);
+        let _ = c.send(b"POST /publish/other HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx");
+        match c.read() {
+            Reply::Response(r) if r.status_line == "HTTP/1.1 200 OK" => Some(c),
+            _ => {
+                std::thread::sleep(Duration::from_millis(10));
+                None
+            }
+        }
+    };
+    let holder = (0..200).find_map(|_| try_publish());
+    assert!(holder.is_some(), "the publisher's slot was never freed");
+    // …and the stalled client's slot to another.
+    let served = (0..200).find_map(|_| try_publish());
+    assert!(
+        served.is_some(),
+        "the stalled client's connection was never closed"
+    );
+    // And the stalled client, reading at last, finds its connection closed.
+    let (_, sent) = stalled.closed_after();
+    assert!(sent.starts_with(b"HTTP/1.1 200 OK"));
 }

@@ -29,6 +29,9 @@
 //!   client gets `keep_alive_timeout` to send its next head, not `header_timeout`).
 //! - **`max_keep_alive_requests`**: counted in [`Activity::begin`]; the last response
 //!   carries `Connection: close`, after which hyper closes the connection.
+//!
+//! [`Activity::abort`] closes a connection at once: the SSE hub uses it for a client
+//! that stopped reading, which hyper (blocked on the full socket) would not notice.
 
 use std::io;
 use std::net::SocketAddr;
@@ -225,6 +228,9 @@ struct Load {
 pub(crate) struct Activity {
     load: watch::Sender<Load>,
     max_requests: u32,
+    /// Notified to close the connection at once, whatever it is doing (an SSE client
+    /// that stopped reading: hyper, blocked on the full socket, would not notice).
+    pub(crate) abort: Arc<tokio::sync::Notify>,
 }
 
 impl Activity {
@@ -232,6 +238,7 @@ impl Activity {
         Arc::new(Activity {
             load: watch::Sender::new(Load::default()),
             max_requests,
+            abort: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -361,6 +368,7 @@ pub(crate) fn spawn(
         activity.load.subscribe(),
         Duration::from_millis(limits.keep_alive_timeout_ms),
     );
+    let abort = activity.abort.clone();
     let service = {
         let activity = activity.clone();
         hyper::service::service_fn(move |req| {
@@ -397,6 +405,10 @@ pub(crate) fn spawn(
                 tracing::debug!("keep-alive connection from {remote} idle: closing");
                 conn.as_mut().graceful_shutdown();
                 conn.await
+            }
+            () = abort.notified() => {
+                tracing::debug!("connection from {remote} aborted: its client stopped reading");
+                Ok(())
             }
         };
         if let Err(e) = ended {

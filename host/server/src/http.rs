@@ -62,7 +62,7 @@ pub async fn serve(
         match websocket(&shared, port, &req) {
             Some(Ok(endpoint)) => ws::accept(&shared, remote, req, endpoint),
             Some(Err(refused)) => to_hyper(refused, false),
-            None => http(&shared, remote, req).await,
+            None => http(&shared, &activity, remote, req).await,
         }
     };
     if last && response.status() != hyper::StatusCode::SWITCHING_PROTOCOLS {
@@ -155,13 +155,15 @@ fn upgrade_required() -> Response {
 /// Serves a plain HTTP request through the pipeline.
 async fn http(
     shared: &Arc<Shared>,
+    activity: &Activity,
     remote: SocketAddr,
     req: hyper::Request<Incoming>,
 ) -> hyper::Response<ResponseBody> {
     match read_request(shared, remote, req).await {
         Ok(request) => {
             let head = request.method == Method::Head;
-            let meta = RequestMeta::of(&request);
+            let mut meta = RequestMeta::of(&request);
+            meta.abort = Some(activity.abort.clone());
             // Plugin calls are synchronous and bounded by the engine's deadline; running
             // them inline avoids a thread hop per request.
             let mut invoker = TrackingInvoker::new(&shared.pools);
