@@ -371,7 +371,7 @@ fn http_worker(id: u64, addr: SocketAddr, deadline: Instant, stats: &Stats) {
     let mut n = 0u64;
     while Instant::now() < deadline {
         n += 1;
-        if n % 97 == 0 {
+        if n.is_multiple_of(97) {
             // A declared body over max_body_size, on a connection of its own.
             match Http::connect(addr).and_then(|mut c| {
                 c.reader.get_mut().write_all(
