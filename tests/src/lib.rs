@@ -12,6 +12,8 @@ use std::sync::{mpsc, Mutex, OnceLock};
 pub use berth_server::{Config, EngineKind};
 
 pub mod clients;
+pub mod garbage;
+pub mod raw;
 
 /// The bundled plugins, built from the current sources.
 pub mod plugins {

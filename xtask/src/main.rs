@@ -8,6 +8,13 @@
 //! - `bench`: every benchmark scenario against the native baselines, in one run; prints
 //!   the tables and writes `BENCHMARKS.md` (see `bench.rs`).
 //! - `ci`: what `.ci/run` does: formatting, clippy with warnings denied, then `test`.
+//! - `soak [--minutes N] [--engine E] [--release]`: the `berth` binary under mixed HTTP,
+//!   WebSocket and SSE traffic plus misbehaving plugins on loopback, 10 minutes by
+//!   default; fails on any unexpected error or RSS growth after warm-up (see `soak.rs`).
+//! - `fuzz-smoke [--seconds N] [--target T]`: each cargo-fuzz target for 60 s (see
+//!   `fuzz.rs`; sets `RUSTC_BOOTSTRAP=1` for the nightly-only fuzz flags).
+//!
+//! `soak` and `fuzz-smoke` take minutes, so `ci` does not run them.
 
 use std::env;
 use std::ffi::OsStr;
@@ -17,8 +24,10 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 mod bench;
+mod fuzz;
 mod qemu;
 mod qemu_tests;
+mod soak;
 
 const USAGE: &str = "\
 usage: cargo xtask <task>
@@ -29,6 +38,11 @@ tasks:
   test            install the test clients (Python, Chromium), then run every test
   bench           every benchmark scenario vs native baselines; writes BENCHMARKS.md
   ci              fmt check, clippy -D warnings, then test (as .ci/run)
+  soak            [--minutes N] [--engine wasmtime|wasmi] [--release]
+                  mixed HTTP/WebSocket/SSE traffic and misbehaving plugins against the
+                  berth binary on loopback (10 min by default): no unexpected errors,
+                  flat RSS, exit 0 on SIGTERM
+  fuzz-smoke      [--seconds N] [--target T]  every fuzz target for 60 s (cargo-fuzz)
   qemu [--serve PORT] [--plugins a,b]
                   build the bare-metal RISC-V image and plugin store, boot them on
                   qemu-system-riscv32 and test them (or leave them serving on PORT)";
@@ -43,6 +57,16 @@ fn main() -> Result<()> {
         Some("bench") => bench::bench(&root),
         Some("ci") => ci(&root),
         Some("qemu") => qemu::qemu(&root, &args[1..]),
+        Some("soak") => {
+            let options = soak::Options::parse(&args[1..])?;
+            let berth = build_berth_profile(&root, options.release)?;
+            let work = target_dir(&root).join("soak");
+            soak::run(&berth, &root, &work, &options)
+        }
+        Some("fuzz-smoke") => {
+            let (seconds, targets) = fuzz::parse(&args[1..])?;
+            fuzz::smoke(&root, seconds, &targets)
+        }
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -105,11 +129,20 @@ fn target_dir(root: &Path) -> PathBuf {
 
 /// Builds the release `berth` binary and returns its path.
 fn build_berth(root: &Path) -> Result<PathBuf> {
+    build_berth_profile(root, true)
+}
+
+/// Builds the `berth` binary, release or debug, and returns its path.
+fn build_berth_profile(root: &Path, release: bool) -> Result<PathBuf> {
     let mut cmd = cargo();
-    cmd.args(["build", "--release", "--package", "berth", "--bin", "berth"]);
+    cmd.arg("build");
+    if release {
+        cmd.arg("--release");
+    }
+    cmd.args(["--package", "berth", "--bin", "berth"]);
     run(cmd, root)?;
     let exe = target_dir(root)
-        .join("release")
+        .join(if release { "release" } else { "debug" })
         .join(format!("berth{}", env::consts::EXE_SUFFIX));
     if !exe.is_file() {
         bail!("built berth, but {} is not there", exe.display());

@@ -113,6 +113,13 @@ fn pretty_lines_in_seed_002s_shape() {
             .any(|l| l.starts_with("[INFO] ") && l.contains(" [logger] [LOG] GET /hello")),
         "{lines:#?}"
     );
+    // SIGTERM ran the `server:stop` hooks before the process exited.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(" [logger] [LOG] server stopping")),
+        "{lines:#?}"
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! cache_dir = ".cache"    # compiled plugins (default: $XDG_CACHE_HOME/berth; "" for none)
 //! engine = "wasmtime"     # or "wasmi"
 //! server_name = "Berth"   # the Server header ("" for none)
+//! shutdown_timeout = 10.0 # seconds open requests get to finish at SIGINT/SIGTERM
 //!
 //! [plugins]
 //! dir = "plugins"                    # relative to this file
@@ -99,6 +100,9 @@ pub struct Config {
     pub cache_dir: Option<PathBuf>,
     /// The `Server` header; `None` sends none.
     pub server_name: Option<String>,
+    /// How long a graceful shutdown waits for open requests and WebSocket close
+    /// handshakes before it closes what is left.
+    pub shutdown_timeout: std::time::Duration,
     /// Where plugin files live.
     pub plugins_dir: PathBuf,
     /// Plugins to load, in order; `None` loads every `*.wasm` in `plugins_dir` by name.
@@ -124,6 +128,7 @@ impl Default for Config {
             cache_dir: default_cache_dir(),
             engine: EngineKind::Wasmtime,
             server_name: Some(format!("Berth/{}", env!("CARGO_PKG_VERSION"))),
+            shutdown_timeout: std::time::Duration::from_secs(10),
             plugins_dir: PathBuf::from("plugins"),
             load: None,
             limits: Limits::default(),
@@ -195,6 +200,7 @@ struct ServerSection {
     engine: Option<EngineKind>,
     cache_dir: Option<PathBuf>,
     server_name: Option<String>,
+    shutdown_timeout: Option<f64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -227,6 +233,8 @@ struct LimitsSection {
     plugin_memory: Option<usize>,
 }
 
+/// Seconds as whole milliseconds; negative and NaN are 0, and huge values saturate
+/// (`as` from a float saturates), so no value from a file can panic.
 fn millis(seconds: f64) -> u64 {
     (seconds.max(0.0) * 1000.0).round() as u64
 }
@@ -379,6 +387,9 @@ impl Config {
         if let Some(name) = s.server_name {
             config.server_name = (!name.is_empty()).then_some(name);
         }
+        if let Some(seconds) = s.shutdown_timeout {
+            config.shutdown_timeout = std::time::Duration::from_millis(millis(seconds));
+        }
         if let Some(dir) = file.plugins.dir {
             config.plugins_dir = base.join(dir);
         } else {
@@ -421,6 +432,7 @@ mod tests {
             port = 9000
             engine = "wasmi"
             server_name = ""
+            shutdown_timeout = 2.5
             [plugins]
             dir = "p"
             load = ["auth", "users"]
@@ -440,6 +452,7 @@ mod tests {
             (c.port, c.engine, c.server_name.clone()),
             (9000, EngineKind::Wasmi, None)
         );
+        assert_eq!(c.shutdown_timeout, std::time::Duration::from_millis(2500));
         assert_eq!(c.plugins_dir, PathBuf::from("/etc/berth/p"));
         assert_eq!(
             c.load.as_deref(),

@@ -1,8 +1,9 @@
 //! One HTTP request, from hyper to the pipeline and back.
 //!
 //! The host owns everything about the wire: it rejects what it must before any plugin
-//! runs (unknown methods → 501, bodies over `max_body_size` → 413, a body that trickles
-//! in slower than `body_timeout` → 408), builds the plugin-facing [`Request`], runs the
+//! runs (a request line over `max_request_line` → 414, a header line over
+//! `max_header_size` → 431, unknown methods → 501, bodies over `max_body_size` → 413, a
+//! body that trickles in slower than `body_timeout` → 408), builds the plugin-facing [`Request`], runs the
 //! pipeline, and turns the plugin's [`Response`] back into HTTP, dropping a body for HEAD.
 //! Bodies that are not in memory (SSE, files, streams) are built by [`crate::respond`].
 
@@ -18,8 +19,9 @@ use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH};
 
+use crate::conn::Activity;
 use crate::invoker::TrackingInvoker;
 use crate::respond::{respond, RequestMeta};
 use crate::{ws, Port, Shared};
@@ -45,18 +47,31 @@ pub fn error_response(status: u16, message: &str, head: bool) -> hyper::Response
 /// Serves one request. Never fails: every failure is an HTTP response.
 pub async fn serve(
     shared: Arc<Shared>,
+    activity: Arc<Activity>,
     remote: SocketAddr,
     port: Port,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<ResponseBody>, Infallible> {
     let started = std::time::Instant::now();
+    let last = activity.begin();
     // Both are cheap clones (an enum and shared bytes): no per-request string building.
     let (method, uri) = (req.method().clone(), req.uri().clone());
-    let response = match websocket(&shared, port, &req) {
-        Some(Ok(endpoint)) => ws::accept(&shared, remote, req, endpoint),
-        Some(Err(refused)) => to_hyper(refused, false),
-        None => http(&shared, remote, req).await,
+    let mut response = if let Err(rejection) = check_head(&shared.limits, &req) {
+        to_hyper(rejection, false)
+    } else {
+        match websocket(&shared, port, &req) {
+            Some(Ok(endpoint)) => ws::accept(&shared, remote, req, endpoint),
+            Some(Err(refused)) => to_hyper(refused, false),
+            None => http(&shared, &activity, remote, req).await,
+        }
     };
+    if last && response.status() != hyper::StatusCode::SWITCHING_PROTOCOLS {
+        // `max_keep_alive_requests`: hyper closes the connection after this response.
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    let response = response.map(|body| activity.track(body));
     // Seed 002's access line: ip | METHOD path | status | ms (time to the response head;
     // a streamed body may go on after it).
     let (ip, status) = (remote.ip(), response.status().as_u16());
@@ -67,6 +82,34 @@ pub async fn serve(
         "{ip} | {method} {uri} | {status} | {ms:.1}ms"
     );
     Ok(response)
+}
+
+/// The head checks hyper cannot make (see [`crate::conn`] for the ones it makes): the
+/// request line against `max_request_line` (414) and each header line, `name: value`,
+/// against `max_header_size` (431). hyper has already bounded the whole head, so these
+/// only read what is there.
+pub fn check_head<B>(
+    limits: &berth_core::limits::Limits,
+    req: &hyper::Request<B>,
+) -> Result<(), Response> {
+    let uri = req.uri();
+    let target = match (uri.scheme_str(), uri.authority()) {
+        (Some(scheme), Some(authority)) => scheme.len() + "://".len() + authority.as_str().len(),
+        (None, Some(authority)) => authority.as_str().len(),
+        _ => 0,
+    } + uri.path_and_query().map_or(0, |p| p.as_str().len());
+    // `METHOD SP target SP HTTP/1.1`
+    let line = req.method().as_str().len() + 1 + target + 1 + "HTTP/1.1".len();
+    if line > limits.max_request_line {
+        return Err(Response::error(414, "URI Too Long"));
+    }
+    let too_large = req.headers().iter().any(|(name, value)| {
+        name.as_str().len() + ": ".len() + value.len() > limits.max_header_size
+    });
+    if too_large {
+        return Err(Response::error(431, "Request Header Fields Too Large"));
+    }
+    Ok(())
 }
 
 /// Whether the request is for a WebSocket: `None` for plain HTTP, else the endpoint
@@ -112,13 +155,15 @@ fn upgrade_required() -> Response {
 /// Serves a plain HTTP request through the pipeline.
 async fn http(
     shared: &Arc<Shared>,
+    activity: &Activity,
     remote: SocketAddr,
     req: hyper::Request<Incoming>,
 ) -> hyper::Response<ResponseBody> {
     match read_request(shared, remote, req).await {
         Ok(request) => {
             let head = request.method == Method::Head;
-            let meta = RequestMeta::of(&request);
+            let mut meta = RequestMeta::of(&request);
+            meta.abort = Some(activity.abort.clone());
             // Plugin calls are synchronous and bounded by the engine's deadline; running
             // them inline avoids a thread hop per request.
             let mut invoker = TrackingInvoker::new(&shared.pools);

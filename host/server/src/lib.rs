@@ -15,6 +15,7 @@
 
 pub mod config;
 mod config_serving;
+mod conn;
 mod file_response;
 mod host_api;
 mod http;
@@ -38,8 +39,6 @@ use berth_core::engine::{Engine, LoadError};
 use berth_core::limits::Limits;
 use berth_core::model::{Event, EventKind, ServerInfo};
 use berth_core::pipeline::App;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -87,6 +86,8 @@ pub(crate) struct Shared {
     /// Every SSE subscriber, by topic.
     pub(crate) sse: Arc<sse::SseHub>,
     pub(crate) statics: static_files::StaticFiles,
+    /// Live TCP connections on every listener, against `max_connections`.
+    pub(crate) conns: Arc<conn::ConnLimiter>,
 }
 
 /// Which listener a connection came in on.
@@ -103,10 +104,9 @@ pub struct Server {
     listener: TcpListener,
     ws_listener: Option<TcpListener>,
     shared: Arc<Shared>,
+    /// How long shutdown waits for in-flight requests and WebSocket close handshakes.
+    shutdown_timeout: Duration,
 }
-
-/// How long shutdown waits for in-flight requests and WebSocket close handshakes.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Creates the configured engine; wasmtime keeps compiled plugins in `cache_dir`.
 /// (wasmi needs no cache: it translates each function lazily, on its first call.)
@@ -183,11 +183,13 @@ impl Server {
             ws: ws_hub,
             sse: sse_hub,
             statics,
+            conns: Arc::new(conn::ConnLimiter::new(limits.max_connections.max(1))),
         });
         Ok(Server {
             listener,
             ws_listener,
             shared,
+            shutdown_timeout: config.shutdown_timeout,
         })
     }
 
@@ -202,10 +204,11 @@ impl Server {
     }
 
     /// Runs `server:start` hooks and serves until `shutdown` completes. Then it stops
-    /// accepting, closes every WebSocket with 1001, lets open requests finish (for up to
-    /// 10 s), and runs `server:stop` hooks.
+    /// accepting, ends every SSE stream, closes every WebSocket with 1001, lets open
+    /// requests finish (for up to `shutdown_timeout`), and runs `server:stop` hooks.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
         let shared = self.shared;
+        let grace = self.shutdown_timeout;
         let http_addr = address(&self.listener);
         let ws_addr = self.ws_listener.as_ref().map(address);
         let info = ServerInfo {
@@ -226,7 +229,7 @@ impl Server {
 
         // Every connection task holds a receiver: the sender says "drain" and then waits
         // for all of them to be dropped.
-        let (drain, draining) = watch::channel(());
+        let (drain, draining) = watch::channel(conn::Phase::Serving);
         let http = accept_loop(self.listener, Port::Http, shared.clone(), draining.clone());
         let ws = async {
             match self.ws_listener {
@@ -240,17 +243,28 @@ impl Server {
             () = shutdown => {}
         }
 
-        tracing::info!("shutting down");
+        tracing::info!(
+            connections = shared.conns.live(),
+            "shutting down (waiting up to {grace:?} for open requests)"
+        );
         timers.stop();
-        let _ = drain.send(());
+        let _ = drain.send(conn::Phase::Drain);
         // Event streams and WebSockets never end on their own: end them so connections
         // can finish.
         shared.sse.close();
         shared
             .ws
-            .close_all(1001, "Server shutting down", SHUTDOWN_GRACE)
+            .close_all(1001, "Server shutting down", grace)
             .await;
-        let _ = tokio::time::timeout(SHUTDOWN_GRACE, drain.closed()).await;
+        if tokio::time::timeout(grace, drain.closed()).await.is_err() {
+            tracing::warn!(
+                "{} connections still open after {grace:?}: closing them",
+                drain.receiver_count()
+            );
+            let _ = drain.send(conn::Phase::Abort);
+            // Each task drops its receiver as soon as it sees the abort.
+            let _ = tokio::time::timeout(Duration::from_secs(1), drain.closed()).await;
+        }
         let mut invoker = PoolInvoker(&shared.pools);
         shared
             .app
@@ -272,15 +286,14 @@ fn address(listener: &TcpListener) -> SocketAddr {
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
 }
 
-/// Accepts connections forever, serving each on its own task until it ends or the
-/// drain signal arrives (then it finishes the request in flight and closes).
+/// Accepts connections forever, each served on its own task (see [`conn`]); one over
+/// `max_connections` is answered 503 and closed.
 async fn accept_loop(
     listener: TcpListener,
     port: Port,
     shared: Arc<Shared>,
-    draining: watch::Receiver<()>,
+    draining: watch::Receiver<conn::Phase>,
 ) {
-    let limits = shared.limits;
     loop {
         let (stream, remote) = match listener.accept().await {
             Ok(pair) => pair,
@@ -291,31 +304,16 @@ async fn accept_loop(
                 continue;
             }
         };
-        let _ = stream.set_nodelay(true);
-        let service = {
-            let shared = shared.clone();
-            hyper::service::service_fn(move |req| http::serve(shared.clone(), remote, port, req))
-        };
-        let conn = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_millis(limits.header_timeout_ms))
-            .max_headers(limits.max_headers)
-            .serve_connection(TokioIo::new(stream), service)
-            .with_upgrades();
-        let mut draining = draining.clone();
-        tokio::spawn(async move {
-            tokio::pin!(conn);
-            let ended = tokio::select! {
-                ended = conn.as_mut() => ended,
-                _ = draining.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
-            };
-            if let Err(e) = ended {
-                tracing::debug!("connection from {remote} ended: {e}");
-            }
-            drop(draining);
-        });
+        match shared.conns.try_acquire() {
+            Some(permit) => conn::spawn(
+                shared.clone(),
+                stream,
+                permit,
+                remote,
+                port,
+                draining.clone(),
+            ),
+            None => shared.conns.reject(stream, remote),
+        }
     }
 }

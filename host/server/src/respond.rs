@@ -28,6 +28,8 @@ pub struct RequestMeta {
     pub if_range: Option<String>,
     /// `Last-Event-ID` (SSE resumption).
     pub last_event_id: Option<String>,
+    /// Closes the request's connection at once (an SSE client that stopped reading).
+    pub abort: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl RequestMeta {
@@ -40,6 +42,7 @@ impl RequestMeta {
             range: get("range"),
             if_range: get("if-range"),
             last_event_id: get("last-event-id"),
+            abort: None,
         }
     }
 }
@@ -112,10 +115,11 @@ fn sse(
     let body = if head {
         empty_body()
     } else {
-        shared
-            .sse
-            .subscribe(topic, meta.last_event_id.as_deref())
-            .boxed()
+        let body = shared.sse.subscribe(topic, meta.last_event_id.as_deref());
+        if let Some(abort) = &meta.abort {
+            body.abort_on_lag(abort.clone());
+        }
+        body.boxed()
     };
     let mut r = with_body(response, body, head);
     let headers = r.headers_mut();

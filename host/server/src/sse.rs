@@ -53,7 +53,35 @@ struct Recent {
 struct Subscriber {
     tx: mpsc::Sender<Bytes>,
     /// Set when the hub dropped this subscriber for falling behind.
-    lagged: Arc<AtomicBool>,
+    lagged: Arc<Lag>,
+}
+
+/// Whether a subscriber was dropped for falling behind, and whom to tell at once.
+#[derive(Default)]
+struct Lag {
+    flag: AtomicBool,
+    /// The subscriber's connection: a client that stopped reading also leaves hyper
+    /// blocked on a full socket, where it would never poll the body to see the error,
+    /// so the connection is told directly and closes.
+    abort: Mutex<Option<Arc<tokio::sync::Notify>>>,
+}
+
+impl Lag {
+    fn set(&self) {
+        self.flag.store(true, Ordering::Relaxed);
+        if let Some(abort) = self
+            .abort
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            abort.notify_one();
+        }
+    }
+
+    fn is_set(&self) -> bool {
+        self.flag.load(Ordering::Relaxed)
+    }
 }
 
 impl SseHub {
@@ -98,7 +126,7 @@ impl SseHub {
                     true
                 }
                 Err(mpsc::error::TrySendError::Full(_)) => {
-                    s.lagged.store(true, Ordering::Relaxed);
+                    s.lagged.set();
                     tracing::warn!(topic, "SSE subscriber dropped: it stopped reading");
                     false
                 }
@@ -111,7 +139,7 @@ impl SseHub {
     /// with that id are replayed first (all kept events when that id is no longer kept).
     pub fn subscribe(&self, topic: &str, last_event_id: Option<&str>) -> SseBody {
         let (tx, rx) = mpsc::channel(self.settings.queue);
-        let lagged = Arc::new(AtomicBool::new(false));
+        let lagged = Arc::new(Lag::default());
         let mut replay = VecDeque::new();
         if !self.closed.load(Ordering::Relaxed) {
             let mut topics = self.topics();
@@ -198,7 +226,14 @@ pub struct SseBody {
     replay: VecDeque<Bytes>,
     rx: mpsc::Receiver<Bytes>,
     heartbeat: Interval,
-    lagged: Arc<AtomicBool>,
+    lagged: Arc<Lag>,
+}
+
+impl SseBody {
+    /// Notifies `abort` if the hub ever drops this subscriber for falling behind.
+    pub fn abort_on_lag(&self, abort: Arc<tokio::sync::Notify>) {
+        *self.lagged.abort.lock().unwrap_or_else(|p| p.into_inner()) = Some(abort);
+    }
 }
 
 impl Body for SseBody {
@@ -218,7 +253,7 @@ impl Body for SseBody {
                 this.heartbeat.reset();
                 return Poll::Ready(Some(Ok(Frame::data(frame))));
             }
-            Poll::Ready(None) if this.lagged.load(Ordering::Relaxed) => {
+            Poll::Ready(None) if this.lagged.is_set() => {
                 return Poll::Ready(Some(Err("SSE subscriber fell too far behind".into())));
             }
             Poll::Ready(None) => return Poll::Ready(None),
@@ -276,7 +311,7 @@ mod tests {
         assert_eq!(hub.publish("s", "1", None, None), 1);
         assert_eq!(hub.publish("s", "2", None, None), 1);
         assert_eq!(hub.publish("s", "3", None, None), 0, "queue full: dropped");
-        assert!(slow.lagged.load(Ordering::Relaxed));
+        assert!(slow.lagged.is_set());
         assert_eq!(hub.subscribers("s"), 0);
     }
 }

@@ -1,6 +1,7 @@
 //! Seed 000's LoggerPlugin: logs `GET /path`, `POST /path`, `WS connected` and
 //! `WS disconnected` through the host log, plus seed 002's access line
-//! `METHOD path | status` after every response.
+//! `METHOD path | status` after every response, and `server stopping` from the
+//! `server:stop` hook.
 //!
 //! Config: `prefix` (default `[LOG]`), `access` (default `true`: log the access line).
 use berth_sdk::prelude::*;
@@ -22,6 +23,8 @@ impl Plugin for Logger {
         app.on(EventKind::WsDisconnect, move |_| {
             info!("{p} WS disconnected")
         });
+        let p = prefix.clone();
+        app.on(EventKind::ServerStop, move |_| info!("{p} server stopping"));
         if access {
             app.after(move |req, resp| {
                 info!("{prefix} {} {} | {}", req.method(), req.path(), resp.status);

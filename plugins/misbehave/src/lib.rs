@@ -9,6 +9,12 @@
 //! plugin state key `ticks` and panics on every even tick; `GET /ticks` →
 //! `{"ticks":N}` shows the timer carrying on.
 //!
+//! Probes for the host's isolation tests: `GET /state/<scope>?key=<key>` →
+//! `{"value": "<text>" | null}` and `PUT /state/<scope>?key=<key>` (the body becomes the
+//! value) read and write a key in this plugin's own namespace (`scope` = `plugin`) or
+//! the shared one (`shared`); `GET /config` → `{"config": {…}}`, every pair this
+//! plugin's `setup` was given.
+//!
 //! WebSocket `/ws/misbehave`: `?refuse` refuses the upgrade with 403 "Refused by plugin",
 //! `?panic` panics in `ws-connect`; then the message `panic` panics, `loop` never returns,
 //! and anything else is answered `ok: <message>`.
@@ -27,6 +33,32 @@ impl Plugin for Misbehave {
                 }
             });
         }
+        let own_config: berth_sdk::serde_json::Map<String, Value> = config
+            .pairs()
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        app.get("/config", move |_| {
+            Response::json(&json!({ "config": own_config }))
+        });
+        app.get("/state/<scope>", |req| {
+            let key = req.query_param("key").unwrap_or_default();
+            let value = match req.param("scope") {
+                Some("plugin") => state::get_string(key),
+                Some("shared") => state::shared::get_string(key),
+                _ => return Response::error("scope is plugin or shared", 400),
+            };
+            Response::json(&json!({ "value": value }))
+        });
+        app.put("/state/<scope>", |req| {
+            let key = req.query_param("key").unwrap_or_default();
+            match req.param("scope") {
+                Some("plugin") => state::set(key, req.body()),
+                Some("shared") => state::shared::set(key, req.body()),
+                _ => return Response::error("scope is plugin or shared", 400),
+            }
+            Response::json(&json!({ "ok": true }))
+        });
         app.get("/ticks", |_| {
             Response::json(&json!({ "ticks": state::get_i64("ticks") }))
         });
