@@ -9,7 +9,10 @@
 //! native baseline of the same run.
 //!
 //! Environment: `ROUNDS` (3), `DURATION` seconds per wrk run (5), `CONNS` (64),
-//! `WS_CONNS` × `WS_MESSAGES` (100 × 1000), `IDLE` WebSocket connections (10000).
+//! `WS_CONNS` × `WS_MESSAGES` (100 × 1000), `IDLE` WebSocket connections (10000), and
+//! `WASMTIME_SERVE`: a `wasmtime` binary, which adds `wasmtime serve` (an instance per
+//! request) running `bench/wasi-hello`, the same hello route written for `wasi:http`,
+//! to the `GET /hello` scenario.
 
 use std::fmt::Write as _;
 use std::net::TcpStream;
@@ -275,12 +278,21 @@ pub fn bench(root: &Path) -> Result<()> {
     let mut native_ws = Command::new(bin.join("native-ws-echo"));
     native_ws.arg("18306");
     let native_ws = Server::start("native", 18306, native_ws)?;
+    let wasmtime_serve = match std::env::var_os("WASMTIME_SERVE") {
+        Some(wasmtime) => Some(start_wasmtime_serve(root, Path::new(&wasmtime), 18307)?),
+        None => None,
+    };
 
     // (scenario, path, script, servers)
     let post = work.join("post.lua");
     let auth = work.join("auth.lua");
     let scenarios: Vec<(&str, &str, Option<&Path>, Vec<&Server>)> = vec![
-        ("GET /hello", "/hello", None, servers.iter().collect()),
+        (
+            "GET /hello",
+            "/hello",
+            None,
+            servers.iter().chain(&wasmtime_serve).collect(),
+        ),
         (
             "POST /echo-json (1 KiB)",
             "/echo-json",
@@ -346,6 +358,23 @@ pub fn bench(root: &Path) -> Result<()> {
     eprintln!("wrote BENCHMARKS.md");
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
+}
+
+/// Builds `bench/wasi-hello` for `wasi:http` and serves it with `wasmtime serve`.
+fn start_wasmtime_serve(root: &Path, wasmtime: &Path, port: u16) -> Result<Server> {
+    let mut target = Command::new("rustup");
+    target.args(["target", "add", "wasm32-wasip2"]);
+    run(target, root)?;
+    let crate_dir = root.join("bench/wasi-hello");
+    let out = target_dir(root).join("wasi-hello");
+    let mut build = cargo();
+    build.args(["build", "--release", "--target", "wasm32-wasip2"]);
+    build.env("CARGO_TARGET_DIR", &out);
+    run(build, &crate_dir)?;
+    let mut serve = Command::new(wasmtime);
+    serve.args(["serve", "--addr", &format!("127.0.0.1:{port}")]);
+    serve.arg(out.join("wasm32-wasip2/release/wasi_hello.wasm"));
+    Server::start("wasmtime serve", port, serve)
 }
 
 /// Starts berth twice on the plain config with an empty cache: the load times it logs.
@@ -445,6 +474,15 @@ fn report(
                 );
             }
         }
+    }
+    if let (Some(berth), Some(serve)) = (hello_rps.get("wasmtime"), hello_rps.get("wasmtime serve"))
+    {
+        let _ = writeln!(
+            out,
+            "- `GET /hello`: berth on wasmtime serves {:.1}× the requests of `wasmtime serve` \
+             (an instance per request; target ≥ 6×)",
+            berth / serve
+        );
     }
     let _ = writeln!(
         out,
