@@ -41,13 +41,22 @@ fn call(s: &TestServer, method: &str, path: &str, body: &str) -> (u16, Value) {
 pub fn led_round_trip(s: &TestServer) {
     let on = serde_json::json!({"led": "on"});
     let off = serde_json::json!({"led": "off"});
-    assert_eq!(call(s, "POST", "/led", r#"{"state":"on"}"#), (200, on.clone()));
+    assert_eq!(
+        call(s, "POST", "/led", r#"{"state":"on"}"#),
+        (200, on.clone())
+    );
     for _ in 0..3 {
         assert_eq!(call(s, "GET", "/led", ""), (200, on.clone()));
     }
-    assert_eq!(call(s, "POST", "/led", r#"{"state":0}"#), (200, off.clone()));
+    assert_eq!(
+        call(s, "POST", "/led", r#"{"state":0}"#),
+        (200, off.clone())
+    );
     assert_eq!(call(s, "GET", "/led", ""), (200, off.clone()));
-    assert_eq!(call(s, "POST", "/led", r#"{"state":true}"#), (200, on.clone()));
+    assert_eq!(
+        call(s, "POST", "/led", r#"{"state":true}"#),
+        (200, on.clone())
+    );
     assert_eq!(call(s, "GET", "/led", ""), (200, on));
     let missing = call(s, "POST", "/led", "{}");
     assert_eq!(
@@ -84,7 +93,9 @@ pub fn memory_figures(s: &TestServer) {
     let (status, index) = call(s, "GET", "/", "");
     assert_eq!(status, 200, "{index}");
     assert_eq!(index["status"], "online");
-    let free = index["memory_free"].as_u64().expect("memory_free is a number");
+    let free = index["memory_free"]
+        .as_u64()
+        .expect("memory_free is a number");
     assert!(free > 0, "{index}");
     let (status, gc) = call(s, "GET", "/gc", "");
     assert_eq!(status, 200, "{gc}");
