@@ -206,7 +206,8 @@ mod tests {
 
     #[test]
     fn proc_figures_parse() {
-        let meminfo = "MemTotal:       24000000 kB\nMemFree:  100 kB\nMemAvailable:   22000000 kB\n";
+        let meminfo =
+            "MemTotal:       24000000 kB\nMemFree:  100 kB\nMemAvailable:   22000000 kB\n";
         assert_eq!(meminfo_available(meminfo), Some(22_000_000 * 1024));
         let status = "Name:\tberth\nVmPeak:\t  9000 kB\nVmRSS:\t    38208 kB\n";
         assert_eq!(status_rss(status), Some(38_208 * 1024));

@@ -308,7 +308,7 @@ mod tests {
             if level == Level::Warn {
                 self.warnings
                     .lock()
-                    .unwrap()
+                    .expect("lock")
                     .push(format!("{plugin}: {message}"));
             }
         }
@@ -322,7 +322,10 @@ mod tests {
             4
         }
         fn gpio_write(&self, plugin: &str, pin: u8, high: bool) -> Result<(), DeviceError> {
-            self.writes.lock().unwrap().push((plugin.into(), pin, high));
+            self.writes
+                .lock()
+                .expect("lock")
+                .push((plugin.into(), pin, high));
             Ok(())
         }
     }
@@ -339,8 +342,11 @@ mod tests {
         assert_eq!(other.gpio_read(2), Err(DeviceError::NotGranted));
         // A granted read reaches a host without GPIO, which says so.
         assert_eq!(device.gpio_read(2), Err(DeviceError::Unsupported));
-        assert_eq!(*api.writes.lock().unwrap(), [("device".into(), 2, true)]);
-        let warnings = api.warnings.lock().unwrap();
+        assert_eq!(
+            *api.writes.lock().expect("lock"),
+            [("device".into(), 2, true)]
+        );
+        let warnings = api.warnings.lock().expect("lock");
         assert_eq!(warnings.len(), 3, "{warnings:?}");
         assert!(warnings[0].starts_with("device: gpio-write on gpio pin 3 refused"));
         assert!(warnings[1].contains("pin 2") && warnings[1].contains("[grants.other] gpio"));

@@ -225,7 +225,8 @@ pub(crate) fn resolve_gpio(
                     })
             })
             .collect::<Result<Vec<u8>, String>>()?;
-        let grant = GpioGrant::from_pins(&pins).map_err(|e| format!("[grants.{plugin}] gpio: {e}"))?;
+        let grant =
+            GpioGrant::from_pins(&pins).map_err(|e| format!("[grants.{plugin}] gpio: {e}"))?;
         if !grant.is_empty() {
             out.insert(plugin.clone(), grant);
         }
