@@ -44,6 +44,7 @@ pub use wit_bindgen as __wit_bindgen;
 
 mod app;
 mod config;
+pub mod device;
 mod event;
 mod flow;
 pub mod log;
@@ -75,7 +76,7 @@ pub use serde_json::json;
 /// Everything a plugin usually needs: `use berth_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        debug, error, info, json, state, trace, warn, ws, App, Body, Config, Event, EventKind,
+        debug, device, error, info, json, state, trace, warn, ws, App, Body, Config, Event, EventKind,
         Flow, IntoResponse, Method, Next, Outcome, Payload, Plugin, Request, Response, WsConnect,
         WsDisconnect, WsMessage,
     };

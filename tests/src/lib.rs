@@ -12,6 +12,7 @@ use std::sync::{mpsc, Mutex, OnceLock};
 pub use berth_server::{Config, EngineKind};
 
 pub mod clients;
+pub mod device;
 pub mod garbage;
 pub mod raw;
 
@@ -211,11 +212,16 @@ pub fn artefacts_dir() -> PathBuf {
 /// `config` on a desktop socket, as `berth serve --runtime embedded` does. It runs on
 /// its own thread until the test binary exits.
 pub fn start_embedded(config: Config) -> Result<TestServer, String> {
-    use berth_embedded::desktop::{self, DesktopConfig};
+    use berth_embedded::desktop::{self, DesktopConfig, DesktopPlugin};
     let mut plugins = Vec::new();
     for (name, path) in berth_server::loader::plugin_files(&config).map_err(|e| e.to_string())? {
         let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        plugins.push((name.clone(), bytes, config.plugin_pairs(&name)));
+        plugins.push(DesktopPlugin {
+            config: config.plugin_pairs(&name),
+            gpio: config.gpio_grant(&name),
+            name,
+            bytes,
+        });
     }
     let desktop = DesktopConfig {
         addr: format!("{}:{}", config.host, config.port),

@@ -29,14 +29,14 @@ fn garbage_server(engine: EngineKind) -> &'static TestServer {
     })
 }
 
-/// device (plugin-scoped `led`), metrics (shared `requests`) and misbehave (the probe),
-/// each with a config table.
+/// users (plugin-scoped `user:<id>` records), metrics (shared `requests`), auth (a
+/// secret in its config, guarding `/api`) and misbehave (the probe, with its own config).
 fn neighbours(engine: EngineKind) -> &'static TestServer {
     shared(engine, "neighbours", || {
         config(
             r#"
             [plugins]
-            load = ["metrics", "device", "auth", "misbehave"]
+            load = ["metrics", "users", "auth", "misbehave"]
             [plugin.auth]
             secret = "auth-only-secret"
             [plugin.misbehave]
@@ -90,39 +90,58 @@ fn get_json(s: &TestServer, path: &str) -> serde_json::Value {
     serde_json::from_slice(&r.body).expect("JSON")
 }
 
-fn send(s: &TestServer, method: &str, path: &str, body: &str) {
+/// Sends `method path` with `body` (and auth's secret) and returns the status line.
+fn send(s: &TestServer, method: &str, path: &str, body: &str) -> String {
     let mut c = RawHttp::connect(s.addr);
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: t\r\nAuthorization: {SECRET}\r\n\
+         Content-Length: {}\r\n\r\n{body}",
         body.len()
     );
     c.send(request.as_bytes()).expect("send");
-    assert_eq!(c.response().status_line, "HTTP/1.1 200 OK", "{path}");
+    c.response().status_line
+}
+
+/// auth's secret for `/api`, from the neighbours' config.
+const SECRET: &str = "auth-only-secret";
+
+fn users(s: &TestServer) -> serde_json::Value {
+    let mut c = RawHttp::connect(s.addr);
+    let request = format!("GET /api/users HTTP/1.1\r\nHost: t\r\nAuthorization: {SECRET}\r\n\r\n");
+    c.send(request.as_bytes()).expect("send");
+    let r = c.response();
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
+    serde_json::from_slice(&r.body).expect("JSON")
 }
 
 fn state_is_namespaced_per_plugin(engine: EngineKind) {
     let s = neighbours(engine);
     let null = serde_json::Value::Null;
-    // device keeps `led` in its own namespace…
-    send(s, "POST", "/led", r#"{"state": "on"}"#);
-    assert_eq!(get_json(s, "/led")["led"], "on");
+    // users keeps `user:1` in its own namespace…
+    let created = send(s, "POST", "/api/users", r#"{"name": "Ada"}"#);
+    assert_eq!(created, "HTTP/1.1 201 Created");
+    assert_eq!(users(s)["users"][0]["name"], "Ada");
     // …which misbehave cannot see under the same name,
-    assert_eq!(get_json(s, "/state/plugin?key=led")["value"], null);
+    assert_eq!(get_json(s, "/state/plugin?key=user:1")["value"], null);
     // nor reach by spelling out the store's own prefixes, from either scope,
-    for key in ["..%2Fdevice%2Fled", "%2F..%2F..%2Fplugin%2Fdevice%2Fled"] {
+    for key in [
+        "..%2Fusers%2Fuser:1",
+        "%2F..%2F..%2Fplugin%2Fusers%2Fuser:1",
+    ] {
         assert_eq!(
             get_json(s, &format!("/state/plugin?key={key}"))["value"],
             null
         );
     }
     assert_eq!(
-        get_json(s, "/state/shared?key=..%2Fplugin%2Fdevice%2Fled")["value"],
+        get_json(s, "/state/shared?key=..%2Fplugin%2Fusers%2Fuser:1")["value"],
         null
     );
-    // and writing its own `led` changes nothing for device.
-    send(s, "PUT", "/state/plugin?key=led", "off");
-    assert_eq!(get_json(s, "/state/plugin?key=led")["value"], "off");
-    assert_eq!(get_json(s, "/led")["led"], "on");
+    // and writing its own `user:1` changes nothing for users.
+    let put = send(s, "PUT", "/state/plugin?key=user:1", "Mallory");
+    assert_eq!(put, "HTTP/1.1 200 OK");
+    assert_eq!(get_json(s, "/state/plugin?key=user:1")["value"], "Mallory");
+    assert_eq!(users(s)["users"][0]["name"], "Ada");
 }
 
 fn the_shared_namespace_is_shared(engine: EngineKind) {
@@ -135,7 +154,8 @@ fn the_shared_namespace_is_shared(engine: EngineKind) {
         .expect("a shared count");
     assert!(seen >= 1, "{seen}");
     // And what misbehave shares, metrics' counters included, is visible to metrics.
-    send(s, "PUT", "/state/shared?key=metrics:requests", "1000000");
+    let put = send(s, "PUT", "/state/shared?key=metrics:requests", "1000000");
+    assert_eq!(put, "HTTP/1.1 200 OK");
     let requests = get_json(s, "/metrics")["requests"].as_i64().expect("count");
     assert!(requests >= 1_000_000, "{requests}");
 }

@@ -217,6 +217,32 @@ fn containment() {
     assert_eq!(json_of(r), json!({"message": "Hello, World!"}));
 }
 
+// ---- the device API (seed 002's Full Example) ----------------------------------------
+
+fn seed002_full() -> &'static TestServer {
+    shared_embedded("seed002-full", || example("seed002-full", ENGINE))
+}
+
+#[test]
+fn device_led_drives_the_granted_pin() {
+    berth_tests::device::led_round_trip(seed002_full());
+}
+
+#[test]
+fn device_memory_figures() {
+    berth_tests::device::memory_figures(seed002_full());
+}
+
+#[test]
+fn device_without_a_grant_is_503_and_serving_goes_on() {
+    let s = shared_embedded("device-ungranted", || {
+        config("[plugins]\nload = [\"device\", \"hello\"]\n", ENGINE)
+    });
+    berth_tests::device::ungranted_led_is_503(s, 2);
+    let r = client().get(s.url("/hello")).send().expect("GET /hello");
+    assert_eq!(r.status(), 200);
+}
+
 // ---- the wire, byte by byte ------------------------------------------------------------
 
 fn connect(s: &TestServer) -> TcpStream {

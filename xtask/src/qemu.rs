@@ -35,10 +35,14 @@ fn build(root: &Path, plugins: &[String]) -> Result<(PathBuf, PathBuf)> {
         let bytes = std::fs::read(&path).with_context(|| format!("{}", path.display()))?;
         files.push((name.to_string(), bytes));
     }
-    let none = Vec::new();
-    let entries: Vec<(&str, &berth_core::model::Pairs, &[u8])> = files
+    let entries: Vec<berth_embedded::store::Entry> = files
         .iter()
-        .map(|(n, b)| (n.as_str(), &none, b.as_slice()))
+        .map(|(name, wasm)| berth_embedded::store::Entry {
+            name,
+            config: Vec::new(),
+            gpio: berth_embedded::GpioGrant::NONE,
+            wasm,
+        })
         .collect();
     let mut image = berth_embedded::store::pack(&entries).map_err(|e| anyhow::anyhow!("{e}"))?;
     // A drive is whole sectors.

@@ -21,7 +21,8 @@ pub struct PackArgs {
     /// Where to write the image.
     #[arg(short, long)]
     out: PathBuf,
-    /// A berth.toml whose `[plugin.<name>]` tables are stored with the plugins.
+    /// A berth.toml whose `[plugin.<name>]` tables and `[grants.<name>] gpio` pins are
+    /// stored with the plugins.
     #[arg(long)]
     config: Option<PathBuf>,
 }
@@ -47,15 +48,20 @@ fn pack(args: PackArgs) -> anyhow::Result<()> {
         };
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let pairs = config
-            .as_ref()
-            .map(|c| c.plugin_pairs(name))
-            .unwrap_or_default();
-        plugins.push((name.to_string(), pairs, bytes));
+        let (pairs, gpio) = match &config {
+            Some(c) => (c.plugin_pairs(name), c.gpio_grant(name)),
+            None => Default::default(),
+        };
+        plugins.push((name.to_string(), pairs, gpio, bytes));
     }
     let entries: Vec<_> = plugins
         .iter()
-        .map(|(n, p, b)| (n.as_str(), p, b.as_slice()))
+        .map(|(name, config, gpio, wasm)| berth_embedded::store::Entry {
+            name,
+            config: config.clone(),
+            gpio: *gpio,
+            wasm,
+        })
         .collect();
     let image = berth_embedded::store::pack(&entries)?;
     std::fs::write(&args.out, &image)
@@ -66,11 +72,13 @@ fn pack(args: PackArgs) -> anyhow::Result<()> {
         plugins.len(),
         image.len()
     );
-    for (name, pairs, bytes) in &plugins {
+    for (name, pairs, gpio, bytes) in &plugins {
+        let pins: Vec<String> = gpio.pins().map(|p| p.to_string()).collect();
         println!(
-            "  {name:<16} {:>8} bytes, {} config key(s)",
+            "  {name:<16} {:>8} bytes, {} config key(s), gpio [{}]",
             bytes.len(),
-            pairs.len()
+            pairs.len(),
+            pins.join(", ")
         );
     }
     Ok(())

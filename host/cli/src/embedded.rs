@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use berth_core::host::Level;
-use berth_embedded::desktop::{self, DesktopConfig, StdPlatform};
+use berth_embedded::desktop::{self, DesktopConfig, DesktopPlugin, StdPlatform};
 use berth_server::Config;
 
 /// Which host serves the plugins.
@@ -27,7 +27,12 @@ pub fn desktop_config(config: &Config) -> anyhow::Result<DesktopConfig> {
     for (name, path) in berth_server::loader::plugin_files(config)? {
         let bytes =
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        plugins.push((name.clone(), bytes, config.plugin_pairs(&name)));
+        plugins.push(DesktopPlugin {
+            config: config.plugin_pairs(&name),
+            gpio: config.gpio_grant(&name),
+            name,
+            bytes,
+        });
     }
     Ok(DesktopConfig {
         addr: format!("{}:{}", config.host, config.port),

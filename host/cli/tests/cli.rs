@@ -53,19 +53,28 @@ fn inspect_lists_what_a_plugin_registers() {
 fn bad_config_stops_start_up_naming_the_file() {
     let dir = temp_dir("config");
     let file = dir.join("berth.toml");
-    std::fs::write(&file, "[limits]\nmax_body = 10\n").expect("write");
-    let out = berth()
-        .args(["serve", "--config"])
-        .arg(&file)
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains(&file.display().to_string()) && err.contains("max_body"),
-        "{err}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
+    for (text, cause) in [
+        ("[limits]\nmax_body = 10\n", "max_body"),
+        (
+            "[grants.device]\ngpio = [2, 64]\n",
+            "[grants.device] gpio: pin 64 is out of range (0-63)",
+        ),
+        ("[grants.device]\npins = [2]\n", "pins"),
+    ] {
+        std::fs::write(&file, text).expect("write");
+        let out = berth()
+            .args(["serve", "--config"])
+            .arg(&file)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&file.display().to_string()) && err.contains(cause),
+            "{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
 }
 
 #[test]

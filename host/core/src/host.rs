@@ -9,6 +9,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use crate::device::{DeviceError, GpioGrant, MemoryStats};
 use crate::model::WsPayload;
 use crate::state::{StateError, Store};
 
@@ -89,6 +90,28 @@ pub trait HostApi: Send + Sync {
     fn publish(&self, _topic: &str, _data: &str, _event: Option<&str>, _id: Option<&str>) -> u32 {
         0
     }
+
+    /// Drives a pin for `plugin`. Only called for pins the plugin was granted:
+    /// [`PluginHost::gpio_write`] has checked the grant.
+    fn gpio_write(&self, _plugin: &str, _pin: u8, _high: bool) -> Result<(), DeviceError> {
+        Err(DeviceError::Unsupported)
+    }
+    /// Reads a pin for `plugin` (granted, as for [`HostApi::gpio_write`]).
+    fn gpio_read(&self, _plugin: &str, _pin: u8) -> Result<bool, DeviceError> {
+        Err(DeviceError::Unsupported)
+    }
+    /// Memory figures; zeros when the host cannot tell (see [`MemoryStats`]).
+    fn memory(&self) -> MemoryStats {
+        MemoryStats::default()
+    }
+    /// Releases what the host keeps only for speed (warm instances, say), at a plugin's
+    /// request (`memory-collect`, seed 002's `gc.collect()`).
+    fn memory_collect(&self, _plugin: &str) {}
+    /// Reports that `plugin` was refused something it was not granted. The default logs
+    /// a warning attributed to the plugin.
+    fn denied(&self, plugin: &str, message: &str) {
+        self.log(plugin, Level::Warn, message);
+    }
 }
 
 /// The host as one plugin sees it: the shared [`HostApi`] plus the plugin's identity.
@@ -97,6 +120,7 @@ pub trait HostApi: Send + Sync {
 pub struct PluginHost {
     api: Arc<dyn HostApi>,
     plugin: Arc<str>,
+    gpio: GpioGrant,
 }
 
 /// The prefix under which the shared namespace lives in the store.
@@ -108,7 +132,19 @@ impl PluginHost {
         PluginHost {
             api,
             plugin: plugin.into(),
+            gpio: GpioGrant::NONE,
         }
+    }
+
+    /// The same host, allowed the pins of `grant` (`[grants.<plugin>] gpio`).
+    pub fn with_gpio(mut self, grant: GpioGrant) -> PluginHost {
+        self.gpio = grant;
+        self
+    }
+
+    /// The pins this plugin may use.
+    pub fn gpio_grant(&self) -> GpioGrant {
+        self.gpio
     }
 
     /// The plugin's name.
@@ -214,5 +250,106 @@ impl PluginHost {
     /// `random-u64`.
     pub fn random_u64(&self) -> u64 {
         self.api.random_u64()
+    }
+
+    /// The grant check of every pin operation: the one place it happens, for every host
+    /// and both engines. A refusal is logged (plugin and pin) and is `not-granted`.
+    fn check_pin(&self, pin: u8, what: &str) -> Result<(), DeviceError> {
+        if self.gpio.allows(pin) {
+            return Ok(());
+        }
+        let plugin = &*self.plugin;
+        self.api.denied(
+            plugin,
+            &format!(
+                "{what} on gpio pin {pin} refused: not granted to plugin {plugin} \
+                 (add it to [grants.{plugin}] gpio)"
+            ),
+        );
+        Err(DeviceError::NotGranted)
+    }
+
+    /// `gpio-write`.
+    pub fn gpio_write(&self, pin: u8, high: bool) -> Result<(), DeviceError> {
+        self.check_pin(pin, "gpio-write")?;
+        self.api.gpio_write(&self.plugin, pin, high)
+    }
+    /// `gpio-read`.
+    pub fn gpio_read(&self, pin: u8) -> Result<bool, DeviceError> {
+        self.check_pin(pin, "gpio-read")?;
+        self.api.gpio_read(&self.plugin, pin)
+    }
+    /// `memory`.
+    pub fn memory(&self) -> MemoryStats {
+        self.api.memory()
+    }
+    /// `memory-collect`.
+    pub fn memory_collect(&self) {
+        self.api.memory_collect(&self.plugin)
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::state::MemoryStore;
+    use std::sync::Mutex;
+
+    /// Records what reaches the host behind the grant check.
+    #[derive(Default)]
+    struct Recorder {
+        store: MemoryStore,
+        writes: Mutex<Vec<(String, u8, bool)>>,
+        warnings: Mutex<Vec<String>>,
+    }
+
+    impl HostApi for Recorder {
+        fn log(&self, plugin: &str, level: Level, message: &str) {
+            if level == Level::Warn {
+                self.warnings
+                    .lock()
+                    .expect("lock")
+                    .push(format!("{plugin}: {message}"));
+            }
+        }
+        fn store(&self) -> &dyn Store {
+            &self.store
+        }
+        fn now_ms(&self) -> u64 {
+            0
+        }
+        fn random_u64(&self) -> u64 {
+            4
+        }
+        fn gpio_write(&self, plugin: &str, pin: u8, high: bool) -> Result<(), DeviceError> {
+            self.writes
+                .lock()
+                .expect("lock")
+                .push((plugin.into(), pin, high));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn only_granted_pins_reach_the_host() {
+        let api = Arc::new(Recorder::default());
+        let grant = GpioGrant::from_pins(&[2]).unwrap();
+        let device = PluginHost::new(api.clone(), "device").with_gpio(grant);
+        let other = PluginHost::new(api.clone(), "other");
+        assert_eq!(device.gpio_write(2, true), Ok(()));
+        assert_eq!(device.gpio_write(3, true), Err(DeviceError::NotGranted));
+        assert_eq!(other.gpio_write(2, false), Err(DeviceError::NotGranted));
+        assert_eq!(other.gpio_read(2), Err(DeviceError::NotGranted));
+        // A granted read reaches a host without GPIO, which says so.
+        assert_eq!(device.gpio_read(2), Err(DeviceError::Unsupported));
+        assert_eq!(
+            *api.writes.lock().expect("lock"),
+            [("device".into(), 2, true)]
+        );
+        let warnings = api.warnings.lock().expect("lock");
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(warnings[0].starts_with("device: gpio-write on gpio pin 3 refused"));
+        assert!(warnings[1].contains("pin 2") && warnings[1].contains("[grants.other] gpio"));
+        assert_eq!(device.memory(), MemoryStats::default());
     }
 }

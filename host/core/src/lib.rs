@@ -7,6 +7,7 @@
 //! - [`pipeline`]: middleware before/after, hooks and `stop`, as the seeds define them;
 //! - [`engine`]: the traits a Wasm engine implements (wasmtime and wasmi do);
 //! - [`host`]: the host API that plugins import, implemented once for both engines;
+//! - [`device`]: GPIO grants, a simulated pin bank and memory figures for `gpio-*`/`memory*`;
 //! - [`ws`]: who hears a WebSocket event and what is sent back (reply, stop, echo);
 //! - [`state`]: the key-value store behind `state-*`;
 //! - [`limits`], [`uri`], [`json`]: limits, request-target parsing, error bodies.
@@ -26,6 +27,7 @@
 
 extern crate alloc;
 
+pub mod device;
 pub mod engine;
 pub mod host;
 pub mod json;

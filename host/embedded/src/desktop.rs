@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_io::{Async, Timer};
+use berth_core::device::{self, DeviceError, GpioGrant, SimulatedPins};
 use berth_core::host::Level;
 use berth_core::model::Pairs;
 use berth_engine_wasmi::WasmiEngine;
@@ -25,10 +26,13 @@ use crate::server::{Options, Server};
 /// Where log lines go: `(plugin, level, message)`; the plugin is empty for host lines.
 pub type LogFn = Box<dyn Fn(&str, Level, fmt::Arguments<'_>) + Send + Sync>;
 
-/// The desktop platform: `Instant` for timeouts, the system clock, the OS random source.
+/// The desktop platform: `Instant` for timeouts, the system clock, the OS random source,
+/// a simulated pin bank ([`SimulatedPins`]) and the process's memory figures as the
+/// "heap": used = its resident set (`VmRSS`), free = the machine's `MemAvailable`.
 pub struct StdPlatform {
     start: Instant,
     log: LogFn,
+    pins: SimulatedPins,
 }
 
 impl StdPlatform {
@@ -37,6 +41,7 @@ impl StdPlatform {
         StdPlatform {
             start: Instant::now(),
             log,
+            pins: SimulatedPins::new(),
         }
     }
 
@@ -74,6 +79,22 @@ impl Platform for StdPlatform {
 
     async fn sleep_until(&self, deadline_ms: u64) {
         Timer::at(self.start + Duration::from_millis(deadline_ms)).await;
+    }
+
+    fn gpio_write(&self, pin: u8, high: bool) -> Result<(), DeviceError> {
+        self.pins.write(pin, high)
+    }
+
+    fn gpio_read(&self, pin: u8) -> Result<bool, DeviceError> {
+        self.pins.read(pin)
+    }
+
+    fn heap_free(&self) -> Option<u64> {
+        device::meminfo_available(&std::fs::read_to_string("/proc/meminfo").ok()?)
+    }
+
+    fn heap_used(&self) -> Option<u64> {
+        device::status_rss(&std::fs::read_to_string("/proc/self/status").ok()?)
     }
 }
 
@@ -157,14 +178,26 @@ impl Listener for TcpListener {
     }
 }
 
+/// One plugin for [`DesktopConfig`].
+pub struct DesktopPlugin {
+    /// Its name.
+    pub name: String,
+    /// The component bytes.
+    pub bytes: Vec<u8>,
+    /// Its `[plugin.<name>]` table.
+    pub config: Pairs,
+    /// Its `[grants.<name>] gpio`.
+    pub gpio: GpioGrant,
+}
+
 /// What `berth serve --runtime embedded` (and the tests) configure.
 pub struct DesktopConfig {
     /// `host:port` to bind.
     pub addr: String,
     /// Sizing and limits.
     pub options: Options,
-    /// Plugins in order: name, component bytes, config pairs.
-    pub plugins: Vec<(String, Vec<u8>, Pairs)>,
+    /// Plugins, in plugin order.
+    pub plugins: Vec<DesktopPlugin>,
 }
 
 impl DesktopConfig {
@@ -209,10 +242,11 @@ pub fn start(
     let sources: Vec<PluginSource<'_>> = config
         .plugins
         .iter()
-        .map(|(name, bytes, pairs)| PluginSource {
-            name,
-            bytes,
-            config: pairs.clone(),
+        .map(|p| PluginSource {
+            name: &p.name,
+            bytes: &p.bytes,
+            config: p.config.clone(),
+            gpio: p.gpio,
         })
         .collect();
     let server = Server::new(

@@ -1,6 +1,6 @@
-//! The embedded [`HostApi`]: the platform's clock, randomness and log, the in-memory
-//! [`KvStore`], and the hub of open WebSocket connections and SSE subscribers that
-//! `ws-*` and `publish` reach.
+//! The embedded [`HostApi`]: the platform's clock, randomness, log, pins and heap
+//! figures, the in-memory [`KvStore`], and the hub of open WebSocket connections and SSE
+//! subscribers that `ws-*` and `publish` reach.
 //!
 //! A plugin call runs synchronously inside one connection's future; what it sends to
 //! another connection is queued in the [`Hub`] and that connection's future is woken to
@@ -13,6 +13,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::task::{Context, Poll, Waker};
 
+use berth_core::device::{DeviceError, MemoryStats};
 use berth_core::host::{HostApi, Level, WsError};
 use berth_core::model::WsPayload;
 use berth_core::state::{add_to_counter, StateError, Store};
@@ -313,6 +314,40 @@ impl<P: Platform> HostApi for EmbeddedHost<P> {
         }
         reached
     }
+
+    fn gpio_write(&self, plugin: &str, pin: u8, high: bool) -> Result<(), DeviceError> {
+        self.platform.gpio_write(pin, high)?;
+        let level = if high { "high" } else { "low" };
+        self.platform.log(
+            plugin,
+            Level::Info,
+            format_args!("gpio pin={pin} level={level}"),
+        );
+        Ok(())
+    }
+
+    fn gpio_read(&self, _plugin: &str, pin: u8) -> Result<bool, DeviceError> {
+        self.platform.gpio_read(pin)
+    }
+
+    fn memory(&self) -> MemoryStats {
+        MemoryStats {
+            free: self.platform.heap_free().unwrap_or(0),
+            used: self.platform.heap_used().unwrap_or(0),
+        }
+    }
+
+    /// The embedded host keeps nothing only for speed (one instance per plugin, fixed
+    /// buffers), so this frees the one thing that lingers: state entries that expired
+    /// and that nobody has touched since (otherwise they go at the next `state-set`).
+    fn memory_collect(&self, plugin: &str) {
+        let purged = self.store.purge_expired();
+        self.platform.log(
+            plugin,
+            Level::Debug,
+            format_args!("memory-collect: {purged} expired state entries freed"),
+        );
+    }
 }
 
 struct Entry {
@@ -338,6 +373,15 @@ impl<P: Platform> KvStore<P> {
 
     fn live(&self, e: &Entry, now: u64) -> bool {
         e.expires_ms.is_none_or(|at| at > now)
+    }
+
+    /// Drops every expired entry; returns how many there were.
+    pub fn purge_expired(&self) -> usize {
+        let now = self.platform.now_ms();
+        let mut map = self.map.lock();
+        let before = map.len();
+        map.retain(|_, e| e.expires_ms.is_none_or(|at| at > now));
+        before - map.len()
     }
 }
 

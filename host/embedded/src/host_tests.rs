@@ -152,3 +152,71 @@ fn sse_fields_cannot_inject_lines() {
     );
     assert_eq!(sse_event("", None, None), "data: \n\n");
 }
+
+/// A board with pins and a heap: the simulated bank and fixed figures.
+#[derive(Default)]
+struct Board {
+    manual: Manual,
+    pins: berth_core::device::SimulatedPins,
+}
+
+impl Platform for Board {
+    fn now_ms(&self) -> u64 {
+        self.manual.now_ms()
+    }
+    fn unix_ms(&self) -> u64 {
+        self.manual.unix_ms()
+    }
+    fn random_u64(&self) -> u64 {
+        4
+    }
+    fn log(&self, _: &str, _: Level, _: fmt::Arguments<'_>) {}
+    async fn sleep_until(&self, _: u64) {}
+    fn gpio_write(&self, pin: u8, high: bool) -> Result<(), DeviceError> {
+        self.pins.write(pin, high)
+    }
+    fn gpio_read(&self, pin: u8) -> Result<bool, DeviceError> {
+        self.pins.read(pin)
+    }
+    fn heap_free(&self) -> Option<u64> {
+        Some(1000)
+    }
+    fn heap_used(&self) -> Option<u64> {
+        Some(24)
+    }
+}
+
+#[test]
+fn devices_reach_the_platform_and_default_to_unsupported() {
+    let (_, bare) = host(100);
+    assert_eq!(bare.gpio_write("p", 2, true), Err(DeviceError::Unsupported));
+    assert_eq!(bare.gpio_read("p", 2), Err(DeviceError::Unsupported));
+    assert_eq!(bare.memory(), MemoryStats::default());
+
+    let board = EmbeddedHost::new(Arc::new(Board::default()), 100);
+    assert_eq!(board.gpio_write("p", 2, true), Ok(()));
+    assert_eq!(board.gpio_read("p", 2), Ok(true));
+    assert_eq!(board.gpio_read("p", 3), Ok(false));
+    assert_eq!(board.gpio_write("p", 99, true), Err(DeviceError::NoSuchPin));
+    assert_eq!(
+        board.memory(),
+        MemoryStats {
+            free: 1000,
+            used: 24
+        }
+    );
+}
+
+#[test]
+fn memory_collect_frees_expired_state() {
+    let (clock, host) = host(100);
+    host.store().set("gone", b"x".to_vec(), Some(10));
+    host.store().set("kept", b"y".to_vec(), None);
+    clock.now.store(50, Ordering::Relaxed);
+    assert_eq!(host.store.purge_expired(), 1);
+    assert_eq!(host.store.purge_expired(), 0);
+    host.store().set("gone", b"x".to_vec(), Some(10));
+    clock.now.store(100, Ordering::Relaxed);
+    host.memory_collect("p");
+    assert_eq!(host.store.map.lock().len(), 1, "only `kept` is left");
+}

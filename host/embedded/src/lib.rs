@@ -44,6 +44,7 @@ mod session;
 pub mod store;
 pub mod ws;
 
+pub use berth_core::device::{DeviceError, GpioGrant};
 pub use host::EmbeddedHost;
 pub use net::{Connection, Listener, NetError, Platform};
 pub use plugins::{LoadFailure, PluginSource};

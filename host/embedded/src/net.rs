@@ -7,6 +7,7 @@
 use core::fmt;
 use core::future::Future;
 
+use berth_core::device::DeviceError;
 use berth_core::host::Level;
 
 /// A transport failure. The loop only needs to know that the connection is gone.
@@ -60,7 +61,8 @@ pub trait Listener {
 }
 
 /// Clock, randomness and logging: what the host API and the timeouts need from the
-/// platform.
+/// platform; and, where the board has them, GPIO pins and heap figures (the defaults
+/// say there are none).
 pub trait Platform: Send + Sync + 'static {
     /// Monotonic milliseconds since an arbitrary start (boot). Drives every timeout.
     fn now_ms(&self) -> u64;
@@ -73,4 +75,23 @@ pub trait Platform: Send + Sync + 'static {
     fn log(&self, plugin: &str, level: Level, message: fmt::Arguments<'_>);
     /// Completes once `now_ms() >= deadline_ms`.
     fn sleep_until(&self, deadline_ms: u64) -> impl Future<Output = ()>;
+
+    /// Drives `pin` high or low (configuring it as an output first if need be).
+    /// Only called for pins granted to the calling plugin: berth-core checks the grant.
+    /// A pin the board does not have (or cannot drive) is [`DeviceError::NoSuchPin`].
+    fn gpio_write(&self, _pin: u8, _high: bool) -> Result<(), DeviceError> {
+        Err(DeviceError::Unsupported)
+    }
+    /// The level of `pin` (an output reads back what was last written).
+    fn gpio_read(&self, _pin: u8) -> Result<bool, DeviceError> {
+        Err(DeviceError::Unsupported)
+    }
+    /// Bytes the heap can still allocate (`None`: unknown; plugins then see 0).
+    fn heap_free(&self) -> Option<u64> {
+        None
+    }
+    /// Bytes allocated from the heap now (`None`: unknown; plugins then see 0).
+    fn heap_used(&self) -> Option<u64> {
+        None
+    }
 }

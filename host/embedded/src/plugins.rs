@@ -12,6 +12,7 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 use core::fmt;
 
+use berth_core::device::GpioGrant;
 use berth_core::engine::{CallError, Engine, Instance, LoadError, Module};
 use berth_core::host::{HostApi, Level, PluginHost};
 use berth_core::model::{
@@ -28,6 +29,8 @@ pub struct PluginSource<'a> {
     pub bytes: &'a [u8],
     /// Its configuration table, as `setup` receives it.
     pub config: Pairs,
+    /// The GPIO pins it may use (`[grants.<plugin>] gpio`).
+    pub gpio: GpioGrant,
 }
 
 /// Why the plugins could not be loaded. Start-up reports it and stops.
@@ -140,7 +143,7 @@ pub fn load(
         let plugin = Plugin {
             name: src.name.to_string(),
             module,
-            host: PluginHost::new(api.clone(), src.name),
+            host: PluginHost::new(api.clone(), src.name).with_gpio(src.gpio),
             config: src.config.clone(),
             instance: RefCell::new(None),
         };

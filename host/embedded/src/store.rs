@@ -5,11 +5,16 @@
 //! ekv) would add code for nothing. The image is:
 //!
 //! ```text
-//! header  "BERTHPK1" · count: u32 · body_len: u32 · crc32(body): u32      (little-endian)
+//! header  "BERTHPK2" · count: u32 · body_len: u32 · crc32(body): u32      (little-endian)
 //! body    count × entry
-//! entry   name: str16 · pairs: u16 × (key: str16 · value: str16) · wasm_len: u32 · wasm
+//! entry   name: str16 · pairs: u16 × (key: str16 · value: str16) · gpio: u64
+//!         · wasm_len: u32 · wasm
 //! str16   len: u16 · UTF-8 bytes
 //! ```
+//!
+//! `gpio` is the plugin's `[grants.<plugin>] gpio` as a bit set (bit `n` = pin `n`).
+//! (Version 1 had no grants; its images are refused as [`StoreError::NoImage`] and must
+//! be packed again.)
 //!
 //! Entries are in plugin order. [`parse`] checks the magic, the CRC and every length
 //! before handing out borrowed entries, so a half-written or foreign partition is a clear
@@ -19,10 +24,11 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use berth_core::device::GpioGrant;
 use berth_core::model::Pairs;
 
 /// The first bytes of every image.
-pub const MAGIC: &[u8; 8] = b"BERTHPK1";
+pub const MAGIC: &[u8; 8] = b"BERTHPK2";
 /// Bytes of the header: read these first to learn the image's length.
 pub const HEADER_LEN: usize = 20;
 /// The longest plugin name accepted.
@@ -57,13 +63,15 @@ impl fmt::Display for StoreError {
 
 impl core::error::Error for StoreError {}
 
-/// One stored plugin, borrowed from the image.
+/// One stored plugin, borrowed from the image (or, for [`pack`], from the caller).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry<'a> {
     /// The plugin's name.
     pub name: &'a str,
     /// Its `setup` config.
     pub config: Pairs,
+    /// The GPIO pins it may use.
+    pub gpio: GpioGrant,
     /// The component bytes.
     pub wasm: &'a [u8],
 }
@@ -105,6 +113,11 @@ impl<'a> Cursor<'a> {
     fn u32(&mut self, what: &'static str) -> Result<usize, StoreError> {
         Ok(le32(self.take(4, what)?) as usize)
     }
+    fn u64(&mut self, what: &'static str) -> Result<u64, StoreError> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(self.take(8, what)?);
+        Ok(u64::from_le_bytes(a))
+    }
     fn str(&mut self, what: &'static str) -> Result<&'a str, StoreError> {
         let n = self.u16(what)?;
         core::str::from_utf8(self.take(n, what)?).map_err(|_| StoreError::Corrupt(what))
@@ -133,9 +146,15 @@ pub fn parse(image: &[u8]) -> Result<Vec<Entry<'_>>, StoreError> {
             let value = cur.str("config value")?;
             config.push((key.into(), value.into()));
         }
+        let gpio = GpioGrant::from_bits(cur.u64("gpio grant")?);
         let len = cur.u32("wasm length")?;
         let wasm = cur.take(len, "wasm bytes")?;
-        entries.push(Entry { name, config, wasm });
+        entries.push(Entry {
+            name,
+            config,
+            gpio,
+            wasm,
+        });
     }
     if !cur.rest.is_empty() {
         return Err(StoreError::Corrupt("bytes after the last entry"));
@@ -159,10 +178,16 @@ fn put_str(out: &mut Vec<u8>, s: &str, what: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Builds an image from `(name, config, wasm)` triples, in plugin order.
-pub fn pack(plugins: &[(&str, &Pairs, &[u8])]) -> Result<Vec<u8>, StoreError> {
+/// Builds an image from entries, in plugin order.
+pub fn pack(plugins: &[Entry<'_>]) -> Result<Vec<u8>, StoreError> {
     let mut body = Vec::new();
-    for (name, config, wasm) in plugins {
+    for Entry {
+        name,
+        config,
+        gpio,
+        wasm,
+    } in plugins
+    {
         if !valid_name(name) {
             return Err(StoreError::BadPlugin(alloc::format!(
                 "invalid name {name:?} (1-{MAX_NAME} of a-z, 0-9, '-', '_')"
@@ -173,7 +198,7 @@ pub fn pack(plugins: &[(&str, &Pairs, &[u8])]) -> Result<Vec<u8>, StoreError> {
                 "{name} is not a Wasm file"
             )));
         }
-        if plugins.iter().filter(|(n, _, _)| n == name).count() > 1 {
+        if plugins.iter().filter(|e| e.name == *name).count() > 1 {
             return Err(StoreError::BadPlugin(alloc::format!("{name} given twice")));
         }
         put_str(&mut body, name, "name")?;
@@ -184,6 +209,7 @@ pub fn pack(plugins: &[(&str, &Pairs, &[u8])]) -> Result<Vec<u8>, StoreError> {
             put_str(&mut body, k, "config key")?;
             put_str(&mut body, v, "config value")?;
         }
+        body.extend_from_slice(&gpio.bits().to_le_bytes());
         let len = u32::try_from(wasm.len())
             .map_err(|_| StoreError::BadPlugin(alloc::format!("{name} is over 4 GiB")))?;
         body.extend_from_slice(&len.to_le_bytes());
@@ -206,12 +232,20 @@ mod tests {
     use super::*;
     use alloc::vec;
 
+    fn entry<'a>(name: &'a str, config: Pairs, gpio: &[u8], wasm: &'a [u8]) -> Entry<'a> {
+        Entry {
+            name,
+            config,
+            gpio: GpioGrant::from_pins(gpio).unwrap(),
+            wasm,
+        }
+    }
+
     fn sample() -> Vec<u8> {
         let cfg: Pairs = vec![("greeting".into(), "Ahoy".into())];
-        let none = Pairs::new();
         pack(&[
-            ("hello", &none, b"\0asm-hello"),
-            ("chat", &cfg, b"\0asm-chat-bytes"),
+            entry("hello", Pairs::new(), &[], b"\0asm-hello"),
+            entry("chat", cfg, &[2, 8], b"\0asm-chat-bytes"),
         ])
         .unwrap()
     }
@@ -225,14 +259,19 @@ mod tests {
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].name, "hello");
         assert!(entries[0].config.is_empty());
+        assert!(entries[0].gpio.is_empty());
         assert_eq!(entries[0].wasm, b"\0asm-hello");
         assert_eq!(entries[1].config, vec![("greeting".into(), "Ahoy".into())]);
+        assert_eq!(entries[1].gpio.pins().collect::<Vec<_>>(), [2, 8]);
     }
 
     #[test]
     fn damage_is_detected() {
         let image = sample();
         assert_eq!(parse(&[0xFF; 64]), Err(StoreError::NoImage));
+        let mut old = image.clone();
+        old[..8].copy_from_slice(b"BERTHPK1");
+        assert_eq!(parse(&old), Err(StoreError::NoImage));
         assert_eq!(parse(&image[..10]), Err(StoreError::Truncated));
         assert_eq!(parse(&image[..image.len() - 1]), Err(StoreError::Truncated));
         for i in HEADER_LEN..image.len() {
@@ -246,6 +285,7 @@ mod tests {
     fn lengths_are_checked_even_with_a_valid_crc() {
         // A body whose entry claims more wasm than there is, with a matching CRC.
         let mut body = vec![1, 0, b'x', 0, 0];
+        body.extend_from_slice(&0u64.to_le_bytes());
         body.extend_from_slice(&100u32.to_le_bytes());
         let mut image = MAGIC.to_vec();
         image.extend_from_slice(&1u32.to_le_bytes());
@@ -257,11 +297,11 @@ mod tests {
 
     #[test]
     fn pack_refuses_bad_plugins() {
-        let none = Pairs::new();
-        assert!(pack(&[("bad name", &none, b"\0asm")]).is_err());
-        assert!(pack(&[("", &none, b"\0asm")]).is_err());
-        assert!(pack(&[("x", &none, b"ELF")]).is_err());
-        assert!(pack(&[("x", &none, b"\0asm"), ("x", &none, b"\0asm")]).is_err());
+        let e = |name, wasm| entry(name, Pairs::new(), &[], wasm);
+        assert!(pack(&[e("bad name", b"\0asm")]).is_err());
+        assert!(pack(&[e("", b"\0asm")]).is_err());
+        assert!(pack(&[e("x", b"ELF")]).is_err());
+        assert!(pack(&[e("x", b"\0asm"), e("x", b"\0asm")]).is_err());
         assert_eq!(parse(&pack(&[]).unwrap()), Ok(vec![]));
     }
 }

@@ -6,6 +6,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use berth_core::device::{DeviceError, MemoryStats};
 use berth_core::engine::CallError;
 use berth_core::host::{Level, Scope, WsError};
 use berth_core::model::{
@@ -143,6 +144,28 @@ pub fn ws_result(r: Result<(), WsError>) -> Value {
     }
 }
 
+/// `device-error`.
+fn device_error(e: DeviceError) -> Value {
+    Value::unit(match e {
+        DeviceError::NotGranted => 0,
+        DeviceError::Unsupported => 1,
+        DeviceError::NoSuchPin => 2,
+    })
+}
+
+/// `result<T, device-error>`, the ok payload (if any) made by `ok`.
+pub fn device_result<T>(r: Result<T, DeviceError>, ok: impl FnOnce(T) -> Option<Value>) -> Value {
+    match r {
+        Ok(v) => Value::Variant(0, ok(v).map(alloc::boxed::Box::new)),
+        Err(e) => Value::case(1, device_error(e)),
+    }
+}
+
+/// `memory-stats`.
+pub fn memory_stats(m: MemoryStats) -> Value {
+    Value::Record(alloc::vec![Value::U64(m.free), Value::U64(m.used)])
+}
+
 // ---- guest → host ----
 
 /// The fields of a record or tuple with exactly `N` fields.
@@ -201,6 +224,14 @@ pub fn option<T>(
     match variant(v)? {
         (0, None) => Ok(None),
         (1, Some(p)) => some(p).map(Some),
+        _ => Err(shape()),
+    }
+}
+
+/// `u8`.
+pub fn u8_(v: Value) -> Result<u8, CallError> {
+    match v {
+        Value::U8(x) => Ok(x),
         _ => Err(shape()),
     }
 }

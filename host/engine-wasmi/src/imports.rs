@@ -233,6 +233,21 @@ fn dispatch(host: &PluginHost, name: &str, args: Vec<Value>) -> Result<Option<Va
         }
         "now-ms" => some(Value::U64(host.now_ms())),
         "random-u64" => some(Value::U64(host.random_u64())),
+        "gpio-write" => {
+            let (pin, high) = (cv::u8_(a.next()?)?, cv::bool_(a.next()?)?);
+            some(cv::device_result(host.gpio_write(pin, high), |()| None))
+        }
+        "gpio-read" => {
+            let pin = cv::u8_(a.next()?)?;
+            some(cv::device_result(host.gpio_read(pin), |level| {
+                Some(Value::Bool(level))
+            }))
+        }
+        "memory" => some(cv::memory_stats(host.memory())),
+        "memory-collect" => {
+            host.memory_collect();
+            Ok(None)
+        }
         _ => Err(abi::malformed("unknown import")),
     }
 }

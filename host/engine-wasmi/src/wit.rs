@@ -163,6 +163,10 @@ pub const LEVEL: Type = Type::Enum(&["trace", "debug", "info", "warn", "error"])
 pub const SCOPE: Type = Type::Enum(&["plugin", "shared"]);
 /// `host.ws-error`.
 pub const WS_ERROR: Type = Type::Enum(&["no-such-connection", "queue-full", "unsupported"]);
+/// `host.device-error`.
+pub const DEVICE_ERROR: Type = Type::Enum(&["not-granted", "unsupported", "no-such-pin"]);
+/// `host.memory-stats`.
+pub const MEMORY_STATS: Type = Type::Record(&[field("free", Type::U64), field("used", Type::U64)]);
 /// `result<_, ws-error>`.
 pub const WS_RESULT: Type = Type::Result {
     ok: None,
@@ -247,7 +251,7 @@ pub const NEXT_CHUNK: FuncSig = sig(
 pub const GUEST_FUNCS: [FuncSig; 6] = [SETUP, HANDLE, BEFORE, AFTER, ON_EVENT, NEXT_CHUNK];
 
 /// Every import of `interface host`, in WIT order.
-pub const HOST_FUNCS: [FuncSig; 17] = [
+pub const HOST_FUNCS: [FuncSig; 21] = [
     sig("log", p!["level": LEVEL, "message": Type::String], None),
     sig(
         "state-get",
@@ -329,4 +333,22 @@ pub const HOST_FUNCS: [FuncSig; 17] = [
     ),
     sig("now-ms", p![], Some(Type::U64)),
     sig("random-u64", p![], Some(Type::U64)),
+    sig(
+        "gpio-write",
+        p!["pin": Type::U8, "high": Type::Bool],
+        Some(Type::Result {
+            ok: None,
+            err: Some(&DEVICE_ERROR),
+        }),
+    ),
+    sig(
+        "gpio-read",
+        p!["pin": Type::U8],
+        Some(Type::Result {
+            ok: Some(&Type::Bool),
+            err: Some(&DEVICE_ERROR),
+        }),
+    ),
+    sig("memory", p![], Some(MEMORY_STATS)),
+    sig("memory-collect", p![], None),
 ];

@@ -186,6 +186,8 @@ fn named_types_match_the_wit() {
         ("host", "level", wit::LEVEL),
         ("host", "scope", wit::SCOPE),
         ("host", "ws-error", wit::WS_ERROR),
+        ("host", "device-error", wit::DEVICE_ERROR),
+        ("host", "memory-stats", wit::MEMORY_STATS),
     ];
     for (iface, name, ours) in named {
         w.check(

@@ -8,7 +8,7 @@ wasmtime::component::bindgen!({
     world: "plugin",
 });
 
-pub use berth::plugin::host::{Level, Scope, WsError};
+pub use berth::plugin::host::{DeviceError, Level, MemoryStats, Scope, WsError};
 pub use berth::plugin::types as t;
 pub use exports::berth::plugin::guest::Guest;
 

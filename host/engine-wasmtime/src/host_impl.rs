@@ -1,10 +1,11 @@
 //! The `host` imports on wasmtime: each one forwards to `berth_core::host::PluginHost`,
 //! where the semantics live for both engines.
 
+use berth_core::device as core_device;
 use berth_core::host as core_host;
 use berth_core::model::WsPayload;
 
-use crate::bindings::{berth, t, FromWit, Level, Scope, WsError};
+use crate::bindings::{berth, t, DeviceError, FromWit, Level, MemoryStats, Scope, WsError};
 use crate::StoreData;
 
 fn level(l: Level) -> core_host::Level {
@@ -30,6 +31,14 @@ fn ws_result(r: Result<(), core_host::WsError>) -> Result<(), WsError> {
         core_host::WsError::QueueFull => WsError::QueueFull,
         core_host::WsError::Unsupported => WsError::Unsupported,
     })
+}
+
+fn device_error(e: core_device::DeviceError) -> DeviceError {
+    match e {
+        core_device::DeviceError::NotGranted => DeviceError::NotGranted,
+        core_device::DeviceError::Unsupported => DeviceError::Unsupported,
+        core_device::DeviceError::NoSuchPin => DeviceError::NoSuchPin,
+    }
 }
 
 impl berth::plugin::types::Host for StoreData {}
@@ -119,5 +128,25 @@ impl berth::plugin::host::Host for StoreData {
 
     fn random_u64(&mut self) -> u64 {
         self.host.random_u64()
+    }
+
+    fn gpio_write(&mut self, pin: u8, high: bool) -> Result<(), DeviceError> {
+        self.host.gpio_write(pin, high).map_err(device_error)
+    }
+
+    fn gpio_read(&mut self, pin: u8) -> Result<bool, DeviceError> {
+        self.host.gpio_read(pin).map_err(device_error)
+    }
+
+    fn memory(&mut self) -> MemoryStats {
+        let m = self.host.memory();
+        MemoryStats {
+            free: m.free,
+            used: m.used,
+        }
+    }
+
+    fn memory_collect(&mut self) {
+        self.host.memory_collect();
     }
 }

@@ -42,6 +42,12 @@ impl Counting {
         self.used.load(Ordering::Relaxed)
     }
 
+    /// Bytes the heap can still hand out (before fragmentation: a large enough free
+    /// block may not exist even when this is larger than the request).
+    pub fn free(&self) -> usize {
+        HEAP_SIZE.saturating_sub(self.used())
+    }
+
     /// The most bytes ever allocated at once.
     pub fn peak(&self) -> usize {
         self.peak.load(Ordering::Relaxed)

@@ -92,6 +92,7 @@ fn main() -> ! {
             name: e.name,
             bytes: e.wasm,
             config: e.config.clone(),
+            gpio: e.gpio,
         })
         .collect();
     let platform = Arc::new(QemuPlatform::new());

@@ -1,6 +1,8 @@
 //! berth-embedded's [`Platform`] and [`Listener`] on this board: embassy-time for
-//! timeouts, the Goldfish RTC for wall-clock time, the UART for logs, and embassy-net
-//! TCP sockets (one listening socket per connection slot).
+//! timeouts, the Goldfish RTC for wall-clock time, the UART for logs, the counting
+//! allocator's figures for `memory`, a simulated pin bank for `gpio-*` (the `virt` board
+//! has no GPIO controller), and embassy-net TCP sockets (one listening socket per
+//! connection slot).
 
 use alloc::boxed::Box;
 use alloc::format;
@@ -9,8 +11,9 @@ use alloc::vec::Vec;
 use core::cell::Cell;
 use core::fmt;
 
+use berth_core::device::SimulatedPins;
 use berth_core::host::Level;
-use berth_embedded::{Connection, Listener, NetError, Platform};
+use berth_embedded::{Connection, DeviceError, Listener, NetError, Platform};
 use embassy_net::tcp::TcpSocket;
 use embassy_net::Stack;
 use embassy_time::{Duration, Instant, Timer};
@@ -19,10 +22,12 @@ use crate::board;
 use crate::heap::HEAP;
 use crate::println;
 
-/// Clock, log and randomness of the virt board.
+/// Clock, log, randomness, heap figures and (simulated) pins of the virt board.
 pub struct QemuPlatform {
     /// xorshift64* state.
     rng: critical_section::Mutex<Cell<u64>>,
+    /// GPIO 0–31, in memory: `virt` has no GPIO controller to drive.
+    pins: SimulatedPins,
 }
 
 impl QemuPlatform {
@@ -32,6 +37,7 @@ impl QemuPlatform {
             rng: critical_section::Mutex::new(Cell::new(
                 (board::rtc_ns() ^ board::mtime().rotate_left(32)) | 1,
             )),
+            pins: SimulatedPins::new(),
         }
     }
 }
@@ -69,6 +75,22 @@ impl Platform for QemuPlatform {
 
     async fn sleep_until(&self, deadline_ms: u64) {
         Timer::at(Instant::from_millis(deadline_ms)).await
+    }
+
+    fn gpio_write(&self, pin: u8, high: bool) -> Result<(), DeviceError> {
+        self.pins.write(pin, high)
+    }
+
+    fn gpio_read(&self, pin: u8) -> Result<bool, DeviceError> {
+        self.pins.read(pin)
+    }
+
+    fn heap_free(&self) -> Option<u64> {
+        Some(HEAP.free() as u64)
+    }
+
+    fn heap_used(&self) -> Option<u64> {
+        Some(HEAP.used() as u64)
     }
 }
 

@@ -29,6 +29,9 @@
 //! [grants.micro-api]                 # folders a plugin may serve files from
 //! dirs = ["www", "data"]
 //!
+//! [grants.device]                    # GPIO pins a plugin may drive and read (0-63)
+//! gpio = [2, 8]
+//!
 //! [sse]
 //! heartbeat = 15.0                   # seconds between comment lines to idle clients
 //! replay = 100                       # events kept per topic for Last-Event-ID
@@ -50,11 +53,17 @@
 //! folders — anything else answers 403, and an ungranted mount is skipped with a
 //! warning at start-up. `[[static]]` mounts need no grant: the operator wrote them.
 //!
+//! **Pins are capabilities too.** `gpio-write` and `gpio-read` reach the host only for
+//! pins `[grants.<plugin>] gpio` lists; any other pin is `not-granted` (and a warning
+//! naming the plugin and the pin). The check lives in berth-core, so every host and
+//! engine applies it alike.
+//!
 //! Unknown keys are errors, so a typo never silently falls back to a default.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use berth_core::device::GpioGrant;
 use berth_core::limits::Limits;
 
 use crate::config_serving::{GrantSection, LogSection, SseSection, StaticSection};
@@ -111,8 +120,10 @@ pub struct Config {
     pub limits: Limits,
     /// Each plugin's table, flattened to the pairs its `setup` receives.
     pub plugin_config: BTreeMap<String, Pairs>,
-    /// `[[static]]` mounts and `[grants]`.
+    /// `[[static]]` mounts and `[grants] dirs`.
     pub statics: StaticConfig,
+    /// `[grants.<plugin>] gpio`: the pins each plugin may use (absent: none).
+    pub gpio_grants: BTreeMap<String, GpioGrant>,
     /// `[sse]`.
     pub sse: SseConfig,
     /// `[log]`.
@@ -134,6 +145,7 @@ impl Default for Config {
             limits: Limits::default(),
             plugin_config: BTreeMap::new(),
             statics: StaticConfig::default(),
+            gpio_grants: BTreeMap::new(),
             sse: SseConfig::default(),
             log: LogConfig::default(),
         }
@@ -397,6 +409,7 @@ impl Config {
         }
         config.load = file.plugins.load;
         file.limits.apply(&mut config.limits);
+        config.gpio_grants = crate::config_serving::resolve_gpio(&file.grants)?;
         config.statics = crate::config_serving::resolve_static(file.statics, file.grants, base)?;
         config.sse = file.sse.resolve()?;
         config.log = file.log.resolve(base);
@@ -412,6 +425,11 @@ impl Config {
             })
             .collect();
         Ok(config)
+    }
+
+    /// The GPIO pins `plugin` may use (none when `[grants.<plugin>] gpio` is absent).
+    pub fn gpio_grant(&self, plugin: &str) -> GpioGrant {
+        self.gpio_grants.get(plugin).copied().unwrap_or_default()
     }
 
     /// The pairs passed to `plugin`'s setup (empty when it has no table).

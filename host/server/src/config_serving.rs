@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use berth_core::device::{GpioGrant, MAX_PIN};
 use serde::Deserialize;
 
 /// `[sse]`: Server-Sent Events.
@@ -130,6 +131,10 @@ pub(crate) struct StaticSection {
 pub(crate) struct GrantSection {
     #[serde(default)]
     dirs: Vec<PathBuf>,
+    /// Wider than a pin number on purpose: `300` or `-1` get the same clear message as
+    /// `64`, not a type error.
+    #[serde(default)]
+    gpio: Vec<i64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -199,6 +204,34 @@ pub(crate) fn resolve_static(
         grants,
         base: base.to_path_buf(),
     })
+}
+
+/// `[grants.<plugin>] gpio`: the pins each plugin may drive and read. Plugins without
+/// an entry get none.
+pub(crate) fn resolve_gpio(
+    grants: &BTreeMap<String, GrantSection>,
+) -> Result<BTreeMap<String, GpioGrant>, String> {
+    let mut out = BTreeMap::new();
+    for (plugin, g) in grants {
+        let pins = g
+            .gpio
+            .iter()
+            .map(|&pin| {
+                u8::try_from(pin)
+                    .ok()
+                    .filter(|&p| p <= MAX_PIN)
+                    .ok_or_else(|| {
+                        format!("[grants.{plugin}] gpio: pin {pin} is out of range (0-{MAX_PIN})")
+                    })
+            })
+            .collect::<Result<Vec<u8>, String>>()?;
+        let grant =
+            GpioGrant::from_pins(&pins).map_err(|e| format!("[grants.{plugin}] gpio: {e}"))?;
+        if !grant.is_empty() {
+            out.insert(plugin.clone(), grant);
+        }
+    }
+    Ok(out)
 }
 
 /// A plugin's mount prefix, normalised as the config's are.
@@ -281,6 +314,21 @@ mod tests {
     }
 
     #[test]
+    fn gpio_grants_name_pins_and_plugins() {
+        let c = Config::parse(
+            "[grants.device]\ngpio = [2, 8, 63]\ndirs = [\"www\"]\n[grants.other]\ndirs = []\n",
+            Path::new("."),
+        )
+        .unwrap();
+        let pins: Vec<u8> = c.gpio_grant("device").pins().collect();
+        assert_eq!(pins, [2, 8, 63]);
+        assert!(c.gpio_grant("other").is_empty());
+        assert!(c.gpio_grant("nobody").is_empty());
+        let err = Config::parse("[grants.led]\ngpio = [2, 300]\n", Path::new(".")).unwrap_err();
+        assert_eq!(err, "[grants.led] gpio: pin 300 is out of range (0-63)");
+    }
+
+    #[test]
     fn bad_sections_are_errors() {
         for bad in [
             "[[static]]\nprefix = \"static\"\ndir = \"www\"\n",
@@ -288,6 +336,9 @@ mod tests {
             "[sse]\nheartbeat = 0\n",
             "[log]\nformat = \"xml\"\n",
             "[grants.x]\nfolders = []\n",
+            "[grants.x]\ngpio = [64]\n",
+            "[grants.x]\ngpio = [-1]\n",
+            "[grants.x]\ngpio = [\"2\"]\n",
         ] {
             assert!(Config::parse(bad, Path::new(".")).is_err(), "{bad}");
         }

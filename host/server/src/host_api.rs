@@ -1,8 +1,11 @@
 //! The server's [`HostApi`]: tracing for logs, the in-memory store, the WebSocket hub,
-//! the SSE hub behind `publish`, the system clock and the OS random source.
+//! the SSE hub behind `publish`, the system clock, the OS random source, a simulated
+//! GPIO bank, the process's memory figures, and trimming the instance pools when a
+//! plugin asks for `memory-collect`.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use berth_core::device::{self, DeviceError, MemoryStats, SimulatedPins};
 use berth_core::host::{HostApi, Level, WsError};
 use berth_core::model::WsPayload;
 use berth_core::state::{MemoryStore, Store};
@@ -15,6 +18,24 @@ pub struct ServerHost {
     store: MemoryStore,
     ws: Arc<Hub>,
     sse: Arc<SseHub>,
+    /// A desktop has no GPIO: pins live in memory, and every write is logged.
+    pins: SimulatedPins,
+    /// Drops idle warm instances; set once the pools exist (they are built after the
+    /// host, since every instance holds it). Returns how many it dropped.
+    collector: OnceLock<Collector>,
+}
+
+/// What `memory-collect` runs: see [`ServerHost::set_collector`].
+pub type Collector = Box<dyn Fn() -> usize + Send + Sync>;
+
+/// This process's resident set and the machine's available memory, from `/proc` (zeros
+/// where a figure cannot be read, e.g. off Linux).
+fn process_memory() -> MemoryStats {
+    let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+    MemoryStats {
+        free: device::meminfo_available(&read("/proc/meminfo")).unwrap_or(0),
+        used: device::status_rss(&read("/proc/self/status")).unwrap_or(0),
+    }
 }
 
 impl ServerHost {
@@ -24,7 +45,15 @@ impl ServerHost {
             store: MemoryStore::default(),
             ws,
             sse,
+            pins: SimulatedPins::new(),
+            collector: OnceLock::new(),
         }
+    }
+
+    /// Sets what `memory-collect` does (the server passes "trim every pool to one idle
+    /// instance"); only the first call counts.
+    pub fn set_collector(&self, collector: Collector) {
+        let _ = self.collector.set(collector);
     }
 }
 
@@ -101,5 +130,29 @@ impl HostApi for ServerHost {
 
     fn publish(&self, topic: &str, data: &str, event: Option<&str>, id: Option<&str>) -> u32 {
         self.sse.publish(topic, data, event, id)
+    }
+
+    fn gpio_write(&self, plugin: &str, pin: u8, high: bool) -> Result<(), DeviceError> {
+        self.pins.write(pin, high)?;
+        let level = if high { "high" } else { "low" };
+        tracing::info!(target: "gpio", "gpio pin={pin} level={level} plugin={plugin}");
+        Ok(())
+    }
+
+    fn gpio_read(&self, _plugin: &str, pin: u8) -> Result<bool, DeviceError> {
+        self.pins.read(pin)
+    }
+
+    fn memory(&self) -> MemoryStats {
+        process_memory()
+    }
+
+    fn memory_collect(&self, plugin: &str) {
+        let dropped = self.collector.get().map_or(0, |collect| collect());
+        tracing::info!("memory-collect plugin={plugin}: dropped {dropped} idle instance(s)");
+    }
+
+    fn denied(&self, plugin: &str, message: &str) {
+        tracing::warn!(plugin, "{message}");
     }
 }

@@ -139,8 +139,8 @@ impl Server {
             limits.ws_send_queue,
         ));
         let sse_hub = Arc::new(sse::SseHub::new(config.sse.clone()));
-        let api: Arc<dyn berth_core::host::HostApi> =
-            Arc::new(ServerHost::new(ws_hub.clone(), sse_hub.clone()));
+        let host = Arc::new(ServerHost::new(ws_hub.clone(), sse_hub.clone()));
+        let api: Arc<dyn berth_core::host::HostApi> = host.clone();
         // Enough idle instances for every worker thread to have one per plugin, twice.
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -185,6 +185,14 @@ impl Server {
             statics,
             conns: Arc::new(conn::ConnLimiter::new(limits.max_connections.max(1))),
         });
+        // `memory-collect`: keep one warm instance per plugin, drop the other idle ones.
+        // Weak, because every instance in the pools holds the host.
+        let pools = Arc::downgrade(&shared);
+        host.set_collector(Box::new(move || {
+            pools
+                .upgrade()
+                .map_or(0, |s| s.pools.iter().map(|p| p.trim(1)).sum())
+        }));
         Ok(Server {
             listener,
             ws_listener,

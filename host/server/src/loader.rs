@@ -122,7 +122,7 @@ fn load_one(
             path: path.into(),
             source,
         })?;
-    let host = PluginHost::new(api.clone(), name);
+    let host = PluginHost::new(api.clone(), name).with_gpio(config.gpio_grant(name));
     let (pool, registration) = Pool::new(name, module, host, config.plugin_pairs(name), max_idle)
         .map_err(|source| PluginError::Setup {
         path: path.into(),
@@ -157,6 +157,11 @@ pub fn load(
     for name in config.plugin_config.keys() {
         if !entries.iter().any(|e| &e.name == name) {
             tracing::warn!("[plugin.{name}] is configured but no such plugin is loaded");
+        }
+    }
+    for name in config.gpio_grants.keys() {
+        if !entries.iter().any(|e| &e.name == name) {
+            tracing::warn!("[grants.{name}] gpio is configured but no such plugin is loaded");
         }
     }
     let mut app = App::new(entries)?;

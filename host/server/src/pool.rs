@@ -70,6 +70,20 @@ impl Pool {
         }
     }
 
+    /// Drops idle instances beyond `keep`; returns how many were dropped. Their memory
+    /// goes back to the engine (wasmtime's pooling allocator decommits it).
+    pub fn trim(&self, keep: usize) -> usize {
+        let dropped: Vec<Box<dyn Instance>> = {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            let keep = keep.min(idle.len());
+            idle.drain(keep..).collect()
+        };
+        // Dropped outside the lock: freeing an instance is not free.
+        let n = dropped.len();
+        drop(dropped);
+        n
+    }
+
     /// Takes an idle (or fresh) instance out of the pool: nobody else calls it until it
     /// is handed back with [`Pool::checkin`] — or dropped, after a failed call or when
     /// its guest-side state can no longer be trusted. This is how a streamed body pins
