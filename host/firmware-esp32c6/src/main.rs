@@ -28,7 +28,6 @@ use berth_engine_wasmi::WasmiEngine;
 use embassy_executor::Spawner;
 use embassy_time::{Duration, Timer};
 use esp_hal::clock::CpuClock;
-use esp_hal::rng::Rng;
 use esp_hal::timer::timg::TimerGroup;
 use esp_println::println;
 
@@ -71,9 +70,7 @@ async fn main(spawner: Spawner) {
         );
         idle().await
     };
-    let rng = Rng::new();
-    let seed = (u64::from(rng.random()) << 32) | u64::from(rng.random());
-    let stack = match wifi::start(&spawner, peripherals.WIFI, &creds, seed) {
+    let stack = match wifi::start(&spawner, peripherals.WIFI, &creds) {
         Ok(stack) => stack,
         Err(e) => halt(&format!("{e}")).await,
     };

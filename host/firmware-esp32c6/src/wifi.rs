@@ -5,6 +5,7 @@ use embassy_executor::Spawner;
 use embassy_net::{Runner, Stack, StackResources};
 use embassy_time::{Duration, Timer};
 use esp_hal::peripherals::WIFI;
+use esp_hal::rng::Rng;
 use esp_println::println;
 use esp_radio::wifi::sta::StationConfig;
 use esp_radio::wifi::{
@@ -64,7 +65,6 @@ pub fn start(
     spawner: &Spawner,
     wifi: WIFI<'static>,
     creds: &Credentials,
-    seed: u64,
 ) -> Result<Stack<'static>, WifiStartError> {
     let auth = match creds.password {
         Some(p) => AuthenticationMethodConfig::Wpa2Personal(
@@ -81,6 +81,10 @@ pub fn start(
     )
     .map_err(WifiStartError::Driver)?;
 
+    // Drawn with the radio on, when the hardware RNG mixes in RF noise (TCP sequence
+    // numbers and DHCP transaction ids come from this seed).
+    let rng = Rng::new();
+    let seed = (u64::from(rng.random()) << 32) | u64::from(rng.random());
     static RESOURCES: StaticCell<StackResources<SOCKETS>> = StaticCell::new();
     let (stack, runner) = embassy_net::new(
         Interface::station(),
