@@ -59,41 +59,6 @@ fn build(root: &Path, plugins: &[String]) -> Result<(PathBuf, PathBuf)> {
     Ok((elf, store))
 }
 
-/// `size`-style numbers straight from the ELF section headers (no binutils needed).
-pub fn sizes(elf: &Path) -> Result<(u64, u64, u64)> {
-    let b = std::fs::read(elf)?;
-    let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as usize;
-    let u32_at = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]) as u64;
-    if b.len() < 52 || &b[..4] != b"\x7fELF" || b[4] != 1 {
-        bail!("{} is not a 32-bit ELF", elf.display());
-    }
-    let (shoff, shentsize, shnum) = (u32_at(32) as usize, u16_at(46), u16_at(48));
-    let names = shoff + u16_at(50) * shentsize;
-    let names = u32_at(names + 16) as usize;
-    let (mut text, mut data, mut bss) = (0, 0, 0);
-    for i in 0..shnum {
-        let sh = shoff + i * shentsize;
-        let name_at = names + u32_at(sh) as usize;
-        let name_end = b[name_at..].iter().position(|&c| c == 0).unwrap_or(0);
-        let name = std::str::from_utf8(&b[name_at..name_at + name_end]).unwrap_or("");
-        // riscv-rt's `.heap` and `.stack` only mark the free RAM above the image.
-        if name == ".heap" || name == ".stack" {
-            continue;
-        }
-        let (kind, flags, size) = (u32_at(sh + 4), u32_at(sh + 8), u32_at(sh + 20));
-        let alloc = flags & 0x2 != 0;
-        let (write, exec) = (flags & 0x1 != 0, flags & 0x4 != 0);
-        match (alloc, kind) {
-            (false, _) => {}
-            (true, 8) => bss += size, // NOBITS
-            (true, _) if write => data += size,
-            (true, _) if exec || !write => text += size,
-            _ => {}
-        }
-    }
-    Ok((text, data, bss))
-}
-
 fn free_port() -> Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(l.local_addr()?.port())
@@ -171,8 +136,11 @@ pub fn qemu(root: &Path, args: &[String]) -> Result<()> {
         }
     }
     let (elf, store) = build(root, &plugins)?;
-    let (text, data, bss) = sizes(&elf)?;
-    println!("qemu image: .text {text} B, .data {data} B, .bss {bss} B (16 MiB of .bss is the measuring heap)");
+    let sizes = crate::elf::sizes(&elf)?;
+    println!(
+        "qemu image: .text {} B, .data {} B, .bss {} B (16 MiB of .bss is the measuring heap)",
+        sizes.text, sizes.data, sizes.bss
+    );
     let port = match serve {
         Some(p) => p,
         None => free_port()?,

@@ -13,7 +13,8 @@
 //! - **One loop.** [`Server::run`] is a single future polling a fixed number of
 //!   connection slots and the plugins' timers: embassy's executor on a microcontroller,
 //!   a poll loop on bare metal (QEMU), async-io's `block_on` on a desktop
-//!   ([`desktop`], feature `std`).
+//!   ([`desktop`], feature `std`). Boards on embassy-net share one socket adapter
+//!   (`embassy_tcp`, feature `embassy-net`).
 //! - **Plugins from flash.** [`store`] reads (and, with `alloc`, writes) the plugin
 //!   partition image that `berth device pack` builds.
 //!
@@ -35,6 +36,8 @@ extern crate alloc;
 mod conn;
 #[cfg(feature = "std")]
 pub mod desktop;
+#[cfg(feature = "embassy-net")]
+pub mod embassy_tcp;
 pub mod host;
 pub mod http;
 pub mod net;

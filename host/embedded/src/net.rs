@@ -1,8 +1,9 @@
 //! The little the loop needs from a network stack and a clock.
 //!
-//! Firmware implements these over embassy-net (`TcpSocket`), the QEMU image over
-//! embassy-net on virtio-net, and the `std` adapter over `std::net` on async-io. The
-//! loop never names a concrete stack, so the very same code serves all three.
+//! The ESP32-C6 firmware (Wi-Fi) and the QEMU image (virtio-net) both use embassy-net,
+//! through the one adapter in `embassy_tcp` (feature `embassy-net`); the `std` adapter
+//! uses `std::net` on async-io. The loop never names a concrete stack, so the very same
+//! code serves all three.
 
 use core::fmt;
 use core::future::Future;

@@ -23,6 +23,7 @@ use core::future::Future;
 use core::pin::pin;
 use core::task::{Context, Poll, Waker};
 
+use berth_embedded::embassy_tcp::EmbassyListener;
 use berth_embedded::{Options, PluginSource, Server};
 use berth_engine_wasmi::WasmiEngine;
 use embassy_net::{Ipv4Address, Ipv4Cidr, StackResources, StaticConfigV4};
@@ -31,7 +32,7 @@ use virtio_drivers::device::blk::{VirtIOBlk, SECTOR_SIZE};
 use virtio_drivers::transport::DeviceType;
 
 use crate::heap::HEAP;
-use crate::platform::{NetListener, QemuPlatform};
+use crate::platform::{ConnStats, QemuPlatform};
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
@@ -130,7 +131,7 @@ fn main() -> ! {
     let seed = board::rtc_ns() ^ board::mtime();
     let (stack, mut runner) =
         embassy_net::new(nic, config, RESOURCES.init(StackResources::new()), seed);
-    let listener = NetListener::new(stack, 80, server.options().slots);
+    let listener = EmbassyListener::new(stack, 80, server.options().slots).observed(ConnStats);
     println!("berth-qemu: serving on 10.0.2.15:80");
     block_on(embassy_futures::join::join(
         runner.run(),

@@ -1,22 +1,17 @@
-//! berth-embedded's [`Platform`] and [`Listener`] on this board: embassy-time for
-//! timeouts, the Goldfish RTC for wall-clock time, the UART for logs, the counting
-//! allocator's figures for `memory`, a simulated pin bank for `gpio-*` (the `virt` board
-//! has no GPIO controller), and embassy-net TCP sockets (one listening socket per
-//! connection slot).
+//! berth-embedded's [`Platform`] on this board: embassy-time for timeouts, the Goldfish
+//! RTC for wall-clock time, the UART for logs, the counting allocator's figures for
+//! `memory`, a simulated pin bank for `gpio-*` (the `virt` board has no GPIO
+//! controller); and the per-connection measurements it hangs on berth-embedded's shared
+//! embassy-net listener.
 
-use alloc::boxed::Box;
-use alloc::format;
-use alloc::string::String;
-use alloc::vec::Vec;
 use core::cell::Cell;
 use core::fmt;
 
 use berth_core::device::SimulatedPins;
 use berth_core::host::Level;
-use berth_embedded::{Connection, DeviceError, Listener, NetError, Platform};
-use embassy_net::tcp::TcpSocket;
-use embassy_net::Stack;
-use embassy_time::{Duration, Instant, Timer};
+use berth_embedded::embassy_tcp::ConnObserver;
+use berth_embedded::{DeviceError, Platform};
+use embassy_time::{Instant, Timer};
 
 use crate::board;
 use crate::heap::HEAP;
@@ -94,128 +89,21 @@ impl Platform for QemuPlatform {
     }
 }
 
-const RX: usize = 2048;
-const TX: usize = 2048;
+/// Reports, as each connection closes, the instructions it cost from accept to the last
+/// byte of the response, and the heap's high-water mark: numbers `cargo xtask qemu` prints.
+pub struct ConnStats;
 
-/// One embassy-net socket per slot, listening on `port`.
-pub struct NetListener {
-    stack: Stack<'static>,
-    port: u16,
-    /// Each slot's receive and transmit buffers, allocated once at start.
-    buffers: Vec<(*mut [u8], *mut [u8])>,
-    in_use: Vec<Cell<bool>>,
-}
-
-impl NetListener {
-    /// Buffers for `slots` connections.
-    pub fn new(stack: Stack<'static>, port: u16, slots: usize) -> NetListener {
-        let buffers = (0..slots)
-            .map(|_| {
-                let rx: &'static mut [u8] = Box::leak(alloc::vec![0u8; RX].into_boxed_slice());
-                let tx: &'static mut [u8] = Box::leak(alloc::vec![0u8; TX].into_boxed_slice());
-                (rx as *mut [u8], tx as *mut [u8])
-            })
-            .collect();
-        NetListener {
-            stack,
-            port,
-            buffers,
-            in_use: (0..slots).map(|_| Cell::new(false)).collect(),
-        }
-    }
-}
-
-/// A connection on a slot's socket.
-pub struct NetConn<'a> {
-    socket: TcpSocket<'a>,
-    in_use: &'a Cell<bool>,
-    started: u64,
-}
-
-impl Drop for NetConn<'_> {
-    fn drop(&mut self) {
-        self.in_use.set(false);
-    }
-}
-
-fn net_error(_: embassy_net::tcp::Error) -> NetError {
-    NetError::Reset
-}
-
-impl Connection for NetConn<'_> {
-    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, NetError> {
-        self.socket.read(buf).await.map_err(net_error)
+impl ConnObserver for ConnStats {
+    fn accepted(&self) -> u64 {
+        board::instret()
     }
 
-    async fn write_all(&mut self, mut data: &[u8]) -> Result<(), NetError> {
-        while !data.is_empty() {
-            let n = self.socket.write(data).await.map_err(net_error)?;
-            if n == 0 {
-                return Err(NetError::Reset);
-            }
-            data = &data[n..];
-        }
-        Ok(())
-    }
-
-    /// Sends what is queued with a FIN, then waits (briefly) for the peer's FIN so the
-    /// socket is not dropped — which would discard unsent data — too early.
-    async fn close(&mut self) {
-        // Everything up to the response is written: that is what the request cost.
-        let spent = board::instret() - self.started;
-        self.socket.close();
-        let deadline = Instant::now() + Duration::from_millis(500);
-        let mut sink = [0u8; 64];
-        loop {
-            let read = self.socket.read(&mut sink);
-            match embassy_futures::select::select(read, Timer::at(deadline)).await {
-                embassy_futures::select::Either::First(Ok(n)) if n > 0 => continue,
-                _ => break,
-            }
-        }
-        let _ = embedded_io_async::Write::flush(&mut self.socket).await;
+    fn closing(&self, started: u64) {
+        let spent = board::instret() - started;
         println!(
             "conn: {spent} instructions from accept to response; heap {} bytes in use, high-water mark {} bytes",
             HEAP.used(),
             HEAP.peak()
         );
-    }
-
-    fn remote_addr(&self) -> String {
-        match self.socket.remote_endpoint() {
-            Some(ep) => format!("{}:{}", ep.addr, ep.port),
-            None => String::from("0.0.0.0:0"),
-        }
-    }
-}
-
-impl Listener for NetListener {
-    type Conn<'a> = NetConn<'a>;
-
-    async fn accept(&self, slot: usize) -> Result<NetConn<'_>, NetError> {
-        let (Some(&(rx, tx)), Some(in_use)) = (self.buffers.get(slot), self.in_use.get(slot))
-        else {
-            return Err(NetError::Other);
-        };
-        if in_use.replace(true) {
-            return Err(NetError::Other);
-        }
-        // SAFETY: each slot's buffers are leaked, so they live forever, and `in_use`
-        // guarantees that only one socket at a time borrows them (cleared when the
-        // NetConn, and with it the socket, is dropped).
-        let (rx, tx) = unsafe { (&mut *rx, &mut *tx) };
-        let mut socket = TcpSocket::new(self.stack, rx, tx);
-        socket.set_timeout(Some(Duration::from_secs(60)));
-        let accepted = socket.accept(self.port).await;
-        if accepted.is_err() {
-            drop(socket);
-            in_use.set(false);
-            return Err(NetError::Other);
-        }
-        Ok(NetConn {
-            socket,
-            in_use,
-            started: board::instret(),
-        })
     }
 }

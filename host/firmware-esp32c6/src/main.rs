@@ -1,0 +1,151 @@
+//! Berth's embedded host on an ESP32-C6.
+//!
+//! Boot: esp-hal and the heap → esp-rtos (scheduler, embassy time) → the plugin store
+//! from the `plugins` flash partition → wasmi compiles, instantiates and sets up every
+//! plugin (logged one by one, then the free heap) → Wi-Fi station with the credentials
+//! built in (`BERTH_WIFI_SSID`, `BERTH_WIFI_PASSWORD`) and DHCP → berth-embedded's loop
+//! on port 80, over the embassy-net adapter it shares with the QEMU image.
+//!
+//! Built without credentials, it loads the plugins, says so, and stays offline.
+
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+mod flash;
+mod heap;
+mod platform;
+mod wifi;
+
+use alloc::format;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use berth_embedded::embassy_tcp::EmbassyListener;
+use berth_embedded::{Options, PluginSource, Server};
+use berth_engine_wasmi::WasmiEngine;
+use embassy_executor::Spawner;
+use embassy_time::{Duration, Timer};
+use esp_hal::clock::CpuClock;
+use esp_hal::timer::timg::TimerGroup;
+use esp_println::println;
+
+use crate::platform::EspPlatform;
+
+esp_bootloader_esp_idf::esp_app_desc!();
+
+/// The HTTP port.
+const PORT: u16 = 80;
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    println!("berth: panic: {info}");
+    // Leave the message on the console for a moment, then start over.
+    esp_hal::delay::Delay::new().delay_millis(5_000);
+    esp_hal::system::software_reset()
+}
+
+#[esp_hal::main]
+async fn main(spawner: Spawner) {
+    let peripherals = esp_hal::init(esp_hal::Config::default().with_cpu_clock(CpuClock::max()));
+    heap::init();
+    println!(
+        "berth: {} on the ESP32-C6; heap {} bytes",
+        env!("CARGO_PKG_VERSION"),
+        heap::free()
+    );
+    let timg0 = TimerGroup::new(peripherals.TIMG0);
+    esp_rtos::start(timg0.timer0, peripherals.FROM_CPU_INTR0);
+
+    let server = match load_plugins(peripherals.FLASH) {
+        Ok(server) => server,
+        Err(why) => halt(&why).await,
+    };
+
+    let Some(creds) = wifi::credentials() else {
+        println!(
+            "berth: no Wi-Fi credentials were built in (set BERTH_WIFI_SSID and BERTH_WIFI_PASSWORD \
+             when building); staying offline"
+        );
+        idle().await
+    };
+    let stack = match wifi::start(&spawner, peripherals.WIFI, &creds) {
+        Ok(stack) => stack,
+        Err(e) => halt(&format!("{e}")).await,
+    };
+    println!("berth: joining Wi-Fi network \"{}\"", creds.ssid);
+    stack.wait_config_up().await;
+    let addr = match stack.config_v4() {
+        Some(config) => format!("{}:{PORT}", config.address.address()),
+        None => format!("0.0.0.0:{PORT}"),
+    };
+    println!(
+        "berth: serving on http://{addr}/; heap {} bytes used, {} free",
+        heap::used(),
+        heap::free()
+    );
+    let listener = EmbassyListener::new(stack, PORT, server.options().slots);
+    server
+        .run(&listener, &addr, core::future::pending::<()>())
+        .await;
+    halt("server stopped").await
+}
+
+/// Reads the plugin store, loads every plugin, logs them and the heap.
+fn load_plugins(
+    flash: esp_hal::peripherals::FLASH<'_>,
+) -> Result<Server<EspPlatform>, alloc::string::String> {
+    let (location, image) = flash::read_store(flash).map_err(|e| format!("{e}"))?;
+    let entries = berth_embedded::store::parse(&image).map_err(|e| format!("plugin store: {e}"))?;
+    println!(
+        "berth: plugin store at {:#x} ({} of {} bytes): {} plugin(s)",
+        location.offset,
+        image.len(),
+        location.size,
+        entries.len()
+    );
+    let sources: Vec<PluginSource<'_>> = entries
+        .iter()
+        .map(|e| PluginSource {
+            name: e.name,
+            bytes: e.wasm,
+            config: e.config.clone(),
+        })
+        .collect();
+    let options = Options::device();
+    let engine = WasmiEngine::new(options.limits.engine());
+    let server = Server::new(&engine, Arc::new(EspPlatform::new()), options, &sources)
+        .map_err(|e| format!("{e}"))?;
+    for entry in &entries {
+        println!(
+            "berth: loaded plugin {} ({} bytes of Wasm)",
+            entry.name,
+            entry.wasm.len()
+        );
+    }
+    let peak = heap::peak();
+    drop(sources);
+    drop(entries);
+    drop(image);
+    println!(
+        "berth: heap after loading: {} bytes used, {} free (peak {} while loading)",
+        heap::used(),
+        heap::free(),
+        peak
+    );
+    Ok(server)
+}
+
+/// Keeps the board alive without doing anything (no network, or a fatal error).
+async fn idle() -> ! {
+    loop {
+        Timer::after(Duration::from_secs(3600)).await;
+    }
+}
+
+/// Logs why the firmware cannot go on, then idles (the log stays readable on the console).
+async fn halt(why: &str) -> ! {
+    println!("berth: fatal: {why}");
+    idle().await
+}
