@@ -14,6 +14,7 @@
 extern crate alloc;
 
 mod flash;
+mod gpio;
 mod heap;
 mod platform;
 mod wifi;
@@ -31,6 +32,7 @@ use esp_hal::clock::CpuClock;
 use esp_hal::timer::timg::TimerGroup;
 use esp_println::println;
 
+use crate::gpio::Gpio;
 use crate::platform::EspPlatform;
 
 esp_bootloader_esp_idf::esp_app_desc!();
@@ -58,7 +60,8 @@ async fn main(spawner: Spawner) {
     let timg0 = TimerGroup::new(peripherals.TIMG0);
     esp_rtos::start(timg0.timer0, peripherals.FROM_CPU_INTR0);
 
-    let server = match load_plugins(peripherals.FLASH) {
+    let free_pins = gpio::take_free_pins!(peripherals);
+    let server = match load_plugins(peripherals.FLASH, free_pins) {
         Ok(server) => server,
         Err(why) => halt(&why).await,
     };
@@ -92,9 +95,11 @@ async fn main(spawner: Spawner) {
     halt("server stopped").await
 }
 
-/// Reads the plugin store, loads every plugin, logs them and the heap.
+/// Reads the plugin store, prepares the pins its grants name, loads every plugin, logs
+/// them and the heap.
 fn load_plugins(
     flash: esp_hal::peripherals::FLASH<'_>,
+    free_pins: gpio::FreePins,
 ) -> Result<Server<EspPlatform>, alloc::string::String> {
     let (location, image) = flash::read_store(flash).map_err(|e| format!("{e}"))?;
     let entries = berth_embedded::store::parse(&image).map_err(|e| format!("plugin store: {e}"))?;
@@ -111,11 +116,15 @@ fn load_plugins(
             name: e.name,
             bytes: e.wasm,
             config: e.config.clone(),
+            gpio: e.gpio,
         })
         .collect();
+    let granted = entries.iter().fold(0, |pins, e| pins | e.gpio.bits());
+    let granted = berth_embedded::GpioGrant::from_bits(granted);
+    let gpio = Gpio::new(free_pins, granted);
     let options = Options::device();
     let engine = WasmiEngine::new(options.limits.engine());
-    let server = Server::new(&engine, Arc::new(EspPlatform::new()), options, &sources)
+    let server = Server::new(&engine, Arc::new(EspPlatform::new(gpio)), options, &sources)
         .map_err(|e| format!("{e}"))?;
     for entry in &entries {
         println!(

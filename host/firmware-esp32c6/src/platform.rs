@@ -1,23 +1,31 @@
 //! berth-embedded's [`Platform`] on the ESP32-C6: embassy-time (driven by esp-rtos) for
-//! timeouts, the hardware RNG, and the serial console for logs.
+//! timeouts, the hardware RNG, the serial console for logs, the granted GPIO pins
+//! ([`Gpio`]) and esp-alloc's heap figures.
 
 use core::fmt;
 
 use berth_core::host::Level;
-use berth_embedded::Platform;
+use berth_embedded::{DeviceError, Platform};
 use embassy_time::{Instant, Timer};
 use esp_hal::rng::Rng;
 use esp_println::println;
 
-/// Clock, randomness and log of the board.
+use crate::gpio::Gpio;
+use crate::heap;
+
+/// Clock, randomness, log, pins and heap of the board.
 pub struct EspPlatform {
     rng: Rng,
+    gpio: Gpio,
 }
 
 impl EspPlatform {
-    /// The platform; the RNG needs no peripheral handle.
-    pub fn new() -> EspPlatform {
-        EspPlatform { rng: Rng::new() }
+    /// The platform over the granted pins; the RNG needs no peripheral handle.
+    pub fn new(gpio: Gpio) -> EspPlatform {
+        EspPlatform {
+            rng: Rng::new(),
+            gpio,
+        }
     }
 }
 
@@ -51,5 +59,21 @@ impl Platform for EspPlatform {
 
     async fn sleep_until(&self, deadline_ms: u64) {
         Timer::at(Instant::from_millis(deadline_ms)).await
+    }
+
+    fn gpio_write(&self, pin: u8, high: bool) -> Result<(), DeviceError> {
+        self.gpio.write(pin, high)
+    }
+
+    fn gpio_read(&self, pin: u8) -> Result<bool, DeviceError> {
+        self.gpio.read(pin)
+    }
+
+    fn heap_free(&self) -> Option<u64> {
+        Some(heap::free() as u64)
+    }
+
+    fn heap_used(&self) -> Option<u64> {
+        Some(heap::used() as u64)
     }
 }
