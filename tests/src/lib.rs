@@ -14,6 +14,7 @@ pub use berth_server::{Config, EngineKind};
 pub mod clients;
 pub mod device;
 pub mod garbage;
+pub mod http_client;
 pub mod raw;
 
 /// The bundled plugins, built from the current sources.

@@ -7,29 +7,10 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use berth_tests::http_client::{client, header, json_of};
 use berth_tests::{config, example, shared_embedded, EngineKind, TestServer};
-use reqwest::blocking::{Client, Response};
 use reqwest::Method;
 use serde_json::{json, Value};
-
-fn client() -> Client {
-    Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
-}
-
-fn json_of(r: Response) -> Value {
-    let text = r.text().expect("body");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"))
-}
-
-fn header(r: &Response, name: &str) -> Option<String> {
-    r.headers()
-        .get(name)
-        .map(|v| v.to_str().expect("ascii header").to_string())
-}
 
 // The engine field is ignored by the embedded runtime (always wasmi).
 const ENGINE: EngineKind = EngineKind::Wasmi;

@@ -3,29 +3,11 @@
 
 use std::time::{Duration, Instant};
 
+use berth_tests::http_client::{client, header, json_of};
 use berth_tests::{config, example, per_engine, shared, EngineKind, TestServer};
-use reqwest::blocking::{Client, Response};
+use reqwest::blocking::Response;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-
-fn client() -> Client {
-    Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
-}
-
-fn json_of(r: Response) -> Value {
-    let text = r.text().expect("body");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"))
-}
-
-fn header(r: &Response, name: &str) -> Option<String> {
-    r.headers()
-        .get(name)
-        .map(|v| v.to_str().expect("ascii header").to_string())
-}
 
 // ---- servers ----------------------------------------------------------------------
 

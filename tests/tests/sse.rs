@@ -7,16 +7,10 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use berth_tests::clients::{SseEvent, SseItem, SseReader};
+use berth_tests::http_client::client;
 use berth_tests::{config, example, per_engine, shared, EngineKind, TestServer};
-use reqwest::blocking::{Client, Response};
+use reqwest::blocking::Response;
 use serde_json::Value;
-
-fn client() -> Client {
-    Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
-}
 
 fn pubsub(engine: EngineKind) -> &'static TestServer {
     shared(engine, "pubsub", || {

@@ -4,27 +4,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use berth_server::config::StaticMountConfig;
 use berth_tests::clients::raw_get;
+use berth_tests::http_client::{client, header};
 use berth_tests::{config, example, per_engine, shared, EngineKind, TestServer};
-use reqwest::blocking::{Client, Response};
+use reqwest::blocking::Response;
 use reqwest::Method;
-
-fn client() -> Client {
-    Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
-}
-
-fn header(r: &Response, name: &str) -> Option<String> {
-    r.headers()
-        .get(name)
-        .map(|v| v.to_str().expect("ascii header").to_string())
-}
 
 const HELLO: &str = "Hello, static world!\n";
 

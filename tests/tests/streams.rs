@@ -5,15 +5,8 @@
 use std::io::Read;
 use std::time::{Duration, Instant};
 
+use berth_tests::http_client::client;
 use berth_tests::{config, example, per_engine, shared, EngineKind, TestServer};
-use reqwest::blocking::Client;
-
-fn client() -> Client {
-    Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
-}
 
 fn medium(engine: EngineKind) -> &'static TestServer {
     shared(engine, "seed002-medium", || {
