@@ -20,6 +20,8 @@ use berth_core::model::{
 };
 use berth_core::pipeline::{App, AppError, Invoker, PluginEntry, Target};
 
+use crate::store;
+
 /// A plugin file to load.
 #[derive(Debug, Clone)]
 pub struct PluginSource<'a> {
@@ -31,6 +33,18 @@ pub struct PluginSource<'a> {
     pub config: Pairs,
     /// The GPIO pins it may use (`[grants.<plugin>] gpio`).
     pub gpio: GpioGrant,
+}
+
+impl<'a> From<&store::Entry<'a>> for PluginSource<'a> {
+    /// A plugin as the flash store holds it.
+    fn from(e: &store::Entry<'a>) -> PluginSource<'a> {
+        PluginSource {
+            name: e.name,
+            bytes: e.wasm,
+            config: e.config.clone(),
+            gpio: e.gpio,
+        }
+    }
 }
 
 /// Why the plugins could not be loaded. Start-up reports it and stops.

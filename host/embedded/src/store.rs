@@ -178,6 +178,11 @@ fn put_str(out: &mut Vec<u8>, s: &str, what: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Every pin that some plugin of the image was granted: the pins a board must prepare.
+pub fn granted_pins(entries: &[Entry<'_>]) -> GpioGrant {
+    GpioGrant::from_bits(entries.iter().fold(0, |pins, e| pins | e.gpio.bits()))
+}
+
 /// Builds an image from entries, in plugin order.
 pub fn pack(plugins: &[Entry<'_>]) -> Result<Vec<u8>, StoreError> {
     let mut body = Vec::new();

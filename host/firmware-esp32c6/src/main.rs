@@ -110,18 +110,8 @@ fn load_plugins(
         location.size,
         entries.len()
     );
-    let sources: Vec<PluginSource<'_>> = entries
-        .iter()
-        .map(|e| PluginSource {
-            name: e.name,
-            bytes: e.wasm,
-            config: e.config.clone(),
-            gpio: e.gpio,
-        })
-        .collect();
-    let granted = entries.iter().fold(0, |pins, e| pins | e.gpio.bits());
-    let granted = berth_embedded::GpioGrant::from_bits(granted);
-    let gpio = Gpio::new(free_pins, granted);
+    let sources: Vec<PluginSource<'_>> = entries.iter().map(PluginSource::from).collect();
+    let gpio = Gpio::new(free_pins, berth_embedded::store::granted_pins(&entries));
     let options = Options::device();
     let engine = WasmiEngine::new(options.limits.engine());
     let server = Server::new(&engine, Arc::new(EspPlatform::new(gpio)), options, &sources)

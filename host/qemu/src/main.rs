@@ -87,15 +87,7 @@ fn main() -> ! {
         Ok(e) => e,
         Err(e) => halt_fmt(format_args!("plugin store: {e}")),
     };
-    let sources: Vec<PluginSource<'_>> = entries
-        .iter()
-        .map(|e| PluginSource {
-            name: e.name,
-            bytes: e.wasm,
-            config: e.config.clone(),
-            gpio: e.gpio,
-        })
-        .collect();
+    let sources: Vec<PluginSource<'_>> = entries.iter().map(PluginSource::from).collect();
     let platform = Arc::new(QemuPlatform::new());
     let options = Options::device();
     let engine = WasmiEngine::new(options.limits.engine());
