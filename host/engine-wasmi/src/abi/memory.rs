@@ -173,7 +173,7 @@ fn store_at(
                 2 => write(mem, addr, &(*case as u16).to_le_bytes())?,
                 _ => write(mem, addr, &case.to_le_bytes())?,
             }
-            let (offset, _, _) = ty.variant_layout();
+            let offset = ty.payload_offset();
             match (ty.case_type(*case as usize), payload) {
                 (Some(t), Some(v)) => store_at(mem, t, v, addr + offset),
                 (None, None) => Ok(()),
@@ -305,7 +305,7 @@ fn load_at(mem: &[u8], ty: &Type, addr: u32, budget: &mut LiftBudget) -> Result<
             }
             let payload = match ty.case_type(case as usize) {
                 Some(t) => {
-                    let (offset, _, _) = ty.variant_layout();
+                    let offset = ty.payload_offset();
                     Some(Box::new(load_at(mem, t, addr + offset, budget)?))
                 }
                 None => None,

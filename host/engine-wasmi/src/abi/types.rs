@@ -115,8 +115,26 @@ impl Type {
             Type::U64 | Type::S64 => 8,
             Type::Tuple(ts) => ts.iter().map(Type::align).max().unwrap_or(1),
             Type::Record(fs) => fs.iter().map(|f| f.ty.align()).max().unwrap_or(1),
-            _ => self.variant_layout().1,
+            // Only the alignments: a variant's alignment needs none of its payload sizes
+            // (this runs for every field of every value lowered, so it matters).
+            _ => self
+                .max_case_align()
+                .map_or(self.discriminant(), |a| a.max(self.discriminant())),
         }
+    }
+
+    /// The discriminant's width for a variant-like type (1 for anything else).
+    fn discriminant(&self) -> u32 {
+        Type::discriminant_size(self.case_count().unwrap_or(0))
+    }
+
+    /// The largest alignment among a variant-like type's payloads (`None`: no payloads).
+    fn max_case_align(&self) -> Option<u32> {
+        let n = self.case_count().unwrap_or(0);
+        (0..n)
+            .filter_map(|i| self.case_type(i))
+            .map(Type::align)
+            .max()
     }
 
     /// Size in linear memory (a multiple of the alignment).
@@ -142,23 +160,23 @@ impl Type {
     pub fn variant_layout(&self) -> (u32, u32, u32) {
         let n = self.case_count().unwrap_or(0);
         let disc = Type::discriminant_size(n);
-        let mut align = disc;
+        let mut case_align = None::<u32>;
         let mut payload = 0;
-        for i in 0..n {
-            if let Some(t) = self.case_type(i) {
-                align = align.max(t.align());
-                payload = payload.max(t.size());
-            }
+        for t in (0..n).filter_map(|i| self.case_type(i)) {
+            case_align = Some(case_align.unwrap_or(1).max(t.align()));
+            payload = payload.max(t.size());
         }
-        let max_case_align = (0..n)
-            .filter_map(|i| self.case_type(i))
-            .map(Type::align)
-            .max();
-        let offset = to_u32(super::align_to(
-            u64::from(disc),
-            max_case_align.unwrap_or(1),
-        ));
-        (offset, align, payload)
+        let offset = to_u32(super::align_to(u64::from(disc), case_align.unwrap_or(1)));
+        (offset, disc.max(case_align.unwrap_or(1)), payload)
+    }
+
+    /// The payload offset of a variant-like type: all a store or load of one needs, and
+    /// cheaper than [`Type::variant_layout`] (no payload sizes).
+    pub fn payload_offset(&self) -> u32 {
+        to_u32(super::align_to(
+            u64::from(self.discriminant()),
+            self.max_case_align().unwrap_or(1),
+        ))
     }
 
     /// Appends the flattened core types of this type to `out`.
