@@ -76,9 +76,9 @@ pub use serde_json::json;
 /// Everything a plugin usually needs: `use berth_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        debug, device, error, info, json, state, trace, warn, ws, App, Body, Config, Event, EventKind,
-        Flow, IntoResponse, Method, Next, Outcome, Payload, Plugin, Request, Response, WsConnect,
-        WsDisconnect, WsMessage,
+        debug, device, error, info, json, state, trace, warn, ws, App, Body, Config, Event,
+        EventKind, Flow, IntoResponse, Method, Next, Outcome, Payload, Plugin, Request, Response,
+        WsConnect, WsDisconnect, WsMessage,
     };
     pub use core::time::Duration;
     pub use serde_json::Value;

@@ -47,6 +47,12 @@ pub enum WsError {
 pub trait HostApi: Send + Sync {
     /// Writes a plugin's log line.
     fn log(&self, plugin: &str, level: Level, message: &str);
+    /// Whether a line of `plugin` at `level` would be written (`log-enabled`). The
+    /// default, `true`, is always correct; a host with level filters answers from them
+    /// so the guest can skip formatting.
+    fn log_enabled(&self, _plugin: &str, _level: Level) -> bool {
+        true
+    }
     /// The key-value store behind `state-*`.
     fn store(&self) -> &dyn Store;
     /// Wall-clock time in Unix milliseconds.
@@ -169,6 +175,11 @@ impl PluginHost {
     /// `log`.
     pub fn log(&self, level: Level, message: &str) {
         self.api.log(&self.plugin, level, message);
+    }
+
+    /// `log-enabled`.
+    pub fn log_enabled(&self, level: Level) -> bool {
+        self.api.log_enabled(&self.plugin, level)
     }
 
     /// `state-get`.

@@ -248,6 +248,10 @@ fn dispatch(host: &PluginHost, name: &str, args: Vec<Value>) -> Result<Option<Va
             host.memory_collect();
             Ok(None)
         }
+        "log-enabled" => {
+            let level = cv::to_level(a.next()?)?;
+            some(Value::Bool(host.log_enabled(level)))
+        }
         _ => Err(abi::malformed("unknown import")),
     }
 }

@@ -251,7 +251,7 @@ pub const NEXT_CHUNK: FuncSig = sig(
 pub const GUEST_FUNCS: [FuncSig; 6] = [SETUP, HANDLE, BEFORE, AFTER, ON_EVENT, NEXT_CHUNK];
 
 /// Every import of `interface host`, in WIT order.
-pub const HOST_FUNCS: [FuncSig; 21] = [
+pub const HOST_FUNCS: [FuncSig; 22] = [
     sig("log", p!["level": LEVEL, "message": Type::String], None),
     sig(
         "state-get",
@@ -351,4 +351,5 @@ pub const HOST_FUNCS: [FuncSig; 21] = [
     ),
     sig("memory", p![], Some(MEMORY_STATS)),
     sig("memory-collect", p![], None),
+    sig("log-enabled", p!["level": LEVEL], Some(Type::Bool)),
 ];

@@ -146,6 +146,10 @@ impl berth::plugin::host::Host for StoreData {
         }
     }
 
+    fn log_enabled(&mut self, l: Level) -> bool {
+        self.host.log_enabled(level(l))
+    }
+
     fn memory_collect(&mut self) {
         self.host.memory_collect();
     }

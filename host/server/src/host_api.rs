@@ -79,6 +79,17 @@ impl HostApi for ServerHost {
         }
     }
 
+    /// Answers from the subscriber's filter for the `plugin` target (`[log]`, RUST_LOG).
+    fn log_enabled(&self, _plugin: &str, level: Level) -> bool {
+        match level {
+            Level::Trace => tracing::enabled!(target: "plugin", tracing::Level::TRACE),
+            Level::Debug => tracing::enabled!(target: "plugin", tracing::Level::DEBUG),
+            Level::Info => tracing::enabled!(target: "plugin", tracing::Level::INFO),
+            Level::Warn => tracing::enabled!(target: "plugin", tracing::Level::WARN),
+            Level::Error => tracing::enabled!(target: "plugin", tracing::Level::ERROR),
+        }
+    }
+
     fn store(&self) -> &dyn Store {
         &self.store
     }
