@@ -23,6 +23,11 @@
 //!
 //! Build it with `berth build path/to/crate` (or `cargo build --release --target
 //! wasm32-unknown-unknown` followed by componentization); the crate must be a `cdylib`.
+//!
+//! The SDK installs the plugin's global allocator (feature `allocator`, on by default):
+//! std's dlmalloc, handed the free tail of the initial memory page first, so a small
+//! plugin lives in one 64 KiB page instead of two. Turn the feature off to bring your own
+//! `#[global_allocator]`.
 #![deny(missing_docs)]
 
 #[doc(hidden)]
@@ -47,6 +52,8 @@ mod config;
 pub mod device;
 mod event;
 mod flow;
+#[cfg(all(target_arch = "wasm32", feature = "allocator"))]
+mod heap;
 pub mod log;
 mod request;
 mod response;

@@ -48,6 +48,17 @@ fn four_connections(engine: EngineKind) -> &'static TestServer {
     })
 }
 
+/// Plugin memory capped at one 64 KiB page: what a plugin built with the SDK starts
+/// with (16 KiB stack, its static data, and its heap in the rest of the page).
+fn one_page(engine: EngineKind) -> &'static TestServer {
+    shared(engine, "one-page", || {
+        config(
+            "[plugins]\nload = [\"hello\", \"chat\"]\n[limits]\nplugin_memory = 65536\n",
+            engine,
+        )
+    })
+}
+
 /// Two connections in all, and SSE queues of four events.
 fn two_connections(engine: EngineKind) -> &'static TestServer {
     shared(engine, "two-connections", || {
@@ -70,6 +81,7 @@ per_engine!(
     the_last_keep_alive_request_says_close,
     a_connection_flood_gets_503,
     a_stalled_sse_client_frees_its_connection,
+    small_plugins_serve_from_their_first_page,
 );
 
 fn status(r: &berth_tests::raw::RawResponse) -> &str {
@@ -362,4 +374,23 @@ fn a_stalled_sse_client_frees_its_connection(engine: EngineKind) {
     // And the stalled client, reading at last, finds its connection closed.
     let (_, sent) = stalled.closed_after();
     assert!(sent.starts_with(b"HTTP/1.1 200 OK"));
+}
+
+/// The SDK's allocator starts in the initial page's free tail instead of growing the
+/// memory on the first allocation (std's), so small plugins never need a second page:
+/// 64 KiB saved per instance, which is what lets two plugins share a microcontroller.
+fn small_plugins_serve_from_their_first_page(engine: EngineKind) {
+    let s = one_page(engine);
+    let mut c = RawHttp::connect(s.addr);
+    for _ in 0..20 {
+        let r = c.get("/hello");
+        assert_eq!(status(&r), "HTTP/1.1 200 OK");
+        assert_eq!(r.body, br#"{"message":"Hello, World!"}"#);
+    }
+    let page = c.get("/chat");
+    assert_eq!(status(&page), "HTTP/1.1 200 OK");
+    assert!(
+        String::from_utf8_lossy(&page.body).contains("WebSocket"),
+        "the chat page"
+    );
 }
