@@ -93,7 +93,8 @@ impl WasmiInstance {
             realloc: self.realloc,
         };
         if export.params_in_memory {
-            let ptr = abi::GuestMemory::alloc(&mut mem, tuple.align(), tuple.size())?;
+            let (size, align) = tuple.layout();
+            let ptr = abi::GuestMemory::alloc(&mut mem, align, size)?;
             store(&mut mem, &tuple, &args, ptr)?;
             self.flat.push(Flat::I32(ptr as i32));
         } else {

@@ -91,14 +91,14 @@ pub(crate) fn store_list(
         Value::Bytes(bytes) if matches!(elem, Type::U8) => store_bytes(mem, bytes, 1),
         Value::List(items) => {
             let len = u32::try_from(items.len()).map_err(|_| malformed("host list too long"))?;
+            let (size, align) = elem.layout();
             if len == 0 {
-                return Ok((elem.align(), 0));
+                return Ok((align, 0));
             }
-            let size = elem.size();
             let total = size
                 .checked_mul(len)
                 .ok_or_else(|| malformed("host list too long"))?;
-            let ptr = mem.alloc(elem.align(), total)?;
+            let ptr = mem.alloc(align, total)?;
             for (i, item) in (0u32..).zip(items) {
                 store_at(mem, elem, item, ptr + i * size)?;
             }
@@ -117,10 +117,11 @@ pub fn store(
     value: &Value,
     addr: u32,
 ) -> Result<(), CallError> {
-    if !addr.is_multiple_of(ty.align()) {
+    let (size, align) = ty.layout();
+    if !addr.is_multiple_of(align) {
         return Err(malformed("misaligned pointer"));
     }
-    if u64::from(addr) + u64::from(ty.size()) > mem.bytes_mut().len() as u64 {
+    if u64::from(addr) + u64::from(size) > mem.bytes_mut().len() as u64 {
         return Err(malformed("pointer outside guest memory"));
     }
     store_at(mem, ty, value, addr)
@@ -234,11 +235,11 @@ pub(crate) fn lift_list(
     len: u32,
     budget: &mut LiftBudget,
 ) -> Result<Value, CallError> {
-    let align = elem.align();
+    let (elem_size, align) = elem.layout();
     if !ptr.is_multiple_of(align) {
         return Err(malformed("misaligned list pointer"));
     }
-    let size = u64::from(elem.size());
+    let size = u64::from(elem_size);
     let bytes = slice(mem, ptr, size * u64::from(len))?;
     // Zero-sized elements cost nothing in memory; charge one byte each anyway.
     budget.charge((size * u64::from(len)).max(u64::from(len)))?;
@@ -247,17 +248,18 @@ pub(crate) fn lift_list(
     }
     let mut items = Vec::with_capacity(len as usize);
     for i in 0..len {
-        items.push(load_at(mem, elem, ptr + i * elem.size(), budget)?);
+        items.push(load_at(mem, elem, ptr + i * elem_size, budget)?);
     }
     Ok(Value::List(items))
 }
 
 /// Loads a value of type `ty` from guest address `addr`, checking alignment and bounds.
 pub fn load(mem: &[u8], ty: &Type, addr: u32, budget: &mut LiftBudget) -> Result<Value, CallError> {
-    if !addr.is_multiple_of(ty.align()) {
+    let (size, align) = ty.layout();
+    if !addr.is_multiple_of(align) {
         return Err(malformed("misaligned pointer"));
     }
-    if u64::from(addr) + u64::from(ty.size()) > mem.len() as u64 {
+    if u64::from(addr) + u64::from(size) > mem.len() as u64 {
         return Err(malformed("pointer outside guest memory"));
     }
     load_at(mem, ty, addr, budget)
