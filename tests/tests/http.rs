@@ -17,9 +17,7 @@ fn seed000(rt: Runtime) -> &'static TestServer {
 }
 
 fn seed002(rt: Runtime) -> &'static TestServer {
-    rt.shared("seed002-medium", || {
-        example("seed002-medium", rt)
-    })
+    rt.shared("seed002-medium", || example("seed002-medium", rt))
 }
 
 fn extras(rt: Runtime) -> &'static TestServer {
@@ -51,10 +49,7 @@ fn rate_limited(rt: Runtime) -> &'static TestServer {
 // ---- seed 000: the full example (auth with X-API-Key, logger, users) ---------------
 
 fn welcome(rt: Runtime) {
-    let r = client()
-        .get(seed000(rt).url("/"))
-        .send()
-        .expect("GET /");
+    let r = client().get(seed000(rt).url("/")).send().expect("GET /");
     assert_eq!(r.status(), 200);
     assert_eq!(
         header(&r, "content-type").as_deref(),
@@ -315,10 +310,7 @@ fn plain_options_lists_methods(rt: Runtime) {
 // ---- seed 000's AuthPlugin with its defaults, metrics, hello, containment ----------
 
 fn hello(rt: Runtime) {
-    let r = client()
-        .get(extras(rt).url("/hello"))
-        .send()
-        .expect("GET");
+    let r = client().get(extras(rt).url("/hello")).send().expect("GET");
     assert_eq!(r.status(), 200);
     assert_eq!(json_of(r), json!({"message": "Hello, World!"}));
 }

@@ -283,9 +283,7 @@ fn plugin_files_stay_inside_their_grants(rt: Runtime) {
 // ---- seed 002's medium example: micro-api's mount_static and send_file -------------
 
 fn medium_serves_static_from_www(rt: Runtime) {
-    let s = rt.shared("seed002-medium", || {
-        example("seed002-medium", rt)
-    });
+    let s = rt.shared("seed002-medium", || example("seed002-medium", rt));
     let r = get(s, "/static/style.css", &[]);
     assert_eq!(r.status(), 200);
     assert_eq!(

@@ -9,9 +9,7 @@ use berth_tests::http_client::client;
 use berth_tests::{config, example, per_runtime, Runtime, TestServer};
 
 fn medium(rt: Runtime) -> &'static TestServer {
-    rt.shared("seed002-medium", || {
-        example("seed002-medium", rt)
-    })
+    rt.shared("seed002-medium", || example("seed002-medium", rt))
 }
 
 fn misbehave(rt: Runtime) -> &'static TestServer {
@@ -95,10 +93,7 @@ fn thousand_lines(rt: Runtime) {
     let expected: String = (0..1000).map(|i| format!("Line {i}\n")).collect();
     assert_eq!(text, expected);
     // The pinned instance went back to the pool: the plugin keeps serving.
-    let r = client()
-        .get(medium(rt).url("/status"))
-        .send()
-        .expect("GET");
+    let r = client().get(medium(rt).url("/status")).send().expect("GET");
     assert_eq!(r.status(), 200);
 }
 

@@ -204,11 +204,12 @@ fn close_code_in(buf: &mut Vec<u8>) -> Option<u16> {
 }
 
 fn the_connection_cap_answers_503(rt: Runtime) {
-    let server = rt.start(config(
-        "[plugins]\nload = [\"ws-echo\"]\n[limits]\nws_max_connections = 2\n",
-        rt,
-    ))
-    .expect("server");
+    let server = rt
+        .start(config(
+            "[plugins]\nload = [\"ws-echo\"]\n[limits]\nws_max_connections = 2\n",
+            rt,
+        ))
+        .expect("server");
     block_on(async {
         let mut first = connect(&server.ws_url("/ws/echo")).await;
         let _second = connect(&server.ws_url("/ws/echo")).await;
@@ -265,11 +266,9 @@ fn a_crowd_of_clients_each_get_every_echo(rt: Runtime) {
     // (`DesktopConfig::options`), so 60 there, with room for the metrics requests.
     let crowd = if rt.is_embedded() { 60 } else { 1000 };
     const MESSAGES: usize = 5;
-    let server = rt.start(config(
-        "[plugins]\nload = [\"metrics\", \"ws-echo\"]\n",
-        rt,
-    ))
-    .expect("server");
+    let server = rt
+        .start(config("[plugins]\nload = [\"metrics\", \"ws-echo\"]\n", rt))
+        .expect("server");
     let url = server.ws_url("/ws/echo");
     let received = block_on(async {
         let clients = (0..crowd).map(|i| {
