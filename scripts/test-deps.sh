@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the black-box tests drive the server with, besides Rust:
-# Python's `websockets` and `playwright` (the driver only: it runs Debian's Chromium,
-# never a downloaded browser) and Debian's chromium. Idempotent; needs root (or sudo)
+# Python's `websockets`, `kosoku` (the Autobahn TestSuite's runner) and `playwright`
+# (the driver only: it runs Debian's Chromium, never a downloaded browser) and Debian's
+# chromium. Idempotent; needs root (or sudo)
 # for the Debian packages. `cargo xtask test` and `.ci/run` call it.
 set -euo pipefail
 cd "$(dirname "$0")/.."

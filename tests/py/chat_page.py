@@ -2,7 +2,7 @@
 
 usage: chat_page.py PAGE_URL WS_URL SCREENSHOT
   PAGE_URL    http://host:port/chat (the chat plugin's page)
-  WS_URL      the dedicated WebSocket port the page connects to
+  WS_URL      where the page connects: the dedicated WebSocket port, or /chat/ws without one
   SCREENSHOT  where to save a PNG of the page at the end
 """
 

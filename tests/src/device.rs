@@ -1,6 +1,6 @@
-//! The `device` plugin's checks (seed 002's Full Example: `/`, `/gc`, `/led`), shared by
-//! the per-engine suite (`tests/device.rs`) and the embedded runtime's
-//! (`tests/embedded.rs`). Each takes a running server and panics on a wrong answer.
+//! The `device` plugin's checks (seed 002's Full Example: `/`, `/gc`, `/led`), used by
+//! the per-runtime suite (`tests/device.rs`). Each takes a running server and panics on
+//! a wrong answer.
 
 use serde_json::Value;
 

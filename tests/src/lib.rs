@@ -1,13 +1,13 @@
 //! Shared harness for the black-box suites: the bundled plugins (built by `build.rs`)
-//! and in-process servers bound to port 0, one per configuration and engine, started
-//! once per test binary and reused by every test in it.
+//! and in-process servers bound to port 0, one per configuration and runtime
+//! ([`Runtime`]: the desktop server on wasmtime or wasmi, or the embedded runtime),
+//! started once per test binary and reused by every test in it.
 
 #![allow(missing_docs)]
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Mutex, OnceLock};
+use std::sync::{mpsc, Mutex};
 
 pub use berth_server::{Config, EngineKind};
 
@@ -16,6 +16,9 @@ pub mod device;
 pub mod garbage;
 pub mod http_client;
 pub mod raw;
+mod runtime;
+
+pub use runtime::{start_embedded, Runtime};
 
 /// The bundled plugins, built from the current sources.
 pub mod plugins {
@@ -79,6 +82,22 @@ impl TestServer {
         })
     }
 
+    /// A server from its addresses and its stop/stopped signals (the embedded runtime's
+    /// start-up, in `runtime.rs`).
+    fn from_parts(
+        addr: SocketAddr,
+        ws_addr: Option<SocketAddr>,
+        stop: tokio::sync::oneshot::Sender<()>,
+        stopped: mpsc::Receiver<()>,
+    ) -> TestServer {
+        TestServer {
+            addr,
+            ws_addr,
+            stop: Mutex::new(Some(stop)),
+            stopped: Mutex::new(Some(stopped)),
+        }
+    }
+
     /// Starts the graceful shutdown (as SIGTERM would) and returns at once.
     pub fn shutdown(&self) {
         if let Some(stop) = self.stop.lock().unwrap_or_else(|p| p.into_inner()).take() {
@@ -114,52 +133,47 @@ impl TestServer {
 }
 
 /// The config of `examples/<name>/berth.toml`, pointed at the test-built plugins,
-/// port 0 and `engine`.
-pub fn example(name: &str, engine: EngineKind) -> Config {
+/// port 0 and `runtime`'s engine (an [`EngineKind`] is the desktop server on it).
+///
+/// The embedded runtime has one port, so on it a config's `ws_port` is dropped, as an
+/// operator must drop it for `berth serve --runtime embedded`: WebSocket hooks are then
+/// reached on routes only, and cases that need the dedicated port skip that runtime.
+pub fn example(name: &str, runtime: impl Into<Runtime>) -> Config {
     let path = repo_root().join("examples").join(name).join("berth.toml");
     let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    for_tests(config, engine)
+    for_tests(config, runtime.into())
 }
 
-/// A config from TOML text, pointed at the test-built plugins, port 0 and `engine`.
-pub fn config(toml: &str, engine: EngineKind) -> Config {
+/// A config from TOML text, pointed at the test-built plugins, port 0 and `runtime`'s
+/// engine (`ws_port` dropped on the embedded runtime, as for [`example`]).
+pub fn config(toml: &str, runtime: impl Into<Runtime>) -> Config {
     let config = Config::parse(toml, Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
-    for_tests(config, engine)
+    for_tests(config, runtime.into())
 }
 
-fn for_tests(mut config: Config, engine: EngineKind) -> Config {
+fn for_tests(mut config: Config, runtime: Runtime) -> Config {
     config.plugins_dir = PathBuf::from(plugins::DIR);
     config.port = 0;
-    if config.ws_port.is_some() {
-        config.ws_port = Some(0);
-    }
+    config.ws_port = match config.ws_port {
+        Some(_) if !runtime.is_embedded() => Some(0),
+        _ => None,
+    };
     config.host = "127.0.0.1".into();
-    config.engine = engine;
+    config.engine = runtime.engine();
     config
 }
 
-/// The shared server for `(engine, key)`, started on first use with `make()`.
+/// The shared server for `(engine, key)` on the desktop server, started on first use
+/// with `make()` (see [`Runtime::shared`]).
 pub fn shared(engine: EngineKind, key: &str, make: impl FnOnce() -> Config) -> &'static TestServer {
-    static SERVERS: OnceLock<Mutex<HashMap<(String, String), &'static TestServer>>> =
-        OnceLock::new();
-    let mut servers = SERVERS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    let id = (format!("{engine:?}"), key.to_string());
-    if let Some(server) = servers.get(&id) {
-        return server;
-    }
-    let server =
-        TestServer::start(make()).unwrap_or_else(|e| panic!("server {key} on {engine:?}: {e}"));
-    let server: &'static TestServer = Box::leak(Box::new(server));
-    servers.insert(id, server);
-    server
+    Runtime::from(engine).shared(key, make)
 }
 
-/// Runs the same list of test cases once per engine: `per_engine!(case_a, case_b)` makes
-/// `mod wasmtime { #[test] fn case_a() … }` and `mod wasmi { … }`, each calling
-/// `case_a(EngineKind::…)` from the enclosing module.
+/// Runs the same list of test cases once per engine of the desktop server:
+/// `per_engine!(case_a, case_b)` makes `mod wasmtime { #[test] fn case_a() … }` and
+/// `mod wasmi { … }`, each calling `case_a(EngineKind::…)` from the enclosing module.
+/// For what only the desktop server does (its artifact cache, say); suites that every
+/// runtime serves use [`per_runtime!`] instead.
 #[macro_export]
 macro_rules! per_engine {
     ($($case:ident),* $(,)?) => {
@@ -209,57 +223,7 @@ pub fn artefacts_dir() -> PathBuf {
     dir
 }
 
-/// The embedded runtime (berth-embedded's single-threaded loop, on wasmi) serving
-/// `config` on a desktop socket, as `berth serve --runtime embedded` does. It runs on
-/// its own thread until the test binary exits.
-pub fn start_embedded(config: Config) -> Result<TestServer, String> {
-    use berth_embedded::desktop::{self, DesktopConfig, DesktopPlugin};
-    let mut plugins = Vec::new();
-    for (name, path) in berth_server::loader::plugin_files(&config).map_err(|e| e.to_string())? {
-        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        plugins.push(DesktopPlugin {
-            config: config.plugin_pairs(&name),
-            gpio: config.gpio_grant(&name),
-            name,
-            bytes,
-        });
-    }
-    let desktop = DesktopConfig {
-        addr: format!("{}:{}", config.host, config.port),
-        options: DesktopConfig::options(config.limits, config.server_name.clone()),
-        plugins,
-    };
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let addr =
-        desktop::spawn(desktop, Box::new(|_, _, _| {}), stop.clone()).map_err(|e| e.to_string())?;
-    // `shutdown` sets the loop's stop flag; the loop has no "stopped" signal, so
-    // `wait_stopped` answers false for it.
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    std::thread::spawn(move || {
-        if stop_rx.blocking_recv().is_ok() {
-            stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-    });
-    Ok(TestServer {
-        addr,
-        ws_addr: None,
-        stop: Mutex::new(Some(stop_tx)),
-        stopped: Mutex::new(None),
-    })
-}
-
 /// The shared embedded-runtime server for `key`, started on first use with `make()`.
 pub fn shared_embedded(key: &str, make: impl FnOnce() -> Config) -> &'static TestServer {
-    static SERVERS: OnceLock<Mutex<HashMap<String, &'static TestServer>>> = OnceLock::new();
-    let mut servers = SERVERS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    if let Some(server) = servers.get(key) {
-        return server;
-    }
-    let server = start_embedded(make()).unwrap_or_else(|e| panic!("embedded server {key}: {e}"));
-    let server: &'static TestServer = Box::leak(Box::new(server));
-    servers.insert(key.to_string(), server);
-    server
+    Runtime::EmbeddedWasmi.shared(key, make)
 }

@@ -1,12 +1,12 @@
-//! Seed 002's SSE pages in a real browser (headless Chromium through Playwright), on both
-//! engines: the sensor monitor and the vending-machine dashboard show values that change
+//! Seed 002's SSE pages in a real browser (headless Chromium through Playwright), on every
+//! runtime: the sensor monitor and the vending-machine dashboard show values that change
 //! as events arrive. Screenshots land in `target/test-artefacts/`.
 
-use berth_tests::{artefacts_dir, example, per_engine, python, EngineKind, TestServer};
+use berth_tests::{artefacts_dir, example, per_runtime, python, Runtime, TestServer};
 use serde_json::Value;
 
-fn run(which: &str, server: &TestServer, engine: EngineKind) -> Value {
-    let shot = artefacts_dir().join(format!("seed002-{which}-{engine:?}.png").to_lowercase());
+fn run(which: &str, server: &TestServer, rt: Runtime) -> Value {
+    let shot = artefacts_dir().join(format!("seed002-{which}-{rt:?}.png").to_lowercase());
     let _ = std::fs::remove_file(&shot);
     let base = server.url("");
     let shot_arg = shot.display().to_string();
@@ -15,16 +15,16 @@ fn run(which: &str, server: &TestServer, engine: EngineKind) -> Value {
     let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {out}"));
     let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
     assert!(size > 1000, "no screenshot at {}", shot.display());
-    println!("{which} on {engine:?}: {v} ({})", shot.display());
+    println!("{which} on {rt:?}: {v} ({})", shot.display());
     v
 }
 
-fn sensor_page_updates(engine: EngineKind) {
-    let mut c = example("seed002-sse-sensor", engine);
+fn sensor_page_updates(rt: Runtime) {
+    let mut c = example("seed002-sse-sensor", rt);
     c.plugin_config
         .insert("sse-sensor".into(), vec![("interval".into(), "0.3".into())]);
-    let server = TestServer::start(c).expect("server");
-    let v = run("sensor", &server, engine);
+    let server = rt.start(c).expect("server");
+    let v = run("sensor", &server, rt);
     assert_ne!(v["first"], v["later"], "{v}");
     for pair in [&v["first"], &v["later"]] {
         let t: u32 = pair[0]
@@ -39,8 +39,8 @@ fn sensor_page_updates(engine: EngineKind) {
     }
 }
 
-fn dashboard_updates(engine: EngineKind) {
-    let mut c = example("seed002-sse-dashboard", engine);
+fn dashboard_updates(rt: Runtime) {
+    let mut c = example("seed002-sse-dashboard", rt);
     let fast = [
         ("tick", "0.3"),
         ("first_sale", "0.5"),
@@ -54,8 +54,8 @@ fn dashboard_updates(engine: EngineKind) {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
     );
-    let server = TestServer::start(c).expect("server");
-    let v = run("dashboard", &server, engine);
+    let server = rt.start(c).expect("server");
+    let v = run("dashboard", &server, rt);
     let (first, now) = (v["first_sales"].as_i64(), v["sales"].as_i64());
     assert!(now >= first.map(|f| f + 2), "{v}");
     assert!(
@@ -75,4 +75,4 @@ fn dashboard_updates(engine: EngineKind) {
     assert!(v["low"].as_i64().is_some_and(|n| n >= 1), "{v}");
 }
 
-per_engine!(sensor_page_updates, dashboard_updates);
+per_runtime!(sensor_page_updates, dashboard_updates);

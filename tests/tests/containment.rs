@@ -1,4 +1,4 @@
-//! Containment and isolation, once per engine: a guest that returns malformed data
+//! Containment and isolation, once per runtime: a guest that returns malformed data
 //! (hand-written, see `berth_tests::garbage`) gets a 500 and the server keeps serving;
 //! a plugin cannot read another plugin's state or config, and shares only what it puts
 //! in the shared namespace. (`/loop`, `/panic` and `/oom` are in `http.rs`.)
@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use berth_tests::raw::RawHttp;
-use berth_tests::{config, garbage, per_engine, plugins, shared, EngineKind, TestServer};
+use berth_tests::{config, garbage, per_runtime, plugins, Runtime, TestServer};
 
 /// A plugin folder holding the garbage plugin next to `hello`.
 fn garbage_dir() -> &'static PathBuf {
@@ -21,9 +21,9 @@ fn garbage_dir() -> &'static PathBuf {
     })
 }
 
-fn garbage_server(engine: EngineKind) -> &'static TestServer {
-    shared(engine, "garbage", || {
-        let mut c = config("[plugins]\nload = [\"garbage\", \"hello\"]\n", engine);
+fn garbage_server(rt: Runtime) -> &'static TestServer {
+    rt.shared("garbage", || {
+        let mut c = config("[plugins]\nload = [\"garbage\", \"hello\"]\n", rt);
         c.plugins_dir = garbage_dir().clone();
         c
     })
@@ -31,8 +31,8 @@ fn garbage_server(engine: EngineKind) -> &'static TestServer {
 
 /// users (plugin-scoped `user:<id>` records), metrics (shared `requests`), auth (a
 /// secret in its config, guarding `/api`) and misbehave (the probe, with its own config).
-fn neighbours(engine: EngineKind) -> &'static TestServer {
-    shared(engine, "neighbours", || {
+fn neighbours(rt: Runtime) -> &'static TestServer {
+    rt.shared("neighbours", || {
         config(
             r#"
             [plugins]
@@ -42,20 +42,20 @@ fn neighbours(engine: EngineKind) -> &'static TestServer {
             [plugin.misbehave]
             colour = "blue"
             "#,
-            engine,
+            rt,
         )
     })
 }
 
-per_engine!(
+per_runtime!(
     malformed_results_are_500_and_the_server_carries_on,
     state_is_namespaced_per_plugin,
     the_shared_namespace_is_shared,
     a_plugin_sees_only_its_own_config,
 );
 
-fn malformed_results_are_500_and_the_server_carries_on(engine: EngineKind) {
-    let s = garbage_server(engine);
+fn malformed_results_are_500_and_the_server_carries_on(rt: Runtime) {
+    let s = garbage_server(rt);
     let mut c = RawHttp::connect(s.addr);
     let ok = c.get("/garbage/ok");
     assert_eq!(ok.status_line, "HTTP/1.1 200 OK");
@@ -114,8 +114,8 @@ fn users(s: &TestServer) -> serde_json::Value {
     serde_json::from_slice(&r.body).expect("JSON")
 }
 
-fn state_is_namespaced_per_plugin(engine: EngineKind) {
-    let s = neighbours(engine);
+fn state_is_namespaced_per_plugin(rt: Runtime) {
+    let s = neighbours(rt);
     let null = serde_json::Value::Null;
     // users keeps `user:1` in its own namespace…
     let created = send(s, "POST", "/api/users", r#"{"name": "Ada"}"#);
@@ -144,8 +144,8 @@ fn state_is_namespaced_per_plugin(engine: EngineKind) {
     assert_eq!(users(s)["users"][0]["name"], "Ada");
 }
 
-fn the_shared_namespace_is_shared(engine: EngineKind) {
-    let s = neighbours(engine);
+fn the_shared_namespace_is_shared(rt: Runtime) {
+    let s = neighbours(rt);
     // metrics counts requests in the shared namespace: misbehave reads the same key.
     let _ = get_json(s, "/metrics");
     let seen = get_json(s, "/state/shared?key=metrics:requests")["value"]
@@ -160,8 +160,8 @@ fn the_shared_namespace_is_shared(engine: EngineKind) {
     assert!(requests >= 1_000_000, "{requests}");
 }
 
-fn a_plugin_sees_only_its_own_config(engine: EngineKind) {
-    let s = neighbours(engine);
+fn a_plugin_sees_only_its_own_config(rt: Runtime) {
+    let s = neighbours(rt);
     assert_eq!(
         get_json(s, "/config")["config"],
         serde_json::json!({"colour": "blue"})

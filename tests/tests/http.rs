@@ -1,28 +1,27 @@
 //! The black-box HTTP suite: every bundled plugin driven by a real HTTP client, once per
-//! engine (`per_engine!` makes a `wasmtime` and a `wasmi` module with the same cases).
+//! runtime (`per_runtime!` makes `server_wasmtime`, `server_wasmi` and `embedded_wasmi`
+//! modules with the same cases).
 
 use std::time::{Duration, Instant};
 
 use berth_tests::http_client::{client, header, json_of};
-use berth_tests::{config, example, per_engine, shared, EngineKind, TestServer};
+use berth_tests::{config, example, per_runtime, Runtime, TestServer};
 use reqwest::blocking::Response;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 // ---- servers ----------------------------------------------------------------------
 
-fn seed000(engine: EngineKind) -> &'static TestServer {
-    shared(engine, "seed000-full", || example("seed000-full", engine))
+fn seed000(rt: Runtime) -> &'static TestServer {
+    rt.shared("seed000-full", || example("seed000-full", rt))
 }
 
-fn seed002(engine: EngineKind) -> &'static TestServer {
-    shared(engine, "seed002-medium", || {
-        example("seed002-medium", engine)
-    })
+fn seed002(rt: Runtime) -> &'static TestServer {
+    rt.shared("seed002-medium", || example("seed002-medium", rt))
 }
 
-fn extras(engine: EngineKind) -> &'static TestServer {
-    shared(engine, "extras", || {
+fn extras(rt: Runtime) -> &'static TestServer {
+    rt.shared("extras", || {
         config(
             r#"
             [plugins]
@@ -33,27 +32,24 @@ fn extras(engine: EngineKind) -> &'static TestServer {
             [plugin.auth]
             secret = "my-secret-token"
             "#,
-            engine,
+            rt,
         )
     })
 }
 
-fn rate_limited(engine: EngineKind) -> &'static TestServer {
-    shared(engine, "rate-limit", || {
+fn rate_limited(rt: Runtime) -> &'static TestServer {
+    rt.shared("rate-limit", || {
         config(
             "[plugins]\nload = [\"rate-limit\", \"hello\"]\n[plugin.rate-limit]\nwindow = 60\nmax = 2\n",
-            engine,
+            rt,
         )
     })
 }
 
 // ---- seed 000: the full example (auth with X-API-Key, logger, users) ---------------
 
-fn welcome(engine: EngineKind) {
-    let r = client()
-        .get(seed000(engine).url("/"))
-        .send()
-        .expect("GET /");
+fn welcome(rt: Runtime) {
+    let r = client().get(seed000(rt).url("/")).send().expect("GET /");
     assert_eq!(r.status(), 200);
     assert_eq!(
         header(&r, "content-type").as_deref(),
@@ -63,8 +59,8 @@ fn welcome(engine: EngineKind) {
     assert_eq!(json_of(r), json!({"message": "Welcome to the API"}));
 }
 
-fn api_key_required(engine: EngineKind) {
-    let s = seed000(engine);
+fn api_key_required(rt: Runtime) {
+    let s = seed000(rt);
     let r = client().get(s.url("/api/users")).send().expect("GET");
     assert_eq!(r.status(), 401);
     assert_eq!(json_of(r), json!({"error": "Invalid API key"}));
@@ -79,9 +75,9 @@ fn api_key_required(engine: EngineKind) {
     assert_eq!(r.status(), 401);
 }
 
-fn create_and_list_users(engine: EngineKind) {
-    let s = seed000(engine);
-    let name = format!("Alice-{engine:?}");
+fn create_and_list_users(rt: Runtime) {
+    let s = seed000(rt);
+    let name = format!("Alice-{rt:?}");
     let r = client()
         .post(s.url("/api/users"))
         .header("X-API-Key", "my-secret-key")
@@ -104,8 +100,8 @@ fn create_and_list_users(engine: EngineKind) {
     assert!(users.contains(&user), "{users:?} lacks {user}");
 }
 
-fn bad_user_bodies(engine: EngineKind) {
-    let s = seed000(engine);
+fn bad_user_bodies(rt: Runtime) {
+    let s = seed000(rt);
     let post = |body: &str| {
         client()
             .post(s.url("/api/users"))
@@ -120,8 +116,8 @@ fn bad_user_bodies(engine: EngineKind) {
     assert_eq!(post("[1,2]").status(), 400);
 }
 
-fn not_found_and_method_not_allowed(engine: EngineKind) {
-    let s = seed000(engine);
+fn not_found_and_method_not_allowed(rt: Runtime) {
+    let s = seed000(rt);
     let r = client().get(s.url("/no/such/path")).send().expect("GET");
     assert_eq!(r.status(), 404);
     assert_eq!(json_of(r), json!({"error": "Not Found", "code": 404}));
@@ -134,8 +130,8 @@ fn not_found_and_method_not_allowed(engine: EngineKind) {
     );
 }
 
-fn head_has_no_body(engine: EngineKind) {
-    let s = seed000(engine);
+fn head_has_no_body(rt: Runtime) {
+    let s = seed000(rt);
     let get = client().get(s.url("/")).send().expect("GET");
     let get_len = get.bytes().expect("body").len();
     let r = client().head(s.url("/")).send().expect("HEAD");
@@ -144,10 +140,10 @@ fn head_has_no_body(engine: EngineKind) {
     assert!(r.bytes().expect("body").is_empty());
 }
 
-fn unknown_method_is_501(engine: EngineKind) {
+fn unknown_method_is_501(rt: Runtime) {
     let method = Method::from_bytes(b"PROPFIND").expect("method");
     let r = client()
-        .request(method, seed000(engine).url("/"))
+        .request(method, seed000(rt).url("/"))
         .send()
         .expect("PROPFIND");
     assert_eq!(r.status(), StatusCode::NOT_IMPLEMENTED);
@@ -155,8 +151,8 @@ fn unknown_method_is_501(engine: EngineKind) {
 
 // ---- seed 002: the medium example (logger, cors, micro-api; 4 KiB bodies) ----------
 
-fn micro_api_routes(engine: EngineKind) {
-    let s = seed002(engine);
+fn micro_api_routes(rt: Runtime) {
+    let s = seed002(rt);
     let get = |path: &str| {
         let r = client().get(s.url(path)).send().expect("GET");
         assert_eq!(r.status(), 200, "{path}");
@@ -186,8 +182,8 @@ fn micro_api_routes(engine: EngineKind) {
     assert_eq!(json_of(r)["code"], 400);
 }
 
-fn micro_api_methods(engine: EngineKind) {
-    let s = seed002(engine);
+fn micro_api_methods(rt: Runtime) {
+    let s = seed002(rt);
     let c = client();
     let r = c.post(s.url("/resource")).send().expect("POST");
     assert_eq!(r.status(), 201);
@@ -201,8 +197,8 @@ fn micro_api_methods(engine: EngineKind) {
     assert!(r.bytes().expect("body").is_empty());
 }
 
-fn micro_api_bodies(engine: EngineKind) {
-    let s = seed002(engine);
+fn micro_api_bodies(rt: Runtime) {
+    let s = seed002(rt);
     let c = client();
     let r = c
         .post(s.url("/echo"))
@@ -233,8 +229,8 @@ fn micro_api_bodies(engine: EngineKind) {
     );
 }
 
-fn micro_api_responses(engine: EngineKind) {
-    let s = seed002(engine);
+fn micro_api_responses(rt: Runtime) {
+    let s = seed002(rt);
     let c = client();
     let r = c.get(s.url("/old")).send().expect("GET");
     assert_eq!(r.status(), 302);
@@ -247,25 +243,25 @@ fn micro_api_responses(engine: EngineKind) {
     assert_eq!(header(&r, "cache-control").as_deref(), Some("no-store"));
 }
 
-fn body_limit_is_413(engine: EngineKind) {
+fn body_limit_is_413(rt: Runtime) {
     // seed002-medium sets max_body_size = 4096.
     let r = client()
-        .post(seed002(engine).url("/echo"))
+        .post(seed002(rt).url("/echo"))
         .body(vec![b'x'; 5000])
         .send()
         .expect("POST");
     assert_eq!(r.status(), 413);
     assert_eq!(json_of(r)["code"], 413);
     let r = client()
-        .post(seed002(engine).url("/echo"))
+        .post(seed002(rt).url("/echo"))
         .body(vec![b'y'; 4096])
         .send()
         .expect("POST");
     assert_eq!(r.status(), 200);
 }
 
-fn cors_preflight_and_headers(engine: EngineKind) {
-    let s = seed002(engine);
+fn cors_preflight_and_headers(rt: Runtime) {
+    let s = seed002(rt);
     let r = client()
         .request(Method::OPTIONS, s.url("/sum"))
         .header("Origin", "http://example.test")
@@ -299,9 +295,9 @@ fn cors_preflight_and_headers(engine: EngineKind) {
     );
 }
 
-fn plain_options_lists_methods(engine: EngineKind) {
+fn plain_options_lists_methods(rt: Runtime) {
     let r = client()
-        .request(Method::OPTIONS, seed002(engine).url("/resource"))
+        .request(Method::OPTIONS, seed002(rt).url("/resource"))
         .send()
         .expect("OPTIONS");
     assert_eq!(r.status(), 204);
@@ -313,17 +309,14 @@ fn plain_options_lists_methods(engine: EngineKind) {
 
 // ---- seed 000's AuthPlugin with its defaults, metrics, hello, containment ----------
 
-fn hello(engine: EngineKind) {
-    let r = client()
-        .get(extras(engine).url("/hello"))
-        .send()
-        .expect("GET");
+fn hello(rt: Runtime) {
+    let r = client().get(extras(rt).url("/hello")).send().expect("GET");
     assert_eq!(r.status(), 200);
     assert_eq!(json_of(r), json!({"message": "Hello, World!"}));
 }
 
-fn auth_plugin_defaults(engine: EngineKind) {
-    let s = extras(engine);
+fn auth_plugin_defaults(rt: Runtime) {
+    let s = extras(rt);
     let r = client().get(s.url("/auth/check")).send().expect("GET");
     assert_eq!(json_of(r), json!({"valid": true}));
     let r = client().get(s.url("/api/anything")).send().expect("GET");
@@ -338,8 +331,8 @@ fn auth_plugin_defaults(engine: EngineKind) {
     assert_eq!(r.status(), 404);
 }
 
-fn metrics_count_requests(engine: EngineKind) {
-    let s = extras(engine);
+fn metrics_count_requests(rt: Runtime) {
+    let s = extras(rt);
     let first = json_of(client().get(s.url("/metrics")).send().expect("GET"));
     client().get(s.url("/hello")).send().expect("GET");
     let second = json_of(client().get(s.url("/metrics")).send().expect("GET"));
@@ -349,8 +342,8 @@ fn metrics_count_requests(engine: EngineKind) {
     assert_eq!(second["ws_messages"], 0);
 }
 
-fn contained(engine: EngineKind, path: &str, status: u16, message: &str) {
-    let s = extras(engine);
+fn contained(rt: Runtime, path: &str, status: u16, message: &str) {
+    let s = extras(rt);
     let started = Instant::now();
     let r = client().get(s.url(path)).send().expect("GET");
     assert_eq!(r.status(), status, "{path}");
@@ -367,21 +360,21 @@ fn contained(engine: EngineKind, path: &str, status: u16, message: &str) {
     assert_eq!(json_of(r), json!({"ok": true}));
 }
 
-fn endless_loop_is_504(engine: EngineKind) {
-    contained(engine, "/loop", 504, "Plugin timed out");
+fn endless_loop_is_504(rt: Runtime) {
+    contained(rt, "/loop", 504, "Plugin timed out");
 }
 
-fn panic_is_500(engine: EngineKind) {
-    contained(engine, "/panic", 500, "Plugin failed");
+fn panic_is_500(rt: Runtime) {
+    contained(rt, "/panic", 500, "Plugin failed");
 }
 
-fn unbounded_allocation_is_500(engine: EngineKind) {
-    contained(engine, "/oom", 500, "Plugin ran out of memory");
+fn unbounded_allocation_is_500(rt: Runtime) {
+    contained(rt, "/oom", 500, "Plugin ran out of memory");
 }
 
-fn rate_limit_per_client(engine: EngineKind) {
-    let s = rate_limited(engine);
-    let ip = format!("10.0.0.{}", engine as u8 + 1);
+fn rate_limit_per_client(rt: Runtime) {
+    let s = rate_limited(rt);
+    let ip = format!("10.0.0.{}", rt as u8 + 1);
     let get = |ip: &str| {
         client()
             .get(s.url("/hello"))
@@ -402,7 +395,7 @@ fn rate_limit_per_client(engine: EngineKind) {
     );
 }
 
-per_engine!(
+per_runtime!(
     welcome,
     api_key_required,
     create_and_list_users,
@@ -425,10 +418,23 @@ per_engine!(
     unbounded_allocation_is_500,
     rate_limit_per_client,
     bench_kit_echoes_json_and_counts,
+    a_chunked_body_reaches_the_plugin,
 );
 
-fn bench_kit_echoes_json_and_counts(engine: EngineKind) {
-    let server = extras(engine);
+fn a_chunked_body_reaches_the_plugin(rt: Runtime) {
+    let mut c = berth_tests::raw::RawHttp::connect(seed002(rt).addr);
+    c.send(
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n\
+          5\r\nhello\r\n6\r\n there\r\n0\r\n\r\n",
+    )
+    .expect("send");
+    let r = c.response();
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
+    assert_eq!(r.body, b"hello there");
+}
+
+fn bench_kit_echoes_json_and_counts(rt: Runtime) {
+    let server = extras(rt);
     let body = serde_json::json!({"items": (0..40).collect::<Vec<u32>>(), "name": "ü ✓"});
     let r = client()
         .post(server.url("/echo-json"))

@@ -1,5 +1,5 @@
 //! Every HTTP limit of `[limits]`, provoked from a raw TCP client and observed as the
-//! exact status line or the connection closing; once per engine. (The WebSocket limits,
+//! exact status line or the connection closing; once per runtime. (The WebSocket limits,
 //! the oversized frame's 1009 among them, are in `ws_limits.rs`.)
 
 mod ws_support;
@@ -8,11 +8,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use berth_tests::raw::{RawHttp, Reply};
-use berth_tests::{config, per_engine, shared, EngineKind, TestServer};
+use berth_tests::{config, per_runtime, Runtime, TestServer};
 
 /// Small limits so each test provokes them quickly; timeouts are 0.3 s.
-fn tight(engine: EngineKind) -> &'static TestServer {
-    shared(engine, "http-limits", || {
+fn tight(rt: Runtime) -> &'static TestServer {
+    rt.shared("http-limits", || {
         config(
             r#"
             [plugins]
@@ -27,14 +27,14 @@ fn tight(engine: EngineKind) -> &'static TestServer {
             keep_alive_timeout = 0.3
             max_keep_alive_requests = 3
             "#,
-            engine,
+            rt,
         )
     })
 }
 
 /// Room for four connections; timeouts long enough that none closes by itself.
-fn four_connections(engine: EngineKind) -> &'static TestServer {
-    shared(engine, "max-connections", || {
+fn four_connections(rt: Runtime) -> &'static TestServer {
+    rt.shared("max-connections", || {
         config(
             r#"
             [plugins]
@@ -43,33 +43,33 @@ fn four_connections(engine: EngineKind) -> &'static TestServer {
             max_connections = 4
             keep_alive_timeout = 30
             "#,
-            engine,
+            rt,
         )
     })
 }
 
 /// Plugin memory capped at one 64 KiB page: what a plugin built with the SDK starts
 /// with (16 KiB stack, its static data, and its heap in the rest of the page).
-fn one_page(engine: EngineKind) -> &'static TestServer {
-    shared(engine, "one-page", || {
+fn one_page(rt: Runtime) -> &'static TestServer {
+    rt.shared("one-page", || {
         config(
             "[plugins]\nload = [\"hello\", \"chat\"]\n[limits]\nplugin_memory = 65536\n",
-            engine,
+            rt,
         )
     })
 }
 
 /// Two connections in all, and SSE queues of four events.
-fn two_connections(engine: EngineKind) -> &'static TestServer {
-    shared(engine, "two-connections", || {
+fn two_connections(rt: Runtime) -> &'static TestServer {
+    rt.shared("two-connections", || {
         config(
             "[plugins]\nload = [\"pubsub\"]\n[limits]\nmax_connections = 2\n[sse]\nqueue = 4\n",
-            engine,
+            rt,
         )
     })
 }
 
-per_engine!(
+per_runtime!(
     a_body_over_the_limit_is_413,
     a_long_request_line_is_414,
     too_many_headers_are_431,
@@ -79,6 +79,9 @@ per_engine!(
     a_slow_body_is_408,
     an_idle_keep_alive_connection_is_closed,
     the_last_keep_alive_request_says_close,
+    pipelined_requests_are_answered_in_order,
+    a_header_line_without_a_colon_is_400,
+    content_length_beside_chunked_never_keeps_the_connection,
     a_connection_flood_gets_503,
     a_stalled_sse_client_frees_its_connection,
     small_plugins_serve_from_their_first_page,
@@ -88,8 +91,14 @@ fn status(r: &berth_tests::raw::RawResponse) -> &str {
     &r.status_line
 }
 
-fn a_body_over_the_limit_is_413(engine: EngineKind) {
-    let s = tight(engine);
+/// Whether a response leaves its HTTP/1.1 connection open: no `Connection` header (the
+/// default, as hyper answers) or an explicit `keep-alive` (as the embedded runtime does).
+fn kept_alive(r: &berth_tests::raw::RawResponse) -> bool {
+    matches!(r.header("connection"), None | Some("keep-alive"))
+}
+
+fn a_body_over_the_limit_is_413(rt: Runtime) {
+    let s = tight(rt);
     // Declared too large: refused from the head, before a byte of body is read.
     let mut c = RawHttp::connect(s.addr);
     c.send(b"POST /hello HTTP/1.1\r\nHost: t\r\nContent-Length: 1025\r\n\r\n")
@@ -127,8 +136,8 @@ fn get_with_line(addr: SocketAddr, len: usize) -> Reply {
     c.read()
 }
 
-fn a_long_request_line_is_414(engine: EngineKind) {
-    let s = tight(engine);
+fn a_long_request_line_is_414(rt: Runtime) {
+    let s = tight(rt);
     match get_with_line(s.addr, 1024) {
         Reply::Response(r) => assert_eq!(status(&r), "HTTP/1.1 200 OK"),
         Reply::Closed(b) => panic!("closed: {:?}", String::from_utf8_lossy(&b)),
@@ -156,8 +165,8 @@ fn get_with_headers(addr: SocketAddr, n: usize) -> Reply {
     c.read()
 }
 
-fn too_many_headers_are_431(engine: EngineKind) {
-    let s = tight(engine);
+fn too_many_headers_are_431(rt: Runtime) {
+    let s = tight(rt);
     let Reply::Response(r) = get_with_headers(s.addr, 10) else {
         panic!("closed");
     };
@@ -177,8 +186,8 @@ fn get_with_header_line(addr: SocketAddr, len: usize) -> Reply {
     c.read()
 }
 
-fn a_large_header_is_431(engine: EngineKind) {
-    let s = tight(engine);
+fn a_large_header_is_431(rt: Runtime) {
+    let s = tight(rt);
     let Reply::Response(r) = get_with_header_line(s.addr, 512) else {
         panic!("closed");
     };
@@ -193,18 +202,18 @@ fn a_large_header_is_431(engine: EngineKind) {
     );
 }
 
-fn a_head_over_the_whole_budget_is_431(engine: EngineKind) {
+fn a_head_over_the_whole_budget_is_431(rt: Runtime) {
     // The budget is 1026 + 10 × 514 + 2 = 6168 bytes: hyper stops buffering there and
     // answers itself, whatever else the head holds.
-    let s = tight(engine);
+    let s = tight(rt);
     let Reply::Response(r) = get_with_header_line(s.addr, 6200) else {
         panic!("closed");
     };
     assert_eq!(status(&r), "HTTP/1.1 431 Request Header Fields Too Large");
 }
 
-fn a_slow_head_is_closed(engine: EngineKind) {
-    let s = tight(engine);
+fn a_slow_head_is_closed(rt: Runtime) {
+    let s = tight(rt);
     let mut c = RawHttp::connect(s.addr);
     c.send(b"GET /hello HTTP/1.1\r\nHost: t\r\n").expect("send");
     // Slowloris: one more header line now and then, never the blank line.
@@ -236,8 +245,8 @@ fn a_slow_head_is_closed(engine: EngineKind) {
     assert!(lines < 20, "the trickle got all its lines out");
 }
 
-fn a_slow_body_is_408(engine: EngineKind) {
-    let s = tight(engine);
+fn a_slow_body_is_408(rt: Runtime) {
+    let s = tight(rt);
     let mut c = RawHttp::connect(s.addr);
     c.send(b"POST /hello HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nonly ten b")
         .expect("send");
@@ -246,12 +255,12 @@ fn a_slow_body_is_408(engine: EngineKind) {
     assert_eq!(r.body, br#"{"error":"Request Timeout","code":408}"#);
 }
 
-fn an_idle_keep_alive_connection_is_closed(engine: EngineKind) {
-    let s = tight(engine);
+fn an_idle_keep_alive_connection_is_closed(rt: Runtime) {
+    let s = tight(rt);
     let mut c = RawHttp::connect(s.addr);
     let r = c.get("/hello");
     assert_eq!(status(&r), "HTTP/1.1 200 OK");
-    assert_eq!(r.header("connection"), None, "keep-alive is the default");
+    assert!(kept_alive(&r), "keep-alive is the default: {:?}", r.headers);
     // A second request in time is served on the same connection.
     assert_eq!(status(&c.get("/hello")), "HTTP/1.1 200 OK");
     let (after, sent) = c.closed_after();
@@ -262,13 +271,13 @@ fn an_idle_keep_alive_connection_is_closed(engine: EngineKind) {
     );
 }
 
-fn the_last_keep_alive_request_says_close(engine: EngineKind) {
-    let s = tight(engine);
+fn the_last_keep_alive_request_says_close(rt: Runtime) {
+    let s = tight(rt);
     let mut c = RawHttp::connect(s.addr);
     for _ in 0..2 {
         let r = c.get("/hello");
         assert_eq!(status(&r), "HTTP/1.1 200 OK");
-        assert_eq!(r.header("connection"), None);
+        assert!(kept_alive(&r), "{:?}", r.headers);
     }
     let third = c.get("/hello");
     assert_eq!(status(&third), "HTTP/1.1 200 OK");
@@ -278,8 +287,55 @@ fn the_last_keep_alive_request_says_close(engine: EngineKind) {
     assert!(after < Duration::from_millis(250), "closed after {after:?}");
 }
 
-fn a_connection_flood_gets_503(engine: EngineKind) {
-    let s = four_connections(engine);
+fn pipelined_requests_are_answered_in_order(rt: Runtime) {
+    let s = tight(rt);
+    let mut c = RawHttp::connect(s.addr);
+    // Two requests in one write: two answers, in order, on the same connection.
+    c.send(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\nGET /nope HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    let first = c.response();
+    assert_eq!(status(&first), "HTTP/1.1 200 OK");
+    assert_eq!(first.body, br#"{"message":"Hello, World!"}"#);
+    let second = c.response();
+    assert_eq!(status(&second), "HTTP/1.1 404 Not Found");
+    assert!(kept_alive(&second), "{:?}", second.headers);
+    // The third is the last this connection may carry (max_keep_alive_requests = 3).
+    let third = c.get("/hello");
+    assert_eq!(third.header("connection"), Some("close"));
+}
+
+fn a_header_line_without_a_colon_is_400(rt: Runtime) {
+    let mut c = RawHttp::connect(tight(rt).addr);
+    c.send(b"GET /hello HTTP/1.1\r\nHost: t\r\nNo colon\r\n\r\n")
+        .expect("send");
+    assert_eq!(status(&c.response()), "HTTP/1.1 400 Bad Request");
+}
+
+fn content_length_beside_chunked_never_keeps_the_connection(rt: Runtime) {
+    // Request smuggling: RFC 9112 §6.3 lets a server refuse this (400, the embedded
+    // runtime) or read the body as chunked (hyper), but either way it MUST close the
+    // connection after answering, so no second request can hide in the body.
+    let mut c = RawHttp::connect(tight(rt).addr);
+    c.send(
+        b"POST /hello HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\
+          Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    )
+    .expect("send");
+    let r = c.response();
+    assert!(
+        [
+            "HTTP/1.1 400 Bad Request",
+            "HTTP/1.1 405 Method Not Allowed"
+        ]
+        .contains(&status(&r)),
+        "{r:?}"
+    );
+    let (_, sent) = c.closed_after();
+    assert!(sent.is_empty(), "{:?}", String::from_utf8_lossy(&sent));
+}
+
+fn a_connection_flood_gets_503(rt: Runtime) {
+    let s = four_connections(rt);
     // Three keep-alive connections and a WebSocket, each proven accepted by a reply.
     let mut held: Vec<RawHttp> = (0..3).map(|_| RawHttp::connect(s.addr)).collect();
     for c in &mut held {
@@ -319,12 +375,12 @@ fn a_connection_flood_gets_503(engine: EngineKind) {
     drop(held);
 }
 
-fn a_stalled_sse_client_frees_its_connection(engine: EngineKind) {
+fn a_stalled_sse_client_frees_its_connection(rt: Runtime) {
     // The subscriber never reads; the publisher fills its socket and then its queue
     // until the hub drops it. Its connection must close then, not whenever hyper can
     // write again (never, for this client): with two connections allowed, a third
     // client only gets in once it has.
-    let s = two_connections(engine);
+    let s = two_connections(rt);
     let mut stalled = RawHttp::connect(s.addr);
     stalled
         .send(b"GET /sse/stalled HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -379,8 +435,8 @@ fn a_stalled_sse_client_frees_its_connection(engine: EngineKind) {
 /// The SDK's allocator starts in the initial page's free tail instead of growing the
 /// memory on the first allocation (std's), so small plugins never need a second page:
 /// 64 KiB saved per instance, which is what lets two plugins share a microcontroller.
-fn small_plugins_serve_from_their_first_page(engine: EngineKind) {
-    let s = one_page(engine);
+fn small_plugins_serve_from_their_first_page(rt: Runtime) {
+    let s = one_page(rt);
     let mut c = RawHttp::connect(s.addr);
     for _ in 0..20 {
         let r = c.get("/hello");

@@ -1,21 +1,21 @@
-//! Graceful shutdown, once per engine, each on a server of its own: the listener closes
+//! Graceful shutdown, once per runtime, each on a server of its own: the listener closes
 //! at once, a request in flight finishes, and one that would outlast
 //! `shutdown_timeout` is cut off. (WebSockets closing with 1001 are in `ws_limits.rs`.)
 
 use std::time::{Duration, Instant};
 
 use berth_tests::raw::RawHttp;
-use berth_tests::{config, per_engine, EngineKind, TestServer};
+use berth_tests::{config, per_runtime, Runtime, TestServer};
 
-per_engine!(
+per_runtime!(
     an_open_request_finishes_and_new_ones_are_refused,
     shutdown_timeout_cuts_off_what_is_left,
 );
 
-fn server(engine: EngineKind, shutdown_timeout: f64) -> TestServer {
-    let mut c = config("[plugins]\nload = [\"pubsub\"]\n", engine);
+fn server(rt: Runtime, shutdown_timeout: f64) -> TestServer {
+    let mut c = config("[plugins]\nload = [\"pubsub\"]\n", rt);
     c.shutdown_timeout = Duration::from_secs_f64(shutdown_timeout);
-    TestServer::start(c).expect("start")
+    rt.start(c).expect("start")
 }
 
 /// A `POST` whose body is still to come, proven to be in the server's hands: it asks
@@ -31,8 +31,8 @@ fn request_in_flight(server: &TestServer) -> RawHttp {
     c
 }
 
-fn an_open_request_finishes_and_new_ones_are_refused(engine: EngineKind) {
-    let s = server(engine, 10.0);
+fn an_open_request_finishes_and_new_ones_are_refused(rt: Runtime) {
+    let s = server(rt, 10.0);
     let mut open = request_in_flight(&s);
     s.shutdown();
     // The listener goes away at once.
@@ -55,8 +55,8 @@ fn an_open_request_finishes_and_new_ones_are_refused(engine: EngineKind) {
     );
 }
 
-fn shutdown_timeout_cuts_off_what_is_left(engine: EngineKind) {
-    let s = server(engine, 0.3);
+fn shutdown_timeout_cuts_off_what_is_left(rt: Runtime) {
+    let s = server(rt, 0.3);
     let mut stuck = request_in_flight(&s);
     let started = Instant::now();
     s.shutdown();

@@ -1,4 +1,4 @@
-//! Server-Sent Events and timers, driven by real clients on both engines: the `pubsub`
+//! Server-Sent Events and timers, driven by real clients on every runtime: the `pubsub`
 //! plugin (subscribe and publish over HTTP), seed 002's sensor monitor, and `misbehave`'s
 //! failing timer.
 
@@ -8,15 +8,15 @@ use std::time::{Duration, Instant};
 
 use berth_tests::clients::{SseEvent, SseItem, SseReader};
 use berth_tests::http_client::client;
-use berth_tests::{config, example, per_engine, shared, EngineKind, TestServer};
+use berth_tests::{config, example, per_runtime, Runtime, TestServer};
 use reqwest::blocking::Response;
 use serde_json::Value;
 
-fn pubsub(engine: EngineKind) -> &'static TestServer {
-    shared(engine, "pubsub", || {
+fn pubsub(rt: Runtime) -> &'static TestServer {
+    rt.shared("pubsub", || {
         config(
             "[plugins]\nload = [\"pubsub\"]\n[sse]\nreplay = 8\nqueue = 4\nheartbeat = 0.3\n",
-            engine,
+            rt,
         )
     })
 }
@@ -70,9 +70,9 @@ fn publish_until_reached(s: &TestServer, topic: &str, data: &str, id: &str, n: u
     }
 }
 
-fn events_with_ids_names_and_replay(engine: EngineKind) {
-    let s = pubsub(engine);
-    let topic = format!("news-{engine:?}");
+fn events_with_ids_names_and_replay(rt: Runtime) {
+    let s = pubsub(rt);
+    let topic = format!("news-{rt:?}");
     let r = subscribe(s, &topic, None);
     let h = |name: &str| {
         r.headers()
@@ -120,9 +120,9 @@ fn events_with_ids_names_and_replay(engine: EngineKind) {
     assert_eq!(live.next_event(), event("4", None, "fourth"));
 }
 
-fn many_subscribers_and_latency(engine: EngineKind) {
-    let s = pubsub(engine);
-    let topic = format!("fanout-{engine:?}");
+fn many_subscribers_and_latency(rt: Runtime) {
+    let s = pubsub(rt);
+    let topic = format!("fanout-{rt:?}");
     let mut readers: Vec<_> = (0..5)
         .map(|_| SseReader::new(subscribe(s, &topic, None)))
         .collect();
@@ -147,10 +147,10 @@ fn many_subscribers_and_latency(engine: EngineKind) {
     );
 }
 
-fn heartbeat_keeps_idle_clients(engine: EngineKind) {
+fn heartbeat_keeps_idle_clients(rt: Runtime) {
     // [sse] heartbeat = 0.3 s on this server.
-    let s = pubsub(engine);
-    let mut r = SseReader::new(subscribe(s, &format!("quiet-{engine:?}"), None));
+    let s = pubsub(rt);
+    let mut r = SseReader::new(subscribe(s, &format!("quiet-{rt:?}"), None));
     let started = Instant::now();
     assert_eq!(r.next_item(), Some(SseItem::Comment("heartbeat".into())));
     assert!(
@@ -160,10 +160,10 @@ fn heartbeat_keeps_idle_clients(engine: EngineKind) {
     );
 }
 
-fn head_on_sse_route_subscribes_nobody(engine: EngineKind) {
-    let s = pubsub(engine);
+fn head_on_sse_route_subscribes_nobody(rt: Runtime) {
+    let s = pubsub(rt);
     let r = client()
-        .head(s.url(&format!("/sse/head-{engine:?}")))
+        .head(s.url(&format!("/sse/head-{rt:?}")))
         .send()
         .expect("HEAD");
     assert_eq!(r.status(), 200);
@@ -173,14 +173,14 @@ fn head_on_sse_route_subscribes_nobody(engine: EngineKind) {
             .and_then(|v| v.to_str().ok()),
         Some("text/event-stream")
     );
-    assert_eq!(publish(s, &format!("head-{engine:?}"), "x", None, None), 0);
+    assert_eq!(publish(s, &format!("head-{rt:?}"), "x", None, None), 0);
 }
 
-fn slow_subscriber_is_dropped(engine: EngineKind) {
+fn slow_subscriber_is_dropped(rt: Runtime) {
     // queue = 4 events on this server. A client that never reads fills the socket,
     // then hyper's buffer, then its queue — and is dropped, not buffered for.
-    let s = pubsub(engine);
-    let topic = format!("slow-{engine:?}");
+    let s = pubsub(rt);
+    let topic = format!("slow-{rt:?}");
     let mut raw = TcpStream::connect(s.addr).expect("connect");
     write!(raw, "GET /sse/{topic} HTTP/1.1\r\nHost: x\r\n\r\n").expect("send");
     let big = "x".repeat(64 << 10);
@@ -210,9 +210,9 @@ fn slow_subscriber_is_dropped(engine: EngineKind) {
 
 // ---- timers: seed 002's sensor monitor, and a timer that keeps failing -------------
 
-fn sensor_publishes_every_interval(engine: EngineKind) {
-    let s = shared(engine, "sse-sensor", || {
-        let mut c = example("seed002-sse-sensor", engine);
+fn sensor_publishes_every_interval(rt: Runtime) {
+    let s = rt.shared("sse-sensor", || {
+        let mut c = example("seed002-sse-sensor", rt);
         c.plugin_config
             .insert("sse-sensor".into(), vec![("interval".into(), "0.2".into())]);
         c
@@ -258,12 +258,12 @@ fn subscribe_path(s: &TestServer, path: &str) -> Response {
     r
 }
 
-fn failing_timer_keeps_running(engine: EngineKind) {
+fn failing_timer_keeps_running(rt: Runtime) {
     // misbehave panics on every even tick; the timer must carry on regardless.
-    let s = shared(engine, "ticks", || {
+    let s = rt.shared("ticks", || {
         config(
             "[plugins]\nload = [\"misbehave\"]\n[plugin.misbehave]\ntick_ms = 40\n",
-            engine,
+            rt,
         )
     });
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -289,9 +289,9 @@ fn failing_timer_keeps_running(engine: EngineKind) {
 
 // ---- seed 002's vending dashboard: REST + SSE, simulator off -----------------------
 
-fn vending_rest_and_events(engine: EngineKind) {
-    let s = shared(engine, "vending", || {
-        let mut c = example("seed002-sse-dashboard", engine);
+fn vending_rest_and_events(rt: Runtime) {
+    let s = rt.shared("vending", || {
+        let mut c = example("seed002-sse-dashboard", rt);
         c.plugin_config.insert(
             "vending".into(),
             vec![
@@ -356,7 +356,7 @@ fn vending_rest_and_events(engine: EngineKind) {
     assert_eq!(stats["last_sale"]["product"], "Chips");
 }
 
-per_engine!(
+per_runtime!(
     events_with_ids_names_and_replay,
     many_subscribers_and_latency,
     heartbeat_keeps_idle_clients,

@@ -1,4 +1,4 @@
-//! Streamed bodies (`Response::stream`) on both engines: seed 002's `/stream` (five
+//! Streamed bodies (`Response::stream`) on every runtime: seed 002's `/stream` (five
 //! chunks half a second apart) and `/large` (1,000 lines), a stream that fails half-way,
 //! and HEAD on a streamed route.
 
@@ -6,17 +6,15 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use berth_tests::http_client::client;
-use berth_tests::{config, example, per_engine, shared, EngineKind, TestServer};
+use berth_tests::{config, example, per_runtime, Runtime, TestServer};
 
-fn medium(engine: EngineKind) -> &'static TestServer {
-    shared(engine, "seed002-medium", || {
-        example("seed002-medium", engine)
-    })
+fn medium(rt: Runtime) -> &'static TestServer {
+    rt.shared("seed002-medium", || example("seed002-medium", rt))
 }
 
-fn misbehave(engine: EngineKind) -> &'static TestServer {
-    shared(engine, "misbehave", || {
-        config("[plugins]\nload = [\"misbehave\"]\n", engine)
+fn misbehave(rt: Runtime) -> &'static TestServer {
+    rt.shared("misbehave", || {
+        config("[plugins]\nload = [\"misbehave\"]\n", rt)
     })
 }
 
@@ -33,10 +31,10 @@ fn timed_reads(mut body: impl Read) -> Vec<(Instant, Vec<u8>)> {
     }
 }
 
-fn five_chunks_half_a_second_apart(engine: EngineKind) {
+fn five_chunks_half_a_second_apart(rt: Runtime) {
     let started = Instant::now();
     let r = client()
-        .get(medium(engine).url("/stream"))
+        .get(medium(rt).url("/stream"))
         .send()
         .expect("GET /stream");
     assert_eq!(r.status(), 200);
@@ -67,7 +65,7 @@ fn five_chunks_half_a_second_apart(engine: EngineKind) {
     assert_eq!(reads.len(), 5, "one read per chunk: {reads:?}");
     let gaps: Vec<Duration> = reads.windows(2).map(|w| w[1].0 - w[0].0).collect();
     println!(
-        "/stream on {engine:?}: gaps {gaps:?}, total {:?}",
+        "/stream on {rt:?}: gaps {gaps:?}, total {:?}",
         started.elapsed()
     );
     for gap in &gaps {
@@ -78,9 +76,9 @@ fn five_chunks_half_a_second_apart(engine: EngineKind) {
     }
 }
 
-fn thousand_lines(engine: EngineKind) {
+fn thousand_lines(rt: Runtime) {
     let r = client()
-        .get(medium(engine).url("/large"))
+        .get(medium(rt).url("/large"))
         .send()
         .expect("GET /large");
     assert_eq!(r.status(), 200);
@@ -95,24 +93,21 @@ fn thousand_lines(engine: EngineKind) {
     let expected: String = (0..1000).map(|i| format!("Line {i}\n")).collect();
     assert_eq!(text, expected);
     // The pinned instance went back to the pool: the plugin keeps serving.
-    let r = client()
-        .get(medium(engine).url("/status"))
-        .send()
-        .expect("GET");
+    let r = client().get(medium(rt).url("/status")).send().expect("GET");
     assert_eq!(r.status(), 200);
 }
 
-fn head_of_a_stream(engine: EngineKind) {
+fn head_of_a_stream(rt: Runtime) {
     let r = client()
-        .head(medium(engine).url("/large"))
+        .head(medium(rt).url("/large"))
         .send()
         .expect("HEAD /large");
     assert_eq!(r.status(), 200);
     assert!(r.bytes().expect("body").is_empty());
 }
 
-fn failing_stream_aborts_the_transfer(engine: EngineKind) {
-    let s = misbehave(engine);
+fn failing_stream_aborts_the_transfer(rt: Runtime) {
+    let s = misbehave(rt);
     // Two chunks, then a trap: the client must see a broken transfer (here usually
     // before the head is even flushed, as all three pulls happen at once), never a
     // complete-looking body.
@@ -131,9 +126,9 @@ fn failing_stream_aborts_the_transfer(engine: EngineKind) {
     assert_eq!(r.status(), 200);
 }
 
-fn many_streams_at_once(engine: EngineKind) {
+fn many_streams_at_once(rt: Runtime) {
     // Each stream pins its own instance; they must not share iterators.
-    let s = medium(engine);
+    let s = medium(rt);
     let handles: Vec<_> = (0..6)
         .map(|_| {
             let url = s.url("/large");
@@ -146,7 +141,7 @@ fn many_streams_at_once(engine: EngineKind) {
     }
 }
 
-per_engine!(
+per_runtime!(
     five_chunks_half_a_second_apart,
     thousand_lines,
     head_of_a_stream,

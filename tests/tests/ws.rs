@@ -4,51 +4,61 @@
 
 mod ws_support;
 
-use berth_tests::{example, python, shared, EngineKind, TestServer};
+use berth_tests::{example, python, Runtime, TestServer};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use ws_support::*;
 
-fn seed002_full(engine: EngineKind) -> &'static TestServer {
-    shared(engine, "seed002-full", || example("seed002-full", engine))
+fn seed002_full(rt: Runtime) -> &'static TestServer {
+    rt.shared("seed002-full", || example("seed002-full", rt))
 }
 
-fn seed000_chat(engine: EngineKind) -> &'static TestServer {
-    shared(engine, "seed000-chat", || example("seed000-chat", engine))
+fn seed000_chat(rt: Runtime) -> &'static TestServer {
+    rt.shared("seed000-chat", || example("seed000-chat", rt))
 }
 
-fn seed000_full(engine: EngineKind) -> &'static TestServer {
-    shared(engine, "seed000-full", || example("seed000-full", engine))
+/// Where seed 000's chat hooks are reached: any path of the dedicated port on the
+/// server, the chat plugin's `/chat/ws` route on the embedded runtime (one port).
+fn chat_url(server: &TestServer) -> String {
+    match server.ws_addr {
+        Some(_) => server.ws_port_url("/"),
+        None => server.ws_url("/chat/ws"),
+    }
 }
 
-fn misbehave(engine: EngineKind) -> &'static TestServer {
-    shared(engine, "misbehave", || {
+fn seed000_full(rt: Runtime) -> &'static TestServer {
+    rt.shared("seed000-full", || example("seed000-full", rt))
+}
+
+fn misbehave(rt: Runtime) -> &'static TestServer {
+    rt.shared("misbehave", || {
         berth_tests::config(
             "[plugins]\nload = [\"misbehave\"]\n[limits]\nplugin_timeout = 0.2\n",
-            engine,
+            rt,
         )
     })
 }
 
-berth_tests::per_engine!(
+berth_tests::per_runtime!(
     seed002_ws_greets_echoes_and_closes_on_bye,
     seed002_ws_echo_welcomes_then_echoes,
     seed002_binary_inverts_every_byte,
     seed002_chat_broadcasts_to_everyone_including_the_sender,
     a_plain_get_on_a_websocket_route_is_told_to_upgrade,
     fragments_are_joined_and_pings_answered,
-    seed000_ping_names_and_default_echo,
+    seed000_ping_names_and_default_echo: embedded_skip("the dedicated ws_port's default echo: the embedded runtime has one port"),
     seed000_chat_room_reaches_the_others_in_the_room_only,
-    seed000_full_pongs_with_the_time_and_announces_new_users,
+    chat_on_its_route_answers_and_never_echoes,
+    seed000_full_pongs_with_the_time_and_announces_new_users: embedded_skip("seed 000's hooks need the dedicated ws_port: the embedded runtime has one port"),
     connect_hooks_and_plugins_can_refuse,
     a_failing_message_handler_fails_that_message_only,
-    python_websockets_clients_see_the_seed_examples,
+    python_websockets_clients_see_the_seed_examples: embedded_skip("its chat client needs the dedicated ws_port's default echo: the embedded runtime has one port"),
     chromium_chat_page_talks_to_a_raw_client,
     seed002_full_led_route_behind_its_middleware,
 );
 
-fn seed002_ws_greets_echoes_and_closes_on_bye(engine: EngineKind) {
-    let server = seed002_full(engine);
+fn seed002_ws_greets_echoes_and_closes_on_bye(rt: Runtime) {
+    let server = seed002_full(rt);
     block_on(async {
         let mut ws = connect(&server.ws_url("/ws")).await;
         assert_eq!(recv_text(&mut ws).await, "Connected!");
@@ -61,8 +71,8 @@ fn seed002_ws_greets_echoes_and_closes_on_bye(engine: EngineKind) {
     });
 }
 
-fn seed002_ws_echo_welcomes_then_echoes(engine: EngineKind) {
-    let server = seed002_full(engine);
+fn seed002_ws_echo_welcomes_then_echoes(rt: Runtime) {
+    let server = seed002_full(rt);
     block_on(async {
         let mut ws = connect(&server.ws_url("/ws/echo")).await;
         assert_eq!(recv_text(&mut ws).await, "Welcome!");
@@ -73,8 +83,8 @@ fn seed002_ws_echo_welcomes_then_echoes(engine: EngineKind) {
     });
 }
 
-fn seed002_binary_inverts_every_byte(engine: EngineKind) {
-    let server = seed002_full(engine);
+fn seed002_binary_inverts_every_byte(rt: Runtime) {
+    let server = seed002_full(rt);
     block_on(async {
         let mut ws = connect(&server.ws_url("/ws/binary")).await;
         let data: Vec<u8> = (0..=255).collect();
@@ -88,8 +98,8 @@ fn seed002_binary_inverts_every_byte(engine: EngineKind) {
     });
 }
 
-fn seed002_chat_broadcasts_to_everyone_including_the_sender(engine: EngineKind) {
-    let server = seed002_full(engine);
+fn seed002_chat_broadcasts_to_everyone_including_the_sender(rt: Runtime) {
+    let server = seed002_full(rt);
     block_on(async {
         let mut a = connect(&server.ws_url("/ws/chat")).await;
         let mut b = connect(&server.ws_url("/ws/chat")).await;
@@ -100,8 +110,8 @@ fn seed002_chat_broadcasts_to_everyone_including_the_sender(engine: EngineKind) 
     });
 }
 
-fn a_plain_get_on_a_websocket_route_is_told_to_upgrade(engine: EngineKind) {
-    let server = seed002_full(engine);
+fn a_plain_get_on_a_websocket_route_is_told_to_upgrade(rt: Runtime) {
+    let server = seed002_full(rt);
     let response = reqwest::blocking::get(server.url("/ws/echo")).expect("GET");
     assert_eq!(response.status(), 426);
     assert_eq!(response.headers()["upgrade"], "websocket");
@@ -110,8 +120,8 @@ fn a_plain_get_on_a_websocket_route_is_told_to_upgrade(engine: EngineKind) {
     assert_eq!(response.status(), 404);
 }
 
-fn fragments_are_joined_and_pings_answered(engine: EngineKind) {
-    let server = seed002_full(engine);
+fn fragments_are_joined_and_pings_answered(rt: Runtime) {
+    let server = seed002_full(rt);
     block_on(async {
         let mut raw = Raw::connect(server.addr, "/ws/echo", None).await;
         let (op, greeting) = raw.read_frame().await.expect("greeting");
@@ -130,8 +140,8 @@ fn fragments_are_joined_and_pings_answered(engine: EngineKind) {
     });
 }
 
-fn seed000_ping_names_and_default_echo(engine: EngineKind) {
-    let server = seed000_chat(engine);
+fn seed000_ping_names_and_default_echo(rt: Runtime) {
+    let server = seed000_chat(rt);
     block_on(async {
         let mut ws = connect(&server.ws_port_url("/")).await;
         send_json(&mut ws, json!({"type": "ping"})).await;
@@ -158,10 +168,10 @@ fn seed000_ping_names_and_default_echo(engine: EngineKind) {
     assert_eq!(plain.status(), 426);
 }
 
-fn seed000_chat_room_reaches_the_others_in_the_room_only(engine: EngineKind) {
-    let server = seed000_chat(engine);
+fn seed000_chat_room_reaches_the_others_in_the_room_only(rt: Runtime) {
+    let server = seed000_chat(rt);
     block_on(async {
-        let url = server.ws_port_url("/");
+        let url = chat_url(server);
         let (mut alice, mut bob, mut carol) = (
             connect(&url).await,
             connect(&url).await,
@@ -212,8 +222,29 @@ fn seed000_chat_room_reaches_the_others_in_the_room_only(engine: EngineKind) {
     });
 }
 
-fn seed000_full_pongs_with_the_time_and_announces_new_users(engine: EngineKind) {
-    let server = seed000_full(engine);
+fn chat_on_its_route_answers_and_never_echoes(rt: Runtime) {
+    let server = seed000_chat(rt);
+    block_on(async {
+        let mut ws = connect(&server.ws_url("/chat/ws")).await;
+        send_json(&mut ws, json!({"type": "ping"})).await;
+        assert_eq!(recv_json(&mut ws).await, json!({"type": "pong"}));
+        send_json(&mut ws, json!({"type": "set_name", "name": "ada"})).await;
+        assert_eq!(
+            recv_json(&mut ws).await,
+            json!({"type": "name_set", "name": "ada"})
+        );
+        // On a route there is no default echo: the next message is the pong.
+        send(&mut ws, "plain words").await;
+        ws.send_binary(vec![0, 1, 2, 255]).await;
+        send_json(&mut ws, json!({"type": "ping"})).await;
+        assert_eq!(recv_json(&mut ws).await, json!({"type": "pong"}));
+        close_normally(&mut ws).await;
+        assert_eq!(expect_close(&mut ws).await.0, 1000);
+    });
+}
+
+fn seed000_full_pongs_with_the_time_and_announces_new_users(rt: Runtime) {
+    let server = seed000_full(rt);
     block_on(async {
         let mut ws = connect(&server.ws_port_url("/")).await;
         let before = std::time::SystemTime::now()
@@ -248,8 +279,8 @@ fn seed000_full_pongs_with_the_time_and_announces_new_users(engine: EngineKind) 
     });
 }
 
-fn connect_hooks_and_plugins_can_refuse(engine: EngineKind) {
-    let server = misbehave(engine);
+fn connect_hooks_and_plugins_can_refuse(rt: Runtime) {
+    let server = misbehave(rt);
     block_on(async {
         assert_eq!(
             refused_status(&server.ws_url("/ws/misbehave?refuse")).await,
@@ -265,8 +296,8 @@ fn connect_hooks_and_plugins_can_refuse(engine: EngineKind) {
     });
 }
 
-fn a_failing_message_handler_fails_that_message_only(engine: EngineKind) {
-    let server = misbehave(engine);
+fn a_failing_message_handler_fails_that_message_only(rt: Runtime) {
+    let server = misbehave(rt);
     block_on(async {
         let mut ws = connect(&server.ws_url("/ws/misbehave")).await;
         for bad in ["panic", "loop"] {
@@ -278,9 +309,9 @@ fn a_failing_message_handler_fails_that_message_only(engine: EngineKind) {
     });
 }
 
-fn python_websockets_clients_see_the_seed_examples(engine: EngineKind) {
-    let chat = seed000_chat(engine);
-    let full = seed002_full(engine);
+fn python_websockets_clients_see_the_seed_examples(rt: Runtime) {
+    let chat = seed000_chat(rt);
+    let full = seed002_full(rt);
     let out = python("ws_clients.py", &[&chat.ws_port_url("/"), &full.ws_url("")]);
     assert_eq!(
         out.lines().collect::<Vec<_>>(),
@@ -297,14 +328,14 @@ fn python_websockets_clients_see_the_seed_examples(engine: EngineKind) {
     );
 }
 
-fn chromium_chat_page_talks_to_a_raw_client(engine: EngineKind) {
-    let server = seed000_chat(engine);
-    let shot = berth_tests::artefacts_dir().join(format!("chat-{engine:?}.png"));
+fn chromium_chat_page_talks_to_a_raw_client(rt: Runtime) {
+    let server = seed000_chat(rt);
+    let shot = berth_tests::artefacts_dir().join(format!("chat-{rt:?}.png"));
     let out = python(
         "chat_page.py",
         &[
             &server.url("/chat"),
-            &server.ws_port_url("/"),
+            &chat_url(server),
             &shot.to_string_lossy(),
         ],
     );
@@ -321,8 +352,8 @@ fn chromium_chat_page_talks_to_a_raw_client(engine: EngineKind) {
     assert!(shot.is_file(), "no screenshot at {}", shot.display());
 }
 
-fn seed002_full_led_route_behind_its_middleware(engine: EngineKind) {
-    let server = seed002_full(engine);
+fn seed002_full_led_route_behind_its_middleware(rt: Runtime) {
+    let server = seed002_full(rt);
     let client = reqwest::blocking::Client::new();
     let post = |body: &str| {
         let r = client

@@ -149,9 +149,9 @@ fn serve_runtime_embedded_answers_and_says_so() {
         assert!(Instant::now() < deadline, "berth never answered on {port}");
         std::thread::sleep(Duration::from_millis(50));
     };
+    // What it serves is the black-box suites' business (their `embedded_wasmi` runs);
+    // here, that the binary starts that runtime and logs as it.
     assert_eq!(hello, (200, r#"{"message":"Hello, World!"}"#.to_string()));
-    let (status, _) = served.get("/ws/echo").expect("GET /ws/echo");
-    assert_eq!(status, 426, "a WebSocket route wants an upgrade");
     let lines = served.stop();
     assert!(
         lines

@@ -5,7 +5,10 @@
 //! - `/ws/echo` (the Full Example): "Welcome!" on connect, then `Echo: <msg>`;
 //! - `/ws/binary`: every binary message comes back with each byte inverted (`b ^ 0xFF`);
 //!   text is ignored;
-//! - `/ws/chat`: every message goes to every client of `/ws/chat`, the sender included.
+//! - `/ws/chat`: every message goes to every client of `/ws/chat`, the sender included;
+//! - `/ws/raw`: every message comes back exactly as it came (text as text, binary as
+//!   binary), no greeting: the plain echo the Autobahn TestSuite drives
+//!   (`tests/tests/autobahn.rs`).
 use berth_sdk::prelude::*;
 
 struct WsEcho;
@@ -63,6 +66,10 @@ impl Plugin for WsEcho {
                 _ => {}
             }
             Outcome::none()
+        });
+        app.websocket("/ws/raw", |ev| match ev {
+            Event::WsMessage(m) => Outcome::reply(m.payload.clone()),
+            _ => Outcome::none(),
         });
         Ok(())
     }
