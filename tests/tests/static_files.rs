@@ -1,6 +1,8 @@
-//! Static files on both engines: a `[[static]]` mount over a folder made at test time,
-//! the files a plugin may send (`[grants]`), and seed 002's medium example serving
-//! `/static` from its own `www/` through micro-api's `mount_static`.
+//! Static files on every runtime (server on both engines, and the embedded runtime,
+//! which holds the folders in memory as a device holds them in its flash store): a
+//! `[[static]]` mount over a folder made at test time, the files a plugin may send
+//! (`[grants]`), and seed 002's medium example serving `/static` from its own `www/`
+//! through micro-api's `mount_static`.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -8,7 +10,7 @@ use std::sync::OnceLock;
 use berth_server::config::StaticMountConfig;
 use berth_tests::clients::raw_get;
 use berth_tests::http_client::{client, header};
-use berth_tests::{config, example, per_engine, shared, EngineKind, TestServer};
+use berth_tests::{config, example, shared, shared_embedded, EngineKind, TestServer};
 use reqwest::blocking::Response;
 use reqwest::Method;
 
@@ -34,6 +36,8 @@ fn site() -> &'static Path {
         write("www/app.js", "console.log(1);\n");
         write("www/data.json", "{\"ok\":true}\n");
         write("www/empty/.keep", "");
+        write("www/.hidden", "dotfile\n");
+        write("www/sub/.env", "SECRET=1\n");
         write("secret.txt", "top secret\n");
         write("granted/g.txt", "granted\n");
         write("other/o.txt", "not granted\n");
@@ -45,8 +49,32 @@ fn site() -> &'static Path {
     })
 }
 
-fn server(engine: EngineKind) -> &'static TestServer {
-    shared(engine, "static", || {
+/// Which host serves: the server on one engine, or the embedded runtime (on wasmi).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rt {
+    Server(EngineKind),
+    Embedded,
+}
+
+impl Rt {
+    fn engine(self) -> EngineKind {
+        match self {
+            Rt::Server(e) => e,
+            Rt::Embedded => EngineKind::Wasmi,
+        }
+    }
+
+    fn shared(self, key: &str, make: impl FnOnce() -> berth_tests::Config) -> &'static TestServer {
+        match self {
+            Rt::Server(engine) => shared(engine, key, make),
+            Rt::Embedded => shared_embedded(key, make),
+        }
+    }
+}
+
+fn server(rt: Rt) -> &'static TestServer {
+    rt.shared("static", || {
+        let engine = rt.engine();
         let mut c = config("[plugins]\nload = [\"misbehave\"]\n", engine);
         let site = site();
         c.statics.mounts.push(StaticMountConfig {
@@ -70,8 +98,8 @@ fn get(s: &TestServer, path: &str, headers: &[(&str, &str)]) -> Response {
     req.send().expect("GET")
 }
 
-fn file_with_type_and_validators(engine: EngineKind) {
-    let s = server(engine);
+fn file_with_type_and_validators(rt: Rt) {
+    let s = server(rt);
     let r = get(s, "/files/hello.txt", &[]);
     assert_eq!(r.status(), 200);
     assert_eq!(
@@ -82,7 +110,12 @@ fn file_with_type_and_validators(engine: EngineKind) {
     assert_eq!(header(&r, "accept-ranges").as_deref(), Some("bytes"));
     assert_eq!(header(&r, "content-length"), Some(HELLO.len().to_string()));
     assert!(header(&r, "etag").is_some_and(|e| e.starts_with('"')));
-    assert!(header(&r, "last-modified").is_some_and(|d| d.ends_with(" GMT")));
+    // A device has no calendar: the embedded runtime validates by ETag alone.
+    let last_modified = header(&r, "last-modified");
+    match rt {
+        Rt::Server(_) => assert!(last_modified.is_some_and(|d| d.ends_with(" GMT"))),
+        Rt::Embedded => assert_eq!(last_modified, None),
+    }
     assert_eq!(r.text().expect("body"), HELLO);
     for (path, mime) in [
         ("/files/style.css", "text/css; charset=utf-8"),
@@ -102,11 +135,10 @@ fn file_with_type_and_validators(engine: EngineKind) {
     assert!(r.bytes().expect("body").is_empty());
 }
 
-fn conditional_requests_get_304(engine: EngineKind) {
-    let s = server(engine);
+fn conditional_requests_get_304(rt: Rt) {
+    let s = server(rt);
     let first = get(s, "/files/hello.txt", &[]);
     let etag = header(&first, "etag").expect("etag");
-    let modified = header(&first, "last-modified").expect("last-modified");
 
     let r = get(s, "/files/hello.txt", &[("If-None-Match", &etag)]);
     assert_eq!(r.status(), 304);
@@ -123,6 +155,10 @@ fn conditional_requests_get_304(engine: EngineKind) {
         200
     );
 
+    let Some(modified) = header(&first, "last-modified") else {
+        assert_eq!(rt, Rt::Embedded, "the server sends Last-Modified");
+        return;
+    };
     assert_eq!(
         get(s, "/files/hello.txt", &[("If-Modified-Since", &modified)]).status(),
         304
@@ -140,8 +176,8 @@ fn conditional_requests_get_304(engine: EngineKind) {
     assert_eq!(get(s, "/files/hello.txt", &both).status(), 200);
 }
 
-fn ranges_get_206_or_416(engine: EngineKind) {
-    let s = server(engine);
+fn ranges_get_206_or_416(rt: Rt) {
+    let s = server(rt);
     let len = HELLO.len();
     let part = |range: &str| get(s, "/files/hello.txt", &[("Range", range)]);
 
@@ -190,8 +226,8 @@ fn ranges_get_206_or_416(engine: EngineKind) {
     assert_eq!(r.status(), 200);
 }
 
-fn folders_serve_index_html(engine: EngineKind) {
-    let s = server(engine);
+fn folders_serve_index_html(rt: Rt) {
+    let s = server(rt);
     let r = get(s, "/files/", &[]);
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().expect("body"), "<h1>root index</h1>\n");
@@ -207,8 +243,8 @@ fn folders_serve_index_html(engine: EngineKind) {
     assert_eq!(get(s, "/files/missing.txt", &[]).status(), 404);
 }
 
-fn traversal_is_403(engine: EngineKind) {
-    let s = server(engine);
+fn traversal_is_403(rt: Rt) {
+    let s = server(rt);
     for target in [
         "/files/../secret.txt",
         "/files/%2e%2e/secret.txt",
@@ -219,8 +255,8 @@ fn traversal_is_403(engine: EngineKind) {
         "/files/%2fetc%2fpasswd",
         "/files/..\\secret.txt",
         "/files/hello.txt%00.png",
-        "/files/escape",
-        "/files/outdir/secret.txt",
+        "/files/.hidden",
+        "/files/sub/.env",
     ] {
         let r = raw_get(s.addr, target, &[]);
         assert_eq!(r.status, 403, "{target}");
@@ -229,13 +265,21 @@ fn traversal_is_403(engine: EngineKind) {
             "{target}"
         );
     }
+    // Links that lead out: the server finds them and refuses (403); the embedded
+    // runtime never read them (a folder is read once, links out left behind): 404.
+    let refused = if rt == Rt::Embedded { 404 } else { 403 };
+    for target in ["/files/escape", "/files/outdir/secret.txt"] {
+        let r = raw_get(s.addr, target, &[]);
+        assert_eq!(r.status, refused, "{target}");
+        assert!(!String::from_utf8_lossy(&r.body).contains("top secret"));
+    }
     // A link that stays inside the root is fine.
     let r = raw_get(s.addr, "/files/inside", &[]);
     assert_eq!((r.status, r.body.as_slice()), (200, HELLO.as_bytes()));
 }
 
-fn other_methods_on_a_mount(engine: EngineKind) {
-    let s = server(engine);
+fn other_methods_on_a_mount(rt: Rt) {
+    let s = server(rt);
     let r = client()
         .post(s.url("/files/hello.txt"))
         .send()
@@ -249,8 +293,8 @@ fn other_methods_on_a_mount(engine: EngineKind) {
     assert_eq!(r.status(), 204);
 }
 
-fn plugin_files_stay_inside_their_grants(engine: EngineKind) {
-    let s = server(engine);
+fn plugin_files_stay_inside_their_grants(rt: Rt) {
+    let s = server(rt);
     let send = |path: &str| {
         client()
             .get(s.url("/send-file"))
@@ -282,10 +326,8 @@ fn plugin_files_stay_inside_their_grants(engine: EngineKind) {
 
 // ---- seed 002's medium example: micro-api's mount_static and send_file -------------
 
-fn medium_serves_static_from_www(engine: EngineKind) {
-    let s = shared(engine, "seed002-medium", || {
-        example("seed002-medium", engine)
-    });
+fn medium_serves_static_from_www(rt: Rt) {
+    let s = rt.shared("seed002-medium", || example("seed002-medium", rt.engine()));
     let r = get(s, "/static/style.css", &[]);
     assert_eq!(r.status(), 200);
     assert_eq!(
@@ -316,15 +358,29 @@ fn medium_serves_static_from_www(engine: EngineKind) {
     assert_eq!(raw_get(s.addr, "/static/../berth.toml", &[]).status, 403);
 }
 
-fn ungranted_plugin_mounts_are_not_served(engine: EngineKind) {
+fn ungranted_plugin_mounts_are_not_served(rt: Rt) {
     // seed002-basic loads micro-api too, but grants it nothing.
-    let s = shared(engine, "seed002-basic", || example("seed002-basic", engine));
+    let s = rt.shared("seed002-basic", || example("seed002-basic", rt.engine()));
     assert_eq!(get(s, "/static/style.css", &[]).status(), 404);
     assert_eq!(get(s, "/favicon.ico", &[]).status(), 403);
     assert_eq!(get(s, "/", &[]).status(), 200);
 }
 
-per_engine!(
+macro_rules! per_runtime {
+    ($($case:ident),* $(,)?) => {
+        mod server_wasmtime {
+            $(#[test] fn $case() { super::$case(super::Rt::Server(super::EngineKind::Wasmtime)) })*
+        }
+        mod server_wasmi {
+            $(#[test] fn $case() { super::$case(super::Rt::Server(super::EngineKind::Wasmi)) })*
+        }
+        mod embedded_wasmi {
+            $(#[test] fn $case() { super::$case(super::Rt::Embedded) })*
+        }
+    };
+}
+
+per_runtime!(
     file_with_type_and_validators,
     conditional_requests_get_304,
     ranges_get_206_or_416,
