@@ -110,10 +110,20 @@ pub fn start_embedded(config: Config) -> Result<TestServer, String> {
             bytes,
         });
     }
+    let mounts: Vec<_> = config
+        .statics
+        .mounts
+        .iter()
+        .map(|m| (m.prefix.clone(), m.dir.clone(), m.max_age))
+        .collect();
+    let grants: Vec<_> = config.statics.grants.clone().into_iter().collect();
+    let statics = desktop::static_config(&config.statics.base, &mounts, &grants, 64 << 20)
+        .map_err(|e| format!("static files: {e}"))?;
     let desktop = DesktopConfig {
         addr: format!("{}:{}", config.host, config.port),
         options: DesktopConfig::options(config.limits, config.server_name.clone()),
         plugins,
+        statics,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let (started_tx, started) = mpsc::channel();

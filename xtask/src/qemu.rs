@@ -35,16 +35,37 @@ fn build(root: &Path, plugins: &[String]) -> Result<(PathBuf, PathBuf)> {
         let bytes = std::fs::read(&path).with_context(|| format!("{}", path.display()))?;
         files.push((name.to_string(), bytes));
     }
-    let entries: Vec<berth_embedded::store::Entry> = files
-        .iter()
-        .map(|(name, wasm)| berth_embedded::store::Entry {
-            name,
-            config: Vec::new(),
-            gpio: berth_embedded::GpioGrant::NONE,
-            wasm,
-        })
-        .collect();
-    let mut image = berth_embedded::store::pack(&entries).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // micro-api's `mount_static("/static", "www")` and `send_file("data/…")`: the
+    // folders of seed 002's medium example, granted to it as that example's config does.
+    let example = root.join("examples/seed002-medium");
+    let mut budget = 1 << 20;
+    let mut statics = berth_embedded::StaticConfig::default();
+    for dir in ["www", "data"] {
+        let files = berth_embedded::desktop::read_folder(&example.join(dir), &mut budget)
+            .with_context(|| format!("reading {dir}"))?;
+        statics.folders.push(berth_embedded::StaticFolder {
+            dir: dir.into(),
+            files,
+        });
+    }
+    statics
+        .grants
+        .push(("micro-api".into(), vec!["www".into(), "data".into()]));
+    let image = berth_embedded::store::Image {
+        plugins: files
+            .iter()
+            .map(|(name, wasm)| berth_embedded::store::Entry {
+                name,
+                config: Vec::new(),
+                gpio: berth_embedded::GpioGrant::NONE,
+                dirs: statics.dirs_of(name),
+                wasm,
+            })
+            .collect(),
+        folders: statics.store_folders(),
+        mounts: statics.store_mounts(),
+    };
+    let mut image = berth_embedded::store::pack(&image).map_err(|e| anyhow::anyhow!("{e}"))?;
     // A drive is whole sectors.
     image.resize(image.len().div_ceil(512) * 512, 0);
     let store = out.join("plugins.bin");

@@ -1,6 +1,7 @@
 //! What `cargo xtask qemu` checks against the booted image, from the host: HTTP
 //! (`/hello`, micro-api routes, keep-alive, limits) and WebSocket (chat ping/pong and
-//! rooms on `/chat/ws`, ws-echo's `/ws/echo` and `/ws`). Each check is a function that
+//! rooms on `/chat/ws`, ws-echo's `/ws/echo` and `/ws`), and static files from the
+//! store (micro-api's `/static` mount and `send_file`). Each check is a function that
 //! panics on failure; `run_all` counts them.
 
 use std::io::{BufReader, Write};
@@ -154,6 +155,55 @@ fn chat_rooms(addr: SocketAddr) {
     );
 }
 
+fn get(addr: SocketAddr, path: &str, extra: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    http(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: d\r\n{extra}Connection: close\r\n\r\n"),
+    )
+    .unwrap_or_else(|e| panic!("GET {path}: {e:#}"))
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Seed 002's `mount_static` and `send_file`, from the folders packed into the store.
+fn static_files(addr: SocketAddr) {
+    let index = include_bytes!("../../examples/seed002-medium/www/index.html");
+    let (status, headers, body) = get(addr, "/static/", "");
+    assert_eq!((status, body.as_slice()), (200, &index[..]));
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert_eq!(header(&headers, "cache-control"), Some("max-age=3600"));
+    let etag = header(&headers, "etag").expect("an ETag").to_string();
+    let (status, _, body) = get(addr, "/static/", &format!("If-None-Match: {etag}\r\n"));
+    assert_eq!((status, body.len()), (304, 0));
+    let (status, headers, body) = get(addr, "/static/style.css", "Range: bytes=0-3\r\n");
+    assert_eq!(status, 206);
+    assert_eq!(body.len(), 4);
+    assert!(header(&headers, "content-range").is_some_and(|r| r.starts_with("bytes 0-3/")));
+    let (status, headers, body) = get(addr, "/download", "");
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("text/csv; charset=utf-8")
+    );
+    assert!(body.starts_with(b"date,sales,revenue\n"));
+    for refused in [
+        "/static/../data/report.csv",
+        "/static/%2e%2e/x",
+        "/static/.env",
+    ] {
+        assert_eq!(get(addr, refused, "").0, 403, "{refused}");
+    }
+    assert_eq!(get(addr, "/static/missing.txt", "").0, 404);
+}
+
 /// Runs every check; returns (passed, failed).
 pub fn run_all(addr: SocketAddr) -> (usize, usize) {
     type Check = (&'static str, fn(SocketAddr));
@@ -165,6 +215,7 @@ pub fn run_all(addr: SocketAddr) -> (usize, usize) {
         ("chat ping/pong", chat_ping_pong),
         ("ws-echo routes", ws_echo),
         ("chat rooms", chat_rooms),
+        ("static files", static_files),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, check) in checks {

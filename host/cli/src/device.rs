@@ -21,10 +21,14 @@ pub struct PackArgs {
     /// Where to write the image.
     #[arg(short, long)]
     out: PathBuf,
-    /// A berth.toml whose `[plugin.<name>]` tables and `[grants.<name>] gpio` pins are
-    /// stored with the plugins.
+    /// A berth.toml whose `[plugin.<name>]` tables and `[grants.<name>]` pins and
+    /// folders are stored with the plugins, and whose `[[static]]` folders are packed.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Also pack folder DIR, served at URL prefix PREFIX (`--static /static=www`);
+    /// repeatable.
+    #[arg(long = "static", value_name = "PREFIX=DIR", value_parser = crate::statics::parse_mount)]
+    statics: Vec<crate::statics::ExtraMount>,
 }
 
 pub fn run(command: Command) -> anyhow::Result<()> {
@@ -35,9 +39,17 @@ pub fn run(command: Command) -> anyhow::Result<()> {
 
 fn pack(args: PackArgs) -> anyhow::Result<()> {
     let config = match &args.config {
-        Some(path) => Some(Config::load(path)?),
-        None => None,
+        Some(path) => Config::load(path)?,
+        // Without a config, `--static` folders are named relative to the current folder.
+        None => Config {
+            statics: berth_server::config::StaticConfig {
+                base: PathBuf::from("."),
+                ..Default::default()
+            },
+            ..Config::default()
+        },
     };
+    let statics = crate::statics::static_config(&config, &args.statics)?;
     let mut plugins = Vec::new();
     for path in &args.files {
         let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
@@ -48,38 +60,62 @@ fn pack(args: PackArgs) -> anyhow::Result<()> {
         };
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let (pairs, gpio) = match &config {
-            Some(c) => (c.plugin_pairs(name), c.gpio_grant(name)),
-            None => Default::default(),
-        };
-        plugins.push((name.to_string(), pairs, gpio, bytes));
-    }
-    let entries: Vec<_> = plugins
-        .iter()
-        .map(|(name, config, gpio, wasm)| berth_embedded::store::Entry {
+        let dirs = statics.dirs_of(name);
+        plugins.push((
             name,
-            config: config.clone(),
-            gpio: *gpio,
-            wasm,
-        })
-        .collect();
-    let image = berth_embedded::store::pack(&entries)?;
-    std::fs::write(&args.out, &image)
+            config.plugin_pairs(name),
+            config.gpio_grant(name),
+            dirs,
+            bytes,
+        ));
+    }
+    let image = berth_embedded::store::Image {
+        plugins: plugins
+            .iter()
+            .map(
+                |(name, pairs, gpio, dirs, wasm)| berth_embedded::store::Entry {
+                    name,
+                    config: pairs.clone(),
+                    gpio: *gpio,
+                    dirs: dirs.clone(),
+                    wasm,
+                },
+            )
+            .collect(),
+        folders: statics.store_folders(),
+        mounts: statics.store_mounts(),
+    };
+    let bytes = berth_embedded::store::pack(&image)?;
+    std::fs::write(&args.out, &bytes)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     println!(
-        "{}: {} plugin(s), {} bytes",
+        "{}: {} plugin(s), {} folder(s), {} bytes",
         args.out.display(),
         plugins.len(),
-        image.len()
+        statics.folders.len(),
+        bytes.len()
     );
-    for (name, pairs, gpio, bytes) in &plugins {
+    for (name, pairs, gpio, dirs, bytes) in &plugins {
         let pins: Vec<String> = gpio.pins().map(|p| p.to_string()).collect();
         println!(
-            "  {name:<16} {:>8} bytes, {} config key(s), gpio [{}]",
+            "  {name:<16} {:>8} bytes, {} config key(s), gpio [{}], dirs [{}]",
             bytes.len(),
             pairs.len(),
-            pins.join(", ")
+            pins.join(", "),
+            dirs.join(", ")
         );
+    }
+    for folder in &statics.folders {
+        let size: usize = folder.files.iter().map(|f| f.bytes.len()).sum();
+        println!(
+            "  folder {:<9} {:>8} bytes, {} file(s)",
+            folder.dir,
+            size,
+            folder.files.len()
+        );
+    }
+    for (prefix, dir, max_age) in &statics.mounts {
+        println!("  static {prefix} -> {dir} (max-age {max_age})");
     }
     Ok(())
 }

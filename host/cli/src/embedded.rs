@@ -38,6 +38,7 @@ pub fn desktop_config(config: &Config) -> anyhow::Result<DesktopConfig> {
         addr: format!("{}:{}", config.host, config.port),
         options: DesktopConfig::options(config.limits, config.server_name.clone()),
         plugins,
+        statics: crate::statics::static_config(config, &[])?,
     })
 }
 

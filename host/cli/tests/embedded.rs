@@ -36,9 +36,26 @@ fn text(path: &Path) -> &str {
 fn device_pack_writes_a_store_the_device_parses() {
     let dir = temp_dir("pack");
     let config = dir.join("berth.toml");
-    std::fs::write(&config, "[plugin.chat]\nroom = \"lab\"\n").expect("write config");
+    std::fs::write(
+        &config,
+        "[plugin.chat]\nroom = \"lab\"\n[grants.chat]\ndirs = [\"data\"]\n\
+         [[static]]\nprefix = \"/s\"\ndir = \"www\"\nmax_age = 7\n",
+    )
+    .expect("write config");
+    for (path, text) in [
+        ("www/index.html", "<h1>hi</h1>"),
+        ("www/css/site.css", "body{}"),
+        ("www/.env", "SECRET=1"),
+        ("data/d.json", "{}"),
+        ("extra/e.txt", "e"),
+    ] {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
     let out = dir.join("plugins.bin");
     let (hello, chat) = (plugin("hello"), plugin("chat"));
+    let extra = format!("/x={}", text(&dir.join("extra")));
     let result = berth(&[
         "device",
         "pack",
@@ -48,11 +65,14 @@ fn device_pack_writes_a_store_the_device_parses() {
         text(&out),
         "--config",
         text(&config),
+        "--static",
+        &extra,
     ]);
     assert!(result.status.success(), "{result:?}");
 
     let image = std::fs::read(&out).expect("the image");
-    let entries = berth_embedded::store::parse(&image).expect("a valid store");
+    let stored = berth_embedded::store::parse(&image).expect("a valid store");
+    let entries = &stored.plugins;
     let names: Vec<&str> = entries.iter().map(|e| e.name).collect();
     assert_eq!(names, ["hello", "chat"]);
     assert_eq!(
@@ -65,8 +85,64 @@ fn device_pack_writes_a_store_the_device_parses() {
     );
     assert!(entries[0].config.is_empty(), "{:?}", entries[0].config);
     assert_eq!(entries[1].config, vec![("room".into(), "lab".into())]);
+    assert!(entries[0].dirs.is_empty());
+    assert_eq!(entries[1].dirs, ["data"]);
+    // Folders by their config-relative names, dotfiles left out, types decided here.
+    let folder = |name: &str| {
+        let f = stored.folders.iter().find(|f| f.dir == name);
+        let f = f.unwrap_or_else(|| panic!("folder {name}: {:?}", stored.folders));
+        f.files
+            .iter()
+            .map(|f| (f.path, f.content_type, f.bytes))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        folder("www"),
+        [
+            ("css/site.css", "text/css; charset=utf-8", &b"body{}"[..]),
+            (
+                "index.html",
+                "text/html; charset=utf-8",
+                &b"<h1>hi</h1>"[..]
+            ),
+        ]
+    );
+    assert_eq!(folder("data"), [("d.json", "application/json", &b"{}"[..])]);
+    assert_eq!(folder("extra").len(), 1);
+    let mounts: Vec<_> = stored
+        .mounts
+        .iter()
+        .map(|m| (m.prefix, m.dir, m.max_age))
+        .collect();
+    assert_eq!(mounts, [("/s", "www", 7), ("/x", "extra", 3600)]);
     // The header announces the whole image's length, as a device reads it first.
     assert_eq!(berth_embedded::store::image_len(&image), Ok(image.len()));
+}
+
+#[test]
+fn device_pack_refuses_bad_static_arguments() {
+    let dir = temp_dir("bad-static");
+    let out = dir.join("plugins.bin");
+    let hello = plugin("hello");
+    for (arg, says) in [
+        ("static=www", "must start with /"),
+        ("/s", "PREFIX=DIR"),
+        ("/s=/nonexistent/folder", "nonexistent"),
+    ] {
+        let result = berth(&[
+            "device",
+            "pack",
+            text(&hello),
+            "-o",
+            text(&out),
+            "--static",
+            arg,
+        ]);
+        assert!(!result.status.success(), "{arg}");
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert!(stderr.contains(says), "{arg}: {stderr}");
+        assert!(!out.exists(), "no image is written");
+    }
 }
 
 #[test]

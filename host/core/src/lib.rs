@@ -10,6 +10,7 @@
 //! - [`device`]: GPIO grants, a simulated pin bank and memory figures for `gpio-*`/`memory*`;
 //! - [`ws`]: who hears a WebSocket event and what is sent back (reply, stop, echo);
 //! - [`state`]: the key-value store behind `state-*`;
+//! - [`files`]: what a static path may name, and validators and ranges for a file;
 //! - [`limits`], [`uri`], [`json`]: limits, request-target parsing, error bodies.
 //!
 //! No I/O and no async live here, and with `default-features = false` it is `no_std` +
@@ -29,6 +30,7 @@ extern crate alloc;
 
 pub mod device;
 pub mod engine;
+pub mod files;
 pub mod host;
 pub mod json;
 pub mod limits;

@@ -200,12 +200,9 @@ impl App {
     }
 
     fn under_static_mount(&self, path: &str) -> bool {
-        self.static_prefixes.iter().any(|p| {
-            p == "/"
-                || path
-                    .strip_prefix(p.as_str())
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-        })
+        self.static_prefixes
+            .iter()
+            .any(|p| crate::files::strip_prefix(path, p).is_some())
     }
 
     /// Runs one request through the pipeline. Never fails: every failure is a response.

@@ -170,6 +170,7 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
         };
         let keep_alive =
             head.keep_alive() && served < server.options.limits.max_keep_alive_requests;
+        let file_request = crate::files::FileRequest::of(&head.headers);
         let request = Request {
             id: server.next_request_id(),
             method,
@@ -195,9 +196,14 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
                 Some(owner) => stream(server, conn, response, owner, id, is_head, keep_alive).await,
                 None => send(server, conn, error(500), false, keep_alive).await,
             },
-            Body::File(_) => {
-                let r = Response::error(501, "Static files are not served by this host");
-                send(server, conn, r, is_head, keep_alive).await
+            Body::File(ref path) => {
+                let path = path.clone();
+                let owner = invoker.file_owner;
+                let req = &file_request;
+                crate::files::send(
+                    server, conn, response, &path, owner, req, is_head, keep_alive,
+                )
+                .await
             }
             Body::Bytes(_) => send(server, conn, response, is_head, keep_alive).await,
         };

@@ -15,8 +15,9 @@
 //!   a poll loop on bare metal (QEMU), async-io's `block_on` on a desktop
 //!   ([`desktop`], feature `std`). Boards on embassy-net share one socket adapter
 //!   (`embassy_tcp`, feature `embassy-net`).
-//! - **Plugins from flash.** [`store`] reads (and, with `alloc`, writes) the plugin
-//!   partition image that `berth device pack` builds.
+//! - **Plugins and files from flash.** [`store`] reads (and, with `alloc`, writes) the
+//!   partition image that `berth device pack` builds; [`files`] serves its folders with
+//!   the desktop server's static-file rules.
 //!
 //! ```text
 //! Server::new(engine, platform, options, &sources)   compile → instantiate → setup → App
@@ -38,6 +39,7 @@ mod conn;
 pub mod desktop;
 #[cfg(feature = "embassy-net")]
 pub mod embassy_tcp;
+pub mod files;
 pub mod host;
 pub mod http;
 pub mod net;
@@ -48,6 +50,7 @@ pub mod store;
 pub mod ws;
 
 pub use berth_core::device::{DeviceError, GpioGrant};
+pub use files::{StaticConfig, StaticError, StaticFile, StaticFolder};
 pub use host::EmbeddedHost;
 pub use net::{Connection, Listener, NetError, Platform};
 pub use plugins::{LoadFailure, PluginSource};

@@ -178,11 +178,15 @@ pub fn load(
 }
 
 /// The [`Invoker`] over the loaded plugins. It remembers which plugin produced a
-/// `stream` body, so the connection can pull that stream's chunks from it.
+/// `stream` body, so the connection can pull that stream's chunks from it, and which
+/// produced a `file` body, whose path is resolved against that plugin's grants.
 pub struct PluginInvoker<'a> {
     plugins: &'a [Plugin],
     /// The plugin whose response carries a `stream` body, if any did.
     pub stream_owner: Option<usize>,
+    /// The plugin whose response carries a `file` body, if any did (`None` for the
+    /// host's own static mounts).
+    pub file_owner: Option<usize>,
 }
 
 impl<'a> PluginInvoker<'a> {
@@ -191,6 +195,7 @@ impl<'a> PluginInvoker<'a> {
         PluginInvoker {
             plugins,
             stream_owner: None,
+            file_owner: None,
         }
     }
 
@@ -201,8 +206,10 @@ impl<'a> PluginInvoker<'a> {
     }
 
     fn note(&mut self, to: Target, resp: &Response) {
-        if matches!(resp.body, Body::Stream(_)) {
-            self.stream_owner = Some(to.plugin);
+        match resp.body {
+            Body::Stream(_) => self.stream_owner = Some(to.plugin),
+            Body::File(_) => self.file_owner = Some(to.plugin),
+            _ => {}
         }
     }
 }

@@ -27,6 +27,7 @@ use berth_core::model::{Event, EventKind, ServerInfo};
 use berth_core::pipeline::App;
 use embassy_futures::select::{select, Either};
 
+use crate::files::{StaticConfig, StaticError, StaticFiles};
 use crate::host::EmbeddedHost;
 use crate::net::{Connection, Listener, Platform};
 use crate::plugins::{load, LoadFailure, Plugin, PluginInvoker, PluginSource};
@@ -78,6 +79,8 @@ pub struct Server<P: Platform> {
     pub(crate) plugins: Vec<Plugin>,
     pub(crate) host: Arc<EmbeddedHost<P>>,
     pub(crate) options: Options,
+    /// Static mounts and the folders plugins may send files from ([`Server::serve_static`]).
+    pub(crate) statics: StaticFiles,
     next_request: Cell<u64>,
     busy: Cell<usize>,
 }
@@ -98,9 +101,36 @@ impl<P: Platform> Server<P> {
             plugins,
             host,
             options,
+            statics: StaticFiles::default(),
             next_request: Cell::new(1),
             busy: Cell::new(0),
         })
+    }
+
+    /// Serves static files: `[[static]]` mounts, the plugins' `mount_static` inside their
+    /// granted folders, and their `Response::file`. Without it every file response is a
+    /// 404 (a mount's prefix is unknown) or 403 (nothing is granted).
+    pub fn serve_static(&mut self, config: StaticConfig) -> Result<(), StaticError> {
+        let plugins: Vec<(&str, &berth_core::model::Registration)> = self
+            .app
+            .plugins()
+            .iter()
+            .map(|p| (p.name.as_str(), &p.registration))
+            .collect();
+        let statics = StaticFiles::resolve(config, &plugins, self.host.platform())?;
+        let (files, bytes) = statics.size();
+        if files > 0 {
+            self.log(
+                Level::Info,
+                format_args!(
+                    "static files: {files} file(s), {bytes} bytes, at {:?}",
+                    statics.prefixes()
+                ),
+            );
+        }
+        self.app.set_static_prefixes(statics.prefixes());
+        self.statics = statics;
+        Ok(())
     }
 
     /// The assembled routes, middleware and hooks.

@@ -1,20 +1,27 @@
-//! The device plugin store: a flash partition holding every plugin and its config.
+//! The device store: a flash partition holding every plugin, its config, and the static
+//! files the device serves.
 //!
 //! A simple file table, written once by `berth device pack` and read at boot; the
 //! device never writes it, so a wear-levelled key-value store (sequential-storage,
 //! ekv) would add code for nothing. The image is:
 //!
 //! ```text
-//! header  "BERTHPK2" · count: u32 · body_len: u32 · crc32(body): u32      (little-endian)
-//! body    count × entry
-//! entry   name: str16 · pairs: u16 × (key: str16 · value: str16) · gpio: u64
-//!         · wasm_len: u32 · wasm
+//! header  "BERTHPK3" · count: u32 · body_len: u32 · crc32(body): u32      (little-endian)
+//! body    count × plugin · folders: u16 × folder · mounts: u16 × mount
+//! plugin  name: str16 · pairs: u16 × (key: str16 · value: str16) · gpio: u64
+//!         · dirs: u16 × str16 · wasm_len: u32 · wasm
+//! folder  dir: str16 · files: u32 × (path: str16 · content_type: str16 · len: u32 · bytes)
+//! mount   prefix: str16 · dir: str16 · max_age: u32
 //! str16   len: u16 · UTF-8 bytes
 //! ```
 //!
-//! `gpio` is the plugin's `[grants.<plugin>] gpio` as a bit set (bit `n` = pin `n`).
-//! (Version 1 had no grants; its images are refused as [`StoreError::NoImage`] and must
-//! be packed again.)
+//! `gpio` is the plugin's `[grants.<plugin>] gpio` as a bit set (bit `n` = pin `n`) and
+//! `dirs` its `[grants.<plugin>] dirs`, by folder name. A folder is a directory packed
+//! whole (`[[static]]` dirs, granted dirs, `--static`), named by its path relative to
+//! the config file; a mount serves one folder at a URL prefix (`[[static]]`). The
+//! `Content-Type` of each file is decided when packing, so the device needs no MIME table.
+//! (Versions 1 and 2 had no grants or no files; their images are refused as
+//! [`StoreError::NoImage`] and must be packed again.)
 //!
 //! Entries are in plugin order. [`parse`] checks the magic, the CRC and every length
 //! before handing out borrowed entries, so a half-written or foreign partition is a clear
@@ -28,7 +35,7 @@ use berth_core::device::GpioGrant;
 use berth_core::model::Pairs;
 
 /// The first bytes of every image.
-pub const MAGIC: &[u8; 8] = b"BERTHPK2";
+pub const MAGIC: &[u8; 8] = b"BERTHPK3";
 /// Bytes of the header: read these first to learn the image's length.
 pub const HEADER_LEN: usize = 20;
 /// The longest plugin name accepted.
@@ -72,8 +79,52 @@ pub struct Entry<'a> {
     pub config: Pairs,
     /// The GPIO pins it may use.
     pub gpio: GpioGrant,
+    /// The folders (by [`Folder::dir`]) it may mount or send files from.
+    pub dirs: Vec<&'a str>,
     /// The component bytes.
     pub wasm: &'a [u8],
+}
+
+/// A packed directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Folder<'a> {
+    /// Its name: the directory's path relative to the config file (`www`, `data/img`).
+    pub dir: &'a str,
+    /// Its files, every level below it.
+    pub files: Vec<File<'a>>,
+}
+
+/// One packed file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File<'a> {
+    /// Its path inside the folder, `/`-separated (`css/site.css`).
+    pub path: &'a str,
+    /// The `Content-Type` to serve it with.
+    pub content_type: &'a str,
+    /// Its contents.
+    pub bytes: &'a [u8],
+}
+
+/// A folder served at a URL prefix (`[[static]]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount<'a> {
+    /// The URL prefix (`/static`).
+    pub prefix: &'a str,
+    /// The folder it serves (a [`Folder::dir`]).
+    pub dir: &'a str,
+    /// `Cache-Control: max-age`, in seconds.
+    pub max_age: u32,
+}
+
+/// A whole image: plugins, folders, mounts.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Image<'a> {
+    /// The plugins, in plugin order.
+    pub plugins: Vec<Entry<'a>>,
+    /// The packed folders.
+    pub folders: Vec<Folder<'a>>,
+    /// The `[[static]]` mounts, in config order.
+    pub mounts: Vec<Mount<'a>>,
 }
 
 /// The whole image's length, from its header (to size the read from flash).
@@ -125,7 +176,7 @@ impl<'a> Cursor<'a> {
 }
 
 /// Parses a whole image (extra bytes after it, such as erased flash, are ignored).
-pub fn parse(image: &[u8]) -> Result<Vec<Entry<'_>>, StoreError> {
+pub fn parse(image: &[u8]) -> Result<Image<'_>, StoreError> {
     let total = image_len(image)?;
     if image.len() < total {
         return Err(StoreError::Truncated);
@@ -136,7 +187,9 @@ pub fn parse(image: &[u8]) -> Result<Vec<Entry<'_>>, StoreError> {
         return Err(StoreError::Checksum);
     }
     let mut cur = Cursor { rest: body };
-    let mut entries = Vec::new();
+    // Capacities from the image are capped: a count is only a claim until its entries
+    // have been read.
+    let mut plugins = Vec::with_capacity(count.min(16));
     for _ in 0..count {
         let name = cur.str("name")?;
         let pairs = cur.u16("config count")?;
@@ -147,19 +200,63 @@ pub fn parse(image: &[u8]) -> Result<Vec<Entry<'_>>, StoreError> {
             config.push((key.into(), value.into()));
         }
         let gpio = GpioGrant::from_bits(cur.u64("gpio grant")?);
+        let ndirs = cur.u16("grant count")?;
+        let mut dirs = Vec::with_capacity(ndirs.min(16));
+        for _ in 0..ndirs {
+            dirs.push(cur.str("granted folder")?);
+        }
         let len = cur.u32("wasm length")?;
         let wasm = cur.take(len, "wasm bytes")?;
-        entries.push(Entry {
+        plugins.push(Entry {
             name,
             config,
             gpio,
+            dirs,
             wasm,
+        });
+    }
+    let nfolders = cur.u16("folder count")?;
+    let mut folders = Vec::with_capacity(nfolders.min(16));
+    for _ in 0..nfolders {
+        let dir = cur.str("folder name")?;
+        let nfiles = cur.u32("file count")?;
+        let mut files = Vec::with_capacity(nfiles.min(64));
+        for _ in 0..nfiles {
+            let path = cur.str("file path")?;
+            let content_type = cur.str("content type")?;
+            let len = cur.u32("file length")?;
+            let bytes = cur.take(len, "file bytes")?;
+            files.push(File {
+                path,
+                content_type,
+                bytes,
+            });
+        }
+        folders.push(Folder { dir, files });
+    }
+    let nmounts = cur.u16("mount count")?;
+    let mut mounts = Vec::with_capacity(nmounts.min(16));
+    for _ in 0..nmounts {
+        let prefix = cur.str("mount prefix")?;
+        let dir = cur.str("mount folder")?;
+        let max_age = u32::try_from(cur.u32("max-age")?).unwrap_or(u32::MAX);
+        if !folders.iter().any(|f| f.dir == dir) {
+            return Err(StoreError::Corrupt("mount of a folder the image lacks"));
+        }
+        mounts.push(Mount {
+            prefix,
+            dir,
+            max_age,
         });
     }
     if !cur.rest.is_empty() {
         return Err(StoreError::Corrupt("bytes after the last entry"));
     }
-    Ok(entries)
+    Ok(Image {
+        plugins,
+        folders,
+        mounts,
+    })
 }
 
 fn valid_name(name: &str) -> bool {
@@ -183,53 +280,108 @@ pub fn granted_pins(entries: &[Entry<'_>]) -> GpioGrant {
     GpioGrant::from_bits(entries.iter().fold(0, |pins, e| pins | e.gpio.bits()))
 }
 
-/// Builds an image from entries, in plugin order.
-pub fn pack(plugins: &[Entry<'_>]) -> Result<Vec<u8>, StoreError> {
+fn bad(why: alloc::string::String) -> StoreError {
+    StoreError::BadPlugin(why)
+}
+
+fn put_u16(out: &mut Vec<u8>, n: usize, what: &str) -> Result<(), StoreError> {
+    let n = u16::try_from(n).map_err(|_| bad(alloc::format!("more than 65535 {what}")))?;
+    out.extend_from_slice(&n.to_le_bytes());
+    Ok(())
+}
+
+fn put_u32(out: &mut Vec<u8>, n: usize, what: &str) -> Result<(), StoreError> {
+    let n = u32::try_from(n).map_err(|_| bad(alloc::format!("{what} over 4 GiB")))?;
+    out.extend_from_slice(&n.to_le_bytes());
+    Ok(())
+}
+
+/// Builds an image. Plugins keep their order; every mount and grant must name a folder
+/// of the image.
+pub fn pack(image: &Image<'_>) -> Result<Vec<u8>, StoreError> {
+    let has_folder = |dir: &str| image.folders.iter().any(|f| f.dir == dir);
     let mut body = Vec::new();
     for Entry {
         name,
         config,
         gpio,
+        dirs,
         wasm,
-    } in plugins
+    } in &image.plugins
     {
         if !valid_name(name) {
-            return Err(StoreError::BadPlugin(alloc::format!(
+            return Err(bad(alloc::format!(
                 "invalid name {name:?} (1-{MAX_NAME} of a-z, 0-9, '-', '_')"
             )));
         }
         if !wasm.starts_with(b"\0asm") {
-            return Err(StoreError::BadPlugin(alloc::format!(
-                "{name} is not a Wasm file"
-            )));
+            return Err(bad(alloc::format!("{name} is not a Wasm file")));
         }
-        if plugins.iter().filter(|e| e.name == *name).count() > 1 {
-            return Err(StoreError::BadPlugin(alloc::format!("{name} given twice")));
+        if image.plugins.iter().filter(|e| e.name == *name).count() > 1 {
+            return Err(bad(alloc::format!("{name} given twice")));
         }
         put_str(&mut body, name, "name")?;
-        let pairs = u16::try_from(config.len())
-            .map_err(|_| StoreError::BadPlugin(alloc::format!("{name}: too many config keys")))?;
-        body.extend_from_slice(&pairs.to_le_bytes());
+        put_u16(&mut body, config.len(), "config keys")?;
         for (k, v) in config.iter() {
             put_str(&mut body, k, "config key")?;
             put_str(&mut body, v, "config value")?;
         }
         body.extend_from_slice(&gpio.bits().to_le_bytes());
-        let len = u32::try_from(wasm.len())
-            .map_err(|_| StoreError::BadPlugin(alloc::format!("{name} is over 4 GiB")))?;
-        body.extend_from_slice(&len.to_le_bytes());
+        put_u16(&mut body, dirs.len(), "granted folders")?;
+        for dir in dirs {
+            if !has_folder(dir) {
+                return Err(bad(alloc::format!(
+                    "{name}: granted folder {dir} is not packed"
+                )));
+            }
+            put_str(&mut body, dir, "granted folder")?;
+        }
+        put_u32(&mut body, wasm.len(), name)?;
         body.extend_from_slice(wasm);
     }
-    let count = u32::try_from(plugins.len()).unwrap_or(u32::MAX);
-    let body_len =
-        u32::try_from(body.len()).map_err(|_| StoreError::BadPlugin("image over 4 GiB".into()))?;
-    let mut image = Vec::with_capacity(HEADER_LEN + body.len());
-    image.extend_from_slice(MAGIC);
-    image.extend_from_slice(&count.to_le_bytes());
-    image.extend_from_slice(&body_len.to_le_bytes());
-    image.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-    image.extend_from_slice(&body);
-    Ok(image)
+    put_u16(&mut body, image.folders.len(), "folders")?;
+    for folder in &image.folders {
+        if image.folders.iter().filter(|f| f.dir == folder.dir).count() > 1 {
+            return Err(bad(alloc::format!("folder {} given twice", folder.dir)));
+        }
+        put_str(&mut body, folder.dir, "folder name")?;
+        put_u32(&mut body, folder.files.len(), "files")?;
+        for file in &folder.files {
+            if berth_core::files::safe_segments(file.path).is_none_or(|s| s.is_empty()) {
+                return Err(bad(alloc::format!(
+                    "{}: unsafe file path {:?}",
+                    folder.dir,
+                    file.path
+                )));
+            }
+            put_str(&mut body, file.path, "file path")?;
+            put_str(&mut body, file.content_type, "content type")?;
+            put_u32(&mut body, file.bytes.len(), file.path)?;
+            body.extend_from_slice(file.bytes);
+        }
+    }
+    put_u16(&mut body, image.mounts.len(), "mounts")?;
+    for mount in &image.mounts {
+        if !has_folder(mount.dir) {
+            return Err(bad(alloc::format!(
+                "mount {}: folder {} is not packed",
+                mount.prefix,
+                mount.dir
+            )));
+        }
+        put_str(&mut body, mount.prefix, "mount prefix")?;
+        put_str(&mut body, mount.dir, "mount folder")?;
+        body.extend_from_slice(&mount.max_age.to_le_bytes());
+    }
+    let count = u32::try_from(image.plugins.len()).unwrap_or(u32::MAX);
+    let body_len = u32::try_from(body.len()).map_err(|_| bad("image over 4 GiB".into()))?;
+    let mut out = Vec::with_capacity(HEADER_LEN + body.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&count.to_le_bytes());
+    out.extend_from_slice(&body_len.to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+    out.extend_from_slice(&body);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -242,16 +394,42 @@ mod tests {
             name,
             config,
             gpio: GpioGrant::from_pins(gpio).unwrap(),
+            dirs: vec![],
             wasm,
+        }
+    }
+
+    fn folder() -> Folder<'static> {
+        Folder {
+            dir: "www",
+            files: vec![
+                File {
+                    path: "index.html",
+                    content_type: "text/html; charset=utf-8",
+                    bytes: b"<h1>hi</h1>",
+                },
+                File {
+                    path: "css/site.css",
+                    content_type: "text/css; charset=utf-8",
+                    bytes: b"body{}",
+                },
+            ],
         }
     }
 
     fn sample() -> Vec<u8> {
         let cfg: Pairs = vec![("greeting".into(), "Ahoy".into())];
-        pack(&[
-            entry("hello", Pairs::new(), &[], b"\0asm-hello"),
-            entry("chat", cfg, &[2, 8], b"\0asm-chat-bytes"),
-        ])
+        let mut chat = entry("chat", cfg, &[2, 8], b"\0asm-chat-bytes");
+        chat.dirs = vec!["www"];
+        pack(&Image {
+            plugins: vec![entry("hello", Pairs::new(), &[], b"\0asm-hello"), chat],
+            folders: vec![folder()],
+            mounts: vec![Mount {
+                prefix: "/static",
+                dir: "www",
+                max_age: 60,
+            }],
+        })
         .unwrap()
     }
 
@@ -260,23 +438,31 @@ mod tests {
         let mut image = sample();
         assert_eq!(image_len(&image[..HEADER_LEN]), Ok(image.len()));
         image.extend_from_slice(&[0xFF; 100]);
-        let entries = parse(&image).unwrap();
+        let parsed = parse(&image).unwrap();
+        let entries = &parsed.plugins;
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].name, "hello");
         assert!(entries[0].config.is_empty());
         assert!(entries[0].gpio.is_empty());
+        assert!(entries[0].dirs.is_empty());
         assert_eq!(entries[0].wasm, b"\0asm-hello");
         assert_eq!(entries[1].config, vec![("greeting".into(), "Ahoy".into())]);
         assert_eq!(entries[1].gpio.pins().collect::<Vec<_>>(), [2, 8]);
+        assert_eq!(entries[1].dirs, ["www"]);
+        assert_eq!(parsed.folders, [folder()]);
+        assert_eq!(parsed.mounts[0].prefix, "/static");
+        assert_eq!(parsed.mounts[0].max_age, 60);
     }
 
     #[test]
     fn damage_is_detected() {
         let image = sample();
         assert_eq!(parse(&[0xFF; 64]), Err(StoreError::NoImage));
-        let mut old = image.clone();
-        old[..8].copy_from_slice(b"BERTHPK1");
-        assert_eq!(parse(&old), Err(StoreError::NoImage));
+        for old in [b"BERTHPK1", b"BERTHPK2"] {
+            let mut old_image = image.clone();
+            old_image[..8].copy_from_slice(old);
+            assert_eq!(parse(&old_image), Err(StoreError::NoImage));
+        }
         assert_eq!(parse(&image[..10]), Err(StoreError::Truncated));
         assert_eq!(parse(&image[..image.len() - 1]), Err(StoreError::Truncated));
         for i in HEADER_LEN..image.len() {
@@ -286,27 +472,81 @@ mod tests {
         }
     }
 
-    #[test]
-    fn lengths_are_checked_even_with_a_valid_crc() {
-        // A body whose entry claims more wasm than there is, with a matching CRC.
-        let mut body = vec![1, 0, b'x', 0, 0];
-        body.extend_from_slice(&0u64.to_le_bytes());
-        body.extend_from_slice(&100u32.to_le_bytes());
+    fn with_body(count: u32, body: &[u8]) -> Vec<u8> {
         let mut image = MAGIC.to_vec();
-        image.extend_from_slice(&1u32.to_le_bytes());
+        image.extend_from_slice(&count.to_le_bytes());
         image.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        image.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-        image.extend_from_slice(&body);
-        assert_eq!(parse(&image), Err(StoreError::Corrupt("wasm bytes")));
+        image.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
+        image.extend_from_slice(body);
+        image
     }
 
     #[test]
-    fn pack_refuses_bad_plugins() {
+    fn lengths_are_checked_even_with_a_valid_crc() {
+        // An entry that claims more wasm than there is, with a matching CRC.
+        let mut body = vec![1, 0, b'x', 0, 0];
+        body.extend_from_slice(&0u64.to_le_bytes());
+        body.extend_from_slice(&0u16.to_le_bytes());
+        body.extend_from_slice(&100u32.to_le_bytes());
+        assert_eq!(
+            parse(&with_body(1, &body)),
+            Err(StoreError::Corrupt("wasm bytes"))
+        );
+        // A folder that claims a file longer than the image.
+        let mut body = vec![1, 0, 1, 0, b'w', 1, 0, 0, 0, 1, 0, b'a', 0, 0];
+        body.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(
+            parse(&with_body(0, &body)),
+            Err(StoreError::Corrupt("file bytes"))
+        );
+        // A mount of a folder that is not there.
+        let body = [0, 0, 1, 0, 1, 0, b'/', 1, 0, b'w', 0, 0, 0, 0];
+        assert_eq!(
+            parse(&with_body(0, &body)),
+            Err(StoreError::Corrupt("mount of a folder the image lacks"))
+        );
+    }
+
+    #[test]
+    fn pack_refuses_bad_input() {
         let e = |name, wasm| entry(name, Pairs::new(), &[], wasm);
-        assert!(pack(&[e("bad name", b"\0asm")]).is_err());
-        assert!(pack(&[e("", b"\0asm")]).is_err());
-        assert!(pack(&[e("x", b"ELF")]).is_err());
-        assert!(pack(&[e("x", b"\0asm"), e("x", b"\0asm")]).is_err());
-        assert_eq!(parse(&pack(&[]).unwrap()), Ok(vec![]));
+        let plugins = |plugins| Image {
+            plugins,
+            ..Image::default()
+        };
+        assert!(pack(&plugins(vec![e("bad name", b"\0asm")])).is_err());
+        assert!(pack(&plugins(vec![e("", b"\0asm")])).is_err());
+        assert!(pack(&plugins(vec![e("x", b"ELF")])).is_err());
+        assert!(pack(&plugins(vec![e("x", b"\0asm"), e("x", b"\0asm")])).is_err());
+        let mut granted = e("x", b"\0asm");
+        granted.dirs = vec!["nowhere"];
+        assert!(pack(&plugins(vec![granted])).is_err());
+        let mount = Image {
+            mounts: vec![Mount {
+                prefix: "/s",
+                dir: "nowhere",
+                max_age: 0,
+            }],
+            ..Image::default()
+        };
+        assert!(pack(&mount).is_err());
+        for path in ["../x", ".env", "a//b", ""] {
+            let f = Image {
+                folders: vec![Folder {
+                    dir: "www",
+                    files: vec![File {
+                        path,
+                        content_type: "text/plain",
+                        bytes: b"",
+                    }],
+                }],
+                ..Image::default()
+            };
+            assert!(pack(&f).is_err(), "{path:?}");
+        }
+        assert_eq!(
+            parse(&pack(&Image::default()).unwrap()),
+            Ok(Image::default())
+        );
     }
 }

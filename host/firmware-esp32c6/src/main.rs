@@ -102,7 +102,8 @@ fn load_plugins(
     free_pins: gpio::FreePins,
 ) -> Result<Server<EspPlatform>, alloc::string::String> {
     let (location, image) = flash::read_store(flash).map_err(|e| format!("{e}"))?;
-    let entries = berth_embedded::store::parse(&image).map_err(|e| format!("plugin store: {e}"))?;
+    let stored = berth_embedded::store::parse(&image).map_err(|e| format!("plugin store: {e}"))?;
+    let entries = &stored.plugins;
     println!(
         "berth: plugin store at {:#x} ({} of {} bytes): {} plugin(s)",
         location.offset,
@@ -111,12 +112,15 @@ fn load_plugins(
         entries.len()
     );
     let sources: Vec<PluginSource<'_>> = entries.iter().map(PluginSource::from).collect();
-    let gpio = Gpio::new(free_pins, berth_embedded::store::granted_pins(&entries));
+    let gpio = Gpio::new(free_pins, berth_embedded::store::granted_pins(entries));
     let options = Options::device();
     let engine = WasmiEngine::new(options.limits.engine());
-    let server = Server::new(&engine, Arc::new(EspPlatform::new(gpio)), options, &sources)
+    let mut server = Server::new(&engine, Arc::new(EspPlatform::new(gpio)), options, &sources)
         .map_err(|e| format!("{e}"))?;
-    for entry in &entries {
+    server
+        .serve_static(berth_embedded::StaticConfig::from_image(&stored))
+        .map_err(|e| format!("{e}"))?;
+    for entry in entries {
         println!(
             "berth: loaded plugin {} ({} bytes of Wasm)",
             entry.name,
@@ -125,7 +129,7 @@ fn load_plugins(
     }
     let peak = heap::peak();
     drop(sources);
-    drop(entries);
+    drop(stored);
     drop(image);
     println!(
         "berth: heap after loading: {} bytes used, {} free (peak {} while loading)",

@@ -83,23 +83,26 @@ fn main() -> ! {
         Ok(image) => image,
         Err(e) => halt(e),
     };
-    let entries = match berth_embedded::store::parse(&image) {
-        Ok(e) => e,
+    let stored = match berth_embedded::store::parse(&image) {
+        Ok(stored) => stored,
         Err(e) => halt_fmt(format_args!("plugin store: {e}")),
     };
-    let sources: Vec<PluginSource<'_>> = entries.iter().map(PluginSource::from).collect();
+    let sources: Vec<PluginSource<'_>> = stored.plugins.iter().map(PluginSource::from).collect();
     let platform = Arc::new(QemuPlatform::new());
     let options = Options::device();
     let engine = WasmiEngine::new(options.limits.engine());
     let started = board::instret();
-    let server = match Server::new(&engine, platform, options, &sources) {
+    let mut server = match Server::new(&engine, platform, options, &sources) {
         Ok(s) => s,
         Err(e) => halt_fmt(format_args!("{e}")),
     };
+    if let Err(e) = server.serve_static(berth_embedded::StaticConfig::from_image(&stored)) {
+        halt_fmt(format_args!("{e}"));
+    }
     let load_instructions = board::instret() - started;
     let names: Vec<alloc::string::String> = sources.iter().map(|s| s.name.into()).collect();
     drop(sources);
-    drop(entries);
+    drop(stored);
     drop(image);
     println!(
         "berth-qemu: loaded {} plugin(s) {:?} in {} instructions; heap used {} bytes (peak {} while loading)",

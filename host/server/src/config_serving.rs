@@ -173,11 +173,7 @@ impl SseSection {
 
 /// Normalises a URL prefix: leading `/`, no trailing `/` (except the root itself).
 fn normalise_prefix(prefix: &str) -> Result<String, String> {
-    if !prefix.starts_with('/') {
-        return Err(format!("static prefix {prefix:?} must start with /"));
-    }
-    let trimmed = prefix.trim_end_matches('/');
-    Ok(if trimmed.is_empty() { "/" } else { trimmed }.to_string())
+    berth_core::files::mount_prefix(prefix)
 }
 
 pub(crate) fn resolve_static(

@@ -1,5 +1,6 @@
 //! Sending one file: validators (`ETag`, `Last-Modified`), conditional requests (304),
-//! byte ranges (206, 416), the content type, and a body read from disk in 64 KiB
+//! byte ranges (206, 416) and the content type by berth-core's [`files`] rules (the
+//! embedded runtime's too), and a body read from disk in 64 KiB
 //! pieces as the connection drains — a large file is never read whole into memory.
 //! A file of at most one piece is read in the same blocking call that opens it: one
 //! thread hop per request instead of three (open, metadata, read).
@@ -10,6 +11,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use berth_core::files::{self, Conditionals, Plan};
 use berth_core::model::Pairs;
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
@@ -53,9 +55,8 @@ pub async fn send(
     if !info.is_file() {
         return error_response(404, "Not Found", reply.head);
     }
-    let len = info.len();
     let modified = info.modified().ok();
-    let etag = etag(len, modified);
+    let etag = etag(info.len(), modified);
     let last_modified = modified.map(httpdate::fmt_http_date);
 
     let mut builder = hyper::Response::builder();
@@ -71,31 +72,44 @@ pub async fn send(
         set_default(headers, CACHE_CONTROL, &format!("max-age={age}"));
     }
 
-    if reply.status == 200 && not_modified(meta, &etag, modified) {
+    let conditionals = Conditionals {
+        if_none_match: meta.if_none_match.as_deref(),
+        not_modified_since: modified_since(meta, modified),
+        range: meta.range.as_deref(),
+        if_range: meta.if_range.as_deref(),
+    };
+    let len = info.len();
+    let plan = files::plan(
+        reply.status,
+        reply.head,
+        &conditionals,
+        &etag,
+        last_modified.as_deref(),
+        len,
+    );
+    if plan == Plan::NotModified {
         headers.remove(CONTENT_TYPE);
         return finish(builder.status(304), empty_body());
     }
-    set_default(headers, CONTENT_TYPE, &content_type(path));
+    set_default(headers, CONTENT_TYPE, &files::content_type(path));
     set_default(headers, ACCEPT_RANGES, "bytes");
 
     let mut status = reply.status;
     let (mut start, mut count) = (0, len);
-    if reply.status == 200 && !reply.head {
-        match range(meta, &etag, last_modified.as_deref(), len) {
-            RangeAnswer::Whole => {}
-            RangeAnswer::Part(from, to) => {
-                status = 206;
-                (start, count) = (from, to - from + 1);
-                set_default(headers, CONTENT_RANGE, &format!("bytes {from}-{to}/{len}"));
+    match plan {
+        Plan::NotModified | Plan::Whole => {}
+        Plan::Part { from, to } => {
+            status = 206;
+            (start, count) = (from, to - from + 1);
+            set_default(headers, CONTENT_RANGE, &format!("bytes {from}-{to}/{len}"));
+        }
+        Plan::Unsatisfiable => {
+            headers.remove(CONTENT_TYPE);
+            let mut r = error_response(416, "Range Not Satisfiable", false);
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                r.headers_mut().insert(CONTENT_RANGE, v);
             }
-            RangeAnswer::Unsatisfiable => {
-                headers.remove(CONTENT_TYPE);
-                let mut r = error_response(416, "Range Not Satisfiable", false);
-                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
-                    r.headers_mut().insert(CONTENT_RANGE, v);
-                }
-                return r;
-            }
+            return r;
         }
     }
     headers.insert(CONTENT_LENGTH, HeaderValue::from(count));
@@ -191,73 +205,18 @@ fn etag(len: u64, modified: Option<SystemTime>) -> String {
     format!("\"{nanos:x}-{len:x}\"")
 }
 
-/// The MIME type from the extension; text types are UTF-8.
-fn content_type(path: &Path) -> String {
-    let mime = mime_guess::from_path(path).first_or_octet_stream();
-    if mime.type_() == mime_guess::mime::TEXT && mime.get_param("charset").is_none() {
-        format!("{mime}; charset=utf-8")
-    } else {
-        mime.to_string()
-    }
-}
-
-/// `If-None-Match` (weak comparison, `*` matches) or, without it, `If-Modified-Since`.
-fn not_modified(meta: &RequestMeta, etag: &str, modified: Option<SystemTime>) -> bool {
-    if let Some(inm) = &meta.if_none_match {
-        return inm
-            .split(',')
-            .map(str::trim)
-            .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag);
-    }
+/// Whether `If-Modified-Since` says the client's copy is current (HTTP dates have
+/// whole seconds: compared at that precision).
+fn modified_since(meta: &RequestMeta, modified: Option<SystemTime>) -> bool {
     match (&meta.if_modified_since, modified) {
-        (Some(since), Some(modified)) => match httpdate::parse_http_date(since) {
-            // HTTP dates have whole seconds: compare at that precision.
-            Ok(since) => whole_seconds(modified) <= whole_seconds(since),
-            Err(_) => false,
-        },
+        (Some(since), Some(modified)) => httpdate::parse_http_date(since)
+            .is_ok_and(|since| whole_seconds(modified) <= whole_seconds(since)),
         _ => false,
     }
 }
 
 fn whole_seconds(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-enum RangeAnswer {
-    Whole,
-    Part(u64, u64),
-    Unsatisfiable,
-}
-
-/// Decides what a `Range` header asks of a file of `len` bytes. A range in another unit,
-/// several ranges (answered whole, as RFC 9110 allows) or a stale `If-Range` give the
-/// whole file; a malformed or unsatisfiable byte range gives 416.
-fn range(meta: &RequestMeta, etag: &str, last_modified: Option<&str>, len: u64) -> RangeAnswer {
-    let Some(value) = meta.range.as_deref().map(str::trim) else {
-        return RangeAnswer::Whole;
-    };
-    if !value.starts_with("bytes=") {
-        return RangeAnswer::Whole;
-    }
-    if let Some(if_range) = meta.if_range.as_deref().map(str::trim) {
-        let fresh = if_range == etag || Some(if_range) == last_modified;
-        if !fresh {
-            return RangeAnswer::Whole;
-        }
-    }
-    let ranges = http_range_header::parse_range_header(value).and_then(|r| r.validate(len));
-    match ranges {
-        Ok(ranges) if ranges.len() == 1 => {
-            let (from, to) = (*ranges[0].start(), *ranges[0].end());
-            if from > to || from >= len {
-                RangeAnswer::Unsatisfiable
-            } else {
-                RangeAnswer::Part(from, to)
-            }
-        }
-        Ok(_) => RangeAnswer::Whole,
-        Err(_) => RangeAnswer::Unsatisfiable,
-    }
 }
 
 /// A file (or the part of it being sent), read as the connection asks for more.

@@ -3,13 +3,14 @@
 //!
 //! Mounts come from `[[static]]` (the operator's, served as given) and from plugin
 //! registrations (`mount_static`), which are honoured only inside the folders that
-//! `[grants.<plugin>]` lists. Every lookup refuses, with 403, what could leave its root:
-//! `..` and `.` segments (also when they arrived percent-encoded: the path is decoded
-//! before it gets here), empty segments (`//etc/passwd`), backslashes, NUL bytes,
-//! absolute plugin paths, and symbolic links that resolve outside the root.
+//! `[grants.<plugin>]` lists. Every lookup refuses, with 403, what could leave its root
+//! or is hidden — berth-core's [`safe_segments`] rule, the embedded runtime's too (`..`,
+//! `.`, empty segments, dotfiles, backslashes, NUL) — absolute plugin paths, and
+//! symbolic links that resolve outside the root.
 
 use std::path::{Path, PathBuf};
 
+use berth_core::files::{safe_segments, strip_prefix};
 use berth_core::pipeline::PluginEntry;
 
 use crate::config::StaticConfig;
@@ -192,29 +193,6 @@ impl StaticFiles {
     }
 }
 
-/// `path` below `prefix` (`/static/a` under `/static` is `/a`), or `None`.
-fn strip_prefix<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
-    if prefix == "/" {
-        return Some(path);
-    }
-    let rest = path.strip_prefix(prefix)?;
-    (rest.is_empty() || rest.starts_with('/')).then_some(rest)
-}
-
-/// The segments of a relative path, or `None` when one of them could step outside:
-/// `.`, `..`, empty (a doubled `/`), or holding a backslash or NUL. One leading and one
-/// trailing `/` are allowed.
-fn safe_segments(rest: &str) -> Option<Vec<&str>> {
-    let inner = rest.strip_prefix('/').unwrap_or(rest);
-    let inner = inner.strip_suffix('/').unwrap_or(inner);
-    if inner.is_empty() {
-        return Some(Vec::new());
-    }
-    let segments: Vec<&str> = inner.split('/').collect();
-    let bad = |s: &&str| s.is_empty() || *s == "." || *s == ".." || s.contains(['\\', '\0']);
-    (!segments.iter().any(bad)).then_some(segments)
-}
-
 /// Resolves symbolic links; the result must still lie under `root` (else 403). A path
 /// that does not exist is 404.
 fn within(root: &Path, candidate: &Path) -> Result<PathBuf, u16> {
@@ -223,35 +201,5 @@ fn within(root: &Path, candidate: &Path) -> Result<PathBuf, u16> {
         Ok(_) => Err(403),
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(403),
         Err(_) => Err(404),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn segments() {
-        assert_eq!(safe_segments("/a/b.txt"), Some(vec!["a", "b.txt"]));
-        assert_eq!(safe_segments("/"), Some(vec![]));
-        assert_eq!(safe_segments("/sub/"), Some(vec!["sub"]));
-        for bad in [
-            "/../x",
-            "/a/../../x",
-            "/./x",
-            "//etc/passwd",
-            "/a\\..\\b",
-            "/a\0",
-        ] {
-            assert_eq!(safe_segments(bad), None, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn prefixes() {
-        assert_eq!(strip_prefix("/static/a", "/static"), Some("/a"));
-        assert_eq!(strip_prefix("/static", "/static"), Some(""));
-        assert_eq!(strip_prefix("/staticx", "/static"), None);
-        assert_eq!(strip_prefix("/x", "/"), Some("/x"));
     }
 }

@@ -1,0 +1,718 @@
+//! Static files on the embedded runtime: seed 002's `mount_static`, `[[static]]` mounts
+//! and `Response::file`, served from folders packed into the device store (or read from
+//! disk once at start by the desktop adapter).
+//!
+//! The rules are berth-core's [`files`](berth_core::files), the same the desktop server
+//! applies to its disk: what a path may name (`..`, empty segments and dotfiles → 403),
+//! `ETag` and `If-None-Match` (304), one byte range (206/416), `Cache-Control: max-age`
+//! for mounts, and a plugin's `Response::file` only inside the folders its
+//! `[grants.<plugin>] dirs` lists. What differs is only where the bytes are: here, in
+//! memory, so a file is written straight from its slice and never copied per request.
+//! The `ETag` is the contents' CRC-32 and length (the files cannot change while served);
+//! there is no `Last-Modified`, since a device has no calendar.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+
+use berth_core::files::{self, Conditionals, Plan};
+use berth_core::host::Level;
+use berth_core::model::{Pairs, Registration, Response};
+
+use crate::http::write::{self, error_message, Framing};
+use crate::net::{Connection, Platform};
+use crate::server::Server;
+
+/// One file, ready to serve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticFile {
+    /// Its path inside the folder, `/`-separated (`css/site.css`).
+    pub path: String,
+    /// The `Content-Type` it is served with.
+    pub content_type: String,
+    /// Its contents.
+    pub bytes: Vec<u8>,
+}
+
+/// A folder of files, named as the config names it (`www`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StaticFolder {
+    /// The folder's name: its path relative to the config file.
+    pub dir: String,
+    /// Its files.
+    pub files: Vec<StaticFile>,
+}
+
+/// What the operator configured: the folders, the `[[static]]` mounts, and the folders
+/// each plugin was granted.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StaticConfig {
+    /// Every packed folder.
+    pub folders: Vec<StaticFolder>,
+    /// `[[static]]`: URL prefix, folder name, `max-age`.
+    pub mounts: Vec<(String, String, u32)>,
+    /// `[grants.<plugin>] dirs`: plugin name, folder names.
+    pub grants: Vec<(String, Vec<String>)>,
+}
+
+impl StaticConfig {
+    /// The static part of a device store image.
+    pub fn from_image(image: &crate::store::Image<'_>) -> StaticConfig {
+        StaticConfig {
+            folders: image
+                .folders
+                .iter()
+                .map(|f| StaticFolder {
+                    dir: f.dir.into(),
+                    files: f
+                        .files
+                        .iter()
+                        .map(|file| StaticFile {
+                            path: file.path.into(),
+                            content_type: file.content_type.into(),
+                            bytes: file.bytes.to_vec(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            mounts: image
+                .mounts
+                .iter()
+                .map(|m| (m.prefix.into(), m.dir.into(), m.max_age))
+                .collect(),
+            grants: image
+                .plugins
+                .iter()
+                .filter(|p| !p.dirs.is_empty())
+                .map(|p| {
+                    (
+                        p.name.into(),
+                        p.dirs.iter().map(|d| d.to_string()).collect(),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+impl StaticConfig {
+    /// The folders, as a store image holds them.
+    pub fn store_folders(&self) -> Vec<crate::store::Folder<'_>> {
+        self.folders
+            .iter()
+            .map(|f| crate::store::Folder {
+                dir: &f.dir,
+                files: f
+                    .files
+                    .iter()
+                    .map(|file| crate::store::File {
+                        path: &file.path,
+                        content_type: &file.content_type,
+                        bytes: &file.bytes,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// The `[[static]]` mounts, as a store image holds them.
+    pub fn store_mounts(&self) -> Vec<crate::store::Mount<'_>> {
+        self.mounts
+            .iter()
+            .map(|(prefix, dir, max_age)| crate::store::Mount {
+                prefix,
+                dir,
+                max_age: *max_age,
+            })
+            .collect()
+    }
+
+    /// The folders `plugin` was granted.
+    pub fn dirs_of(&self, plugin: &str) -> Vec<&str> {
+        self.grants
+            .iter()
+            .filter(|(name, _)| name == plugin)
+            .flat_map(|(_, dirs)| dirs.iter().map(String::as_str))
+            .collect()
+    }
+}
+
+/// Why the static configuration cannot be served. Start-up reports it and stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticError(pub String);
+
+impl fmt::Display for StaticError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "static files: {}", self.0)
+    }
+}
+
+impl core::error::Error for StaticError {}
+
+struct Served {
+    path: String,
+    content_type: String,
+    etag: String,
+    bytes: Vec<u8>,
+}
+
+struct Folder {
+    dir: String,
+    /// Sorted by path, for binary search.
+    files: Vec<Served>,
+}
+
+struct Mount {
+    prefix: String,
+    folder: usize,
+    /// Path inside the folder that the prefix maps to (`""`: the folder itself).
+    sub: String,
+    max_age: u32,
+}
+
+/// A file found for a request.
+pub(crate) struct Found<'a> {
+    file: &'a Served,
+    max_age: Option<u32>,
+}
+
+/// Where a request for a file ends up.
+pub(crate) enum Located<'a> {
+    /// Serve this file.
+    File(Found<'a>),
+    /// A folder named without its trailing slash: redirect to this path.
+    AddSlash(String),
+    /// Refused: 403 (escapes its root, a dotfile, not granted) or 404.
+    Refused(u16),
+}
+
+/// The folders a running server serves, its mounts, and each plugin's grants.
+#[derive(Default)]
+pub struct StaticFiles {
+    folders: Vec<Folder>,
+    /// Longest prefix first.
+    mounts: Vec<Mount>,
+    /// Per plugin, in plugin order: indices into `folders`.
+    grants: Vec<Vec<usize>>,
+}
+
+/// `path` split into the folder it lies in (among `candidates`) and the rest.
+fn split_folder<'p>(
+    folders: &[Folder],
+    candidates: impl Iterator<Item = usize>,
+    path: &'p str,
+) -> Option<(usize, &'p str)> {
+    candidates
+        .filter_map(|i| {
+            let dir = folders.get(i)?.dir.as_str();
+            let rest = path.strip_prefix(dir)?;
+            match rest.strip_prefix('/') {
+                Some(rest) => Some((i, rest)),
+                None if rest.is_empty() => Some((i, rest)),
+                None => None,
+            }
+        })
+        // The deepest folder wins (`www/img` over `www`).
+        .max_by_key(|(i, _)| folders.get(*i).map_or(0, |f| f.dir.len()))
+}
+
+impl StaticFiles {
+    /// Resolves the configuration against the loaded plugins (`plugins[i]` is plugin `i`,
+    /// with its name). A `[[static]]` mount or grant that names a missing folder stops
+    /// start-up; a plugin's `mount_static` outside its grants is skipped with a warning,
+    /// exactly as on the desktop server.
+    pub fn resolve<P: Platform>(
+        config: StaticConfig,
+        plugins: &[(&str, &Registration)],
+        platform: &P,
+    ) -> Result<StaticFiles, StaticError> {
+        let mut folders = Vec::with_capacity(config.folders.len());
+        for f in config.folders {
+            let dir = f
+                .dir
+                .trim_start_matches("./")
+                .trim_end_matches('/')
+                .to_string();
+            if files::safe_segments(&dir).is_none() {
+                return Err(StaticError(alloc::format!(
+                    "unsafe folder name {:?}",
+                    f.dir
+                )));
+            }
+            let mut served: Vec<Served> = f
+                .files
+                .into_iter()
+                .map(|file| Served {
+                    etag: files::content_etag(
+                        crc32fast::hash(&file.bytes),
+                        file.bytes.len() as u64,
+                    ),
+                    path: file.path,
+                    content_type: file.content_type,
+                    bytes: file.bytes,
+                })
+                .collect();
+            served.sort_by(|a, b| a.path.cmp(&b.path));
+            folders.push(Folder { dir, files: served });
+        }
+        let find = |name: &str| {
+            let name = name.trim_start_matches("./").trim_end_matches('/');
+            folders.iter().position(|f| f.dir == name)
+        };
+        let mut mounts = Vec::new();
+        for (prefix, dir, max_age) in &config.mounts {
+            let prefix = files::mount_prefix(prefix).map_err(StaticError)?;
+            let folder = find(dir).ok_or_else(|| {
+                StaticError(alloc::format!(
+                    "[[static]] {prefix}: folder {dir} is not packed"
+                ))
+            })?;
+            mounts.push(Mount {
+                prefix,
+                folder,
+                sub: String::new(),
+                max_age: *max_age,
+            });
+        }
+        let mut grants = Vec::with_capacity(plugins.len());
+        for (name, registration) in plugins {
+            let dirs = config
+                .grants
+                .iter()
+                .filter(|(plugin, _)| plugin == name)
+                .flat_map(|(_, dirs)| dirs.iter())
+                .map(|dir| {
+                    find(dir).ok_or_else(|| {
+                        StaticError(alloc::format!("[grants.{name}] dir {dir} is not packed"))
+                    })
+                })
+                .collect::<Result<Vec<usize>, StaticError>>()?;
+            for m in &registration.mounts {
+                let wanted = m.dir.trim_start_matches("./").trim_end_matches('/');
+                let inside = files::safe_segments(wanted)
+                    .and_then(|_| split_folder(&folders, dirs.iter().copied(), wanted));
+                match (files::mount_prefix(&m.prefix), inside) {
+                    (Ok(prefix), Some((folder, sub))) => mounts.push(Mount {
+                        prefix,
+                        folder,
+                        sub: sub.to_string(),
+                        max_age: m.max_age,
+                    }),
+                    (Err(e), _) => platform.log(
+                        name,
+                        Level::Warn,
+                        format_args!("mount {} skipped: {e}", m.prefix),
+                    ),
+                    (Ok(_), None) => platform.log(
+                        name,
+                        Level::Warn,
+                        format_args!(
+                            "mount {} -> {} skipped: not inside a folder [grants.{name}] lists",
+                            m.prefix, m.dir
+                        ),
+                    ),
+                }
+            }
+            grants.push(dirs);
+        }
+        // Longest prefix wins; among equal prefixes, the first declared (stable sort).
+        mounts.sort_by_key(|m| core::cmp::Reverse(m.prefix.len()));
+        Ok(StaticFiles {
+            folders,
+            mounts,
+            grants,
+        })
+    }
+
+    /// The URL prefixes served, for the pipeline's router fallback.
+    pub fn prefixes(&self) -> Vec<String> {
+        self.mounts.iter().map(|m| m.prefix.clone()).collect()
+    }
+
+    /// Files and bytes held, for the start-up log.
+    pub fn size(&self) -> (usize, usize) {
+        let files = self.folders.iter().map(|f| f.files.len()).sum();
+        let bytes = self
+            .folders
+            .iter()
+            .flat_map(|f| f.files.iter())
+            .map(|f| f.bytes.len())
+            .sum();
+        (files, bytes)
+    }
+
+    fn file(&self, folder: usize, path: &str) -> Option<&Served> {
+        let files = &self.folders.get(folder)?.files;
+        let at = files.binary_search_by(|f| f.path.as_str().cmp(path)).ok()?;
+        files.get(at)
+    }
+
+    fn is_folder(&self, folder: usize, path: &str) -> bool {
+        let Some(f) = self.folders.get(folder) else {
+            return false;
+        };
+        if path.is_empty() {
+            return true;
+        }
+        // Sorted: the first path after `path/` (if any) starts with it.
+        let below = alloc::format!("{path}/");
+        let at = f.files.partition_point(|x| x.path < below);
+        f.files.get(at).is_some_and(|x| x.path.starts_with(&below))
+    }
+
+    /// The file a URL path (already percent-decoded) names under the mounts.
+    pub(crate) fn locate_url(&self, url: &str) -> Located<'_> {
+        let Some((mount, rest)) = self
+            .mounts
+            .iter()
+            .find_map(|m| Some((m, files::strip_prefix(url, &m.prefix)?)))
+        else {
+            return Located::Refused(404);
+        };
+        let Some(segments) = files::safe_segments(rest) else {
+            return Located::Refused(403);
+        };
+        let mut path = mount.sub.clone();
+        for s in segments {
+            if !path.is_empty() {
+                path.push('/');
+            }
+            path.push_str(s);
+        }
+        let found = |file| {
+            Located::File(Found {
+                file,
+                max_age: Some(mount.max_age),
+            })
+        };
+        if let Some(file) = self.file(mount.folder, &path) {
+            return found(file);
+        }
+        if !self.is_folder(mount.folder, &path) {
+            return Located::Refused(404);
+        }
+        if !rest.ends_with('/') {
+            return Located::AddSlash(alloc::format!("{url}/"));
+        }
+        let index = if path.is_empty() {
+            String::from("index.html")
+        } else {
+            alloc::format!("{path}/index.html")
+        };
+        self.file(mount.folder, &index)
+            .map_or(Located::Refused(404), found)
+    }
+
+    /// The file a plugin's `Response::file(path)` names: relative to the config folder
+    /// and inside one of the plugin's granted folders.
+    pub(crate) fn locate_for_plugin(&self, plugin: usize, path: &str) -> Located<'_> {
+        let dirs = self.grants.get(plugin).map(Vec::as_slice).unwrap_or(&[]);
+        if path.starts_with('/') || path.contains(':') {
+            return Located::Refused(403);
+        }
+        let path = path.trim_start_matches("./");
+        if files::safe_segments(path).is_none() {
+            return Located::Refused(403);
+        }
+        let Some((folder, rest)) = split_folder(&self.folders, dirs.iter().copied(), path) else {
+            return Located::Refused(403);
+        };
+        match self.file(folder, rest) {
+            Some(file) => Located::File(Found {
+                file,
+                max_age: None,
+            }),
+            None => Located::Refused(404),
+        }
+    }
+}
+
+/// The request headers a file response depends on, copied before the request moves
+/// into the pipeline.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct FileRequest {
+    if_none_match: Option<String>,
+    range: Option<String>,
+    if_range: Option<String>,
+}
+
+impl FileRequest {
+    /// Copies them from the request head (names are lower-case there).
+    pub(crate) fn of(headers: &Pairs) -> FileRequest {
+        let get = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        FileRequest {
+            if_none_match: get("if-none-match"),
+            range: get("range"),
+            if_range: get("if-range"),
+        }
+    }
+}
+
+/// Sets `name: value` unless the plugin set that header already.
+fn set_default(headers: &mut Pairs, name: &str, value: String) {
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+        headers.push((name.into(), value));
+    }
+}
+
+/// Writes the file a `Body::File(path)` response names (`owner`: the plugin that
+/// returned it, `None` for a mount). Returns whether the connection stays open.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn send<P: Platform, C: Connection>(
+    server: &Server<P>,
+    conn: &mut C,
+    response: Response,
+    path: &str,
+    owner: Option<usize>,
+    req: &FileRequest,
+    is_head: bool,
+    keep_alive: bool,
+) -> bool {
+    let statics = &server.statics;
+    let located = match owner {
+        None => statics.locate_url(path),
+        Some(plugin) => statics.locate_for_plugin(plugin, path),
+    };
+    let found = match located {
+        Located::File(found) => found,
+        Located::AddSlash(location) => {
+            let mut r = Response::error(301, error_message(301));
+            r.headers.push(("location".into(), location));
+            return crate::conn::send(server, conn, r, is_head, keep_alive).await;
+        }
+        Located::Refused(status) => {
+            let r = Response::error(status, error_message(status));
+            return crate::conn::send(server, conn, r, is_head, keep_alive).await;
+        }
+    };
+    let file = found.file;
+    let len = file.bytes.len() as u64;
+    let mut headers = response.headers;
+    set_default(&mut headers, "etag", file.etag.clone());
+    if let Some(age) = found.max_age {
+        set_default(
+            &mut headers,
+            "cache-control",
+            alloc::format!("max-age={age}"),
+        );
+    }
+    let conditionals = Conditionals {
+        if_none_match: req.if_none_match.as_deref(),
+        not_modified_since: false,
+        range: req.range.as_deref(),
+        if_range: req.if_range.as_deref(),
+    };
+    let plan = files::plan(
+        response.status,
+        is_head,
+        &conditionals,
+        &file.etag,
+        None,
+        len,
+    );
+    let (status, body): (u16, &[u8]) = match plan {
+        Plan::NotModified => {
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
+            (304, &[])
+        }
+        Plan::Unsatisfiable => {
+            let mut r = Response::error(416, "Range Not Satisfiable");
+            r.headers
+                .push(("content-range".into(), alloc::format!("bytes */{len}")));
+            return crate::conn::send(server, conn, r, is_head, keep_alive).await;
+        }
+        Plan::Whole => (response.status, &file.bytes[..]),
+        Plan::Part { from, to } => {
+            headers.push((
+                "content-range".into(),
+                alloc::format!("bytes {from}-{to}/{len}"),
+            ));
+            // `from <= to < len`: `plan` clamps the range to the file.
+            let part = file.bytes.get(from as usize..=to as usize).unwrap_or(&[]);
+            (206, part)
+        }
+    };
+    if plan != Plan::NotModified {
+        set_default(&mut headers, "content-type", file.content_type.clone());
+        set_default(&mut headers, "accept-ranges", String::from("bytes"));
+    }
+    let connection = if keep_alive { "keep-alive" } else { "close" };
+    let mut out = Vec::with_capacity(256);
+    let framing = if status == 304 {
+        Framing::Length(0)
+    } else {
+        Framing::Length(body.len())
+    };
+    let dropped = write::head(
+        &mut out,
+        status,
+        &headers,
+        framing,
+        &[("connection", connection)],
+    );
+    crate::conn::warn_dropped(server, &dropped);
+    if conn.write_all(&out).await.is_err() {
+        return false;
+    }
+    if !is_head && !body.is_empty() && conn.write_all(body).await.is_err() {
+        return false;
+    }
+    keep_alive
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use berth_core::model::StaticMount;
+
+    fn folder(dir: &str, paths: &[&str]) -> StaticFolder {
+        StaticFolder {
+            dir: dir.into(),
+            files: paths
+                .iter()
+                .map(|p| StaticFile {
+                    path: (*p).into(),
+                    content_type: "text/plain".into(),
+                    bytes: p.as_bytes().to_vec(),
+                })
+                .collect(),
+        }
+    }
+
+    fn located(l: Located<'_>) -> Result<String, (u16, String)> {
+        match l {
+            Located::File(f) => Ok(f.file.path.clone()),
+            Located::AddSlash(to) => Err((301, to)),
+            Located::Refused(s) => Err((s, String::new())),
+        }
+    }
+
+    fn sample() -> StaticFiles {
+        let config = StaticConfig {
+            folders: vec![
+                folder(
+                    "www",
+                    &["index.html", "a.txt", "sub/index.html", "sub/b.txt"],
+                ),
+                folder("data", &["d.json"]),
+            ],
+            mounts: vec![("/static/".into(), "www".into(), 60)],
+            grants: vec![("p".into(), vec!["data".into(), "www".into()])],
+        };
+        let mut reg = Registration::default();
+        reg.mounts.push(StaticMount {
+            prefix: "/sub".into(),
+            dir: "./www/sub".into(),
+            max_age: 5,
+        });
+        reg.mounts.push(StaticMount {
+            prefix: "/nope".into(),
+            dir: "elsewhere".into(),
+            max_age: 5,
+        });
+        StaticFiles::resolve(config, &[("p", &reg)], &Quiet).unwrap()
+    }
+
+    struct Quiet;
+
+    impl Platform for Quiet {
+        fn now_ms(&self) -> u64 {
+            0
+        }
+        fn unix_ms(&self) -> u64 {
+            0
+        }
+        fn random_u64(&self) -> u64 {
+            4
+        }
+        fn log(&self, _: &str, _: Level, _: fmt::Arguments<'_>) {}
+        async fn sleep_until(&self, _: u64) {}
+    }
+
+    #[test]
+    fn urls() {
+        let s = sample();
+        assert_eq!(s.prefixes(), ["/static", "/sub"]);
+        assert_eq!(located(s.locate_url("/static/a.txt")), Ok("a.txt".into()));
+        assert_eq!(located(s.locate_url("/static/")), Ok("index.html".into()));
+        assert_eq!(
+            located(s.locate_url("/static")),
+            Err((301, "/static/".into()))
+        );
+        assert_eq!(
+            located(s.locate_url("/static/sub")),
+            Err((301, "/static/sub/".into()))
+        );
+        assert_eq!(
+            located(s.locate_url("/static/sub/")),
+            Ok("sub/index.html".into())
+        );
+        assert_eq!(located(s.locate_url("/sub/b.txt")), Ok("sub/b.txt".into()));
+        assert_eq!(located(s.locate_url("/static/none")), Err((404, "".into())));
+        for bad in [
+            "/static/../x",
+            "/static//a.txt",
+            "/static/.env",
+            "/static/sub/..",
+        ] {
+            assert_eq!(located(s.locate_url(bad)), Err((403, "".into())), "{bad}");
+        }
+        assert_eq!(located(s.locate_url("/other")), Err((404, "".into())));
+    }
+
+    #[test]
+    fn plugin_paths() {
+        let s = sample();
+        assert_eq!(
+            located(s.locate_for_plugin(0, "data/d.json")),
+            Ok("d.json".into())
+        );
+        assert_eq!(
+            located(s.locate_for_plugin(0, "./www/sub/b.txt")),
+            Ok("sub/b.txt".into())
+        );
+        assert_eq!(
+            located(s.locate_for_plugin(0, "www/x")),
+            Err((404, "".into()))
+        );
+        for bad in [
+            "/etc/passwd",
+            "www/../data/d.json",
+            "c:/x",
+            "other/d.json",
+            "www/.env",
+        ] {
+            assert_eq!(
+                located(s.locate_for_plugin(0, bad)),
+                Err((403, "".into())),
+                "{bad}"
+            );
+        }
+        // A plugin without grants reaches nothing.
+        assert_eq!(
+            located(s.locate_for_plugin(1, "data/d.json")),
+            Err((403, "".into()))
+        );
+    }
+
+    #[test]
+    fn missing_folders_stop_start_up() {
+        let mounts = StaticConfig {
+            mounts: vec![("/s".into(), "www".into(), 0)],
+            ..StaticConfig::default()
+        };
+        assert!(StaticFiles::resolve(mounts, &[], &Quiet).is_err());
+        let grants = StaticConfig {
+            grants: vec![("p".into(), vec!["www".into()])],
+            ..StaticConfig::default()
+        };
+        let reg = Registration::default();
+        assert!(StaticFiles::resolve(grants, &[("p", &reg)], &Quiet).is_err());
+    }
+}
