@@ -10,7 +10,9 @@
 //! - [`device`]: GPIO grants, a simulated pin bank and memory figures for `gpio-*`/`memory*`;
 //! - [`ws`]: who hears a WebSocket event and what is sent back (reply, stop, echo);
 //! - [`state`]: the key-value store behind `state-*`;
-//! - [`limits`], [`uri`], [`json`]: limits, request-target parsing, error bodies.
+//! - [`limits`], [`uri`], [`json`]: limits, request-target parsing, error bodies;
+//! - [`access`]: the access line and the escaping that keeps every log line one line;
+//! - [`allow`]: the `[server]` Host and WebSocket Origin allow-lists.
 //!
 //! No I/O and no async live here, and with `default-features = false` it is `no_std` +
 //! `alloc`, so it runs on a microcontroller.
@@ -27,6 +29,8 @@
 
 extern crate alloc;
 
+pub mod access;
+pub mod allow;
 pub mod device;
 pub mod engine;
 pub mod host;
