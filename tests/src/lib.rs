@@ -224,9 +224,11 @@ pub fn start_embedded(config: Config) -> Result<TestServer, String> {
             bytes,
         });
     }
+    let mut options = DesktopConfig::options(config.limits, config.server_name.clone());
+    options.allow = config.allow.clone();
     let desktop = DesktopConfig {
         addr: format!("{}:{}", config.host, config.port),
-        options: DesktopConfig::options(config.limits, config.server_name.clone()),
+        options,
         plugins,
     };
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -209,6 +209,7 @@ impl DesktopConfig {
             head_buffer: head,
             slots: limits.max_connections.saturating_add(1).min(64),
             server_name,
+            allow: berth_core::allow::AllowLists::default(),
         }
     }
 }
