@@ -34,6 +34,10 @@ fn site() -> &'static Path {
         write("www/app.js", "console.log(1);\n");
         write("www/data.json", "{\"ok\":true}\n");
         write("www/empty/.keep", "");
+        write("www/.env", "SECRET=dotenv\n");
+        write("www/.git/config", "[core] SECRET\n");
+        write("www/sub/.htpasswd", "admin:SECRET\n");
+        write("www/.hidden/index.html", "SECRET index\n");
         write("secret.txt", "top secret\n");
         write("granted/g.txt", "granted\n");
         write("other/o.txt", "not granted\n");
@@ -41,6 +45,8 @@ fn site() -> &'static Path {
         std::os::unix::fs::symlink("../secret.txt", www.join("escape")).expect("symlink");
         std::os::unix::fs::symlink("..", www.join("outdir")).expect("symlink");
         std::os::unix::fs::symlink("hello.txt", www.join("inside")).expect("symlink");
+        std::os::unix::fs::symlink(".env", www.join("innocent")).expect("symlink");
+        std::os::unix::fs::symlink(".hidden", www.join("plain")).expect("symlink");
         dir
     })
 }
@@ -234,6 +240,45 @@ fn traversal_is_403(engine: EngineKind) {
     assert_eq!((r.status, r.body.as_slice()), (200, HELLO.as_bytes()));
 }
 
+/// Any segment starting with `.` is 404 on a mount, however it is spelled or reached;
+/// none of the dotfiles' text ever goes out.
+fn dotfiles_are_404(engine: EngineKind) {
+    let s = server(engine);
+    for target in [
+        "/files/.env",
+        "/files/%2eenv",
+        "/files/%2Eenv",
+        "/files/.git/config",
+        "/files/.git/",
+        "/files/.git",
+        "/files/sub/.htpasswd",
+        "/files/sub/%2ehtpasswd",
+        "/files/.hidden/",
+        "/files/.hidden/index.html",
+        "/files/empty/.keep",
+        "/files/innocent",
+        "/files/plain/",
+        "/files/plain/index.html",
+    ] {
+        for method in ["GET", "HEAD"] {
+            let r = client()
+                .request(
+                    Method::from_bytes(method.as_bytes()).expect("method"),
+                    s.url(target),
+                )
+                .send()
+                .expect("request");
+            assert_eq!(r.status(), 404, "{method} {target}");
+            assert!(
+                !r.text().unwrap_or_default().contains("SECRET"),
+                "{method} {target}"
+            );
+        }
+    }
+    // Names that merely contain a dot are files like any other.
+    assert_eq!(get(s, "/files/hello.txt", &[]).status(), 200);
+}
+
 fn other_methods_on_a_mount(engine: EngineKind) {
     let s = server(engine);
     let r = client()
@@ -330,6 +375,7 @@ per_engine!(
     ranges_get_206_or_416,
     folders_serve_index_html,
     traversal_is_403,
+    dotfiles_are_404,
     other_methods_on_a_mount,
     plugin_files_stay_inside_their_grants,
     medium_serves_static_from_www,
