@@ -41,7 +41,7 @@ fn extras(engine: EngineKind) -> &'static TestServer {
 fn rate_limited(engine: EngineKind) -> &'static TestServer {
     shared(engine, "rate-limit", || {
         config(
-            "[plugins]\nload = [\"rate-limit\", \"hello\"]\n[plugin.rate-limit]\nwindow = 60\nmax = 2\n",
+            "[plugins]\nload = [\"rate-limit\", \"hello\"]\n[plugin.rate-limit]\nwindow = 60\nmax = 2\ntrusted_proxies = [\"127.0.0.1\"]\n",
             engine,
         )
     })
