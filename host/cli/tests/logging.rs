@@ -266,7 +266,7 @@ fn control_characters_never_start_a_line() {
                 "{runtime}: an unescaped control character in {line:?}"
             );
         }
-        for i in 0..encoded.len() {
+        for (i, enc) in encoded.iter().enumerate() {
             let marker = format!("/m{i}x");
             let logged: Vec<&String> = lines.iter().filter(|l| l.contains(&marker)).collect();
             // The plugin's `[LOG] GET …` line and the access line, each whole on one line.
@@ -274,15 +274,13 @@ fn control_characters_never_start_a_line() {
                 logged
                     .iter()
                     .any(|l| l.contains("[logger]") && l.contains(&format!("forged{i}"))),
-                "{runtime}: plugin line for {}: {logged:#?}",
-                encoded[i]
+                "{runtime}: plugin line for {enc}: {logged:#?}"
             );
             assert!(
                 logged
                     .iter()
                     .any(|l| l.contains(" | GET ") && l.contains(&format!("forged{i}"))),
-                "{runtime}: access line for {}: {logged:#?}",
-                encoded[i]
+                "{runtime}: access line for {enc}: {logged:#?}"
             );
         }
         // The decoded CR and LF (indices 13 and 10) show as `\r` and `\n`.
