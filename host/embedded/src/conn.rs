@@ -124,19 +124,11 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
             return;
         };
         let target = parse_target(path_and_query);
-        if let Err(refused) = server
-            .options
-            .allow
-            .check_request_host(&head.target, &head.headers)
-        {
-            log_access(
-                server,
-                &remote,
-                &head.method,
-                &head.target,
-                refused.status,
-                started,
-            );
+        // `[server] allowed_hosts`: berth-core's decision, before any plugin runs.
+        let allow = &server.options.allow;
+        if let Err(refused) = allow.check_request_host(&head.target, &head.headers) {
+            let status = refused.status;
+            log_access(server, &remote, &head.method, &head.target, status, started);
             let _ = send(server, conn, refused, false, false).await;
             return;
         }
@@ -145,7 +137,8 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
         if let Some((route, _)) = server.app.ws_route(&target.path) {
             match upgrade::check(&head) {
                 Upgrade::Yes(key) => {
-                    if let Err(refused) = server.options.allow.check_origin_header(&head.headers) {
+                    // `[server] allowed_origins` (berth-core), before `ws-connect` runs.
+                    if let Err(refused) = allow.check_origin_header(&head.headers) {
                         let status = refused.status;
                         log_access(server, &remote, &head.method, &head.target, status, started);
                         let _ = send(server, conn, refused, false, false).await;
