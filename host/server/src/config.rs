@@ -507,6 +507,21 @@ mod tests {
     }
 
     #[test]
+    fn allow_lists_are_absent_unless_given() {
+        let c = Config::parse("", Path::new(".")).unwrap();
+        assert_eq!(c.allow, AllowLists::default());
+        let c = Config::parse(
+            "[server]\nallowed_hosts = [\"a.test\"]\nallowed_origins = []\n",
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(c.allow.hosts, Some(vec!["a.test".to_string()]));
+        // An empty list allows no origin at all: it is not the same as no list.
+        assert_eq!(c.allow.origins, Some(vec![]));
+        assert!(Config::parse("[server]\nallowed_hosts = \"a.test\"\n", Path::new(".")).is_err());
+    }
+
+    #[test]
     fn typos_are_errors() {
         let err = Config::parse("[limits]\nmax_body = 1\n", Path::new(".")).unwrap_err();
         assert!(err.contains("max_body"), "{err}");
