@@ -119,9 +119,11 @@ pub fn start_embedded(config: Config) -> Result<TestServer, String> {
     let grants: Vec<_> = config.statics.grants.clone().into_iter().collect();
     let statics = desktop::static_config(&config.statics.base, &mounts, &grants, 64 << 20)
         .map_err(|e| format!("static files: {e}"))?;
+    let mut options = DesktopConfig::options(config.limits, config.server_name.clone());
+    options.allow = config.allow.clone();
     let desktop = DesktopConfig {
         addr: format!("{}:{}", config.host, config.port),
-        options: DesktopConfig::options(config.limits, config.server_name.clone()),
+        options,
         plugins,
         statics,
     };

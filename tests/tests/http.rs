@@ -40,7 +40,7 @@ fn extras(rt: Runtime) -> &'static TestServer {
 fn rate_limited(rt: Runtime) -> &'static TestServer {
     rt.shared("rate-limit", || {
         config(
-            "[plugins]\nload = [\"rate-limit\", \"hello\"]\n[plugin.rate-limit]\nwindow = 60\nmax = 2\n",
+            "[plugins]\nload = [\"rate-limit\", \"hello\"]\n[plugin.rate-limit]\nwindow = 60\nmax = 2\ntrusted_proxies = [\"127.0.0.1\"]\n",
             rt,
         )
     })

@@ -36,8 +36,10 @@ fn site() -> &'static Path {
         write("www/app.js", "console.log(1);\n");
         write("www/data.json", "{\"ok\":true}\n");
         write("www/empty/.keep", "");
-        write("www/.hidden", "dotfile\n");
-        write("www/sub/.env", "SECRET=1\n");
+        write("www/.env", "SECRET=dotenv\n");
+        write("www/.git/config", "[core] SECRET\n");
+        write("www/sub/.htpasswd", "admin:SECRET\n");
+        write("www/.hidden/index.html", "SECRET index\n");
         write("secret.txt", "top secret\n");
         write("granted/g.txt", "granted\n");
         write("other/o.txt", "not granted\n");
@@ -45,6 +47,8 @@ fn site() -> &'static Path {
         std::os::unix::fs::symlink("../secret.txt", www.join("escape")).expect("symlink");
         std::os::unix::fs::symlink("..", www.join("outdir")).expect("symlink");
         std::os::unix::fs::symlink("hello.txt", www.join("inside")).expect("symlink");
+        std::os::unix::fs::symlink(".env", www.join("innocent")).expect("symlink");
+        std::os::unix::fs::symlink(".hidden", www.join("plain")).expect("symlink");
         dir
     })
 }
@@ -233,8 +237,6 @@ fn traversal_is_403(rt: Runtime) {
         "/files/%2fetc%2fpasswd",
         "/files/..\\secret.txt",
         "/files/hello.txt%00.png",
-        "/files/.hidden",
-        "/files/sub/.env",
     ] {
         let r = raw_get(s.addr, target, &[]);
         assert_eq!(r.status, 403, "{target}");
@@ -258,6 +260,45 @@ fn traversal_is_403(rt: Runtime) {
     // A link that stays inside the root is fine.
     let r = raw_get(s.addr, "/files/inside", &[]);
     assert_eq!((r.status, r.body.as_slice()), (200, HELLO.as_bytes()));
+}
+
+/// Any segment starting with `.` is 404 on a mount, however it is spelled or reached;
+/// none of the dotfiles' text ever goes out.
+fn dotfiles_are_404(rt: Runtime) {
+    let s = server(rt);
+    for target in [
+        "/files/.env",
+        "/files/%2eenv",
+        "/files/%2Eenv",
+        "/files/.git/config",
+        "/files/.git/",
+        "/files/.git",
+        "/files/sub/.htpasswd",
+        "/files/sub/%2ehtpasswd",
+        "/files/.hidden/",
+        "/files/.hidden/index.html",
+        "/files/empty/.keep",
+        "/files/innocent",
+        "/files/plain/",
+        "/files/plain/index.html",
+    ] {
+        for method in ["GET", "HEAD"] {
+            let r = client()
+                .request(
+                    Method::from_bytes(method.as_bytes()).expect("method"),
+                    s.url(target),
+                )
+                .send()
+                .expect("request");
+            assert_eq!(r.status(), 404, "{method} {target}");
+            assert!(
+                !r.text().unwrap_or_default().contains("SECRET"),
+                "{method} {target}"
+            );
+        }
+    }
+    // Names that merely contain a dot are files like any other.
+    assert_eq!(get(s, "/files/hello.txt", &[]).status(), 200);
 }
 
 fn other_methods_on_a_mount(rt: Runtime) {
@@ -354,6 +395,7 @@ per_runtime!(
     ranges_get_206_or_416,
     folders_serve_index_html,
     traversal_is_403,
+    dotfiles_are_404,
     other_methods_on_a_mount,
     plugin_files_stay_inside_their_grants,
     medium_serves_static_from_www,

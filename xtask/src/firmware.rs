@@ -2,7 +2,7 @@
 //! workspace) in release mode and print its image sizes.
 //!
 //! Nothing here talks to a board: flashing and monitoring are espflash's job (see the
-//! README's ESP32-C6 section). Wi-Fi credentials come from `BERTH_WIFI_SSID` and
+//! docs/embedded.md's ESP32-C6 section). Wi-Fi credentials come from `BERTH_WIFI_SSID` and
 //! `BERTH_WIFI_PASSWORD` in the environment, if set; CI builds without them.
 
 use std::path::{Path, PathBuf};

@@ -183,7 +183,10 @@ fn demo(root: &Path) -> Result<()> {
     serve.args(["serve", "--config", "berth.toml"]);
     serve.current_dir(root);
     eprintln!("$ {}", shown(&serve));
-    eprintln!("try: curl localhost:8000/hello   (Ctrl-C stops the server)");
+    eprintln!(
+        "try: curl localhost:8000/hello, curl localhost:8000/static/, \
+         open http://localhost:8000/chat   (Ctrl-C stops the server)"
+    );
     foreground(serve)
 }
 

@@ -34,9 +34,11 @@ pub fn desktop_config(config: &Config) -> anyhow::Result<DesktopConfig> {
             bytes,
         });
     }
+    let mut options = DesktopConfig::options(config.limits, config.server_name.clone());
+    options.allow = config.allow.clone();
     Ok(DesktopConfig {
         addr: format!("{}:{}", config.host, config.port),
-        options: DesktopConfig::options(config.limits, config.server_name.clone()),
+        options,
         plugins,
         statics: crate::statics::static_config(config, &[])?,
     })

@@ -6,6 +6,11 @@
 //!   for plugin log lines, `[INFO] <time> <message> <fields>` for the rest. Times are UTC.
 //! - `json`: one JSON object per line, every field flattened (`ip`, `method`, `uri`,
 //!   `status`, `ms` on access lines; `plugin` on plugin lines).
+//!
+//! Every line stays one line: in `pretty`, each field's text goes through berth-core's
+//! escaping ([`berth_core::access::Escaped`]: control characters become `\r`, `\n`,
+//! `\xNN`…), so a peer's `%0D%0A` or a plugin's message can never start a forged line
+//! or drive the terminal; in `json`, serde's string encoding does the same.
 //! - `none`: nothing (seed 002's `NoOpLogger`).
 //!
 //! With `file`, lines go to that file instead of stdout, through a background writer
@@ -19,6 +24,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use berth_core::access::Escaped;
 use berth_server::config::{LogConfig, LogFormat};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -123,14 +129,15 @@ where
         let mut fields = Fields::default();
         event.record(&mut fields);
         write!(writer, "[{}] {}", meta.level(), utc_now())?;
+        let message = Escaped(&fields.message);
         match meta.target() {
             // The message already holds ip | METHOD path | status | ms.
-            "access" => writeln!(writer, " | {}", fields.message),
+            "access" => writeln!(writer, " | {message}"),
             _ => {
                 if let Some(plugin) = &fields.plugin {
-                    write!(writer, " [{plugin}]")?;
+                    write!(writer, " [{}]", Escaped(plugin))?;
                 }
-                writeln!(writer, " {}{}", fields.message, fields.rest)
+                writeln!(writer, " {message}{}", Escaped(&fields.rest))
             }
         }
     }

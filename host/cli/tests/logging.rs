@@ -31,6 +31,11 @@ struct Served {
 
 impl Served {
     fn start(dir: &Path, log: &str, env: &[(&str, &str)]) -> Served {
+        Served::start_with(dir, log, env, &[])
+    }
+
+    /// [`Served::start`] with more `berth serve` arguments (`--runtime embedded`).
+    fn start_with(dir: &Path, log: &str, env: &[(&str, &str)], args: &[&str]) -> Served {
         let port = free_port();
         let config = format!(
             "[server]\nport = {port}\n[plugins]\ndir = {:?}\nload = [\"logger\", \"hello\"]\n[log]\n{log}\n",
@@ -41,6 +46,7 @@ impl Served {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
         cmd.args(["serve", "--config"])
             .arg(&file)
+            .args(args)
             .env_remove("RUST_LOG")
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -205,4 +211,90 @@ fn levels_per_module_and_rust_log() {
     let served = Served::start(&dir, "format = \"none\"", &[]);
     served.get("/hello");
     assert_eq!(served.stop(), Vec::<String>::new());
+}
+
+/// Sends `head` as is on a fresh connection and reads until the server closes or 2 s
+/// pass (the answer does not matter here: the log does).
+fn raw(port: u16, head: &[u8]) {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = s.write_all(head);
+    let mut sink = Vec::new();
+    let _ = s.read_to_end(&mut sink);
+}
+
+/// Control characters a peer can put into a log line: percent-encoded in a path (the
+/// `logger` plugin logs the *decoded* path, and a target of the embedded runtime is
+/// logged as received), and raw in a request line. Each runtime must write every one of
+/// them escaped, so no line but the server's own starts, and no terminal escape runs.
+#[test]
+fn control_characters_never_start_a_line() {
+    // Every C0 control, DEL, a C1 control (NEL) and the Unicode line separator.
+    let mut encoded: Vec<String> = (0u8..0x20)
+        .chain([0x7f])
+        .map(|b| format!("%{b:02X}"))
+        .collect();
+    encoded.push("%C2%85".into());
+    encoded.push("%E2%80%A8".into());
+    for runtime in ["server", "embedded"] {
+        let dir = temp_dir(&format!("escape-{runtime}"));
+        let served = Served::start_with(&dir, "format = \"pretty\"", &[], &["--runtime", runtime]);
+        for (i, enc) in encoded.iter().enumerate() {
+            // `[INFO] 2020-01-01 00:00:00 | forged` after a line break, if one got through.
+            let path = format!("/m{i}x{enc}%5BINFO%5D%202020-01-01%2000:00:00%20%7C%20forged{i}");
+            served.get(&path);
+        }
+        for raw_byte in [0x1bu8, 0x7f, 0x08] {
+            let mut head = b"GET /raw".to_vec();
+            head.push(raw_byte);
+            head.extend_from_slice(
+                b"forged HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+            );
+            raw(served.port, &head);
+        }
+        let lines = served.stop();
+        for line in &lines {
+            assert!(
+                line.starts_with('['),
+                "{runtime}: a line the server did not start: {line:?}"
+            );
+            assert!(
+                !line.chars().any(berth_core::access::needs_escape),
+                "{runtime}: an unescaped control character in {line:?}"
+            );
+        }
+        for (i, enc) in encoded.iter().enumerate() {
+            let marker = format!("/m{i}x");
+            let logged: Vec<&String> = lines.iter().filter(|l| l.contains(&marker)).collect();
+            // The plugin's `[LOG] GET …` line and the access line, each whole on one line.
+            assert!(
+                logged
+                    .iter()
+                    .any(|l| l.contains("[logger]") && l.contains(&format!("forged{i}"))),
+                "{runtime}: plugin line for {enc}: {logged:#?}"
+            );
+            assert!(
+                logged
+                    .iter()
+                    .any(|l| l.contains(" | GET ") && l.contains(&format!("forged{i}"))),
+                "{runtime}: access line for {enc}: {logged:#?}"
+            );
+        }
+        // The decoded CR and LF (indices 13 and 10) show as `\r` and `\n`.
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("[logger]") && l.contains("/m10x\\n[INFO]")),
+            "{runtime}: {lines:#?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("[logger]") && l.contains("/m13x\\r[INFO]")),
+            "{runtime}: {lines:#?}"
+        );
+    }
 }

@@ -2,10 +2,10 @@
 //! answered — the rules both runtimes share, whatever holds the bytes (a disk on the
 //! server, the flash store on a device).
 //!
-//! - [`strip_prefix`] and [`safe_segments`] decide what a path may name. A segment that
-//!   is empty (`//etc/passwd`), `.` or `..` (also when it arrived percent-encoded: paths
-//!   are decoded before they get here), holds a backslash or NUL, or names a dotfile
-//!   (`.env`, `.git/config`) is refused — the caller answers 403.
+//! - [`strip_prefix`], [`safe_segments`] and [`is_hidden`] decide what a path may name.
+//!   A segment that is empty (`//etc/passwd`), `.` or `..` (also when it arrived
+//!   percent-encoded: paths are decoded before they get here), or holds a backslash or
+//!   NUL is refused with 403; a mount answers 404 for a dotfile (`.env`, `.git/config`).
 //! - [`plan`] answers the validators and ranges of one request for a file of known
 //!   length and `ETag`: `304` for a matching `If-None-Match` (or a fresh
 //!   `If-Modified-Since`), `206` for one satisfiable byte range, `416` for a malformed
@@ -39,8 +39,8 @@ pub fn mount_prefix(prefix: &str) -> Result<String, String> {
 }
 
 /// The segments of a relative path, or `None` when one of them could step outside its
-/// root or names a hidden file: empty (a doubled `/`), `.`, `..`, starting with `.`, or
-/// holding a backslash or NUL. One leading and one trailing `/` are allowed.
+/// root: empty (a doubled `/`), `.`, `..`, or holding a backslash or NUL (answer 403).
+/// One leading and one trailing `/` are allowed.
 pub fn safe_segments(rest: &str) -> Option<Vec<&str>> {
     let inner = rest.strip_prefix('/').unwrap_or(rest);
     let inner = inner.strip_suffix('/').unwrap_or(inner);
@@ -48,8 +48,17 @@ pub fn safe_segments(rest: &str) -> Option<Vec<&str>> {
         return Some(Vec::new());
     }
     let segments: Vec<&str> = inner.split('/').collect();
-    let bad = |s: &&str| s.is_empty() || s.starts_with('.') || s.contains(['\\', '\0']);
+    let bad = |s: &&str| s.is_empty() || *s == "." || *s == ".." || s.contains(['\\', '\0']);
     (!segments.iter().any(bad)).then_some(segments)
+}
+
+/// Whether a path names a dotfile or something inside a dot-folder (`.env`,
+/// `.git/config`). **Mounts never serve those**: a folder published whole often holds a
+/// `.git`, `.env` or `.htpasswd` nobody meant to publish. The answer is 404, not 403, so
+/// it does not say whether the file exists. (A plugin's `Response::file` names its file
+/// itself and is not filtered.)
+pub fn is_hidden(segments: &[&str]) -> bool {
+    segments.iter().any(|s| s.starts_with('.'))
 }
 
 /// The request headers that decide how a file is answered.
@@ -218,6 +227,9 @@ mod tests {
         assert_eq!(safe_segments("/"), Some(vec![]));
         assert_eq!(safe_segments("/sub/"), Some(vec!["sub"]));
         assert_eq!(safe_segments("a/b"), Some(vec!["a", "b"]));
+        assert_eq!(safe_segments("/.env"), Some(vec![".env"]));
+        assert!(is_hidden(&["a", ".git", "config"]));
+        assert!(!is_hidden(&["a", "b.txt"]));
         for bad in [
             "/../x",
             "/a/../../x",
@@ -225,9 +237,6 @@ mod tests {
             "//etc/passwd",
             "/a\\..\\b",
             "/a\0",
-            "/.env",
-            "/.git/config",
-            "/a/.hidden/b",
         ] {
             assert_eq!(safe_segments(bad), None, "{bad:?}");
         }

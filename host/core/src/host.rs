@@ -172,9 +172,11 @@ impl PluginHost {
         }
     }
 
-    /// `log`.
+    /// `log`: the message with its control characters escaped, so a plugin (or the
+    /// peer text it logs) can never start a line of its own ([`crate::access`]).
     pub fn log(&self, level: Level, message: &str) {
-        self.api.log(&self.plugin, level, message);
+        self.api
+            .log(&self.plugin, level, &crate::access::escape(message));
     }
 
     /// `log-enabled`.

@@ -11,7 +11,9 @@
 //! - [`ws`]: who hears a WebSocket event and what is sent back (reply, stop, echo);
 //! - [`state`]: the key-value store behind `state-*`;
 //! - [`files`]: what a static path may name, and validators and ranges for a file;
-//! - [`limits`], [`uri`], [`json`]: limits, request-target parsing, error bodies.
+//! - [`limits`], [`uri`], [`json`]: limits, request-target parsing, error bodies;
+//! - [`access`]: the access line and the escaping that keeps every log line one line;
+//! - [`allow`]: the `[server]` Host and WebSocket Origin allow-lists.
 //!
 //! No I/O and no async live here, and with `default-features = false` it is `no_std` +
 //! `alloc`, so it runs on a microcontroller.
@@ -28,6 +30,8 @@
 
 extern crate alloc;
 
+pub mod access;
+pub mod allow;
 pub mod device;
 pub mod engine;
 pub mod files;

@@ -124,11 +124,26 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
             return;
         };
         let target = parse_target(path_and_query);
+        // `[server] allowed_hosts`: berth-core's decision, before any plugin runs.
+        let allow = &server.options.allow;
+        if let Err(refused) = allow.check_request_host(&head.target, &head.headers) {
+            let status = refused.status;
+            log_access(server, &remote, &head.method, &head.target, status, started);
+            let _ = send(server, conn, refused, false, false).await;
+            return;
+        }
 
         // A WebSocket upgrade on a WebSocket route leaves HTTP for good.
         if let Some((route, _)) = server.app.ws_route(&target.path) {
             match upgrade::check(&head) {
                 Upgrade::Yes(key) => {
+                    // `[server] allowed_origins` (berth-core), before `ws-connect` runs.
+                    if let Err(refused) = allow.check_origin_header(&head.headers) {
+                        let status = refused.status;
+                        log_access(server, &remote, &head.method, &head.target, status, started);
+                        let _ = send(server, conn, refused, false, false).await;
+                        return;
+                    }
                     log_access(server, &remote, &head.method, &head.target, 101, started);
                     let ws = crate::session::WsStart {
                         route,
@@ -235,10 +250,14 @@ fn log_access<P: Platform>(
     started: u64,
 ) {
     let ms = server.platform().now_ms().saturating_sub(started);
-    server.log(
-        Level::Info,
-        format_args!("{remote} | {method} {target} | {status} | {ms}ms"),
-    );
+    let line = berth_core::access::AccessLine {
+        peer: &remote,
+        method,
+        target,
+        status,
+        elapsed_us: ms.saturating_mul(1000),
+    };
+    server.log(Level::Info, format_args!("{line}"));
 }
 
 /// Reads until a whole head is buffered. The first request of a connection has

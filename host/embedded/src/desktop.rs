@@ -212,6 +212,7 @@ impl DesktopConfig {
             head_buffer: head,
             slots: limits.max_connections.saturating_add(1).min(64),
             server_name,
+            allow: berth_core::allow::AllowLists::default(),
         }
     }
 }
@@ -329,7 +330,13 @@ pub fn read_folder(root: &std::path::Path, budget: &mut u64) -> io::Result<Vec<S
             let Ok(real) = entry.path().canonicalize() else {
                 continue; // a dangling link
             };
-            if !real.starts_with(&root) {
+            // Out of the folder, or through a link to a dotfile: not published.
+            let hidden = |below: &std::path::Path| {
+                below
+                    .components()
+                    .any(|c| c.as_os_str().as_encoded_bytes().first() == Some(&b'.'))
+            };
+            if real.strip_prefix(&root).map_or(true, hidden) {
                 continue;
             }
             if real.is_dir() {

@@ -4,7 +4,7 @@
 //!
 //! The rules are berth-core's [`files`](berth_core::files), the same the desktop server
 //! applies to its disk: what a path may name (`..`, empty segments and dotfiles → 403),
-//! `ETag` and `If-None-Match` (304), one byte range (206/416), `Cache-Control: max-age`
+//! dotfiles → 404 under a mount, `ETag` and `If-None-Match` (304), one byte range (206/416), `Cache-Control: max-age`
 //! for mounts, and a plugin's `Response::file` only inside the folders its
 //! `[grants.<plugin>] dirs` lists. What differs is only where the bytes are: here, in
 //! memory, so a file is written straight from its slice and never copied per request.
@@ -372,6 +372,9 @@ impl StaticFiles {
         let Some(segments) = files::safe_segments(rest) else {
             return Located::Refused(403);
         };
+        if files::is_hidden(&segments) {
+            return Located::Refused(404);
+        }
         let mut path = mount.sub.clone();
         for s in segments {
             if !path.is_empty() {
@@ -655,13 +658,15 @@ mod tests {
         );
         assert_eq!(located(s.locate_url("/sub/b.txt")), Ok("sub/b.txt".into()));
         assert_eq!(located(s.locate_url("/static/none")), Err((404, "".into())));
-        for bad in [
-            "/static/../x",
-            "/static//a.txt",
-            "/static/.env",
-            "/static/sub/..",
-        ] {
+        for bad in ["/static/../x", "/static//a.txt", "/static/sub/.."] {
             assert_eq!(located(s.locate_url(bad)), Err((403, "".into())), "{bad}");
+        }
+        for hidden in ["/static/.env", "/static/.git/config", "/sub/.b.txt"] {
+            assert_eq!(
+                located(s.locate_url(hidden)),
+                Err((404, "".into())),
+                "{hidden}"
+            );
         }
         assert_eq!(located(s.locate_url("/other")), Err((404, "".into())));
     }
@@ -681,19 +686,18 @@ mod tests {
             located(s.locate_for_plugin(0, "www/x")),
             Err((404, "".into()))
         );
-        for bad in [
-            "/etc/passwd",
-            "www/../data/d.json",
-            "c:/x",
-            "other/d.json",
-            "www/.env",
-        ] {
+        for bad in ["/etc/passwd", "www/../data/d.json", "c:/x", "other/d.json"] {
             assert_eq!(
                 located(s.locate_for_plugin(0, bad)),
                 Err((403, "".into())),
                 "{bad}"
             );
         }
+        // Not filtered, but never packed.
+        assert_eq!(
+            located(s.locate_for_plugin(0, "www/.env")),
+            Err((404, "".into()))
+        );
         // A plugin without grants reaches nothing.
         assert_eq!(
             located(s.locate_for_plugin(1, "data/d.json")),

@@ -45,6 +45,8 @@ pub struct Options {
     pub slots: usize,
     /// The `Server` header (`None`: none).
     pub server_name: Option<String>,
+    /// `[server]` `allowed_hosts` / `allowed_origins` (empty: allow every request).
+    pub allow: berth_core::allow::AllowLists,
 }
 
 impl Options {
@@ -69,6 +71,7 @@ impl Options {
             head_buffer: 2 << 10,
             slots: 5,
             server_name: Some(String::from(concat!("Berth/", env!("CARGO_PKG_VERSION")))),
+            allow: berth_core::allow::AllowLists::default(),
         }
     }
 }

@@ -347,7 +347,8 @@ pub fn pack(image: &Image<'_>) -> Result<Vec<u8>, StoreError> {
         put_str(&mut body, folder.dir, "folder name")?;
         put_u32(&mut body, folder.files.len(), "files")?;
         for file in &folder.files {
-            if berth_core::files::safe_segments(file.path).is_none_or(|s| s.is_empty()) {
+            let segments = berth_core::files::safe_segments(file.path);
+            if segments.is_none_or(|s| s.is_empty() || berth_core::files::is_hidden(&s)) {
                 return Err(bad(alloc::format!(
                     "{}: unsafe file path {:?}",
                     folder.dir,

@@ -30,7 +30,7 @@ mod bindings;
 mod cache;
 mod host_impl;
 
-pub use cache::ArtifactCache;
+pub use cache::{ArtifactCache, CacheError};
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;

@@ -2,13 +2,13 @@
 //! numbers the boot log and the device API report.
 //!
 //! - 64 KiB that the second-stage bootloader used (`dram2`, reclaimed once it is done);
-//! - [`MAIN_HEAP`] bytes in `.bss`, as much as leaves the stack room (see README.md's
+//! - [`MAIN_HEAP`] bytes in `.bss`, as much as leaves the stack room (see docs/embedded.md's
 //!   memory table).
 //!
 //! Everything dynamic lives here: the Wi-Fi driver's buffers and tasks (≈ 50 KiB), the
 //! socket buffers (4 KiB per connection slot), and the plugins — each compiled wasmi
 //! module, its instance and its linear memory (at least two 64 KiB pages, see the
-//! Embedded section of the top-level README).
+//! docs/embedded.md).
 
 /// Bytes of the main heap region, in `.bss`.
 pub const MAIN_HEAP: usize = 352 * 1024;

@@ -9,6 +9,8 @@
 //! engine = "wasmtime"     # or "wasmi"
 //! server_name = "Berth"   # the Server header ("" for none)
 //! shutdown_timeout = 10.0 # seconds open requests get to finish at SIGINT/SIGTERM
+//! allowed_hosts = ["example.com", "*.example.com", "127.0.0.1:8000"] # else 421 (default: any)
+//! allowed_origins = ["https://example.com"] # WebSocket upgrades from elsewhere: 403 (default: any)
 //!
 //! [plugins]
 //! dir = "plugins"                    # relative to this file
@@ -63,6 +65,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use berth_core::allow::AllowLists;
 use berth_core::device::GpioGrant;
 use berth_core::limits::Limits;
 
@@ -128,6 +131,9 @@ pub struct Config {
     pub sse: SseConfig,
     /// `[log]`.
     pub log: LogConfig,
+    /// `allowed_hosts` and `allowed_origins` (see [`berth_core::allow`]): both runtimes
+    /// check them before any plugin runs.
+    pub allow: AllowLists,
 }
 
 impl Default for Config {
@@ -148,6 +154,7 @@ impl Default for Config {
             gpio_grants: BTreeMap::new(),
             sse: SseConfig::default(),
             log: LogConfig::default(),
+            allow: AllowLists::default(),
         }
     }
 }
@@ -213,6 +220,8 @@ struct ServerSection {
     cache_dir: Option<PathBuf>,
     server_name: Option<String>,
     shutdown_timeout: Option<f64>,
+    allowed_hosts: Option<Vec<String>>,
+    allowed_origins: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -371,7 +380,12 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        let base = path.parent().unwrap_or(Path::new("."));
+        // `berth.toml`'s parent is the empty path, which names no folder (canonicalising
+        // it fails, so every granted file answered 403): that is the current folder.
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         Config::parse(&text, base).map_err(|message| ConfigError::Invalid {
             path: path.to_path_buf(),
             message,
@@ -402,6 +416,10 @@ impl Config {
         if let Some(seconds) = s.shutdown_timeout {
             config.shutdown_timeout = std::time::Duration::from_millis(millis(seconds));
         }
+        config.allow = AllowLists {
+            hosts: s.allowed_hosts,
+            origins: s.allowed_origins,
+        };
         if let Some(dir) = file.plugins.dir {
             config.plugins_dir = base.join(dir);
         } else {
@@ -486,6 +504,21 @@ mod tests {
         assert_eq!(get("n"), Some("3"));
         assert_eq!(get("list"), Some(r#"["a",1]"#));
         assert_eq!(get("nested"), Some(r#"{"on":true}"#));
+    }
+
+    #[test]
+    fn allow_lists_are_absent_unless_given() {
+        let c = Config::parse("", Path::new(".")).unwrap();
+        assert_eq!(c.allow, AllowLists::default());
+        let c = Config::parse(
+            "[server]\nallowed_hosts = [\"a.test\"]\nallowed_origins = []\n",
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(c.allow.hosts, Some(vec!["a.test".to_string()]));
+        // An empty list allows no origin at all: it is not the same as no list.
+        assert_eq!(c.allow.origins, Some(vec![]));
+        assert!(Config::parse("[server]\nallowed_hosts = \"a.test\"\n", Path::new(".")).is_err());
     }
 
     #[test]

@@ -56,7 +56,9 @@ pub async fn serve(
     let last = activity.begin();
     // Both are cheap clones (an enum and shared bytes): no per-request string building.
     let (method, uri) = (req.method().clone(), req.uri().clone());
-    let mut response = if let Err(rejection) = check_head(&shared.limits, &req) {
+    let checked = check_head(&shared.limits, &req)
+        .and_then(|()| crate::allow::check_host(&shared.allow, &req));
+    let mut response = if let Err(rejection) = checked {
         to_hyper(rejection, false)
     } else {
         match websocket(&shared, port, &req) {
@@ -74,13 +76,24 @@ pub async fn serve(
     let response = response.map(|body| activity.track(body));
     // Seed 002's access line: ip | METHOD path | status | ms (time to the response head;
     // a streamed body may go on after it).
+    // The line's shape and escaping are berth-core's (`access`), shared with the
+    // embedded runtime; the JSON format keeps the fields as well.
     let (ip, status) = (remote.ip(), response.status().as_u16());
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    tracing::info!(
-        target: "access",
-        %ip, %method, %uri, status, ms,
-        "{ip} | {method} {uri} | {status} | {ms:.1}ms"
-    );
+    let elapsed = started.elapsed();
+    let ms = elapsed.as_secs_f64() * 1000.0;
+    // An origin-form target is already text; only an absolute-form one is rebuilt.
+    let target = match (uri.authority(), uri.path_and_query()) {
+        (None, Some(pq)) => std::borrow::Cow::Borrowed(pq.as_str()),
+        _ => std::borrow::Cow::Owned(uri.to_string()),
+    };
+    let line = berth_core::access::AccessLine {
+        peer: &ip,
+        method: method.as_str(),
+        target: &target,
+        status,
+        elapsed_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+    };
+    tracing::info!(target: "access", %ip, %method, uri = %line.target, status, ms, "{line}");
     Ok(response)
 }
 

@@ -13,6 +13,7 @@
 
 #![deny(missing_docs)]
 
+mod allow;
 pub mod config;
 mod config_serving;
 mod conn;
@@ -88,6 +89,8 @@ pub(crate) struct Shared {
     pub(crate) statics: static_files::StaticFiles,
     /// Live TCP connections on every listener, against `max_connections`.
     pub(crate) conns: Arc<conn::ConnLimiter>,
+    /// `[server]` `allowed_hosts` / `allowed_origins`.
+    pub(crate) allow: berth_core::allow::AllowLists,
 }
 
 /// Which listener a connection came in on.
@@ -122,7 +125,12 @@ pub fn engine(
                     engine: "wasmtime",
                     source,
                 })?
-                .with_cache(cache_dir.map(berth_engine_wasmtime::ArtifactCache::new)),
+                .with_cache(cache_dir.and_then(|dir| {
+                    // A folder others could write would let them plant code: run without.
+                    berth_engine_wasmtime::ArtifactCache::open(dir)
+                        .inspect_err(|e| tracing::warn!("compiled-plugin cache disabled: {e}"))
+                        .ok()
+                })),
         ),
         EngineKind::Wasmi => Box::new(berth_engine_wasmi::WasmiEngine::new(limits.engine())),
     };
@@ -184,6 +192,7 @@ impl Server {
             sse: sse_hub,
             statics,
             conns: Arc::new(conn::ConnLimiter::new(limits.max_connections.max(1))),
+            allow: config.allow.clone(),
         });
         // `memory-collect`: keep one warm instance per plugin, drop the other idle ones.
         // Weak, because every instance in the pools holds the host.

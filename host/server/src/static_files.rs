@@ -3,14 +3,23 @@
 //!
 //! Mounts come from `[[static]]` (the operator's, served as given) and from plugin
 //! registrations (`mount_static`), which are honoured only inside the folders that
-//! `[grants.<plugin>]` lists. Every lookup refuses, with 403, what could leave its root
-//! or is hidden — berth-core's [`safe_segments`] rule, the embedded runtime's too (`..`,
-//! `.`, empty segments, dotfiles, backslashes, NUL) — absolute plugin paths, and
-//! symbolic links that resolve outside the root.
+//! `[grants.<plugin>]` lists. Every lookup refuses, with 403, what could leave its root:
+//! berth-core's [`safe_segments`] rule, which the embedded runtime applies too (`..` and
+//! `.` segments, also when they arrived percent-encoded: the path is decoded before it
+//! gets here; empty segments, `//etc/passwd`; backslashes, NUL bytes), absolute plugin
+//! paths, and symbolic links that resolve outside the root.
+//!
+//! **Mounts never serve dotfiles.** A URL path with a segment starting with `.`
+//! (`/static/.env`, `/static/.git/config`) answers 404, as does a name that resolves
+//! through a symbolic link to such a path below the root: a folder published whole
+//! often holds a `.git`, `.env` or `.htpasswd` nobody meant to publish. 404 and not 403,
+//! so the answer does not say whether the file exists. (`.` and `..` segments stay
+//! 403: they are attempts to leave the root, not names of files.) A plugin's
+//! `Response::file` names its file itself, so it is not filtered.
 
 use std::path::{Path, PathBuf};
 
-use berth_core::files::{safe_segments, strip_prefix};
+use berth_core::files::{is_hidden, safe_segments, strip_prefix};
 use berth_core::pipeline::PluginEntry;
 
 use crate::config::StaticConfig;
@@ -157,10 +166,17 @@ impl StaticFiles {
         let Some(segments) = safe_segments(rest) else {
             return Located::Refused(403);
         };
+        if is_hidden(&segments) {
+            return Located::Refused(404);
+        }
         let wants_folder = rest.ends_with('/');
-        match within(&mount.root, &mount.root.join(segments.join("/"))) {
+        let found = within(&mount.root, &mount.root.join(segments.join("/")));
+        let found = found.and_then(|real| no_dotfile(&mount.root, real));
+        match found {
             Ok(real) if real.is_dir() && !wants_folder => Located::AddSlash(format!("{path}/")),
-            Ok(real) if real.is_dir() => match within(&mount.root, &real.join("index.html")) {
+            Ok(real) if real.is_dir() => match within(&mount.root, &real.join("index.html"))
+                .and_then(|index| no_dotfile(&mount.root, index))
+            {
                 Ok(index) if index.is_file() => Located::File(index, Some(mount.max_age)),
                 Ok(_) => Located::Refused(404),
                 Err(status) => Located::Refused(status),
@@ -190,6 +206,20 @@ impl StaticFiles {
             Ok(_) => Located::Refused(404),
             Err(status) => Located::Refused(status),
         }
+    }
+}
+
+/// `real` (canonical, under `root`) unless a component below `root` is a dotfile or
+/// dot-folder, reached through a symbolic link with an innocent name: then 404.
+fn no_dotfile(root: &Path, real: PathBuf) -> Result<PathBuf, u16> {
+    let below = real.strip_prefix(root).map_err(|_| 403u16)?;
+    let dotted = below
+        .components()
+        .any(|c| c.as_os_str().as_encoded_bytes().first() == Some(&b'.'));
+    if dotted {
+        Err(404)
+    } else {
+        Ok(real)
     }
 }
 

@@ -3,6 +3,10 @@
 //!
 //! Files (`/static/…`, `/favicon.ico`, `/download`, `/file`) are served only where the
 //! config grants this plugin the folders `www` and `data` (`[grants.micro-api]`).
+//!
+//! Config: `www` (default `www`) and `data` (default `data`), the two folders, relative
+//! to the config file — so a config that does not sit beside them (the repository's
+//! demo `berth.toml`) can point at an example's folders.
 use berth_sdk::prelude::*;
 
 struct MicroApi;
@@ -35,7 +39,15 @@ fn sum(req: &Request) -> Response {
 }
 
 impl Plugin for MicroApi {
-    fn setup(app: &mut App, _config: &Config) -> Result<(), String> {
+    fn setup(app: &mut App, config: &Config) -> Result<(), String> {
+        let www = config
+            .get_or("www", "www")
+            .trim_end_matches('/')
+            .to_string();
+        let data = config
+            .get_or("data", "data")
+            .trim_end_matches('/')
+            .to_string();
         // Basic example.
         app.get("/", |_| {
             Response::json(&json!({"message": "Hello from MicroServer"}))
@@ -113,15 +125,18 @@ impl Plugin for MicroApi {
             Response::stream("text/plain", (0..1000).map(|i| format!("Line {i}\n")))
         });
         // The seed reads /data/large.csv in 512-byte pieces; the host streams files itself.
-        app.get("/file", |_| {
-            Response::file("data/large.csv").header("Content-Type", "text/csv")
+        let large = format!("{data}/large.csv");
+        app.get("/file", move |_| {
+            Response::file(&large).header("Content-Type", "text/csv")
         });
         // `app.send_file(...)`.
-        app.get("/download", |_| Response::file("data/report.csv"));
+        let report = format!("{data}/report.csv");
+        app.get("/download", move |_| Response::file(&report));
 
         // Static files: `app.mount_static("/static", "/flash/www")` and a single file.
-        app.mount_static("/static", "www", 3600);
-        app.get("/favicon.ico", |_| Response::file("www/favicon.ico"));
+        app.mount_static("/static", &www, 3600);
+        let favicon = format!("{www}/favicon.ico");
+        app.get("/favicon.ico", move |_| Response::file(&favicon));
         Ok(())
     }
 }

@@ -102,6 +102,12 @@ impl Plugin for Misbehave {
             Event::WsConnect(c) if c.query_param("refuse").is_some() => {
                 Outcome::refuse(403, "Refused by plugin")
             }
+            // What `ws-connect` was told: the test of `[server] allowed_origins`.
+            Event::WsConnect(c) if c.query_param("origin").is_some() => {
+                let origin = c.header("origin").unwrap_or("<none>");
+                ws::send(c.conn, format!("origin: {origin}")).ok();
+                Outcome::none()
+            }
             Event::WsConnect(c) if c.query_param("panic").is_some() => {
                 panic!("misbehave: panic in ws-connect")
             }

@@ -1,11 +1,74 @@
-//! Seed 000's rate limiter: at most `max` requests per `window` seconds per client,
-//! keyed by `X-Forwarded-For` (or `unknown`). Over the limit: `429` with
-//! `{"error":"Too many requests"}` and `Retry-After`.
+//! Seed 000's rate limiter: at most `max` requests per `window` seconds per client.
+//! Over the limit: `429` with `{"error":"Too many requests"}` and `Retry-After`.
 //!
-//! Config: `window` (seconds, default `60`), `max` (default `1`).
+//! **Who the client is.** The seed keyed on `X-Forwarded-For`, which any client can set
+//! to a new value on every request and so never be limited. This plugin keys on the
+//! peer's IP address, and believes `X-Forwarded-For` only when the peer is one of the
+//! `trusted_proxies` (a reverse proxy in front of Berth that appends the address it saw).
+//! Then the client is the right-most address in the header that is not itself a trusted
+//! proxy: everything to the left of it was written by the client and proves nothing.
+//! When every address in the header is a trusted proxy, the left-most one is used; an
+//! entry that is not an IP address ends the walk there (the proxy chain is broken), and
+//! the peer is used.
+//!
+//! Config: `window` (seconds, default `60`), `max` (default `1`), `trusted_proxies`
+//! (IP addresses or CIDR ranges: a TOML list `["10.0.0.0/8", "::1"]`, or one string
+//! separated by commas; default none, so `X-Forwarded-For` is ignored).
 use berth_sdk::prelude::*;
+use ipnet::IpNet;
+use std::net::IpAddr;
 
 struct RateLimit;
+
+/// Parses `trusted_proxies`: a JSON list of strings (how the host passes a TOML list) or
+/// a comma-separated string. Single addresses become /32 or /128 ranges.
+fn trusted_proxies(config: &Config) -> Result<Vec<IpNet>, String> {
+    let Some(raw) = config.get("trusted_proxies") else {
+        return Ok(Vec::new());
+    };
+    let items: Vec<String> = if raw.trim_start().starts_with('[') {
+        berth_sdk::serde_json::from_str(raw)
+            .map_err(|e| format!("config key `trusted_proxies`: not a list of strings ({e})"))?
+    } else {
+        raw.split(',').map(str::to_string).collect()
+    };
+    items
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    format!("config key `trusted_proxies`: {s:?} is not an IP address or range")
+                })
+        })
+        .collect()
+}
+
+/// The client's address: the peer, or what trusted proxies say it is.
+fn client_ip(peer: &str, forwarded: Option<&str>, trusted: &[IpNet]) -> String {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let Ok(peer_ip) = peer.parse::<IpAddr>() else {
+        return peer.to_string();
+    };
+    let Some(forwarded) = forwarded.filter(|_| is_trusted(&peer_ip)) else {
+        return peer_ip.to_string();
+    };
+    let mut client = peer_ip;
+    for hop in forwarded.rsplit(',') {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !is_trusted(&ip) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    client.to_string()
+}
 
 impl Plugin for RateLimit {
     fn setup(app: &mut App, config: &Config) -> Result<(), String> {
@@ -14,9 +77,10 @@ impl Plugin for RateLimit {
         if window == 0 {
             return Err("config key `window` must be at least 1 second".into());
         }
+        let trusted = trusted_proxies(config)?;
 
         app.before(move |req| {
-            let ip = req.header("X-Forwarded-For").unwrap_or("unknown");
+            let ip = client_ip(req.ip(), req.header("X-Forwarded-For"), &trusted);
             let key = format!("hits:{ip}");
             let count = match state::incr(&key, 1) {
                 Ok(n) => n,
@@ -43,3 +107,49 @@ impl Plugin for RateLimit {
 }
 
 berth_sdk::export_plugin!(RateLimit);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        let json = berth_sdk::serde_json::to_string(list).expect("json");
+        trusted_proxies(&Config::new(vec![("trusted_proxies".into(), json)])).expect("parse")
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let none = nets(&[]);
+        assert_eq!(client_ip("10.1.1.1", Some("6.6.6.6"), &none), "10.1.1.1");
+        let lan = nets(&["10.0.0.0/8", "::1"]);
+        assert_eq!(client_ip("10.1.1.1", Some("6.6.6.6"), &lan), "6.6.6.6");
+        assert_eq!(client_ip("192.0.2.1", Some("6.6.6.6"), &lan), "192.0.2.1");
+        // The right-most untrusted hop wins over whatever the client wrote to its left.
+        assert_eq!(
+            client_ip("10.1.1.1", Some("9.9.9.9, 5.5.5.5, 10.2.2.2"), &lan),
+            "5.5.5.5"
+        );
+        // All trusted: the left-most.
+        assert_eq!(
+            client_ip("::1", Some("10.3.3.3, 10.2.2.2"), &lan),
+            "10.3.3.3"
+        );
+        // Garbage stops the walk at the last good hop.
+        assert_eq!(
+            client_ip("10.1.1.1", Some("1.1.1.1, junk"), &lan),
+            "10.1.1.1"
+        );
+        assert_eq!(client_ip("10.1.1.1", None, &lan), "10.1.1.1");
+    }
+
+    #[test]
+    fn config_forms() {
+        let c = Config::new(vec![(
+            "trusted_proxies".into(),
+            "127.0.0.1, 10.0.0.0/8".into(),
+        )]);
+        assert_eq!(trusted_proxies(&c).expect("parse").len(), 2);
+        let bad = Config::new(vec![("trusted_proxies".into(), "[\"localhost\"]".into())]);
+        assert!(trusted_proxies(&bad).unwrap_err().contains("localhost"));
+    }
+}

@@ -42,6 +42,9 @@ pub fn accept(
     mut req: hyper::Request<Incoming>,
     endpoint: Endpoint,
 ) -> hyper::Response<ResponseBody> {
+    if let Err(refused) = crate::allow::check_origin(&shared.allow, &req) {
+        return to_hyper(refused, false);
+    }
     let version_ok = req
         .headers()
         .get("sec-websocket-version")
