@@ -7,7 +7,7 @@ use crate::bindings::berth::plugin::types::{
 };
 use crate::config::Config;
 use crate::flow::{Flow, IntoResponse, Outcome};
-use crate::rt::Handler;
+use crate::handler::Handler;
 use crate::{Event, EventKind, Method, Request, Response};
 
 /// A boxed before-middleware, for [`App::middleware`].

@@ -52,6 +52,7 @@ mod config;
 pub mod device;
 mod event;
 mod flow;
+mod handler;
 #[cfg(all(target_arch = "wasm32", feature = "allocator"))]
 mod heap;
 pub mod log;
@@ -60,6 +61,7 @@ mod response;
 #[doc(hidden)]
 pub mod rt;
 pub mod state;
+mod streams;
 mod sys;
 pub mod ws;
 

@@ -118,7 +118,7 @@ impl Response {
         I: IntoIterator + 'static,
         I::Item: Into<Vec<u8>>,
     {
-        let id = crate::rt::add_stream(Box::new(chunks.into_iter().map(Into::into)));
+        let id = crate::streams::add(Box::new(chunks.into_iter().map(Into::into)));
         Response {
             status: 200,
             headers: vec![("content-type".into(), content_type.into())],
