@@ -9,7 +9,10 @@
 //! - [`host`]: the host API that plugins import, implemented once for both engines;
 //! - [`device`]: GPIO grants, a simulated pin bank and memory figures for `gpio-*`/`memory*`;
 //! - [`ws`]: who hears a WebSocket event and what is sent back (reply, stop, echo);
-//! - [`state`]: the key-value store behind `state-*`;
+//! - [`ws_registry`]: open WebSocket connections, rooms, data and bounded send queues;
+//! - [`sse`]: the SSE wire format, topic table, replay ring and heartbeat;
+//! - [`state`]: the bounded TTL key-value store behind `state-*`;
+//! - [`timers`]: which timers run, and when each is due;
 //! - [`limits`], [`uri`], [`json`]: limits, request-target parsing, error bodies.
 //!
 //! No I/O and no async live here, and with `default-features = false` it is `no_std` +
@@ -35,6 +38,9 @@ pub mod limits;
 pub mod model;
 pub mod pipeline;
 pub mod router;
+pub mod sse;
 pub mod state;
+pub mod timers;
 pub mod uri;
 pub mod ws;
+pub mod ws_registry;
