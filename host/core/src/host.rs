@@ -224,12 +224,17 @@ impl PluginHost {
         self.api.store().keys(&self.namespace(scope), prefix)
     }
 
-    /// A quota refusal: the text the plugin sees, also logged (at debug: a plugin that
-    /// retries in a loop must not flood the operator's log).
+    /// A quota refusal, as the text the plugin sees.
     fn state_refused(&self, what: &str, e: StateError) -> String {
-        let message = format!("{what} refused: {e}");
-        self.api.log(&self.plugin, Level::Debug, &message);
-        message
+        format!("{what} refused: {e}")
+    }
+
+    /// `state-set`, which has no result: a refusal goes to the plugin's log instead
+    /// (`state-try-set` returns it to the plugin).
+    pub fn state_set_logged(&self, scope: Scope, key: &str, value: Vec<u8>, ttl_ms: Option<u64>) {
+        if let Err(e) = self.state_set(scope, key, value, ttl_ms) {
+            self.log(Level::Warn, &e);
+        }
     }
 
     /// `ws-send`.

@@ -87,7 +87,11 @@ pub fn format_event(data: &str, event: Option<&str>, id: Option<&str>) -> String
         if end == rest.len() {
             break;
         }
-        let skip = if rest[end..].starts_with("\r\n") { 2 } else { 1 };
+        let skip = if rest[end..].starts_with("\r\n") {
+            2
+        } else {
+            1
+        };
         rest = &rest[end + skip..];
     }
     out.push('\n');

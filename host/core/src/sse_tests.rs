@@ -24,9 +24,16 @@ fn every_line_break_in_data_ends_a_data_line() {
     assert_eq!(format_event("x", None, None), "data: x\n\n");
     assert_eq!(format_event("", None, None), "data: \n\n");
     for data in ["a\nb\nc", "a\rb\rc", "a\r\nb\r\nc", "a\rb\nc", "a\r\nb\rc"] {
-        assert_eq!(format_event(data, None, None), "data: a\ndata: b\ndata: c\n\n", "{data:?}");
+        assert_eq!(
+            format_event(data, None, None),
+            "data: a\ndata: b\ndata: c\n\n",
+            "{data:?}"
+        );
     }
-    assert_eq!(format_event("a\n\rb", None, None), "data: a\ndata: \ndata: b\n\n");
+    assert_eq!(
+        format_event("a\n\rb", None, None),
+        "data: a\ndata: \ndata: b\n\n"
+    );
     assert_eq!(format_event("a\r", None, None), "data: a\ndata: \n\n");
     assert_eq!(
         format_event("d", Some("temp\revent: x"), Some("7\r\n\0")),
@@ -36,7 +43,10 @@ fn every_line_break_in_data_ends_a_data_line() {
     let nasty = "\r\r\n\n\r x \r\n";
     let out = format_event(nasty, Some(nasty), Some(nasty));
     assert!(!out.contains('\r'));
-    assert!(out.lines().all(|l| l.is_empty() || l.starts_with("data: ") || l.starts_with("id: ") || l.starts_with("event: ")));
+    assert!(out.lines().all(|l| l.is_empty()
+        || l.starts_with("data: ")
+        || l.starts_with("id: ")
+        || l.starts_with("event: ")));
 }
 
 #[test]
@@ -94,7 +104,10 @@ fn topics_without_subscribers_or_replay_are_dropped_and_capped() {
     // A subscriber still gets its topic (subscribers are bounded by connections).
     let (s, _) = t.subscribe("live", None).unwrap();
     assert_eq!(publish(&mut t, "live", "hi", None).reached, 1);
-    assert_eq!(t.poll(s, &cx()), Poll::Ready(SsePoll::Events(vec![format_event("hi", None, None)])));
+    assert_eq!(
+        t.poll(s, &cx()),
+        Poll::Ready(SsePoll::Events(vec![format_event("hi", None, None)]))
+    );
 }
 
 #[test]

@@ -92,8 +92,13 @@ pub trait Store: Send + Sync {
     fn get(&self, ns: &str, key: &str) -> Option<Vec<u8>>;
     /// Sets a key; with `ttl_ms` it expires that many milliseconds from now. Fails,
     /// storing nothing, when the namespace's quota would be passed.
-    fn set(&self, ns: &str, key: &str, value: Vec<u8>, ttl_ms: Option<u64>)
-        -> Result<(), StateError>;
+    fn set(
+        &self,
+        ns: &str,
+        key: &str,
+        value: Vec<u8>,
+        ttl_ms: Option<u64>,
+    ) -> Result<(), StateError>;
     /// Removes a key; returns whether it was live.
     fn delete(&self, ns: &str, key: &str) -> bool;
     /// Atomically adds `delta` to a decimal integer (missing counts as 0), keeping any
@@ -240,7 +245,9 @@ impl StateMap {
         }
         space.remove(key);
         space.bytes += cost(key, &value);
-        space.map.insert(key.to_string(), Entry { value, expires_ms });
+        space
+            .map
+            .insert(key.to_string(), Entry { value, expires_ms });
         self.wrote(now);
         Ok(())
     }

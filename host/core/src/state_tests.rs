@@ -1,9 +1,9 @@
 //! The store's rules, on a clock the test moves.
 
 use super::*;
+use alloc::format;
 use alloc::sync::Arc;
 use alloc::vec;
-use alloc::format;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Clone, Default)]
@@ -98,10 +98,7 @@ fn key_count_quota_refuses_new_keys_but_not_overwrites() {
 #[test]
 fn byte_quota_counts_keys_values_and_overhead() {
     let max_bytes = 10 * (ENTRY_OVERHEAD + 1);
-    let (s, _) = store(Quota {
-        max_bytes,
-        ..ROOMY
-    });
+    let (s, _) = store(Quota { max_bytes, ..ROOMY });
     // Empty values still cost their overhead, so a flood of them is bounded.
     let mut stored = 0;
     while s.set("p", &format!("{stored}"), Vec::new(), None).is_ok() {

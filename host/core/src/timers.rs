@@ -147,7 +147,13 @@ mod tests {
         assert_eq!(
             plan.refused,
             vec![
-                (t(1), TimerRefusal::TooFrequent { interval_ms: 5, min_ms: 10 }),
+                (
+                    t(1),
+                    TimerRefusal::TooFrequent {
+                        interval_ms: 5,
+                        min_ms: 10
+                    }
+                ),
                 (t(4), TimerRefusal::TooMany { max: 2 }),
             ]
         );

@@ -356,7 +356,13 @@ impl<M: Clone> WsRegistry<M> {
 
     /// Queues `msg` for every member of `room` (or every connection) but `except`;
     /// returns how many it was queued for.
-    pub fn broadcast(&mut self, room: Option<&str>, msg: &M, size: usize, except: Option<u64>) -> u32 {
+    pub fn broadcast(
+        &mut self,
+        room: Option<&str>,
+        msg: &M,
+        size: usize,
+        except: Option<u64>,
+    ) -> u32 {
         let targets = match room {
             Some(room) => self.room_members(room),
             None => self.ids(),

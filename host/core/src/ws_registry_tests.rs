@@ -68,8 +68,14 @@ fn first_close_wins_and_repeated_closes_cost_nothing() {
     }
     assert_eq!(r.queued(a), 6 + ITEM_OVERHEAD, "closes are not queued");
     assert_eq!(r.send(a, "after", 5), Err(WsError::NoSuchConnection));
-    assert_eq!(r.poll(a, &cx()), Poll::Ready(Outbox::Messages(vec!["before"])));
-    assert_eq!(r.poll(a, &cx()), Poll::Ready(Outbox::Close(1000, "bye".into())));
+    assert_eq!(
+        r.poll(a, &cx()),
+        Poll::Ready(Outbox::Messages(vec!["before"]))
+    );
+    assert_eq!(
+        r.poll(a, &cx()),
+        Poll::Ready(Outbox::Close(1000, "bye".into()))
+    );
     assert_eq!(r.poll_close(a, &cx()), Poll::Ready((1000, "bye".into())));
 }
 
@@ -77,7 +83,11 @@ fn first_close_wins_and_repeated_closes_cost_nothing() {
 fn close_reasons_are_cut_on_a_character_boundary() {
     let long = "é".repeat(100); // 200 bytes
     let cut = close_reason(&long);
-    assert!(cut.len() <= MAX_CLOSE_REASON && cut.len() == 122, "{}", cut.len());
+    assert!(
+        cut.len() <= MAX_CLOSE_REASON && cut.len() == 122,
+        "{}",
+        cut.len()
+    );
     assert_eq!(close_reason("short"), "short");
     let mut r = reg(1 << 20);
     let a = r.open().unwrap();
