@@ -64,7 +64,11 @@ macro_rules! scoped_api {
         }
 
         /// [`try_set`] with an expiry.
-        pub fn try_set_ttl(key: &str, value: impl AsRef<[u8]>, ttl: Duration) -> Result<(), String> {
+        pub fn try_set_ttl(
+            key: &str,
+            value: impl AsRef<[u8]>,
+            ttl: Duration,
+        ) -> Result<(), String> {
             host::state_try_set($scope, key, value.as_ref(), Some(ttl_ms(ttl)))
         }
 

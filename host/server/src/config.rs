@@ -531,6 +531,26 @@ mod tests {
     }
 
     #[test]
+    fn host_bounds_parse() {
+        let c = Config::parse(
+            "[limits]\nstate_max_keys = 7\nstate_max_bytes = 8\nstate_max_value = 9\n\
+             sse_max_topics = 10\nsse_replay_bytes = 11\nmax_timers = 12\n\
+             timer_min_interval = 0.25\n",
+            Path::new("."),
+        )
+        .unwrap();
+        let l = c.limits;
+        assert_eq!(
+            (l.state_max_keys, l.state_max_bytes, l.state_max_value),
+            (7, 8, 9)
+        );
+        assert_eq!((l.sse_max_topics, l.sse_replay_bytes), (10, 11));
+        assert_eq!((l.max_timers, l.timer_min_interval_ms), (12, 250));
+        let sse = c.sse.settings(&l);
+        assert_eq!((sse.max_topics, sse.replay_bytes), (10, 11));
+    }
+
+    #[test]
     fn typos_are_errors() {
         let err = Config::parse("[limits]\nmax_body = 1\n", Path::new(".")).unwrap_err();
         assert!(err.contains("max_body"), "{err}");

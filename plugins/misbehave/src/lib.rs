@@ -195,7 +195,10 @@ impl Plugin for Misbehave {
                     Outcome::stop()
                 }
                 Some(t) if t.starts_with("flood ") => {
-                    let mut args = t.split(' ').skip(1).map(|a| a.parse::<usize>().unwrap_or(0));
+                    let mut args = t
+                        .split(' ')
+                        .skip(1)
+                        .map(|a| a.parse::<usize>().unwrap_or(0));
                     let (n, big) = (args.next().unwrap_or(0), args.next().unwrap_or(0));
                     // A big message first keeps the writer busy on a client that does
                     // not read, so what follows stays queued in the host.
