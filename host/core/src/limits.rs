@@ -80,7 +80,7 @@ impl Default for Limits {
             state_max_keys: 10_000,
             state_max_bytes: 16 << 20,
             state_max_value: 1 << 20,
-            sse_max_topics: 1024,
+            sse_max_topics: 256,
             sse_replay_bytes: 64 << 10,
             max_timers: 64,
             timer_min_interval_ms: 10,

@@ -20,7 +20,7 @@
 //! state_max_keys = 10000             # keys per state namespace (a plugin's, or shared)
 //! state_max_bytes = 16777216         # bytes per state namespace
 //! state_max_value = 1048576          # bytes per state value
-//! sse_max_topics = 1024              # SSE topics kept at once
+//! sse_max_topics = 256               # SSE topics kept at once
 //! sse_replay_bytes = 65536           # bytes of replay kept per topic
 //! max_timers = 64                    # timers over all plugins
 //! timer_min_interval = 0.01          # seconds: the shortest timer interval
