@@ -45,7 +45,8 @@ macro_rules! scoped_api {
             serde_json::from_slice(&get(key)?).ok()
         }
 
-        /// Stores `value` under `key`, without expiry.
+        /// Stores `value` under `key`, without expiry. A refusal (over the namespace's
+        /// quota) goes to this plugin's log; use [`try_set`] to handle it.
         pub fn set(key: &str, value: impl AsRef<[u8]>) {
             host::state_set($scope, key, value.as_ref(), None)
         }
@@ -53,6 +54,22 @@ macro_rules! scoped_api {
         /// Stores `value` under `key`; it expires after `ttl`.
         pub fn set_ttl(key: &str, value: impl AsRef<[u8]>, ttl: Duration) {
             host::state_set($scope, key, value.as_ref(), Some(ttl_ms(ttl)))
+        }
+
+        /// Stores `value` under `key`, or says why the host refused: the namespace's
+        /// quota (`[limits] state_max_keys`, `state_max_bytes`, `state_max_value`)
+        /// would be passed. [`set`] logs that instead.
+        pub fn try_set(key: &str, value: impl AsRef<[u8]>) -> Result<(), String> {
+            host::state_try_set($scope, key, value.as_ref(), None)
+        }
+
+        /// [`try_set`] with an expiry.
+        pub fn try_set_ttl(
+            key: &str,
+            value: impl AsRef<[u8]>,
+            ttl: Duration,
+        ) -> Result<(), String> {
+            host::state_try_set($scope, key, value.as_ref(), Some(ttl_ms(ttl)))
         }
 
         /// Stores `value` as JSON under `key`.

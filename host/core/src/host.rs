@@ -129,8 +129,8 @@ pub struct PluginHost {
     gpio: GpioGrant,
 }
 
-/// The prefix under which the shared namespace lives in the store.
-const SHARED_PREFIX: &str = "shared/";
+/// The namespace every plugin shares in the store.
+const SHARED_NAMESPACE: &str = "shared";
 
 impl PluginHost {
     /// The host for the plugin named `plugin`.
@@ -163,12 +163,13 @@ impl PluginHost {
         &self.api
     }
 
-    /// Maps a plugin's key to its key in the store. Plugin namespaces are `plugin/<name>/`
-    /// and the shared one is `shared/`, so no plugin can reach another's keys.
+    /// The store namespace a call addresses. Plugin namespaces are `plugin/<name>` and
+    /// the shared one is `shared`, so no plugin can reach another's keys, and each has
+    /// its own quota.
     fn namespace(&self, scope: Scope) -> String {
         match scope {
-            Scope::Plugin => format!("plugin/{}/", self.plugin),
-            Scope::Shared => String::from(SHARED_PREFIX),
+            Scope::Plugin => format!("plugin/{}", self.plugin),
+            Scope::Shared => String::from(SHARED_NAMESPACE),
         }
     }
 
@@ -186,47 +187,77 @@ impl PluginHost {
 
     /// `state-get`.
     pub fn state_get(&self, scope: Scope, key: &str) -> Option<Vec<u8>> {
-        self.api.store().get(&(self.namespace(scope) + key))
+        self.api.store().get(&self.namespace(scope), key)
     }
 
-    /// `state-set`.
-    pub fn state_set(&self, scope: Scope, key: &str, value: Vec<u8>, ttl_ms: Option<u64>) {
+    /// `state-set` and `state-put`: `Err` carries the text the plugin sees when the
+    /// namespace's quota (`[limits] state_*`) would be passed; nothing is stored then.
+    pub fn state_set(
+        &self,
+        scope: Scope,
+        key: &str,
+        value: Vec<u8>,
+        ttl_ms: Option<u64>,
+    ) -> Result<(), String> {
         self.api
             .store()
-            .set(&(self.namespace(scope) + key), value, ttl_ms);
+            .set(&self.namespace(scope), key, value, ttl_ms)
+            .map_err(|e| self.state_refused("state-set", e))
     }
 
     /// `state-delete`.
     pub fn state_delete(&self, scope: Scope, key: &str) -> bool {
-        self.api.store().delete(&(self.namespace(scope) + key))
+        self.api.store().delete(&self.namespace(scope), key)
     }
 
     /// `state-incr`.
     pub fn state_incr(&self, scope: Scope, key: &str, delta: i64) -> Result<i64, String> {
         self.api
             .store()
-            .incr(&(self.namespace(scope) + key), delta)
-            .map_err(|e: StateError| format!("{e}"))
+            .incr(&self.namespace(scope), key, delta)
+            .map_err(|e| match e {
+                StateError::NotAnInteger | StateError::Overflow => format!("{e}"),
+                quota => self.state_refused("state-incr", quota),
+            })
     }
 
-    /// `state-keys`: keys come back without the namespace prefix.
+    /// `state-keys`.
     pub fn state_keys(&self, scope: Scope, prefix: &str) -> Vec<String> {
-        let ns = self.namespace(scope);
-        self.api
-            .store()
-            .keys(&(ns.clone() + prefix))
-            .into_iter()
-            .map(|k| String::from(&k[ns.len()..]))
-            .collect()
+        self.api.store().keys(&self.namespace(scope), prefix)
+    }
+
+    /// A quota refusal, as the text the plugin sees.
+    fn state_refused(&self, what: &str, e: StateError) -> String {
+        format!("{what} refused: {e}")
+    }
+
+    /// `state-set`, which has no result: a refusal goes to the plugin's log instead
+    /// (`state-try-set` returns it to the plugin).
+    pub fn state_set_logged(&self, scope: Scope, key: &str, value: Vec<u8>, ttl_ms: Option<u64>) {
+        if let Err(e) = self.state_set(scope, key, value, ttl_ms) {
+            self.log(Level::Warn, &e);
+        }
     }
 
     /// `ws-send`.
     pub fn ws_send(&self, conn: u64, msg: WsPayload) -> Result<(), WsError> {
         self.api.ws_send(conn, msg)
     }
-    /// `ws-close`.
+    /// `ws-close`: only a code a peer may receive goes on the wire (RFC 6455 §7.4); any
+    /// other is replaced by 1000 and the plugin's log says so. The reason is cut to 123
+    /// bytes on a character boundary.
     pub fn ws_close(&self, conn: u64, code: u16, reason: &str) -> Result<(), WsError> {
-        self.api.ws_close(conn, code, reason)
+        let (sent, reason, replaced) = crate::ws_registry::plugin_close(code, reason);
+        if replaced {
+            self.log(
+                Level::Warn,
+                &format!(
+                    "ws-close code {code} cannot be sent (RFC 6455 §7.4 allows 1000-1003, \
+                     1007-1011, 3000-4999): closing with {sent} instead"
+                ),
+            );
+        }
+        self.api.ws_close(conn, sent, reason)
     }
     /// `ws-data-get`.
     pub fn ws_data_get(&self, conn: u64, key: &str) -> Option<String> {
@@ -305,13 +336,13 @@ impl PluginHost {
 #[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
-    use crate::state::MemoryStore;
+    use crate::state::{MemoryStore, StdClock};
     use std::sync::Mutex;
 
     /// Records what reaches the host behind the grant check.
     #[derive(Default)]
     struct Recorder {
-        store: MemoryStore,
+        store: MemoryStore<StdClock>,
         writes: Mutex<Vec<(String, u8, bool)>>,
         warnings: Mutex<Vec<String>>,
     }

@@ -39,6 +39,22 @@ pub struct Limits {
     pub plugin_timeout_ms: u64,
     /// Linear memory cap per plugin instance, bytes.
     pub plugin_memory: usize,
+    /// Live keys one state namespace (a plugin's own, or the shared one) may hold;
+    /// `state-set` of a new key past it fails.
+    pub state_max_keys: usize,
+    /// Bytes (keys plus values) one state namespace may hold.
+    pub state_max_bytes: usize,
+    /// Largest single state value, bytes.
+    pub state_max_value: usize,
+    /// SSE topics kept at once. A topic with no subscriber and no replay left is dropped;
+    /// past the cap, an event for a new topic reaches no one and is not kept.
+    pub sse_max_topics: usize,
+    /// Bytes of events one topic keeps for `Last-Event-ID` replay (oldest go first).
+    pub sse_replay_bytes: usize,
+    /// Timers (`app.every`) all plugins together may register; the rest are refused.
+    pub max_timers: usize,
+    /// Shortest timer interval, ms; a shorter one is refused at start-up.
+    pub timer_min_interval_ms: u64,
 }
 
 impl Default for Limits {
@@ -61,6 +77,13 @@ impl Default for Limits {
             ws_pong_timeout_ms: 60_000,
             plugin_timeout_ms: 1_000,
             plugin_memory: 16 << 20,
+            state_max_keys: 10_000,
+            state_max_bytes: 16 << 20,
+            state_max_value: 1 << 20,
+            sse_max_topics: 256,
+            sse_replay_bytes: 64 << 10,
+            max_timers: 64,
+            timer_min_interval_ms: 10,
         }
     }
 }
@@ -71,6 +94,17 @@ impl Limits {
         crate::engine::EngineLimits {
             call_timeout_ms: self.plugin_timeout_ms,
             memory_bytes: self.plugin_memory,
+        }
+    }
+}
+
+impl Limits {
+    /// The part of the limits that the state store enforces.
+    pub fn state(&self) -> crate::state::Quota {
+        crate::state::Quota {
+            max_keys: self.state_max_keys,
+            max_bytes: self.state_max_bytes,
+            max_value: self.state_max_value,
         }
     }
 }

@@ -186,6 +186,12 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
         let keep_alive =
             head.keep_alive() && served < server.options.limits.max_keep_alive_requests;
         let file_request = crate::files::FileRequest::of(&head.headers);
+        // Kept for an SSE response's replay (the request moves into the pipeline).
+        let last_event_id = head
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("last-event-id"))
+            .map(|(_, v)| v.clone());
         let request = Request {
             id: server.next_request_id(),
             method,
@@ -204,7 +210,8 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
         let is_head = method == Method::Head;
         let keep = match response.body {
             Body::Sse(_) => {
-                crate::session::sse(server, conn, &mut buf, response, is_head).await;
+                let last = last_event_id.as_deref();
+                crate::session::sse(server, conn, &mut buf, response, is_head, last).await;
                 false
             }
             Body::Stream(id) => match invoker.stream_owner {

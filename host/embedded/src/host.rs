@@ -1,22 +1,24 @@
 //! The embedded [`HostApi`]: the platform's clock, randomness, log, pins and heap
-//! figures, the in-memory [`KvStore`], and the hub of open WebSocket connections and SSE
-//! subscribers that `ws-*` and `publish` reach.
+//! figures, and glue to berth-core's shared registries — the state store
+//! ([`MemoryStore`]), the WebSocket registry ([`WsRegistry`]) and the SSE table
+//! ([`SseTable`]) — which hold every rule and bound; this file only locks them.
 //!
 //! A plugin call runs synchronously inside one connection's future; what it sends to
-//! another connection is queued in the [`Hub`] and that connection's future is woken to
-//! write it. Queues are bounded by `ws_send_queue` bytes: a client that does not read is
-//! disconnected (1008) instead of growing the heap.
+//! another connection is queued in the registry and that connection's future is woken
+//! (through its `Waker`) to write it.
 
-use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::task::{Context, Poll, Waker};
+use core::task::{Context, Poll};
 
 use berth_core::device::{DeviceError, MemoryStats};
 use berth_core::host::{HostApi, Level, WsError};
+use berth_core::limits::Limits;
 use berth_core::model::WsPayload;
-use berth_core::state::{add_to_counter, StateError, Store};
+use berth_core::sse::{format_event, Heartbeat, SsePoll, SseSettings, SseTable};
+use berth_core::state::{Clock, MemoryStore, Store};
+use berth_core::ws_registry::{Outbox, WsRegistry};
 use spin::Mutex;
 
 use crate::net::Platform;
@@ -26,74 +28,8 @@ use crate::net::Platform;
 pub enum Outgoing {
     /// A message.
     Message(WsPayload),
-    /// A close handshake a plugin asked for.
+    /// The close handshake to start, once everything before it was written.
     Close(u16, String),
-}
-
-struct Queue<T> {
-    items: VecDeque<T>,
-    bytes: usize,
-    overflow: bool,
-    waker: Option<Waker>,
-}
-
-impl<T> Default for Queue<T> {
-    fn default() -> Self {
-        Queue {
-            items: VecDeque::new(),
-            bytes: 0,
-            overflow: false,
-            waker: None,
-        }
-    }
-}
-
-impl<T> Queue<T> {
-    fn push(&mut self, item: T, size: usize, cap: usize) -> bool {
-        if self.overflow || self.bytes.saturating_add(size) > cap {
-            self.overflow = true;
-        } else {
-            self.items.push_back(item);
-            self.bytes += size;
-        }
-        if let Some(w) = &self.waker {
-            w.wake_by_ref();
-        }
-        !self.overflow
-    }
-
-    /// Takes everything queued, or registers the waker. `Err(())` once it overflowed.
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<Vec<T>, ()>> {
-        if self.overflow {
-            return Poll::Ready(Err(()));
-        }
-        if self.items.is_empty() {
-            self.waker = Some(cx.waker().clone());
-            return Poll::Pending;
-        }
-        self.bytes = 0;
-        Poll::Ready(Ok(self.items.drain(..).collect()))
-    }
-}
-
-#[derive(Default)]
-struct WsConn {
-    queue: Queue<Outgoing>,
-    data: BTreeMap<String, String>,
-    rooms: BTreeSet<String>,
-}
-
-struct Subscriber {
-    topic: String,
-    queue: Queue<String>,
-}
-
-/// Open WebSocket connections and SSE subscribers.
-#[derive(Default)]
-pub struct Hub {
-    conns: BTreeMap<u64, WsConn>,
-    subs: BTreeMap<u64, Subscriber>,
-    next_id: u64,
 }
 
 fn payload_size(p: &WsPayload) -> usize {
@@ -103,47 +39,43 @@ fn payload_size(p: &WsPayload) -> usize {
     }
 }
 
-/// One Server-Sent Event in wire format: optional `event:` and `id:`, a `data:` line per
-/// line of `data`, and the blank line that ends it.
+/// One Server-Sent Event in wire format (berth-core's [`format_event`]).
 pub fn sse_event(data: &str, event: Option<&str>, id: Option<&str>) -> String {
-    let mut out = String::new();
-    // A field value cannot contain a line break: those would start new fields.
-    let clean = |s: &str| s.replace(['\r', '\n'], " ");
-    if let Some(event) = event {
-        out.push_str("event: ");
-        out.push_str(&clean(event));
-        out.push('\n');
+    format_event(data, event, id)
+}
+
+/// The platform's monotonic clock, for state expiry.
+pub struct PlatformClock<P: Platform>(Arc<P>);
+
+impl<P: Platform> Clock for PlatformClock<P> {
+    fn now_ms(&self) -> u64 {
+        self.0.now_ms()
     }
-    if let Some(id) = id {
-        out.push_str("id: ");
-        out.push_str(&clean(id));
-        out.push('\n');
-    }
-    for line in data.split('\n') {
-        out.push_str("data: ");
-        out.push_str(line.strip_suffix('\r').unwrap_or(line));
-        out.push('\n');
-    }
-    out.push('\n');
-    out
 }
 
 /// What every plugin on this host shares.
 pub struct EmbeddedHost<P: Platform> {
     platform: Arc<P>,
-    store: KvStore<P>,
-    hub: Mutex<Hub>,
-    send_queue: usize,
+    store: MemoryStore<PlatformClock<P>>,
+    hub: Mutex<WsRegistry<WsPayload>>,
+    sse: Mutex<SseTable<String>>,
 }
 
 impl<P: Platform> EmbeddedHost<P> {
-    /// A host over `platform`; `send_queue` bounds each connection's queued bytes.
-    pub fn new(platform: Arc<P>, send_queue: usize) -> EmbeddedHost<P> {
+    /// A host over `platform`, bounded by `limits` (state quotas, send queues, SSE).
+    pub fn new(platform: Arc<P>, limits: &Limits) -> EmbeddedHost<P> {
+        let sse = SseSettings {
+            replay_bytes: limits.sse_replay_bytes,
+            queue_bytes: limits.ws_send_queue,
+            max_topics: limits.sse_max_topics,
+            ..SseSettings::default()
+        };
         EmbeddedHost {
-            store: KvStore::new(platform.clone()),
+            store: MemoryStore::new(limits.state(), PlatformClock(platform.clone())),
             platform,
-            hub: Mutex::new(Hub::default()),
-            send_queue,
+            // Connection slots already bound the WebSockets; the registry need not.
+            hub: Mutex::new(WsRegistry::new(usize::MAX, limits.ws_send_queue)),
+            sse: Mutex::new(SseTable::new(sse)),
         }
     }
 
@@ -154,64 +86,71 @@ impl<P: Platform> EmbeddedHost<P> {
 
     /// Registers a new WebSocket connection and returns its id.
     pub fn ws_open(&self) -> u64 {
-        let mut hub = self.hub.lock();
-        hub.next_id += 1;
-        let id = hub.next_id;
-        hub.conns.insert(id, WsConn::default());
-        id
+        // The registry's cap is `usize::MAX`: it cannot be reached.
+        self.hub.lock().open().unwrap_or(0)
     }
 
     /// Forgets a connection (its rooms and data go with it).
     pub fn ws_end(&self, conn: u64) {
-        self.hub.lock().conns.remove(&conn);
+        self.hub.lock().end(conn);
     }
 
     /// The number of open WebSocket connections.
     pub fn ws_count(&self) -> usize {
-        self.hub.lock().conns.len()
+        self.hub.lock().len()
     }
 
-    /// Takes what is queued for `conn`; `Err(())` when its queue overflowed (or it is gone).
+    /// Takes what is queued for `conn`: messages, then (alone) the close to send.
+    /// `Err(())` when the connection is gone.
     pub fn ws_poll(&self, conn: u64, cx: &mut Context<'_>) -> Poll<Result<Vec<Outgoing>, ()>> {
-        match self.hub.lock().conns.get_mut(&conn) {
-            Some(c) => c.queue.poll(cx),
-            None => Poll::Ready(Err(())),
-        }
+        self.hub.lock().poll(conn, cx).map(|next| match next {
+            Outbox::Messages(m) => Ok(m.into_iter().map(Outgoing::Message).collect()),
+            Outbox::Close(code, reason) => Ok(alloc::vec![Outgoing::Close(code, reason)]),
+            Outbox::Gone => Err(()),
+        })
     }
 
     /// Subscribes to an SSE topic; returns the subscription id.
     pub fn sse_subscribe(&self, topic: &str) -> u64 {
-        let mut hub = self.hub.lock();
-        hub.next_id += 1;
-        let id = hub.next_id;
-        let sub = Subscriber {
-            topic: topic.into(),
-            queue: Queue::default(),
-        };
-        hub.subs.insert(id, sub);
-        id
+        self.sse_subscribe_after(topic, None).0
     }
 
-    /// Ends an SSE subscription.
-    pub fn sse_end(&self, sub: u64) {
-        self.hub.lock().subs.remove(&sub);
-    }
-
-    /// Takes the events queued for a subscription; `Err(())` when it overflowed.
-    pub fn sse_poll(&self, sub: u64, cx: &mut Context<'_>) -> Poll<Result<Vec<String>, ()>> {
-        match self.hub.lock().subs.get_mut(&sub) {
-            Some(s) => s.queue.poll(cx),
-            None => Poll::Ready(Err(())),
-        }
-    }
-
-    fn with_conn<R>(&self, conn: u64, f: impl FnOnce(&mut WsConn) -> R) -> Result<R, WsError> {
-        self.hub
+    /// Subscribes to an SSE topic; returns the subscription id and the kept events
+    /// published after the one with id `last_event_id` (`Last-Event-ID`).
+    pub fn sse_subscribe_after(
+        &self,
+        topic: &str,
+        last_event_id: Option<&str>,
+    ) -> (u64, Vec<String>) {
+        // A closed table (never, here: the loop ends instead) subscribes to nothing.
+        self.sse
             .lock()
-            .conns
-            .get_mut(&conn)
-            .map(f)
-            .ok_or(WsError::NoSuchConnection)
+            .subscribe(topic, last_event_id)
+            .unwrap_or_default()
+    }
+
+    /// The heartbeat schedule of a subscription opened at `now_ms`.
+    pub fn sse_heartbeat(&self, now_ms: u64) -> Heartbeat {
+        Heartbeat::new(now_ms, self.sse.lock().settings().heartbeat_ms)
+    }
+
+    /// Ends an SSE subscription; its topic goes too when nothing is left in it.
+    pub fn sse_end(&self, sub: u64) {
+        self.sse.lock().unsubscribe(sub);
+    }
+
+    /// Takes the events queued for a subscription; `Err(())` when it fell behind and
+    /// was dropped.
+    pub fn sse_poll(&self, sub: u64, cx: &mut Context<'_>) -> Poll<Result<Vec<String>, ()>> {
+        self.sse.lock().poll(sub, cx).map(|next| match next {
+            SsePoll::Events(events) => Ok(events),
+            SsePoll::Lagged | SsePoll::Ended => Err(()),
+        })
+    }
+
+    /// SSE topics kept right now (for tests and diagnostics).
+    pub fn sse_topics(&self) -> usize {
+        self.sse.lock().topic_count()
     }
 }
 
@@ -233,86 +172,44 @@ impl<P: Platform> HostApi for EmbeddedHost<P> {
     }
 
     fn ws_send(&self, conn: u64, msg: WsPayload) -> Result<(), WsError> {
-        let cap = self.send_queue;
         let size = payload_size(&msg);
-        match self.with_conn(conn, |c| c.queue.push(Outgoing::Message(msg), size, cap))? {
-            true => Ok(()),
-            false => Err(WsError::QueueFull),
-        }
+        self.hub.lock().send(conn, msg, size)
     }
 
     fn ws_close(&self, conn: u64, code: u16, reason: &str) -> Result<(), WsError> {
-        let close = Outgoing::Close(code, reason.into());
-        // A close always fits: it is what ends the queue.
-        self.with_conn(conn, |c| c.queue.push(close, 0, usize::MAX))
-            .map(|_| ())
+        self.hub.lock().close(conn, code, reason)
     }
 
     fn ws_data_get(&self, conn: u64, key: &str) -> Option<String> {
-        self.with_conn(conn, |c| c.data.get(key).cloned())
-            .ok()
-            .flatten()
+        self.hub.lock().data_get(conn, key)
     }
 
     fn ws_data_set(&self, conn: u64, key: &str, value: Option<String>) -> Result<(), WsError> {
-        self.with_conn(conn, |c| match value {
-            Some(v) => {
-                c.data.insert(key.into(), v);
-            }
-            None => {
-                c.data.remove(key);
-            }
-        })
+        self.hub.lock().data_set(conn, key, value)
     }
 
     fn ws_join(&self, conn: u64, room: &str) -> Result<(), WsError> {
-        self.with_conn(conn, |c| {
-            c.rooms.insert(room.into());
-        })
+        self.hub.lock().join(conn, room)
     }
 
     fn ws_leave(&self, conn: u64, room: &str) -> Result<(), WsError> {
-        self.with_conn(conn, |c| {
-            c.rooms.remove(room);
-        })
+        self.hub.lock().leave(conn, room)
     }
 
     fn ws_broadcast(&self, room: Option<&str>, msg: WsPayload, except: Option<u64>) -> u32 {
-        let (cap, size) = (self.send_queue, payload_size(&msg));
-        let mut hub = self.hub.lock();
-        let mut reached = 0;
-        for (id, conn) in hub.conns.iter_mut() {
-            let member = room.is_none_or(|r| conn.rooms.contains(r));
-            if member
-                && Some(*id) != except
-                && conn.queue.push(Outgoing::Message(msg.clone()), size, cap)
-            {
-                reached += 1;
-            }
-        }
-        reached
+        let size = payload_size(&msg);
+        self.hub.lock().broadcast(room, &msg, size, except)
     }
 
     fn ws_room_members(&self, room: &str) -> Vec<u64> {
-        let hub = self.hub.lock();
-        hub.conns
-            .iter()
-            .filter(|(_, c)| c.rooms.contains(room))
-            .map(|(id, _)| *id)
-            .collect()
+        self.hub.lock().room_members(room)
     }
 
     fn publish(&self, topic: &str, data: &str, event: Option<&str>, id: Option<&str>) -> u32 {
-        let text = sse_event(data, event, id);
-        let cap = self.send_queue;
-        let mut hub = self.hub.lock();
-        let mut reached = 0;
-        for sub in hub.subs.values_mut().filter(|s| s.topic == topic) {
-            if sub.queue.push(text.clone(), text.len(), cap) {
-                reached += 1;
-            }
-        }
-        reached
+        let text = format_event(data, event, id);
+        let size = text.len();
+        // A dropped subscriber's session sees `Err` on its next poll (it was woken).
+        self.sse.lock().publish(topic, text, size, id).reached
     }
 
     fn gpio_write(&self, plugin: &str, pin: u8, high: bool) -> Result<(), DeviceError> {
@@ -347,104 +244,6 @@ impl<P: Platform> HostApi for EmbeddedHost<P> {
             Level::Debug,
             format_args!("memory-collect: {purged} expired state entries freed"),
         );
-    }
-}
-
-struct Entry {
-    value: Vec<u8>,
-    expires_ms: Option<u64>,
-}
-
-/// The in-memory key-value store (design §7's embedded default): a `BTreeMap` behind a
-/// spin lock, TTLs on the platform's monotonic clock.
-pub struct KvStore<P: Platform> {
-    platform: Arc<P>,
-    map: Mutex<BTreeMap<String, Entry>>,
-}
-
-impl<P: Platform> KvStore<P> {
-    /// An empty store.
-    pub fn new(platform: Arc<P>) -> KvStore<P> {
-        KvStore {
-            platform,
-            map: Mutex::new(BTreeMap::new()),
-        }
-    }
-
-    fn live(&self, e: &Entry, now: u64) -> bool {
-        e.expires_ms.is_none_or(|at| at > now)
-    }
-
-    /// Drops every expired entry; returns how many there were.
-    pub fn purge_expired(&self) -> usize {
-        let now = self.platform.now_ms();
-        let mut map = self.map.lock();
-        let before = map.len();
-        map.retain(|_, e| e.expires_ms.is_none_or(|at| at > now));
-        before - map.len()
-    }
-}
-
-impl<P: Platform> Store for KvStore<P> {
-    fn get(&self, key: &str) -> Option<Vec<u8>> {
-        let now = self.platform.now_ms();
-        let mut map = self.map.lock();
-        match map.get(key) {
-            Some(e) if self.live(e, now) => Some(e.value.clone()),
-            Some(_) => {
-                map.remove(key);
-                None
-            }
-            None => None,
-        }
-    }
-
-    fn set(&self, key: &str, value: Vec<u8>, ttl_ms: Option<u64>) {
-        let now = self.platform.now_ms();
-        let mut map = self.map.lock();
-        // Expired keys nobody reads again must not pile up on a small heap.
-        map.retain(|_, e| e.expires_ms.is_none_or(|at| at > now));
-        let expires_ms = ttl_ms.map(|t| now.saturating_add(t));
-        map.insert(key.into(), Entry { value, expires_ms });
-    }
-
-    fn delete(&self, key: &str) -> bool {
-        let now = self.platform.now_ms();
-        self.map
-            .lock()
-            .remove(key)
-            .is_some_and(|e| self.live(&e, now))
-    }
-
-    fn incr(&self, key: &str, delta: i64) -> Result<i64, StateError> {
-        let now = self.platform.now_ms();
-        let mut map = self.map.lock();
-        let current = map.get(key).filter(|e| self.live(e, now));
-        let value = add_to_counter(current.map(|e| e.value.as_slice()), delta)?;
-        let expires_ms = current.and_then(|e| e.expires_ms);
-        let bytes = alloc::format!("{value}").into_bytes();
-        map.insert(
-            key.into(),
-            Entry {
-                value: bytes,
-                expires_ms,
-            },
-        );
-        Ok(value)
-    }
-
-    fn keys(&self, prefix: &str) -> Vec<String> {
-        let now = self.platform.now_ms();
-        self.map
-            .lock()
-            .range::<str, _>((
-                core::ops::Bound::Included(prefix),
-                core::ops::Bound::Unbounded,
-            ))
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .filter(|(_, e)| self.live(e, now))
-            .map(|(k, _)| k.clone())
-            .collect()
     }
 }
 

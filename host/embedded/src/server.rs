@@ -25,6 +25,7 @@ use berth_core::host::{HostApi, Level};
 use berth_core::limits::Limits;
 use berth_core::model::{Event, EventKind, ServerInfo};
 use berth_core::pipeline::App;
+use berth_core::timers::{Schedule, TimerPlan};
 use embassy_futures::select::{select, Either};
 
 use crate::files::{StaticConfig, StaticError, StaticFiles};
@@ -96,7 +97,7 @@ impl<P: Platform> Server<P> {
         options: Options,
         sources: &[PluginSource<'_>],
     ) -> Result<Server<P>, LoadFailure> {
-        let host = Arc::new(EmbeddedHost::new(platform, options.limits.ws_send_queue));
+        let host = Arc::new(EmbeddedHost::new(platform, &options.limits));
         let api: Arc<dyn HostApi> = host.clone();
         let (app, plugins) = load(engine, api, sources, options.server_name.clone())?;
         Ok(Server {
@@ -247,30 +248,39 @@ impl<P: Platform> Server<P> {
         }
     }
 
-    /// Delivers `tick` events to the plugins' timers, forever.
+    /// Delivers `tick` events to the plugins' timers, forever, on berth-core's
+    /// schedule and within its bounds (refused timers are logged once, here).
     async fn timers(&self) {
-        let start = self.platform().now_ms();
-        let mut due: Vec<(u64, u32, berth_core::pipeline::Target)> = self
-            .app
-            .timers()
-            .map(|(every, target)| (start + u64::from(every.max(1)), every.max(1), target))
-            .collect();
-        if due.is_empty() {
-            return core::future::pending().await;
+        let limits = &self.options.limits;
+        let plan = TimerPlan::new(
+            self.app.timers(),
+            limits.max_timers,
+            limits.timer_min_interval_ms,
+        );
+        for (target, why) in &plan.refused {
+            let plugin = self
+                .app
+                .plugins()
+                .get(target.plugin)
+                .map_or("?", |p| &p.name);
+            self.platform()
+                .log(plugin, Level::Warn, format_args!("{why}"));
         }
+        let mut schedule = Schedule::new(&plan, self.platform().now_ms());
+        let Some(mut next) = schedule.deadline() else {
+            return core::future::pending().await;
+        };
         loop {
-            let next = due.iter().map(|d| d.0).min().unwrap_or(u64::MAX);
             self.platform().sleep_until(next).await;
-            let now = self.platform().now_ms();
-            for (at, every, target) in due.iter_mut() {
-                if *at <= now {
-                    let tick = Event::Tick(self.platform().unix_ms());
-                    let mut invoker = self.invoker();
-                    let _ = berth_core::pipeline::Invoker::on_event(&mut invoker, *target, &tick);
-                    // A late tick is not repeated to catch up.
-                    *at = (*at + u64::from(*every)).max(now + 1);
-                }
+            for target in schedule.take_due(self.platform().now_ms()) {
+                let tick = Event::Tick(self.platform().unix_ms());
+                let mut invoker = self.invoker();
+                let _ = berth_core::pipeline::Invoker::on_event(&mut invoker, target, &tick);
             }
+            // Handlers slower than their interval leave the next tick already due: let
+            // the connections run before it, or one timer would freeze the loop.
+            embassy_futures::yield_now().await;
+            next = schedule.deadline().unwrap_or(u64::MAX);
         }
     }
 }

@@ -293,16 +293,16 @@ async fn session<P: Platform, C: Connection>(
     }
 }
 
-/// How often an idle SSE stream gets a comment line, so proxies and clients see it alive.
-const SSE_KEEPALIVE_MS: u64 = 15_000;
-
-/// Streams the events published to the response's topic until the client goes away.
+/// Streams the events published to the response's topic until the client goes away:
+/// first what berth-core's replay ring kept after `last_event_id`, then live events,
+/// with a heartbeat comment on the core schedule when idle.
 pub(crate) async fn sse<P: Platform, C: Connection>(
     server: &Server<P>,
     conn: &mut C,
     buf: &mut InBuf,
     mut response: Response,
     is_head: bool,
+    last_event_id: Option<&str>,
 ) {
     let berth_core::model::Body::Sse(topic) = &response.body else {
         return;
@@ -319,13 +319,20 @@ pub(crate) async fn sse<P: Platform, C: Connection>(
         &[("connection", "close")],
     );
     warn_dropped(server, &dropped);
-    if is_head || conn.write_all(&out).await.is_err() {
+    if is_head {
         return;
     }
-    let sub = server.host.sse_subscribe(&topic);
+    // Subscribed before the head goes out: a client that saw the head misses nothing.
+    let (sub, replay) = server.host.sse_subscribe_after(&topic, last_event_id);
+    out.extend(replay.concat().into_bytes());
+    if conn.write_all(&out).await.is_err() {
+        server.host.sse_end(sub);
+        return;
+    }
     let host = &server.host;
+    let mut heartbeat = host.sse_heartbeat(server.platform().now_ms());
     loop {
-        let deadline = server.platform().now_ms() + SSE_KEEPALIVE_MS;
+        let deadline = heartbeat.deadline();
         let events = core::future::poll_fn(|cx| host.sse_poll(sub, cx));
         buf.start = buf.end; // whatever the client sends now is ignored
         let free = buf.free();
@@ -339,12 +346,16 @@ pub(crate) async fn sse<P: Platform, C: Connection>(
             Either3::First(Ok(0)) | Either3::First(Err(_)) => break,
             Either3::First(Ok(_)) => Ok(()),
             Either3::Second(Ok(events)) => {
+                heartbeat.reset(server.platform().now_ms());
                 let text: String = events.concat();
                 conn.write_all(text.as_bytes()).await
             }
             // A subscriber that cannot keep up is dropped rather than buffered forever.
             Either3::Second(Err(())) => break,
-            Either3::Third(()) => conn.write_all(b": keep-alive\n\n").await,
+            Either3::Third(()) => {
+                heartbeat.reset(server.platform().now_ms());
+                conn.write_all(berth_core::sse::HEARTBEAT.as_bytes()).await
+            }
         };
         if result.is_err() {
             break;

@@ -154,8 +154,17 @@ fn dispatch(host: &PluginHost, name: &str, args: Vec<Value>) -> Result<Option<Va
             let (scope, key) = (cv::to_scope(a.next()?)?, a.string()?);
             let value = cv::bytes(a.next()?)?;
             let ttl = cv::option(a.next()?, cv::u64_)?;
-            host.state_set(scope, &key, value, ttl);
+            host.state_set_logged(scope, &key, value, ttl);
             Ok(None)
+        }
+        "state-try-set" => {
+            let (scope, key) = (cv::to_scope(a.next()?)?, a.string()?);
+            let value = cv::bytes(a.next()?)?;
+            let ttl = cv::option(a.next()?, cv::u64_)?;
+            some(match host.state_set(scope, &key, value, ttl) {
+                Ok(()) => Value::unit(0),
+                Err(e) => Value::case(1, Value::String(e)),
+            })
         }
         "state-delete" => {
             let (scope, key) = (cv::to_scope(a.next()?)?, a.string()?);

@@ -251,7 +251,7 @@ pub const NEXT_CHUNK: FuncSig = sig(
 pub const GUEST_FUNCS: [FuncSig; 6] = [SETUP, HANDLE, BEFORE, AFTER, ON_EVENT, NEXT_CHUNK];
 
 /// Every import of `interface host`, in WIT order.
-pub const HOST_FUNCS: [FuncSig; 22] = [
+pub const HOST_FUNCS: [FuncSig; 23] = [
     sig("log", p!["level": LEVEL, "message": Type::String], None),
     sig(
         "state-get",
@@ -262,6 +262,14 @@ pub const HOST_FUNCS: [FuncSig; 22] = [
         "state-set",
         p!["scope": SCOPE, "key": Type::String, "value": BYTES, "ttl-ms": Type::Option(&Type::U64)],
         None,
+    ),
+    sig(
+        "state-try-set",
+        p!["scope": SCOPE, "key": Type::String, "value": BYTES, "ttl-ms": Type::Option(&Type::U64)],
+        Some(Type::Result {
+            ok: None,
+            err: Some(&Type::String),
+        }),
     ),
     sig(
         "state-delete",

@@ -269,11 +269,47 @@ fn malformed_guest_data_is_rejected() {
         &mem.bytes,
         &strings,
         0,
-        &mut LiftBudget::for_memory(&mem.bytes),
+        &mut LiftBudget::new(mem.bytes.len() as u64),
     ));
     // A store through a bad return pointer.
     malformed(store(&mut mem, &Type::U64, &Value::U64(1), 4093));
     malformed(store(&mut mem, &Type::U64, &Value::U64(1), 4));
+}
+
+/// The budget charges what the host allocates: a list of empty strings costs the guest
+/// 8 bytes an element, but the host a whole `Value` each, so a list that fits the
+/// guest's memory several times over in host form is refused.
+#[test]
+fn lifting_charges_host_allocations_not_guest_bytes() {
+    let size = 1 << 16;
+    let mut mem = Mem::new(size);
+    let strings = Type::List(&Type::String);
+    let n = (size / 8 - 16) as u32; // every element (0, 0): an empty string
+    write_u32(&mut mem, 0, 64);
+    write_u32(&mut mem, 4, n);
+    let guest_bytes = 8 * u64::from(n);
+    assert!(
+        guest_bytes < size as u64,
+        "the list fits in the guest's memory"
+    );
+    malformed(load(
+        &mem.bytes,
+        &strings,
+        0,
+        &mut LiftBudget::new(size as u64),
+    ));
+    // Nested empty lists: the same, one level down.
+    let nested = Type::List(&Type::List(&Type::String));
+    malformed(load(
+        &mem.bytes,
+        &nested,
+        0,
+        &mut LiftBudget::new(size as u64),
+    ));
+    // A budget for the host form lifts it.
+    let host_bytes = u64::from(n) * std::mem::size_of::<Value>() as u64;
+    let lifted = load(&mem.bytes, &strings, 0, &mut LiftBudget::new(host_bytes));
+    assert!(matches!(lifted, Ok(Value::List(ref v)) if v.len() == n as usize));
 }
 
 #[test]

@@ -53,7 +53,17 @@ impl berth::plugin::host::Host for StoreData {
     }
 
     fn state_set(&mut self, s: Scope, key: String, value: Vec<u8>, ttl_ms: Option<u64>) {
-        self.host.state_set(scope(s), &key, value, ttl_ms);
+        self.host.state_set_logged(scope(s), &key, value, ttl_ms);
+    }
+
+    fn state_try_set(
+        &mut self,
+        s: Scope,
+        key: String,
+        value: Vec<u8>,
+        ttl_ms: Option<u64>,
+    ) -> Result<(), String> {
+        self.host.state_set(scope(s), &key, value, ttl_ms)
     }
 
     fn state_delete(&mut self, s: Scope, key: String) -> bool {

@@ -19,6 +19,13 @@
 //! [limits]
 //! max_body_size = 1048576
 //! plugin_timeout = 1.0               # seconds
+//! state_max_keys = 10000             # keys per state namespace (a plugin's, or shared)
+//! state_max_bytes = 16777216         # bytes per state namespace
+//! state_max_value = 1048576          # bytes per state value
+//! sse_max_topics = 256               # SSE topics kept at once
+//! sse_replay_bytes = 65536           # bytes of replay kept per topic
+//! max_timers = 64                    # timers over all plugins
+//! timer_min_interval = 0.01          # seconds: the shortest timer interval
 //!
 //! [plugin.auth]                      # passed to the auth plugin's setup
 //! secret = "my-secret-key"
@@ -252,6 +259,13 @@ struct LimitsSection {
     ws_pong_timeout: Option<f64>,
     plugin_timeout: Option<f64>,
     plugin_memory: Option<usize>,
+    state_max_keys: Option<usize>,
+    state_max_bytes: Option<usize>,
+    state_max_value: Option<usize>,
+    sse_max_topics: Option<usize>,
+    sse_replay_bytes: Option<usize>,
+    max_timers: Option<usize>,
+    timer_min_interval: Option<f64>,
 }
 
 /// Seconds as whole milliseconds; negative and NaN are 0, and huge values saturate
@@ -280,6 +294,13 @@ impl LimitsSection {
             ws_pong_timeout,
             plugin_timeout,
             plugin_memory,
+            state_max_keys,
+            state_max_bytes,
+            state_max_value,
+            sse_max_topics,
+            sse_replay_bytes,
+            max_timers,
+            timer_min_interval,
         } = self;
         if let Some(v) = max_body_size {
             l.max_body_size = v;
@@ -331,6 +352,27 @@ impl LimitsSection {
         }
         if let Some(v) = plugin_memory {
             l.plugin_memory = v;
+        }
+        if let Some(v) = state_max_keys {
+            l.state_max_keys = v;
+        }
+        if let Some(v) = state_max_bytes {
+            l.state_max_bytes = v;
+        }
+        if let Some(v) = state_max_value {
+            l.state_max_value = v;
+        }
+        if let Some(v) = sse_max_topics {
+            l.sse_max_topics = v;
+        }
+        if let Some(v) = sse_replay_bytes {
+            l.sse_replay_bytes = v;
+        }
+        if let Some(v) = max_timers {
+            l.max_timers = v;
+        }
+        if let Some(v) = timer_min_interval {
+            l.timer_min_interval_ms = millis(v);
         }
     }
 }
@@ -519,6 +561,26 @@ mod tests {
         // An empty list allows no origin at all: it is not the same as no list.
         assert_eq!(c.allow.origins, Some(vec![]));
         assert!(Config::parse("[server]\nallowed_hosts = \"a.test\"\n", Path::new(".")).is_err());
+    }
+
+    #[test]
+    fn host_bounds_parse() {
+        let c = Config::parse(
+            "[limits]\nstate_max_keys = 7\nstate_max_bytes = 8\nstate_max_value = 9\n\
+             sse_max_topics = 10\nsse_replay_bytes = 11\nmax_timers = 12\n\
+             timer_min_interval = 0.25\n",
+            Path::new("."),
+        )
+        .unwrap();
+        let l = c.limits;
+        assert_eq!(
+            (l.state_max_keys, l.state_max_bytes, l.state_max_value),
+            (7, 8, 9)
+        );
+        assert_eq!((l.sse_max_topics, l.sse_replay_bytes), (10, 11));
+        assert_eq!((l.max_timers, l.timer_min_interval_ms), (12, 250));
+        let sse = c.sse.settings(&l);
+        assert_eq!((sse.max_topics, sse.replay_bytes), (10, 11));
     }
 
     #[test]

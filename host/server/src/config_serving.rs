@@ -21,6 +21,20 @@ pub struct SseConfig {
     pub queue: usize,
 }
 
+impl SseConfig {
+    /// The settings of berth-core's SSE table: these, and the bounds of `[limits]`.
+    pub fn settings(&self, limits: &berth_core::limits::Limits) -> berth_core::sse::SseSettings {
+        berth_core::sse::SseSettings {
+            heartbeat_ms: u64::try_from(self.heartbeat.as_millis()).unwrap_or(u64::MAX),
+            replay: self.replay,
+            replay_bytes: limits.sse_replay_bytes,
+            queue: self.queue,
+            queue_bytes: limits.ws_send_queue,
+            max_topics: limits.sse_max_topics,
+        }
+    }
+}
+
 impl Default for SseConfig {
     fn default() -> Self {
         SseConfig {

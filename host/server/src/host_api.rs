@@ -7,15 +7,17 @@ use std::sync::{Arc, OnceLock};
 
 use berth_core::device::{self, DeviceError, MemoryStats, SimulatedPins};
 use berth_core::host::{HostApi, Level, WsError};
+use berth_core::limits::Limits;
 use berth_core::model::WsPayload;
-use berth_core::state::{MemoryStore, Store};
+use berth_core::state::{MemoryStore, StdClock, Store};
 
 use crate::sse::SseHub;
 use crate::ws::Hub;
 
 /// What every plugin on this server shares.
 pub struct ServerHost {
-    store: MemoryStore,
+    /// berth-core's bounded store, on the process's monotonic clock.
+    store: MemoryStore<StdClock>,
     ws: Arc<Hub>,
     sse: Arc<SseHub>,
     /// A desktop has no GPIO: pins live in memory, and every write is logged.
@@ -39,10 +41,11 @@ fn process_memory() -> MemoryStats {
 }
 
 impl ServerHost {
-    /// A host whose `ws-*` imports act on `ws` and whose `publish` feeds `sse`.
-    pub fn new(ws: Arc<Hub>, sse: Arc<SseHub>) -> ServerHost {
+    /// A host whose `ws-*` imports act on `ws`, whose `publish` feeds `sse`, and whose
+    /// state store is bounded by `limits`.
+    pub fn new(ws: Arc<Hub>, sse: Arc<SseHub>, limits: &Limits) -> ServerHost {
         ServerHost {
-            store: MemoryStore::default(),
+            store: MemoryStore::new(limits.state(), StdClock::default()),
             ws,
             sse,
             pins: SimulatedPins::new(),
@@ -60,10 +63,11 @@ impl ServerHost {
 impl Default for ServerHost {
     /// A host with empty hubs of the default limits (for tools like `berth inspect`).
     fn default() -> Self {
-        let limits = berth_core::limits::Limits::default();
+        let limits = Limits::default();
         ServerHost::new(
             Arc::new(Hub::new(limits.ws_max_connections, limits.ws_send_queue)),
             Arc::new(SseHub::default()),
+            &limits,
         )
     }
 }

@@ -146,8 +146,8 @@ impl Server {
             limits.ws_max_connections,
             limits.ws_send_queue,
         ));
-        let sse_hub = Arc::new(sse::SseHub::new(config.sse.clone()));
-        let host = Arc::new(ServerHost::new(ws_hub.clone(), sse_hub.clone()));
+        let sse_hub = Arc::new(sse::SseHub::new(config.sse.settings(&limits)));
+        let host = Arc::new(ServerHost::new(ws_hub.clone(), sse_hub.clone(), &limits));
         let api: Arc<dyn berth_core::host::HostApi> = host.clone();
         // Enough idle instances for every worker thread to have one per plugin, twice.
         let workers = std::thread::available_parallelism()

@@ -1,16 +1,19 @@
-//! Plugin timers (`app.every`): each registered interval gets a task that delivers
-//! `tick(now)` to its handler, the first one interval after start-up (like
-//! `setInterval`). A tick never overlaps the previous one of the same timer; when the
-//! handler falls behind, later ticks are delayed rather than bunched. A handler that
-//! fails is logged (the pool replaces its instance) and the timer keeps going.
+//! Plugin timers (`app.every`): berth-core's [`TimerPlan`] says which run (at most
+//! `[limits] max_timers`, none more often than `timer_min_interval`; the rest are
+//! refused with a warning naming the plugin), and each that runs gets a task that
+//! delivers `tick(now)` to its handler on the core schedule ([`next_due`]): the first one
+//! interval after start-up (like `setInterval`), never overlapping the previous tick of
+//! the same timer, late ticks delayed rather than bunched. A handler that fails is
+//! logged (the pool replaces its instance) and the timer keeps going.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use berth_core::model::Event;
 use berth_core::pipeline::Invoker;
+use berth_core::timers::{next_due, TimerPlan};
 use tokio::task::JoinHandle;
-use tokio::time::MissedTickBehavior;
+use tokio::time::Instant;
 
 use crate::pool::PoolInvoker;
 use crate::Shared;
@@ -21,20 +24,28 @@ pub struct Timers {
 }
 
 impl Timers {
-    /// Starts one task per registered timer.
+    /// Starts one task per timer the plan accepts; logs the refused ones.
     pub fn start(shared: &Arc<Shared>) -> Timers {
-        let tasks = shared
-            .app
-            .timers()
+        let limits = &shared.limits;
+        let plan = TimerPlan::new(
+            shared.app.timers(),
+            limits.max_timers,
+            limits.timer_min_interval_ms,
+        );
+        for (target, why) in &plan.refused {
+            tracing::warn!(plugin = shared_name(shared, target.plugin), "{why}");
+        }
+        let epoch = Instant::now();
+        let ms = move || epoch.elapsed().as_millis() as u64;
+        let tasks = plan
+            .accepted
+            .into_iter()
             .map(|(interval_ms, target)| {
                 let shared = shared.clone();
-                let period = Duration::from_millis(u64::from(interval_ms.max(1)));
                 tokio::spawn(async move {
-                    let start = tokio::time::Instant::now() + period;
-                    let mut ticks = tokio::time::interval_at(start, period);
-                    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+                    let mut due = ms().saturating_add(u64::from(interval_ms.max(1)));
                     loop {
-                        ticks.tick().await;
+                        tokio::time::sleep_until(epoch + Duration::from_millis(due)).await;
                         let for_call = shared.clone();
                         // A plugin call may take up to its deadline: keep it off the
                         // workers that serve connections.
@@ -51,6 +62,7 @@ impl Timers {
                             ),
                             Err(e) => tracing::error!(plugin, "timer task failed: {e}"),
                         }
+                        due = next_due(due, interval_ms, ms());
                     }
                 })
             })

@@ -15,9 +15,24 @@
 //! the shared one (`shared`); `GET /config` → `{"config": {…}}`, every pair this
 //! plugin's `setup` was given.
 //!
+//! Probes for the host's bounds (`[limits]`):
+//! - `POST /fill?n=<N>&size=<S>&prefix=<P>` stores N keys `<P><i>` of S bytes with
+//!   `state::try_set` → `{"stored": k, "error": "<first refusal>" | null}`;
+//! - `POST /incr?n=<N>&prefix=<P>` increments N new counters → the same shape;
+//! - `POST /publish?topic=<T>&n=<N>&size=<S>&id=<I>` publishes N events of S bytes to
+//!   topic T (with `{i}` in T replaced by the event's index, so one call can spray
+//!   random topics), each with id `<I><i>` → `{"reached": total}`;
+//! - with `extra_timers` = N (and `extra_timer_ms`, default 20), N more timers each
+//!   count their ticks in state key `timer-<i>`; `GET /timers` → `{"ticking": k}`, how
+//!   many of them ever ticked;
+//! - `GET /headers?n=<N>` answers with N empty-named headers: lifting them makes the
+//!   host allocate far more than the guest's bytes.
+//!
 //! WebSocket `/ws/misbehave`: `?refuse` refuses the upgrade with 403 "Refused by plugin",
 //! `?panic` panics in `ws-connect`; then the message `panic` panics, `loop` never returns,
-//! and anything else is answered `ok: <message>`.
+//! `close <code> <n>` closes the connection with `code` and a reason of n `é`s,
+//! `flood <n> <big>` queues a message of `big` bytes and then n empty messages to this
+//! connection (then replies how many were accepted), and anything else is answered `ok: <message>`.
 use berth_sdk::prelude::*;
 use std::hint::black_box;
 
@@ -33,6 +48,71 @@ impl Plugin for Misbehave {
                 }
             });
         }
+        let extra: u32 = config.parse_or("extra_timers", 0)?;
+        let extra_ms: u64 = config.parse_or("extra_timer_ms", 20)?;
+        for i in 0..extra {
+            app.every(Duration::from_millis(extra_ms), move |_| {
+                let _ = state::incr(&format!("timer-{i}"), 1);
+            });
+        }
+        app.get("/timers", |_| {
+            Response::json(&json!({ "ticking": state::keys("timer-").len() }))
+        });
+        app.post("/fill", |req| {
+            let n: usize = query(req, "n");
+            let size: usize = query(req, "size");
+            let prefix = req.query_param("prefix").unwrap_or("k");
+            let value = vec![b'v'; size];
+            let mut stored = 0;
+            let mut error = None;
+            for i in 0..n {
+                match state::try_set(&format!("{prefix}{i}"), &value) {
+                    Ok(()) => stored += 1,
+                    Err(e) => {
+                        error.get_or_insert(e);
+                    }
+                }
+            }
+            Response::json(&json!({ "stored": stored, "error": error }))
+        });
+        app.post("/incr", |req| {
+            let n: usize = query(req, "n");
+            let prefix = req.query_param("prefix").unwrap_or("c");
+            let mut stored = 0;
+            let mut error = None;
+            for i in 0..n {
+                match state::incr(&format!("{prefix}{i}"), 1) {
+                    Ok(_) => stored += 1,
+                    Err(e) => {
+                        error.get_or_insert(e);
+                    }
+                }
+            }
+            Response::json(&json!({ "stored": stored, "error": error }))
+        });
+        app.post("/publish", |req| {
+            let n: usize = query(req, "n");
+            let data = "x".repeat(query(req, "size"));
+            let topic = req.query_param("topic").unwrap_or("t");
+            let id = req.query_param("id");
+            let mut reached = 0;
+            for i in 0..n {
+                let topic = topic.replace("{i}", &i.to_string());
+                let id = id.map(|p| format!("{p}{i}"));
+                reached += berth_sdk::publish(&topic, &data, None, id.as_deref());
+            }
+            Response::json(&json!({ "reached": reached }))
+        });
+        app.get("/headers", |req| {
+            let n: usize = query(req, "n");
+            let mut response = Response::text("many headers");
+            // Exactly n slots: the guest holds 48 bytes a header (plus 16 lowered).
+            response.headers.reserve_exact(n);
+            response
+                .headers
+                .extend(std::iter::repeat_with(|| (String::new(), String::new())).take(n));
+            response
+        });
         let own_config: berth_sdk::serde_json::Map<String, Value> = config
             .pairs()
             .iter()
@@ -113,6 +193,27 @@ impl Plugin for Misbehave {
             }
             Event::WsMessage(m) => match m.text() {
                 Some("panic") => panic!("misbehave: panic in ws-message"),
+                Some(t) if t.starts_with("close ") => {
+                    let mut args = t.split(' ').skip(1).map(|a| a.parse::<u32>().unwrap_or(0));
+                    let code = args.next().unwrap_or(1000) as u16;
+                    let reason = "é".repeat(args.next().unwrap_or(0) as usize);
+                    let _ = ws::close(m.conn, code, &reason);
+                    Outcome::stop()
+                }
+                Some(t) if t.starts_with("flood ") => {
+                    let mut args = t
+                        .split(' ')
+                        .skip(1)
+                        .map(|a| a.parse::<usize>().unwrap_or(0));
+                    let (n, big) = (args.next().unwrap_or(0), args.next().unwrap_or(0));
+                    // A big message first keeps the writer busy on a client that does
+                    // not read, so what follows stays queued in the host.
+                    if big > 0 {
+                        let _ = ws::send(m.conn, "x".repeat(big));
+                    }
+                    let accepted = (0..n).take_while(|_| ws::send(m.conn, "").is_ok()).count();
+                    Outcome::reply(format!("accepted {accepted}"))
+                }
                 Some("loop") => Outcome::reply(format!("unreachable {}", spin())),
                 other => Outcome::reply(format!("ok: {}", other.unwrap_or("<binary>"))),
             },
@@ -120,6 +221,13 @@ impl Plugin for Misbehave {
         });
         Ok(())
     }
+}
+
+/// A numeric query parameter (0 when absent or not a number).
+fn query<T: std::str::FromStr + Default>(req: &Request, name: &str) -> T {
+    req.query_param(name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_default()
 }
 
 /// Never returns (until the host's deadline stops it).

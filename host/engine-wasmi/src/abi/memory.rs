@@ -20,12 +20,22 @@ pub trait GuestMemory {
 
 /// Bounds how many bytes one lift may make the host allocate.
 ///
-/// Each string and list charges its byte length. A well-formed guest value never needs
-/// more than the guest's memory holds; a guest that points many list elements at the
-/// same huge string would, and gets [`CallError::Malformed`] instead of a huge host
-/// allocation.
+/// What is charged is what the host allocates, not what the guest's bytes measure: each
+/// string and byte list its length, and every [`Value`] slot the host builds (a list's
+/// elements, a record's fields, a variant's boxed payload) `size_of::<Value>()` — a
+/// list of empty strings costs the guest 8 bytes an element but the host four times
+/// that. Aliasing is charged too: a guest that points many list elements at the same
+/// string pays for every copy. A lift over the budget is [`CallError::Malformed`]
+/// instead of a huge host allocation.
 #[derive(Debug, Clone, Copy)]
 pub struct LiftBudget(u64);
+
+/// What one [`Value`] slot costs the host.
+pub(crate) const VALUE_SLOT: u64 = core::mem::size_of::<Value>() as u64;
+
+/// The smallest budget: a plugin in one 64 KiB page may still return a value whose host
+/// form is a few times its guest form.
+const MIN_BUDGET: u64 = 1 << 20;
 
 impl LiftBudget {
     /// A budget of `bytes`.
@@ -33,17 +43,22 @@ impl LiftBudget {
         LiftBudget(bytes)
     }
 
-    /// A budget as large as `memory`, the usual choice.
+    /// A budget as large as `memory` (at least 1 MiB), the usual choice: whatever a
+    /// guest does, one lift makes the host allocate no more than the guest holds.
     pub fn for_memory(memory: &[u8]) -> LiftBudget {
-        LiftBudget(memory.len() as u64)
+        LiftBudget((memory.len() as u64).max(MIN_BUDGET))
     }
 
     pub(crate) fn charge(&mut self, bytes: u64) -> Result<(), CallError> {
-        self.0 = self
-            .0
-            .checked_sub(bytes)
-            .ok_or_else(|| malformed("guest data larger than its memory (aliased lists?)"))?;
+        self.0 = self.0.checked_sub(bytes).ok_or_else(|| {
+            malformed("guest value too large for the host to lift (larger than its memory)")
+        })?;
         Ok(())
+    }
+
+    /// Charges `n` [`Value`] slots.
+    pub(crate) fn slots(&mut self, n: u64) -> Result<(), CallError> {
+        self.charge(n.saturating_mul(VALUE_SLOT))
     }
 }
 
@@ -241,11 +256,12 @@ pub(crate) fn lift_list(
     }
     let size = u64::from(elem_size);
     let bytes = slice(mem, ptr, size * u64::from(len))?;
-    // Zero-sized elements cost nothing in memory; charge one byte each anyway.
-    budget.charge((size * u64::from(len)).max(u64::from(len)))?;
     if matches!(elem, Type::U8) {
+        budget.charge(u64::from(len))?;
         return Ok(Value::Bytes(bytes.to_vec()));
     }
+    // Every element becomes a host `Value`, whatever its size in the guest (even 0).
+    budget.slots(u64::from(len))?;
     let mut items = Vec::with_capacity(len as usize);
     for i in 0..len {
         items.push(load_at(mem, elem, ptr + i * elem_size, budget)?);
@@ -285,16 +301,18 @@ fn load_at(mem: &[u8], ty: &Type, addr: u32, budget: &mut LiftBudget) -> Result<
             let (ptr, len) = (read_u32(mem, addr)?, read_u32(mem, addr + 4)?);
             lift_list(mem, elem, ptr, len, budget)?
         }
-        Type::Tuple(ts) => Value::Record(
+        Type::Tuple(ts) => Value::Record({
+            budget.slots(ts.len() as u64)?;
             field_offsets(ts.iter())
                 .map(|(off, t)| load_at(mem, t, addr + off, budget))
-                .collect::<Result<_, _>>()?,
-        ),
-        Type::Record(fs) => Value::Record(
+                .collect::<Result<_, _>>()?
+        }),
+        Type::Record(fs) => Value::Record({
+            budget.slots(fs.len() as u64)?;
             field_offsets(fs.iter().map(|f| &f.ty))
                 .map(|(off, t)| load_at(mem, t, addr + off, budget))
-                .collect::<Result<_, _>>()?,
-        ),
+                .collect::<Result<_, _>>()?
+        }),
         Type::Option(_) | Type::Result { .. } | Type::Enum(_) | Type::Variant(_) => {
             let n = ty.case_count().unwrap_or(0);
             let case = match Type::discriminant_size(n) {
@@ -308,6 +326,7 @@ fn load_at(mem: &[u8], ty: &Type, addr: u32, budget: &mut LiftBudget) -> Result<
             let payload = match ty.case_type(case as usize) {
                 Some(t) => {
                     let offset = ty.payload_offset();
+                    budget.slots(1)?;
                     Some(Box::new(load_at(mem, t, addr + offset, budget)?))
                 }
                 None => None,

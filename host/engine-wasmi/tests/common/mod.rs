@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use berth_core::engine::EngineLimits;
 use berth_core::host::{HostApi, Level, PluginHost};
 use berth_core::model::{Method, Request, WsPayload};
-use berth_core::state::{MemoryStore, Store};
+use berth_core::state::{MemoryStore, StdClock, Store};
 
 /// Builds `tests/guest` for wasm32-unknown-unknown and componentizes it (once per run).
 pub fn guest_component() -> &'static [u8] {
@@ -52,7 +52,7 @@ pub fn guest_component() -> &'static [u8] {
 /// A host that records logs and keeps state in memory.
 #[derive(Default)]
 pub struct TestHost {
-    pub store: MemoryStore,
+    pub store: MemoryStore<StdClock>,
     pub logs: Mutex<Vec<(String, Level, String)>>,
 }
 

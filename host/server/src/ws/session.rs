@@ -27,14 +27,13 @@ use berth_core::ws::Endpoint;
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::error::Error as WsError;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use super::hub::Conn;
+use super::hub::{Conn, Outbox, Outgoing};
 use crate::pool::PoolInvoker;
 use crate::Shared;
 
@@ -53,7 +52,7 @@ type Sink = futures_util::stream::SplitSink<Socket, Message>;
 pub async fn run(
     shared: Arc<Shared>,
     conn: Arc<Conn>,
-    outbox: mpsc::UnboundedReceiver<Message>,
+    outbox: Outgoing,
     upgraded: Upgraded,
     endpoint: Endpoint,
 ) {
@@ -174,11 +173,12 @@ fn close_for(e: &WsError) -> (u16, &'static str) {
 }
 
 /// Drains the send queue and pings until a close is requested; then sends the close
-/// frame. A send blocked on a client that does not read is abandoned for the close.
+/// frame once everything queued before it is out. A send blocked on a client that does
+/// not read is abandoned for the close.
 async fn write(
     shared: &Shared,
     conn: &Conn,
-    mut outbox: mpsc::UnboundedReceiver<Message>,
+    mut outbox: Outgoing,
     mut sink: Sink,
     started: Instant,
     heard: &AtomicU64,
@@ -188,20 +188,22 @@ async fn write(
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
     loop {
         tokio::select! {
-            biased;
-            (code, reason) = conn.closing() => return send_close(&mut sink, code, reason).await,
-            message = outbox.recv() => {
-                // The hub holds the sender for as long as the connection is registered.
-                let Some(message) = message else { return };
-                let cost = super::hub::cost(&message);
-                let delivered = deliver(&mut sink, conn, message).await;
-                conn.written(cost);
-                if !delivered {
-                    return;
+            next = outbox.next() => match next {
+                Outbox::Messages(messages) => {
+                    for message in messages {
+                        if !deliver(&mut sink, conn, message).await {
+                            return;
+                        }
+                    }
                 }
-            }
+                Outbox::Close(code, reason) => return send_close(&mut sink, code, reason).await,
+                Outbox::Gone => return,
+            },
             _ = ping.tick() => {
-                let silent = started.elapsed().as_millis() as u64 - heard.load(Ordering::Relaxed);
+                // The reader stores `heard` from its own clock reading, which can be later
+                // than this one: saturate, or a healthy socket would look silent for ever.
+                let now = started.elapsed().as_millis() as u64;
+                let silent = now.saturating_sub(heard.load(Ordering::Relaxed));
                 if silent > silence_allowed {
                     conn.request_close(1011, "Keepalive timeout");
                 } else if !deliver(&mut sink, conn, Message::Ping(Default::default())).await {
@@ -216,6 +218,7 @@ async fn write(
 /// requested while the send was blocked (the close frame is then sent instead).
 async fn deliver(sink: &mut Sink, conn: &Conn, message: Message) -> bool {
     tokio::select! {
+        biased;
         sent = sink.send(message) => sent.is_ok(),
         (code, reason) = conn.closing() => {
             send_close(sink, code, reason).await;
@@ -225,7 +228,9 @@ async fn deliver(sink: &mut Sink, conn: &Conn, message: Message) -> bool {
 }
 
 async fn send_close(sink: &mut Sink, code: u16, reason: String) {
-    if code == ABNORMAL || code == NO_STATUS {
+    // 1005 and 1006 are only reported (and no other unsendable code is ever requested:
+    // plugins' codes are checked in berth-core); the reason was cut when requested.
+    if !berth_core::ws_registry::sendable_close_code(code) {
         return;
     }
     let frame = CloseFrame {

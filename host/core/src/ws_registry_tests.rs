@@ -1,0 +1,119 @@
+//! The registry's rules: rooms, data, queue accounting, first close wins.
+
+use super::*;
+use alloc::vec;
+
+fn cx() -> Context<'static> {
+    Context::from_waker(Waker::noop())
+}
+
+fn reg(send_queue: usize) -> WsRegistry<&'static str> {
+    WsRegistry::new(10, send_queue)
+}
+
+#[test]
+fn rooms_broadcast_and_leave_on_end() {
+    let mut r = reg(1 << 20);
+    let (a, b, c) = (r.open().unwrap(), r.open().unwrap(), r.open().unwrap());
+    r.join(a, "general").unwrap();
+    r.join(b, "general").unwrap();
+    assert_eq!(r.room_members("general"), vec![a, b]);
+    assert_eq!(r.broadcast(Some("general"), &"hi", 2, Some(a)), 1);
+    assert_eq!(r.poll(b, &cx()), Poll::Ready(Outbox::Messages(vec!["hi"])));
+    assert!(r.poll(a, &cx()).is_pending(), "the sender was excluded");
+    assert_eq!(r.broadcast(None, &"all", 3, None), 3);
+    r.end(b);
+    assert_eq!(r.room_members("general"), vec![a]);
+    assert_eq!(r.send(b, "x", 1), Err(WsError::NoSuchConnection));
+    r.leave(a, "general").unwrap();
+    assert!(r.room_members("general").is_empty());
+    assert_eq!(r.len(), 2);
+    let _ = c;
+}
+
+#[test]
+fn empty_messages_are_bounded_by_their_item_cost() {
+    let mut r = reg(10 * ITEM_OVERHEAD);
+    let a = r.open().unwrap();
+    let mut queued = 0;
+    while r.send(a, "", 0).is_ok() {
+        queued += 1;
+        assert!(queued <= 10, "empty messages queue without bound");
+    }
+    assert_eq!(queued, 10);
+    // Overflow closes with 1008 and drops the queue.
+    assert_eq!(r.queued(a), 0);
+    assert_eq!(
+        r.poll(a, &cx()),
+        Poll::Ready(Outbox::Close(1008, "Send queue full".into()))
+    );
+    assert_eq!(r.send(a, "", 0), Err(WsError::NoSuchConnection));
+}
+
+#[test]
+fn an_empty_queue_takes_one_message_of_any_size() {
+    let mut r = reg(100);
+    let a = r.open().unwrap();
+    r.send(a, "big", 1000).unwrap();
+    assert_eq!(r.send(a, "y", 1), Err(WsError::QueueFull));
+}
+
+#[test]
+fn first_close_wins_and_repeated_closes_cost_nothing() {
+    let mut r = reg(1 << 20);
+    let a = r.open().unwrap();
+    r.send(a, "before", 6).unwrap();
+    for i in 0..10_000 {
+        r.close(a, 1000 + (i % 3), "bye").unwrap();
+    }
+    assert_eq!(r.queued(a), 6 + ITEM_OVERHEAD, "closes are not queued");
+    assert_eq!(r.send(a, "after", 5), Err(WsError::NoSuchConnection));
+    assert_eq!(
+        r.poll(a, &cx()),
+        Poll::Ready(Outbox::Messages(vec!["before"]))
+    );
+    assert_eq!(
+        r.poll(a, &cx()),
+        Poll::Ready(Outbox::Close(1000, "bye".into()))
+    );
+    assert_eq!(r.poll_close(a, &cx()), Poll::Ready((1000, "bye".into())));
+}
+
+#[test]
+fn close_reasons_are_cut_on_a_character_boundary() {
+    let long = "é".repeat(100); // 200 bytes
+    let cut = close_reason(&long);
+    assert!(
+        cut.len() <= MAX_CLOSE_REASON && cut.len() == 122,
+        "{}",
+        cut.len()
+    );
+    assert_eq!(close_reason("short"), "short");
+    let mut r = reg(1 << 20);
+    let a = r.open().unwrap();
+    r.close(a, 1000, &"x".repeat(500)).unwrap();
+    assert_eq!(r.closing(a).unwrap().1.len(), MAX_CLOSE_REASON);
+}
+
+#[test]
+fn only_sendable_close_codes_pass() {
+    let sendable: Vec<u16> = (0..=u16::MAX).filter(|c| sendable_close_code(*c)).collect();
+    assert_eq!(sendable.len(), 4 + 5 + 2000);
+    for bad in [0, 999, 1004, 1005, 1006, 1012, 1015, 2999, 5000, u16::MAX] {
+        assert!(!sendable_close_code(bad), "{bad}");
+        assert_eq!(plugin_close(bad, "r"), (1000, "r", true));
+    }
+    assert_eq!(plugin_close(4000, "r"), (4000, "r", false));
+}
+
+#[test]
+fn the_connection_cap_is_enforced_and_data_dies_with_the_connection() {
+    let mut r: WsRegistry<&str> = WsRegistry::new(1, 1024);
+    let a = r.open().unwrap();
+    assert_eq!(r.open(), Err(RegisterError::Full));
+    r.data_set(a, "username", Some("alice".into())).unwrap();
+    assert_eq!(r.data_get(a, "username").as_deref(), Some("alice"));
+    r.end(a);
+    assert_eq!(r.data_get(a, "username"), None);
+    assert!(r.open().is_ok());
+}
