@@ -16,7 +16,8 @@
 //!
 //! [limits]
 //! max_body_size = 1048576
-//! plugin_timeout = 1.0               # seconds
+//! plugin_timeout = 1.0               # seconds, one plugin call
+//! request_timeout = 5.0              # seconds, all plugin calls of one request together
 //!
 //! [plugin.auth]                      # passed to the auth plugin's setup
 //! secret = "my-secret-key"
@@ -242,6 +243,7 @@ struct LimitsSection {
     ws_ping_interval: Option<f64>,
     ws_pong_timeout: Option<f64>,
     plugin_timeout: Option<f64>,
+    request_timeout: Option<f64>,
     plugin_memory: Option<usize>,
 }
 
@@ -270,6 +272,7 @@ impl LimitsSection {
             ws_ping_interval,
             ws_pong_timeout,
             plugin_timeout,
+            request_timeout,
             plugin_memory,
         } = self;
         if let Some(v) = max_body_size {
@@ -319,6 +322,9 @@ impl LimitsSection {
         }
         if let Some(v) = plugin_timeout {
             l.plugin_timeout_ms = millis(v);
+        }
+        if let Some(v) = request_timeout {
+            l.request_timeout_ms = millis(v);
         }
         if let Some(v) = plugin_memory {
             l.plugin_memory = v;
