@@ -28,10 +28,8 @@ fn body_text(resp: &Response) -> String {
 fn setup_returns_the_registration() {
     let engine = WasmiEngine::new(limits());
     let mut inst = instance(&engine);
-    let reg = inst
-        .setup(&vec![("name".into(), "tester".into())])
-        .expect("call")
-        .expect("ok");
+    let config = vec![("name".into(), "tester".into())];
+    let reg = block_on(inst.setup(&config)).expect("call").expect("ok");
     assert_eq!(reg.name, "tester");
     assert_eq!(reg.routes.len(), 8);
     assert_eq!(
