@@ -58,8 +58,7 @@ fn bench(c: &mut Criterion) {
         let module = engine.compile(&bytes).expect("hello compiles");
         let host = || PluginHost::new(Arc::new(ServerHost::default()), "hello");
         let mut instance = module.instantiate(host()).expect("instance");
-        let registration = instance
-            .setup(&Vec::new())
+        let registration = block_on(instance.setup(&Vec::new()))
             .expect("setup runs")
             .expect("setup succeeds");
         let handler = registration.routes[0].handler;
