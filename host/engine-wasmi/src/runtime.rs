@@ -151,9 +151,10 @@ pub(crate) fn map_error(e: &wasmi::Error) -> CallError {
 /// Tops the store's fuel up before the host itself calls into the guest (to allocate),
 /// so that a slice running out there is not mistaken for the deadline.
 pub(crate) fn refuel_if_low(ctx: &mut impl AsContextMut<Data = HostState>) {
-    // Enough for any one `cabi_realloc` (dlmalloc growing memory included): a host call
-    // into the guest cannot yield, so running out inside it would read as the deadline.
-    const LOW: u64 = 100_000;
+    // Enough for any one `cabi_realloc`, memory growth included (wasmi charges it by
+    // size): a host call into the guest cannot yield, so running out inside it would
+    // read as the deadline. Five slices' worth, the slice size before calls yielded.
+    const LOW: u64 = 1_000_000;
     let mut ctx = ctx.as_context_mut();
     let fuel = ctx.get_fuel().unwrap_or(0);
     if fuel < LOW {
