@@ -12,6 +12,7 @@ use berth_core::host::PluginHost;
 use berth_core::model::{Method, Request};
 use berth_server::ServerHost;
 use criterion::{criterion_group, criterion_main, Criterion};
+use futures_lite::future::block_on;
 use std::hint::black_box;
 
 fn request() -> Request {
@@ -57,18 +58,17 @@ fn bench(c: &mut Criterion) {
         let module = engine.compile(&bytes).expect("hello compiles");
         let host = || PluginHost::new(Arc::new(ServerHost::default()), "hello");
         let mut instance = module.instantiate(host()).expect("instance");
-        let registration = instance
-            .setup(&Vec::new())
+        let registration = block_on(instance.setup(&Vec::new()))
             .expect("setup runs")
             .expect("setup succeeds");
         let handler = registration.routes[0].handler;
         group.bench_function(format!("{} handle GET /hello", engine.name()), |b| {
-            b.iter(|| instance.handle(handler, black_box(&req)).expect("handled"))
+            b.iter(|| block_on(instance.handle(handler, black_box(&req))).expect("handled"))
         });
         group.bench_function(format!("{} instantiate + setup", engine.name()), |b| {
             b.iter(|| {
                 let mut fresh = module.instantiate(host()).expect("instance");
-                fresh.setup(&Vec::new()).expect("setup runs")
+                block_on(fresh.setup(&Vec::new())).expect("setup runs")
             })
         });
     }

@@ -90,8 +90,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut instance = module
         .instantiate(host)
         .with_context(|| format!("plugin {}", args.file.display()))?;
-    let registration = instance
-        .setup(&config.plugin_pairs(&name))
+    let pairs = config.plugin_pairs(&name);
+    let registration = futures_lite::future::block_on(instance.setup(&pairs))
         .with_context(|| format!("plugin {}", args.file.display()))?
         .map_err(|why| anyhow::anyhow!("plugin {}: setup failed: {why}", args.file.display()))?;
     print!("{}", describe(&registration));

@@ -2,25 +2,45 @@
 //!
 //! Berth runs the same plugin file on two engines: wasmtime (servers) and wasmi
 //! (interpreted, `no_std`, microcontrollers). Each implements these three small,
-//! object-safe, synchronous traits; nothing above them knows which engine runs:
+//! object-safe traits; nothing above them knows which engine runs:
 //!
 //! ```text
 //! Engine::compile(bytes) ─► Module ──instantiate(host)──► Instance ──setup/handle/before/…
 //! ```
 //!
-//! Calls are synchronous on purpose: every call has a deadline enforced by the engine
-//! (epochs on wasmtime, fuel on wasmi), so a call cannot hold a worker for longer than
-//! `plugin_timeout`.
+//! Calls into a guest are futures ([`CallFuture`]): a guest that computes for long
+//! yields back to the runtime's executor every few milliseconds (on each epoch tick on
+//! wasmtime, between fuel slices on wasmi) and is resumed where it stopped. So a plugin
+//! busy for its whole `plugin_timeout` shares the worker it runs on instead of holding
+//! it: unrelated requests are delayed by a slice, not by the deadline. The per-call
+//! deadline still holds (the engine checks it whenever the guest yields) and a call
+//! whose future is dropped mid-way is abandoned with its instance.
 
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
 
 use crate::host::PluginHost;
 use crate::model::{
     BeforeOutcome, Event, EventOutcome, HandlerId, Pairs, Registration, Request, Response,
 };
+
+/// A call into a plugin instance, in progress. Boxed so that [`Instance`] stays
+/// object-safe (the server pools `Box<dyn Instance>`); `Send` so that the desktop
+/// server's multi-threaded runtime may move a suspended call between workers.
+pub type CallFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, CallError>> + Send + 'a>>;
+
+/// How a busy guest yields to the executor between two slices: a future that completes
+/// once the executor has had its turn. Without one an engine wakes itself and returns
+/// `Pending` once, which suits a loop that polls everything on every wake (the embedded
+/// runtime); tokio wants `tokio::task::yield_now`, which also lets the worker poll its
+/// I/O driver before the guest resumes (a self-wake alone does not: tokio looks at its
+/// sockets only every few dozen task polls, which with slices of milliseconds each would
+/// keep new requests waiting for hundreds of them).
+pub type YieldNow = fn() -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Resource limits every engine enforces on every instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,22 +80,30 @@ pub trait Module: Send + Sync {
 /// and the caller must drop it.
 pub trait Instance: Send {
     /// Runs the guest's `setup` with its config table.
-    fn setup(&mut self, config: &Pairs) -> Result<Result<Registration, String>, CallError>;
+    fn setup<'a>(&'a mut self, config: &'a Pairs) -> CallFuture<'a, Result<Registration, String>>;
     /// Runs a route handler.
-    fn handle(&mut self, handler: HandlerId, req: &Request) -> Result<Response, CallError>;
+    fn handle<'a>(&'a mut self, handler: HandlerId, req: &'a Request) -> CallFuture<'a, Response>;
     /// Runs the before-phase of a middleware.
-    fn before(&mut self, handler: HandlerId, req: &Request) -> Result<BeforeOutcome, CallError>;
-    /// Runs the after-phase of a middleware.
-    fn after(
-        &mut self,
+    fn before<'a>(
+        &'a mut self,
         handler: HandlerId,
-        req: &Request,
-        resp: &Response,
-    ) -> Result<Response, CallError>;
+        req: &'a Request,
+    ) -> CallFuture<'a, BeforeOutcome>;
+    /// Runs the after-phase of a middleware.
+    fn after<'a>(
+        &'a mut self,
+        handler: HandlerId,
+        req: &'a Request,
+        resp: &'a Response,
+    ) -> CallFuture<'a, Response>;
     /// Delivers an event to a hook, WebSocket route or timer handler.
-    fn on_event(&mut self, handler: HandlerId, event: &Event) -> Result<EventOutcome, CallError>;
+    fn on_event<'a>(
+        &'a mut self,
+        handler: HandlerId,
+        event: &'a Event,
+    ) -> CallFuture<'a, EventOutcome>;
     /// Pulls the next chunk of a streamed body.
-    fn next_chunk(&mut self, stream: u32) -> Result<Option<Vec<u8>>, CallError>;
+    fn next_chunk(&mut self, stream: u32) -> CallFuture<'_, Option<Vec<u8>>>;
 }
 
 /// A plugin file that cannot be used. Start-up reports it with the file name and stops.

@@ -50,3 +50,22 @@ pub mod timers;
 pub mod uri;
 pub mod ws;
 pub mod ws_registry;
+
+/// The unit tests' executor: their scripted invokers complete at once, so polling with
+/// a no-op waker until `Ready` is all it takes (no runtime dependency for a `no_std` crate).
+#[cfg(test)]
+mod test_exec {
+    use core::future::Future;
+    use core::pin::pin;
+    use core::task::{Context, Poll, Waker};
+
+    pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+        let mut future = pin!(future);
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                return out;
+            }
+        }
+    }
+}

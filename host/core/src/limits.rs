@@ -37,6 +37,10 @@ pub struct Limits {
     pub ws_pong_timeout_ms: u64,
     /// Wall-clock budget of one plugin call, ms (→ 504).
     pub plugin_timeout_ms: u64,
+    /// Wall-clock budget of all plugin calls of one request together (its middleware,
+    /// route and after-middleware), ms (→ 504). Bounds a chain of calls each under
+    /// `plugin_timeout_ms` that would together hold the connection far longer.
+    pub request_timeout_ms: u64,
     /// Linear memory cap per plugin instance, bytes.
     pub plugin_memory: usize,
     /// Live keys one state namespace (a plugin's own, or the shared one) may hold;
@@ -76,6 +80,7 @@ impl Default for Limits {
             ws_ping_interval_ms: 30_000,
             ws_pong_timeout_ms: 60_000,
             plugin_timeout_ms: 1_000,
+            request_timeout_ms: 5_000,
             plugin_memory: 16 << 20,
             state_max_keys: 10_000,
             state_max_bytes: 16 << 20,

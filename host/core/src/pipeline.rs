@@ -38,15 +38,27 @@ pub struct Target {
 
 /// Calls into plugins on the pipeline's behalf. Servers implement it over their
 /// instance pools; errors are already logged by the implementation.
+///
+/// The calls are `async`: a plugin computing for long yields to the runtime between
+/// slices (see [`crate::engine`]). The pipeline is generic over its invoker rather than
+/// taking `dyn Invoker`, so each runtime gets futures as `Send` as its invoker is: the
+/// desktop server's are (it runs them on a multi-threaded executor), the embedded
+/// runtime's are not and need not be (one thread, `RefCell`s).
+#[allow(async_fn_in_trait)] // Send-ness is checked where the concrete futures are spawned.
 pub trait Invoker {
     /// Runs a route handler.
-    fn handle(&mut self, to: Target, req: &Request) -> Result<Response, CallError>;
+    async fn handle(&mut self, to: Target, req: &Request) -> Result<Response, CallError>;
     /// Runs a `before` middleware.
-    fn before(&mut self, to: Target, req: &Request) -> Result<BeforeOutcome, CallError>;
+    async fn before(&mut self, to: Target, req: &Request) -> Result<BeforeOutcome, CallError>;
     /// Runs an `after` middleware.
-    fn after(&mut self, to: Target, req: &Request, resp: &Response) -> Result<Response, CallError>;
+    async fn after(
+        &mut self,
+        to: Target,
+        req: &Request,
+        resp: &Response,
+    ) -> Result<Response, CallError>;
     /// Delivers an event.
-    fn on_event(&mut self, to: Target, event: &Event) -> Result<EventOutcome, CallError>;
+    async fn on_event(&mut self, to: Target, event: &Event) -> Result<EventOutcome, CallError>;
 }
 
 /// A loaded plugin as the pipeline knows it.
@@ -206,7 +218,7 @@ impl App {
     }
 
     /// Runs one request through the pipeline. Never fails: every failure is a response.
-    pub fn handle(&self, mut req: Request, invoker: &mut dyn Invoker) -> Response {
+    pub async fn handle(&self, mut req: Request, invoker: &mut impl Invoker) -> Response {
         let mut routed = self.router.find(req.method, &req.path);
         if let Match::Found { params, .. } = &mut routed {
             req.params = core::mem::take(params);
@@ -221,13 +233,11 @@ impl App {
             let Some(handler) = mw.before.filter(|_| mw.applies_to(req.method)) else {
                 continue;
             };
-            match invoker.before(
-                Target {
-                    plugin: *plugin,
-                    handler,
-                },
-                &req,
-            ) {
+            let target = Target {
+                plugin: *plugin,
+                handler,
+            };
+            match invoker.before(target, &req).await {
                 Ok(BeforeOutcome::Proceed(p)) => {
                     for (name, value) in p.request_headers {
                         set_header(&mut req.headers, name.to_ascii_lowercase(), value);
@@ -247,7 +257,7 @@ impl App {
 
         let mut response = match response {
             Some(r) => r,
-            None => self.dispatch(routed, &req, invoker),
+            None => self.dispatch(routed, &req, invoker).await,
         };
         for (name, value) in &added {
             response.add_header_if_absent(name, value);
@@ -261,15 +271,13 @@ impl App {
             if stopped_by == Some(i) {
                 continue;
             }
+            let target = Target {
+                plugin: *plugin,
+                handler,
+            };
             response = invoker
-                .after(
-                    Target {
-                        plugin: *plugin,
-                        handler,
-                    },
-                    &req,
-                    &response,
-                )
+                .after(target, &req, &response)
+                .await
                 .unwrap_or_else(|e| e.to_response());
         }
         if let Some(server) = &self.server_header {
@@ -278,15 +286,16 @@ impl App {
         response
     }
 
-    fn dispatch(
+    async fn dispatch(
         &self,
         routed: Match<'_, Target>,
         req: &Request,
-        invoker: &mut dyn Invoker,
+        invoker: &mut impl Invoker,
     ) -> Response {
         match routed {
             Match::Found { target, .. } => invoker
                 .handle(*target, req)
+                .await
                 .unwrap_or_else(|e| e.to_response()),
             Match::MethodNotAllowed { allow } if req.method == Method::Options => Response {
                 status: 204,
@@ -322,10 +331,15 @@ impl App {
 
     /// Delivers a lifecycle event (`server-start`, `server-stop`) to every hook for it.
     /// Failures are the invoker's to log; the event still reaches the other hooks.
-    pub fn broadcast_event(&self, kind: EventKind, event: &Event, invoker: &mut dyn Invoker) {
+    pub async fn broadcast_event(
+        &self,
+        kind: EventKind,
+        event: &Event,
+        invoker: &mut impl Invoker,
+    ) {
         let targets: Vec<Target> = self.hooks(kind).collect();
         for target in targets {
-            let _ = invoker.on_event(target, event);
+            let _ = invoker.on_event(target, event).await;
         }
     }
 }

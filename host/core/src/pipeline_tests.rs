@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::model::{Hook, Proceed, Route};
+use crate::test_exec::block_on;
 use alloc::vec;
 
 /// Handler ids encode what the fake plugin does, so each test reads as a script.
@@ -19,7 +20,7 @@ struct Script {
 }
 
 impl Invoker for Script {
-    fn handle(&mut self, to: Target, req: &Request) -> Result<Response, CallError> {
+    async fn handle(&mut self, to: Target, req: &Request) -> Result<Response, CallError> {
         self.calls
             .push(format!("handle:{}:{}", to.plugin, to.handler));
         match to.handler {
@@ -37,7 +38,7 @@ impl Invoker for Script {
         }
     }
 
-    fn before(&mut self, to: Target, _req: &Request) -> Result<BeforeOutcome, CallError> {
+    async fn before(&mut self, to: Target, _req: &Request) -> Result<BeforeOutcome, CallError> {
         self.calls
             .push(format!("before:{}:{}", to.plugin, to.handler));
         match to.handler {
@@ -54,7 +55,7 @@ impl Invoker for Script {
         }
     }
 
-    fn after(
+    async fn after(
         &mut self,
         to: Target,
         _req: &Request,
@@ -67,7 +68,7 @@ impl Invoker for Script {
         Ok(r)
     }
 
-    fn on_event(&mut self, to: Target, _event: &Event) -> Result<EventOutcome, CallError> {
+    async fn on_event(&mut self, to: Target, _event: &Event) -> Result<EventOutcome, CallError> {
         self.calls
             .push(format!("event:{}:{}", to.plugin, to.handler));
         Ok(EventOutcome::default())
@@ -139,7 +140,7 @@ fn onion_order_and_request_edits() {
     ])
     .unwrap();
     let mut s = Script::default();
-    let r = app.handle(request(Method::Get, "/users/7"), &mut s);
+    let r = block_on(app.handle(request(Method::Get, "/users/7"), &mut s));
     assert_eq!(
         s.calls,
         ["before:0:10", "handle:1:1", "after:1:20", "after:0:20"]
@@ -171,7 +172,7 @@ fn stop_short_circuits_but_outer_layers_see_the_response() {
     ])
     .unwrap();
     let mut s = Script::default();
-    let r = app.handle(request(Method::Get, "/x"), &mut s);
+    let r = block_on(app.handle(request(Method::Get, "/x"), &mut s));
     assert_eq!(r.status, 401);
     assert_eq!(s.calls, ["before:1:11", "after:0:20"]);
 }
@@ -185,7 +186,7 @@ fn failing_middleware_fails_closed() {
     )])
     .unwrap();
     let mut s = Script::default();
-    let r = app.handle(request(Method::Get, "/x"), &mut s);
+    let r = block_on(app.handle(request(Method::Get, "/x"), &mut s));
     assert_eq!(r.status, 500);
     assert_eq!(s.calls, ["before:0:12"]);
 }
@@ -202,8 +203,14 @@ fn method_filters_are_hooks() {
     )])
     .unwrap();
     let mut s = Script::default();
-    assert_eq!(app.handle(request(Method::Get, "/x"), &mut s).status, 200);
-    assert_eq!(app.handle(request(Method::Post, "/x"), &mut s).status, 401);
+    assert_eq!(
+        block_on(app.handle(request(Method::Get, "/x"), &mut s)).status,
+        200
+    );
+    assert_eq!(
+        block_on(app.handle(request(Method::Post, "/x"), &mut s)).status,
+        401
+    );
     assert_eq!(s.calls, ["handle:0:1", "after:0:20", "before:0:11"]);
 }
 
@@ -216,10 +223,10 @@ fn middleware_headers_merge_without_overriding() {
     )])
     .unwrap();
     let mut s = Script::default();
-    let r = app.handle(request(Method::Get, "/x"), &mut s);
+    let r = block_on(app.handle(request(Method::Get, "/x"), &mut s));
     assert_eq!(r.header("access-control-allow-origin"), Some("*"));
     // Also on the host's own 404.
-    let r = app.handle(request(Method::Get, "/missing"), &mut s);
+    let r = block_on(app.handle(request(Method::Get, "/missing"), &mut s));
     assert_eq!(
         (r.status, r.header("access-control-allow-origin")),
         (404, Some("*"))
@@ -236,15 +243,15 @@ fn not_found_method_not_allowed_and_options() {
     .unwrap();
     app.set_server_header(Some("Berth".into()));
     let mut s = Script::default();
-    let r = app.handle(request(Method::Get, "/nope"), &mut s);
+    let r = block_on(app.handle(request(Method::Get, "/nope"), &mut s));
     assert_eq!(
         (r.status, body(&r)),
         (404, r#"{"error":"Not Found","code":404}"#)
     );
     assert_eq!(r.header("server"), Some("Berth"));
-    let r = app.handle(request(Method::Delete, "/x"), &mut s);
+    let r = block_on(app.handle(request(Method::Delete, "/x"), &mut s));
     assert_eq!((r.status, r.header("allow")), (405, Some("GET, HEAD")));
-    let r = app.handle(request(Method::Options, "/x"), &mut s);
+    let r = block_on(app.handle(request(Method::Options, "/x"), &mut s));
     assert_eq!(
         (r.status, r.header("allow")),
         (204, Some("GET, HEAD, OPTIONS"))
@@ -260,7 +267,7 @@ fn deadline_is_504() {
         vec![],
     )])
     .unwrap();
-    let r = app.handle(request(Method::Get, "/slow"), &mut Script::default());
+    let r = block_on(app.handle(request(Method::Get, "/slow"), &mut Script::default()));
     assert_eq!(r.status, 504);
 }
 
@@ -295,7 +302,7 @@ fn hooks_in_plugin_order() {
     ];
     let app = App::new(vec![a, b]).unwrap();
     let mut s = Script::default();
-    app.broadcast_event(EventKind::ServerStart, &Event::ServerStop, &mut s);
+    block_on(app.broadcast_event(EventKind::ServerStart, &Event::ServerStop, &mut s));
     assert_eq!(s.calls, ["event:0:5", "event:1:7"]);
 }
 
@@ -311,29 +318,26 @@ fn static_mounts_behind_routes_and_middleware() {
     let mut script = Script::default();
 
     // Under the mount, no route: the file, with the middleware's headers merged in.
-    let r = app.handle(request(Method::Get, "/static/a/b.css"), &mut script);
+    let r = block_on(app.handle(request(Method::Get, "/static/a/b.css"), &mut script));
     assert_eq!(r.body, Body::File("/static/a/b.css".into()));
     assert_eq!(r.header("access-control-allow-origin"), Some("*"));
     assert_eq!(r.header("x-after"), Some("0"));
     assert_eq!(
-        app.handle(request(Method::Head, "/static"), &mut script)
-            .body,
+        block_on(app.handle(request(Method::Head, "/static"), &mut script)).body,
         Body::File("/static".into())
     );
     // A route wins over the mount; a look-alike prefix is not under it.
-    let r = app.handle(request(Method::Get, "/static/special"), &mut script);
+    let r = block_on(app.handle(request(Method::Get, "/static/special"), &mut script));
     assert!(matches!(r.body, Body::Bytes(_)));
     assert_eq!(
-        app.handle(request(Method::Get, "/staticky"), &mut script)
-            .status,
+        block_on(app.handle(request(Method::Get, "/staticky"), &mut script)).status,
         404
     );
     // Other methods: 405 with Allow, and 204 for OPTIONS.
-    let r = app.handle(request(Method::Post, "/static/a"), &mut script);
+    let r = block_on(app.handle(request(Method::Post, "/static/a"), &mut script));
     assert_eq!((r.status, r.header("allow")), (405, Some("GET, HEAD")));
     assert_eq!(
-        app.handle(request(Method::Options, "/static/a"), &mut script)
-            .status,
+        block_on(app.handle(request(Method::Options, "/static/a"), &mut script)).status,
         204
     );
 }

@@ -49,14 +49,14 @@ impl App {
     }
 
     /// Delivers `ws-connect`; `Err` is the refusal to answer the upgrade with.
-    pub fn ws_connect(
+    pub async fn ws_connect(
         &self,
         endpoint: Endpoint,
         event: &Event,
-        invoker: &mut dyn Invoker,
+        invoker: &mut impl Invoker,
     ) -> Result<(), Refusal> {
         for target in self.ws_handlers(EventKind::WsConnect, endpoint) {
-            match invoker.on_event(target, event) {
+            match invoker.on_event(target, event).await {
                 Ok(outcome) => {
                     if let Some(refusal) = outcome.refuse {
                         return Err(refusal);
@@ -74,17 +74,17 @@ impl App {
     }
 
     /// Delivers `ws-message`; returns what to send back to the sender, if anything.
-    pub fn ws_message(
+    pub async fn ws_message(
         &self,
         endpoint: Endpoint,
         event: &Event,
-        invoker: &mut dyn Invoker,
+        invoker: &mut impl Invoker,
     ) -> Option<WsPayload> {
         let mut reply = None;
         let mut stopped = false;
         let mut failed = false;
         for target in self.ws_handlers(EventKind::WsMessage, endpoint) {
-            match invoker.on_event(target, event) {
+            match invoker.on_event(target, event).await {
                 Ok(outcome) => {
                     if outcome.reply.is_some() {
                         reply = outcome.reply;
@@ -105,9 +105,14 @@ impl App {
     }
 
     /// Delivers `ws-disconnect` to every handler.
-    pub fn ws_disconnect(&self, endpoint: Endpoint, event: &Event, invoker: &mut dyn Invoker) {
+    pub async fn ws_disconnect(
+        &self,
+        endpoint: Endpoint,
+        event: &Event,
+        invoker: &mut impl Invoker,
+    ) {
         for target in self.ws_handlers(EventKind::WsDisconnect, endpoint) {
-            let _ = invoker.on_event(target, event);
+            let _ = invoker.on_event(target, event).await;
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::model::{
     WsRoute,
 };
 use crate::pipeline::PluginEntry;
+use crate::test_exec::block_on;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use alloc::{format, vec};
@@ -26,16 +27,16 @@ struct Script {
 }
 
 impl Invoker for Script {
-    fn handle(&mut self, _: Target, _: &Request) -> Result<Response, CallError> {
+    async fn handle(&mut self, _: Target, _: &Request) -> Result<Response, CallError> {
         unreachable!("no HTTP in these tests")
     }
-    fn before(&mut self, _: Target, _: &Request) -> Result<BeforeOutcome, CallError> {
+    async fn before(&mut self, _: Target, _: &Request) -> Result<BeforeOutcome, CallError> {
         unreachable!("no HTTP in these tests")
     }
-    fn after(&mut self, _: Target, _: &Request, _: &Response) -> Result<Response, CallError> {
+    async fn after(&mut self, _: Target, _: &Request, _: &Response) -> Result<Response, CallError> {
         unreachable!("no HTTP in these tests")
     }
-    fn on_event(&mut self, to: Target, _: &Event) -> Result<EventOutcome, CallError> {
+    async fn on_event(&mut self, to: Target, _: &Event) -> Result<EventOutcome, CallError> {
         self.calls.push(format!("{}:{}", to.plugin, to.handler));
         let reply = Some(WsPayload::Text(format!(
             "from {}:{}",
@@ -119,7 +120,7 @@ fn unanswered_message_on_the_dedicated_port_is_echoed() {
     let app = app(EventKind::WsMessage, &[NOTHING, NOTHING]);
     let mut s = Script::default();
     assert_eq!(
-        app.ws_message(Endpoint::Hooks, &message("hi"), &mut s),
+        block_on(app.ws_message(Endpoint::Hooks, &message("hi"), &mut s)),
         text("hi")
     );
     assert_eq!(s.calls, ["0:1", "1:1"]);
@@ -130,7 +131,7 @@ fn stop_without_reply_suppresses_the_echo_and_later_handlers() {
     let app = app(EventKind::WsMessage, &[STOP, REPLY]);
     let mut s = Script::default();
     assert_eq!(
-        app.ws_message(Endpoint::Hooks, &message("hi"), &mut s),
+        block_on(app.ws_message(Endpoint::Hooks, &message("hi"), &mut s)),
         None
     );
     assert_eq!(s.calls, ["0:3"]);
@@ -140,7 +141,7 @@ fn stop_without_reply_suppresses_the_echo_and_later_handlers() {
 fn the_last_reply_wins_and_reply_stop_ends_the_chain() {
     let app = app(EventKind::WsMessage, &[REPLY, REPLY_STOP, REPLY]);
     let mut s = Script::default();
-    let got = app.ws_message(Endpoint::Hooks, &message("hi"), &mut s);
+    let got = block_on(app.ws_message(Endpoint::Hooks, &message("hi"), &mut s));
     assert_eq!(got, text("from 1:4"));
     assert_eq!(s.calls, ["0:2", "1:4"]);
 }
@@ -151,14 +152,17 @@ fn routes_hear_messages_after_the_hooks_and_never_echo() {
     let mut s = Script::default();
     let endpoint = route(&app);
     assert_eq!(
-        app.ws_message(endpoint, &message("hi"), &mut s),
+        block_on(app.ws_message(endpoint, &message("hi"), &mut s)),
         text("from 0:7")
     );
     assert_eq!(s.calls, ["0:1", "0:7"]);
 
     let app = self::app(EventKind::WsMessage, &[STOP]);
     let mut s = Script::default();
-    assert_eq!(app.ws_message(route(&app), &message("hi"), &mut s), None);
+    assert_eq!(
+        block_on(app.ws_message(route(&app), &message("hi"), &mut s)),
+        None
+    );
     assert_eq!(
         s.calls,
         ["0:3"],
@@ -171,7 +175,7 @@ fn a_failing_handler_is_skipped_but_suppresses_the_echo() {
     let app = app(EventKind::WsMessage, &[TRAP, NOTHING]);
     let mut s = Script::default();
     assert_eq!(
-        app.ws_message(Endpoint::Hooks, &message("hi"), &mut s),
+        block_on(app.ws_message(Endpoint::Hooks, &message("hi"), &mut s)),
         None
     );
     assert_eq!(s.calls, ["0:6", "1:1"]);
@@ -188,17 +192,20 @@ fn the_first_refusal_wins_and_failures_refuse() {
     });
     let app = app(EventKind::WsConnect, &[NOTHING, REFUSE, NOTHING]);
     let mut s = Script::default();
-    let refused = app.ws_connect(Endpoint::Hooks, &connect, &mut s);
+    let refused = block_on(app.ws_connect(Endpoint::Hooks, &connect, &mut s));
     assert_eq!(refused.map_err(|r| r.status), Err(403));
     assert_eq!(s.calls, ["0:1", "1:5"]);
 
     let app = self::app(EventKind::WsConnect, &[TRAP]);
-    let refused = app.ws_connect(route(&app), &connect, &mut Script::default());
+    let refused = block_on(app.ws_connect(route(&app), &connect, &mut Script::default()));
     assert_eq!(refused.map_err(|r| r.status), Err(500));
 
     let app = self::app(EventKind::WsConnect, &[NOTHING]);
     let mut s = Script::default();
-    assert_eq!(app.ws_connect(route(&app), &connect, &mut s), Ok(()));
+    assert_eq!(
+        block_on(app.ws_connect(route(&app), &connect, &mut s)),
+        Ok(())
+    );
     assert_eq!(
         s.calls,
         ["0:1", "0:7"],
@@ -216,6 +223,6 @@ fn disconnect_reaches_everyone_despite_failures() {
         code: 1000,
         reason: String::new(),
     });
-    app.ws_disconnect(route(&app), &event, &mut s);
+    block_on(app.ws_disconnect(route(&app), &event, &mut s));
     assert_eq!(s.calls, ["0:6", "1:3", "2:1", "0:7"]);
 }

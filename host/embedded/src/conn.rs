@@ -203,8 +203,8 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
             body,
             remote_addr: remote.clone(),
         };
-        let mut invoker = server.invoker();
-        let response = server.app.handle(request, &mut invoker);
+        let mut invoker = server.request_invoker();
+        let response = server.app.handle(request, &mut invoker).await;
         let status = response.status;
         log_access(server, &remote, &head.method, &head.target, status, started);
         let is_head = method == Method::Head;
@@ -455,7 +455,7 @@ async fn stream<P: Platform, C: Connection>(
     };
     loop {
         out.clear();
-        match plugin.with(|i| i.next_chunk(id)) {
+        match plugin.next_chunk(id).await {
             Ok(Some(chunk)) if chunk.is_empty() => continue,
             Ok(Some(chunk)) => write::chunk(&mut out, &chunk),
             Ok(None) => {

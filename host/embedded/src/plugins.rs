@@ -1,16 +1,21 @@
 //! Loading plugins and calling them: compile → instantiate with a [`PluginHost`] →
 //! `setup(config)` → [`App::new`], exactly the sequence berth-core documents.
 //!
-//! A microcontroller keeps **one** instance per plugin (no pool): the loop is
-//! single-threaded, so two calls never overlap. An instance whose call failed is dropped
-//! and the next call gets a fresh one (setup run again), as on the desktop server.
+//! A microcontroller keeps **one** instance per plugin (no pool). Calls are futures that
+//! yield between fuel slices, so the single-threaded loop keeps serving other
+//! connections while a guest computes; a second call to the same plugin meanwhile waits
+//! for the instance ([`Plugin::lease`]). An instance whose call failed is dropped and
+//! the next call gets a fresh one (setup run again), as on the desktop server.
 
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 use core::fmt;
+use core::future::{poll_fn, Future};
+use core::pin::pin;
+use core::task::{Context, Poll, Waker};
 
 use berth_core::device::GpioGrant;
 use berth_core::engine::{CallError, Engine, Instance, LoadError, Module};
@@ -20,6 +25,9 @@ use berth_core::model::{
 };
 use berth_core::pipeline::{App, AppError, Invoker, PluginEntry, Target};
 
+use embassy_futures::select::{select, Either};
+
+use crate::net::Platform;
 use crate::store;
 
 /// A plugin file to load.
@@ -89,13 +97,58 @@ pub struct Plugin {
     host: PluginHost,
     config: Pairs,
     instance: RefCell<Option<Box<dyn Instance>>>,
+    /// Whether a call holds the instance. Calls yield while the guest computes, so
+    /// another connection's call to this plugin may arrive meanwhile: it waits for the
+    /// instance rather than creating a second one (a device has memory for one).
+    leased: Cell<bool>,
+    /// Tasks waiting for the instance (one waker per task: the loop's tasks share one).
+    waiting: RefCell<Vec<Waker>>,
+}
+
+/// The instance, held by one call. Dropping it without [`Lease::finish`] (the call
+/// failed, or its future was dropped half-way) drops the instance too: its memory may be
+/// half-updated. Either way the next waiting call is woken.
+pub struct Lease<'a> {
+    plugin: &'a Plugin,
+    instance: Option<Box<dyn Instance>>,
+}
+
+impl Lease<'_> {
+    /// The leased instance.
+    pub fn get(&mut self) -> &mut dyn Instance {
+        // Always `Some` until `finish` or drop take it.
+        match self.instance.as_deref_mut() {
+            Some(instance) => instance,
+            None => unreachable!("a lease holds its instance until it ends"),
+        }
+    }
+
+    /// Ends the call: the instance is kept when it succeeded, dropped (and the failure
+    /// logged) when it did not.
+    pub fn finish<R>(mut self, result: Result<R, CallError>) -> Result<R, CallError> {
+        match &result {
+            Ok(_) => *self.plugin.instance.borrow_mut() = self.instance.take(),
+            Err(e) => self.plugin.log_failure("call failed, instance replaced", e),
+        }
+        result
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        self.plugin.leased.set(false);
+        for waker in self.plugin.waiting.borrow_mut().drain(..) {
+            waker.wake();
+        }
+    }
 }
 
 impl Plugin {
-    fn fresh(&self) -> Result<(Box<dyn Instance>, Registration), CallError> {
+    async fn fresh(&self) -> Result<(Box<dyn Instance>, Registration), CallError> {
         let mut instance = self.module.instantiate(self.host.clone())?;
         let registration = instance
-            .setup(&self.config)?
+            .setup(&self.config)
+            .await?
             .map_err(CallError::Instantiate)?;
         Ok((instance, registration))
     }
@@ -105,36 +158,61 @@ impl Plugin {
         &self.name
     }
 
-    /// Runs `f` on the live instance (creating one if needed). A failed call drops it.
-    pub fn with<R>(
-        &self,
-        f: impl FnOnce(&mut dyn Instance) -> Result<R, CallError>,
-    ) -> Result<R, CallError> {
-        // Taken out of the cell for the call: a nested call (impossible today, as host
-        // functions never call plugins) would get a fresh instance rather than a panic.
-        let taken = self.instance.borrow_mut().take();
-        let mut instance = match taken {
-            Some(i) => i,
-            None => match self.fresh() {
-                Ok((i, _)) => i,
+    /// Waits until no other call holds the instance, then takes it (creating one if the
+    /// last call failed).
+    pub async fn lease(&self) -> Result<Lease<'_>, CallError> {
+        poll_fn(|cx| {
+            if !self.leased.get() {
+                self.leased.set(true);
+                return Poll::Ready(());
+            }
+            let mut waiting = self.waiting.borrow_mut();
+            if !waiting.iter().any(|w| w.will_wake(cx.waker())) {
+                waiting.push(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await;
+        let mut lease = Lease {
+            plugin: self,
+            instance: self.instance.borrow_mut().take(),
+        };
+        if lease.instance.is_none() {
+            match self.fresh().await {
+                Ok((instance, _)) => lease.instance = Some(instance),
                 Err(e) => {
                     self.log_failure("cannot create an instance", &e);
                     return Err(e);
                 }
-            },
-        };
-        let result = f(&mut *instance);
-        match &result {
-            Ok(_) => *self.instance.borrow_mut() = Some(instance),
-            Err(e) => self.log_failure("call failed, instance replaced", e),
+            }
         }
-        result
+        Ok(lease)
+    }
+
+    /// Pulls the next chunk of stream `id` from the instance.
+    pub async fn next_chunk(&self, id: u32) -> Result<Option<Vec<u8>>, CallError> {
+        let mut lease = self.lease().await?;
+        let result = lease.get().next_chunk(id).await;
+        lease.finish(result)
     }
 
     fn log_failure(&self, what: &str, e: &CallError) {
         self.host
             .api()
             .log(&self.name, Level::Warn, &alloc::format!("{what}: {e}"));
+    }
+}
+
+/// Polls `future` to completion with a no-op waker. Only for start-up (`setup` while
+/// loading, before the loop runs): a wasmi call yields between fuel slices and is ready
+/// to go on at once, so nothing is waited for.
+fn block_on_ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
     }
 }
 
@@ -160,11 +238,14 @@ pub fn load(
             host: PluginHost::new(api.clone(), src.name).with_gpio(src.gpio),
             config: src.config.clone(),
             instance: RefCell::new(None),
+            leased: Cell::new(false),
+            waiting: RefCell::new(Vec::new()),
         };
-        let (instance, registration) = plugin.fresh().map_err(|source| LoadFailure::Setup {
-            plugin: src.name.to_string(),
-            source,
-        })?;
+        let (instance, registration) =
+            block_on_ready(plugin.fresh()).map_err(|source| LoadFailure::Setup {
+                plugin: src.name.to_string(),
+                source,
+            })?;
         *plugin.instance.borrow_mut() = Some(instance);
         entries.push(PluginEntry {
             name: src.name.to_string(),
@@ -179,9 +260,14 @@ pub fn load(
 
 /// The [`Invoker`] over the loaded plugins. It remembers which plugin produced a
 /// `stream` body, so the connection can pull that stream's chunks from it, and which
-/// produced a `file` body, whose path is resolved against that plugin's grants.
-pub struct PluginInvoker<'a> {
+/// produced a `file` body, whose path is resolved against that plugin's grants; and it
+/// bounds the calls of one request together by the request's budget.
+pub struct PluginInvoker<'a, P: Platform> {
     plugins: &'a [Plugin],
+    platform: &'a P,
+    /// When this request's calls must be done (`request_timeout`), in the platform's
+    /// milliseconds; `None` outside a request (events, timers).
+    deadline_ms: Option<u64>,
     /// The plugin whose response carries a `stream` body, if any did.
     pub stream_owner: Option<usize>,
     /// The plugin whose response carries a `file` body, if any did (`None` for the
@@ -189,11 +275,14 @@ pub struct PluginInvoker<'a> {
     pub file_owner: Option<usize>,
 }
 
-impl<'a> PluginInvoker<'a> {
-    /// An invoker over `plugins` (index = plugin order in the app).
-    pub fn new(plugins: &'a [Plugin]) -> PluginInvoker<'a> {
+impl<'a, P: Platform> PluginInvoker<'a, P> {
+    /// An invoker over `plugins` (index = plugin order in the app), its calls bounded
+    /// together by `deadline_ms` when given.
+    pub fn new(plugins: &'a [Plugin], platform: &'a P, deadline_ms: Option<u64>) -> Self {
         PluginInvoker {
             plugins,
+            platform,
+            deadline_ms,
             stream_owner: None,
             file_owner: None,
         }
@@ -212,32 +301,84 @@ impl<'a> PluginInvoker<'a> {
             _ => {}
         }
     }
+
+    /// Runs a call (waiting for the instance included) within the request's budget; a
+    /// call still running when it is spent is dropped, and its instance with it.
+    async fn bounded<R>(
+        &self,
+        plugin: &Plugin,
+        call: impl Future<Output = Result<R, CallError>>,
+    ) -> Result<R, CallError> {
+        let Some(at) = self.deadline_ms else {
+            return call.await;
+        };
+        if self.platform.now_ms() >= at {
+            return Err(CallError::Deadline);
+        }
+        match select(call, self.platform.sleep_until(at)).await {
+            Either::First(result) => result,
+            Either::Second(()) => {
+                let e = CallError::Deadline;
+                plugin.log_failure("request budget spent, instance replaced", &e);
+                Err(e)
+            }
+        }
+    }
 }
 
-impl Invoker for PluginInvoker<'_> {
-    fn handle(&mut self, to: Target, req: &Request) -> Result<Response, CallError> {
-        let r = self.plugin(to)?.with(|i| i.handle(to.handler, req))?;
+impl<P: Platform> Invoker for PluginInvoker<'_, P> {
+    async fn handle(&mut self, to: Target, req: &Request) -> Result<Response, CallError> {
+        let plugin = self.plugin(to)?;
+        let call = async {
+            let mut lease = plugin.lease().await?;
+            let result = lease.get().handle(to.handler, req).await;
+            lease.finish(result)
+        };
+        let r = self.bounded(plugin, call).await?;
         self.note(to, &r);
         Ok(r)
     }
 
-    fn before(&mut self, to: Target, req: &Request) -> Result<BeforeOutcome, CallError> {
-        let r = self.plugin(to)?.with(|i| i.before(to.handler, req))?;
+    async fn before(&mut self, to: Target, req: &Request) -> Result<BeforeOutcome, CallError> {
+        let plugin = self.plugin(to)?;
+        let call = async {
+            let mut lease = plugin.lease().await?;
+            let result = lease.get().before(to.handler, req).await;
+            lease.finish(result)
+        };
+        let r = self.bounded(plugin, call).await?;
         if let BeforeOutcome::Respond(resp) = &r {
             self.note(to, resp);
         }
         Ok(r)
     }
 
-    fn after(&mut self, to: Target, req: &Request, resp: &Response) -> Result<Response, CallError> {
-        let r = self.plugin(to)?.with(|i| i.after(to.handler, req, resp))?;
+    async fn after(
+        &mut self,
+        to: Target,
+        req: &Request,
+        resp: &Response,
+    ) -> Result<Response, CallError> {
+        let plugin = self.plugin(to)?;
+        let call = async {
+            let mut lease = plugin.lease().await?;
+            let result = lease.get().after(to.handler, req, resp).await;
+            lease.finish(result)
+        };
+        let r = self.bounded(plugin, call).await?;
         if r.body != resp.body {
             self.note(to, &r);
         }
         Ok(r)
     }
 
-    fn on_event(&mut self, to: Target, event: &Event) -> Result<EventOutcome, CallError> {
-        self.plugin(to)?.with(|i| i.on_event(to.handler, event))
+    async fn on_event(&mut self, to: Target, event: &Event) -> Result<EventOutcome, CallError> {
+        let plugin = self.plugin(to)?;
+        let call = async {
+            let mut lease = plugin.lease().await?;
+            let result = lease.get().on_event(to.handler, event).await;
+            lease.finish(result)
+        };
+        self.bounded(plugin, call).await
     }
 }

@@ -167,8 +167,16 @@ impl<P: Platform> Server<P> {
         id
     }
 
-    pub(crate) fn invoker(&self) -> PluginInvoker<'_> {
-        PluginInvoker::new(&self.plugins)
+    /// An invoker for events and timers (each call bounded by `plugin_timeout` only).
+    pub(crate) fn invoker(&self) -> PluginInvoker<'_, P> {
+        PluginInvoker::new(&self.plugins, self.platform(), None)
+    }
+
+    /// An invoker for one request: its calls together are bounded by `request_timeout`.
+    pub(crate) fn request_invoker(&self) -> PluginInvoker<'_, P> {
+        let budget = self.options.limits.request_timeout_ms;
+        let deadline = self.platform().now_ms().saturating_add(budget);
+        PluginInvoker::new(&self.plugins, self.platform(), Some(deadline))
     }
 
     /// Connections being served right now.
@@ -183,11 +191,13 @@ impl<P: Platform> Server<P> {
             http_addr: http_addr.into(),
             ws_addr: None,
         };
-        self.app.broadcast_event(
-            EventKind::ServerStart,
-            &Event::ServerStart(info),
-            &mut self.invoker(),
-        );
+        self.app
+            .broadcast_event(
+                EventKind::ServerStart,
+                &Event::ServerStart(info),
+                &mut self.invoker(),
+            )
+            .await;
         self.log(Level::Info, format_args!("listening on http://{http_addr}"));
 
         let mut tasks: Vec<Pin<Box<dyn Future<Output = ()> + '_>>> = Vec::new();
@@ -204,11 +214,13 @@ impl<P: Platform> Server<P> {
         let _ = select(all, shutdown).await;
 
         self.log(Level::Info, format_args!("shutting down"));
-        self.app.broadcast_event(
-            EventKind::ServerStop,
-            &Event::ServerStop,
-            &mut self.invoker(),
-        );
+        self.app
+            .broadcast_event(
+                EventKind::ServerStop,
+                &Event::ServerStop,
+                &mut self.invoker(),
+            )
+            .await;
     }
 
     /// One slot: accept, serve, close, forever.
@@ -275,7 +287,7 @@ impl<P: Platform> Server<P> {
             for target in schedule.take_due(self.platform().now_ms()) {
                 let tick = Event::Tick(self.platform().unix_ms());
                 let mut invoker = self.invoker();
-                let _ = berth_core::pipeline::Invoker::on_event(&mut invoker, target, &tick);
+                let _ = berth_core::pipeline::Invoker::on_event(&mut invoker, target, &tick).await;
             }
             // Handlers slower than their interval leave the next tick already due: let
             // the connections run before it, or one timer would freeze the loop.

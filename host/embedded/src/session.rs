@@ -77,6 +77,7 @@ pub(crate) async fn websocket<P: Platform, C: Connection>(
     if let Err(refusal) = server
         .app
         .ws_connect(endpoint, &connect, &mut server.invoker())
+        .await
     {
         server.host.ws_end(id);
         let r = refusal_response(refusal.status, &refusal.reason);
@@ -111,7 +112,8 @@ pub(crate) async fn websocket<P: Platform, C: Connection>(
     });
     server
         .app
-        .ws_disconnect(endpoint, &event, &mut server.invoker());
+        .ws_disconnect(endpoint, &event, &mut server.invoker())
+        .await;
     server.host.ws_end(id);
 }
 
@@ -220,7 +222,8 @@ async fn session<P: Platform, C: Connection>(
                     });
                     let reply = server
                         .app
-                        .ws_message(endpoint, &event, &mut server.invoker());
+                        .ws_message(endpoint, &event, &mut server.invoker())
+                        .await;
                     // What handlers sent while running goes out before the reply.
                     if let Err(end) = flush(server, conn, queued(server, id)).await {
                         return end;

@@ -5,13 +5,13 @@ use alloc::format;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use berth_core::engine::{CallError, Engine, EngineLimits, Instance, LoadError, Module};
+use berth_core::engine::{CallError, Engine, EngineLimits, Instance, LoadError, Module, YieldNow};
 use berth_core::host::PluginHost;
 use wasmi::{Config, Linker, Store, StoreLimitsBuilder};
 
 use crate::instance::{boxed, Export, WasmiInstance};
 use crate::load::{check_contract, main_module};
-use crate::runtime::{map_error, run, Deadline, FuelPolicy, HostState, Realloc};
+use crate::runtime::{map_error, run_blocking, Deadline, FuelPolicy, HostState, Realloc};
 use crate::wit::{GUEST_FUNCS, GUEST_PREFIX};
 
 /// Fuel per millisecond of `call_timeout_ms`. wasmi spends roughly one unit per
@@ -31,6 +31,7 @@ pub struct WasmiEngine {
     linker: Arc<Linker<HostState>>,
     limits: EngineLimits,
     fuel_per_ms: u64,
+    yield_now: Option<YieldNow>,
 }
 
 impl WasmiEngine {
@@ -46,12 +47,20 @@ impl WasmiEngine {
             linker: Arc::new(linker),
             limits,
             fuel_per_ms: DEFAULT_FUEL_PER_MS,
+            yield_now: None,
         }
     }
 
     /// Overrides [`DEFAULT_FUEL_PER_MS`] (the deadline's exchange rate of fuel for time).
     pub fn with_fuel_per_ms(mut self, fuel_per_ms: u64) -> WasmiEngine {
         self.fuel_per_ms = fuel_per_ms.max(1);
+        self
+    }
+
+    /// Makes busy guests yield with the executor's own yield between fuel slices (see
+    /// [`YieldNow`]); without one a call wakes itself and returns `Pending` once.
+    pub fn with_yield(mut self, yield_now: YieldNow) -> WasmiEngine {
+        self.yield_now = Some(yield_now);
         self
     }
 
@@ -70,6 +79,7 @@ impl WasmiEngine {
                 timeout_ms: self.limits.call_timeout_ms,
                 fuel_per_ms: self.fuel_per_ms,
             },
+            yield_now: self.yield_now,
         })
     }
 }
@@ -91,6 +101,7 @@ pub struct WasmiModule {
     module: wasmi::Module,
     limits: EngineLimits,
     policy: FuelPolicy,
+    yield_now: Option<YieldNow>,
 }
 
 fn instantiate_error(e: impl core::fmt::Display) -> CallError {
@@ -110,6 +121,7 @@ impl WasmiModule {
             limits,
             guest: None,
             deadline: Deadline::new(self.policy),
+            yield_now: self.yield_now,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
@@ -144,7 +156,7 @@ impl WasmiModule {
             .map_err(|_| instantiate_error("exports"))?;
         // wit-component runs a core module's `_initialize` (if any) when instantiating.
         if let Some(init) = instance.get_func(&store, "_initialize") {
-            run(&mut store, &init, &[], &mut [])?;
+            run_blocking(&mut store, &init, &[], &mut [])?;
         }
         Ok(WasmiInstance {
             store,

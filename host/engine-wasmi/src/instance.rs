@@ -4,7 +4,7 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use berth_core::engine::{CallError, Instance};
+use berth_core::engine::{CallError, CallFuture, Instance};
 use berth_core::model::{
     BeforeOutcome, Event, EventOutcome, HandlerId, Pairs, Registration, Request, Response,
 };
@@ -63,19 +63,23 @@ pub struct WasmiInstance {
 
 impl WasmiInstance {
     /// Calls export `which` with `args` (in its parameter order) and lifts its result.
-    fn call(&mut self, which: usize, args: Vec<Value>) -> Result<Option<Value>, CallError> {
+    async fn call(&mut self, which: usize, args: Vec<Value>) -> Result<Option<Value>, CallError> {
         if self.poisoned {
             return Err(CallError::Trap(String::from(
                 "instance unusable after an earlier error",
             )));
         }
         self.poisoned = true;
-        let result = self.call_inner(which, args)?;
+        let result = self.call_inner(which, args).await?;
         self.poisoned = false;
         Ok(result)
     }
 
-    fn call_inner(&mut self, which: usize, args: Vec<Value>) -> Result<Option<Value>, CallError> {
+    async fn call_inner(
+        &mut self,
+        which: usize,
+        args: Vec<Value>,
+    ) -> Result<Option<Value>, CallError> {
         let export = &self.exports[which];
         let sig = export.sig;
         let fuel = self.store.data_mut().deadline.start();
@@ -111,7 +115,8 @@ impl WasmiInstance {
             &func,
             &self.vals,
             &mut results[..n_results],
-        )?;
+        )
+        .await?;
 
         let Some(ty) = sig.result else {
             return Ok(None);
@@ -123,58 +128,82 @@ impl WasmiInstance {
             let ptr = flat[0].as_i32() as u32;
             let value = load(mem, &ty, ptr, &mut budget)?;
             if let Some(post) = export.post {
-                run(&mut self.store, &post, &[results[0].clone()], &mut [])?;
+                run(&mut self.store, &post, &[results[0].clone()], &mut []).await?;
             }
             value
         } else {
             let value = lift_flat(mem, &ty, &mut FlatReader::new(&flat), &mut budget)?;
             if let Some(post) = export.post {
-                run(&mut self.store, &post, &[results[0].clone()], &mut [])?;
+                run(&mut self.store, &post, &[results[0].clone()], &mut []).await?;
             }
             value
         };
         Ok(Some(value))
     }
 
-    fn call_value(&mut self, which: usize, args: Vec<Value>) -> Result<Value, CallError> {
-        self.call(which, args)?
+    async fn call_value(&mut self, which: usize, args: Vec<Value>) -> Result<Value, CallError> {
+        self.call(which, args)
+            .await?
             .ok_or_else(|| abi::malformed("missing result"))
     }
 }
 
 impl Instance for WasmiInstance {
-    fn setup(&mut self, config: &Pairs) -> Result<Result<Registration, String>, CallError> {
-        let v = self.call_value(SETUP, alloc::vec![cv::pairs(config)])?;
-        cv::to_setup_result(v)
+    fn setup<'a>(&'a mut self, config: &'a Pairs) -> CallFuture<'a, Result<Registration, String>> {
+        Box::pin(async move {
+            let v = self
+                .call_value(SETUP, alloc::vec![cv::pairs(config)])
+                .await?;
+            cv::to_setup_result(v)
+        })
     }
 
-    fn handle(&mut self, handler: HandlerId, req: &Request) -> Result<Response, CallError> {
-        let v = self.call_value(HANDLE, alloc::vec![Value::U32(handler), cv::request(req)])?;
-        cv::to_response(v)
+    fn handle<'a>(&'a mut self, handler: HandlerId, req: &'a Request) -> CallFuture<'a, Response> {
+        Box::pin(async move {
+            let args = alloc::vec![Value::U32(handler), cv::request(req)];
+            cv::to_response(self.call_value(HANDLE, args).await?)
+        })
     }
 
-    fn before(&mut self, handler: HandlerId, req: &Request) -> Result<BeforeOutcome, CallError> {
-        let v = self.call_value(BEFORE, alloc::vec![Value::U32(handler), cv::request(req)])?;
-        cv::to_before_outcome(v)
-    }
-
-    fn after(
-        &mut self,
+    fn before<'a>(
+        &'a mut self,
         handler: HandlerId,
-        req: &Request,
-        resp: &Response,
-    ) -> Result<Response, CallError> {
-        let args = alloc::vec![Value::U32(handler), cv::request(req), cv::response(resp)];
-        cv::to_response(self.call_value(AFTER, args)?)
+        req: &'a Request,
+    ) -> CallFuture<'a, BeforeOutcome> {
+        Box::pin(async move {
+            let args = alloc::vec![Value::U32(handler), cv::request(req)];
+            cv::to_before_outcome(self.call_value(BEFORE, args).await?)
+        })
     }
 
-    fn on_event(&mut self, handler: HandlerId, event: &Event) -> Result<EventOutcome, CallError> {
-        let v = self.call_value(ON_EVENT, alloc::vec![Value::U32(handler), cv::event(event)])?;
-        cv::to_event_outcome(v)
+    fn after<'a>(
+        &'a mut self,
+        handler: HandlerId,
+        req: &'a Request,
+        resp: &'a Response,
+    ) -> CallFuture<'a, Response> {
+        Box::pin(async move {
+            let args = alloc::vec![Value::U32(handler), cv::request(req), cv::response(resp)];
+            cv::to_response(self.call_value(AFTER, args).await?)
+        })
     }
 
-    fn next_chunk(&mut self, stream: u32) -> Result<Option<Vec<u8>>, CallError> {
-        cv::to_chunk(self.call_value(NEXT_CHUNK, alloc::vec![Value::U32(stream)])?)
+    fn on_event<'a>(
+        &'a mut self,
+        handler: HandlerId,
+        event: &'a Event,
+    ) -> CallFuture<'a, EventOutcome> {
+        Box::pin(async move {
+            let args = alloc::vec![Value::U32(handler), cv::event(event)];
+            cv::to_event_outcome(self.call_value(ON_EVENT, args).await?)
+        })
+    }
+
+    fn next_chunk(&mut self, stream: u32) -> CallFuture<'_, Option<Vec<u8>>> {
+        Box::pin(async move {
+            let args = alloc::vec![Value::U32(stream)];
+            cv::to_chunk(self.call_value(NEXT_CHUNK, args).await?)
+        })
     }
 }
 

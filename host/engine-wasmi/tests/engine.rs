@@ -9,6 +9,7 @@ use berth_core::host::Level;
 use berth_core::model::*;
 use berth_engine_wasmi::WasmiEngine;
 use common::{get, guest_component, host, limits};
+use futures_lite::future::block_on;
 
 fn instance(engine: &WasmiEngine) -> Box<dyn Instance> {
     let module = engine.compile(guest_component()).expect("compile");
@@ -27,10 +28,8 @@ fn body_text(resp: &Response) -> String {
 fn setup_returns_the_registration() {
     let engine = WasmiEngine::new(limits());
     let mut inst = instance(&engine);
-    let reg = inst
-        .setup(&vec![("name".into(), "tester".into())])
-        .expect("call")
-        .expect("ok");
+    let config = vec![("name".into(), "tester".into())];
+    let reg = block_on(inst.setup(&config)).expect("call").expect("ok");
     assert_eq!(reg.name, "tester");
     assert_eq!(reg.routes.len(), 8);
     assert_eq!(
@@ -81,8 +80,7 @@ fn setup_returns_the_registration() {
     // And the error case of the result.
     let mut inst = instance(&engine);
     assert_eq!(
-        inst.setup(&vec![("fail".into(), "1".into())])
-            .expect("call"),
+        block_on(inst.setup(&vec![("fail".into(), "1".into())])).expect("call"),
         Err("asked to fail".into())
     );
 }
@@ -91,7 +89,7 @@ fn setup_returns_the_registration() {
 fn handle_answers_hello_and_echoes_requests() {
     let engine = WasmiEngine::new(limits());
     let mut inst = instance(&engine);
-    let resp = inst.handle(1, &get("/hello")).expect("hello");
+    let resp = block_on(inst.handle(1, &get("/hello"))).expect("hello");
     assert_eq!(resp.status, 200);
     assert_eq!(resp.header("content-type"), Some("text/plain"));
     assert_eq!(body_text(&resp), "Hello, world!");
@@ -110,7 +108,7 @@ fn handle_answers_hello_and_echoes_requests() {
         body: (0..=255u8).collect(),
         remote_addr: "[::1]:9".into(),
     };
-    let resp = inst.handle(2, &req).expect("echo");
+    let resp = block_on(inst.handle(2, &req)).expect("echo");
     assert_eq!(resp.status, 201);
     assert_eq!(resp.header("x-method"), Some("Method::Patch"));
     assert_eq!(resp.header("x-path"), Some("/echo/ü"));
@@ -124,17 +122,19 @@ fn handle_answers_hello_and_echoes_requests() {
 
     // Other body variants.
     assert_eq!(
-        inst.handle(7, &get("/stream")).expect("stream").body,
+        block_on(inst.handle(7, &get("/stream")))
+            .expect("stream")
+            .body,
         Body::Stream(3)
     );
     assert_eq!(
-        inst.handle(8, &get("/sse")).expect("sse").body,
+        block_on(inst.handle(8, &get("/sse"))).expect("sse").body,
         Body::Sse("news".into())
     );
     // Many calls on one instance: nothing leaks or drifts.
     for _ in 0..200 {
         assert_eq!(
-            body_text(&inst.handle(1, &get("/hello")).expect("hello")),
+            body_text(&block_on(inst.handle(1, &get("/hello"))).expect("hello")),
             "Hello, world!"
         );
     }
@@ -144,7 +144,7 @@ fn handle_answers_hello_and_echoes_requests() {
 fn middleware_events_and_chunks() {
     let engine = WasmiEngine::new(limits());
     let mut inst = instance(&engine);
-    match inst.before(30, &get("/x")).expect("before") {
+    match block_on(inst.before(30, &get("/x"))).expect("before") {
         BeforeOutcome::Proceed(p) => {
             assert_eq!(p.request_headers, vec![("x-before".into(), "30".into())]);
             assert_eq!(
@@ -154,7 +154,7 @@ fn middleware_events_and_chunks() {
         }
         other => panic!("{other:?}"),
     }
-    match inst.before(30, &get("/blocked")).expect("before") {
+    match block_on(inst.before(30, &get("/blocked"))).expect("before") {
         BeforeOutcome::Respond(r) => {
             assert_eq!((r.status, body_text(&r)), (403, "blocked by 30".into()))
         }
@@ -165,7 +165,7 @@ fn middleware_events_and_chunks() {
         headers: vec![("a".into(), "b".into())],
         body: Body::File("f.txt".into()),
     };
-    let out = inst.after(31, &get("/p"), &resp).expect("after");
+    let out = block_on(inst.after(31, &get("/p"), &resp)).expect("after");
     assert_eq!(out.status, 404);
     assert_eq!(out.body, Body::File("f.txt".into()));
     assert_eq!(
@@ -178,7 +178,7 @@ fn middleware_events_and_chunks() {
         path: "/ws".into(),
         payload: WsPayload::Text("hi".into()),
     });
-    let out = inst.on_event(20, &msg).expect("ws text");
+    let out = block_on(inst.on_event(20, &msg)).expect("ws text");
     assert_eq!(
         out,
         EventOutcome {
@@ -193,7 +193,7 @@ fn middleware_events_and_chunks() {
         payload: WsPayload::Binary(vec![1, 2, 3]),
     });
     assert_eq!(
-        inst.on_event(20, &msg).expect("ws bin").reply,
+        block_on(inst.on_event(20, &msg)).expect("ws bin").reply,
         Some(WsPayload::Binary(vec![3, 2, 1]))
     );
     let connect = Event::WsConnect(WsConnect {
@@ -203,7 +203,9 @@ fn middleware_events_and_chunks() {
         headers: vec![],
         remote_addr: "1.2.3.4:5".into(),
     });
-    let refuse = inst.on_event(20, &connect).expect("connect").refuse;
+    let refuse = block_on(inst.on_event(20, &connect))
+        .expect("connect")
+        .refuse;
     assert_eq!(
         refuse,
         Some(Refusal {
@@ -212,7 +214,7 @@ fn middleware_events_and_chunks() {
         })
     );
     assert_eq!(
-        inst.on_event(41, &Event::Tick(u64::MAX))
+        block_on(inst.on_event(41, &Event::Tick(u64::MAX)))
             .expect("tick")
             .reply,
         Some(WsPayload::Text(u64::MAX.to_string()))
@@ -222,7 +224,7 @@ fn middleware_events_and_chunks() {
         ws_addr: Some("0.0.0.0:81".into()),
     });
     assert_eq!(
-        inst.on_event(40, &start).expect("start").reply,
+        block_on(inst.on_event(40, &start)).expect("start").reply,
         Some(WsPayload::Text("0.0.0.0:80|Some(\"0.0.0.0:81\")".into()))
     );
     let bye = Event::WsDisconnect(WsDisconnect {
@@ -232,17 +234,23 @@ fn middleware_events_and_chunks() {
         reason: "gone".into(),
     });
     assert_eq!(
-        inst.on_event(20, &bye).expect("disconnect").reply,
+        block_on(inst.on_event(20, &bye)).expect("disconnect").reply,
         Some(WsPayload::Text("1001:gone".into()))
     );
     assert_eq!(
-        inst.on_event(40, &Event::ServerStop).expect("stop"),
+        block_on(inst.on_event(40, &Event::ServerStop)).expect("stop"),
         EventOutcome::default()
     );
 
-    assert_eq!(inst.next_chunk(0).expect("chunk"), Some(b"aa".to_vec()));
-    assert_eq!(inst.next_chunk(2).expect("chunk"), Some(b"cc".to_vec()));
-    assert_eq!(inst.next_chunk(3).expect("chunk"), None);
+    assert_eq!(
+        block_on(inst.next_chunk(0)).expect("chunk"),
+        Some(b"aa".to_vec())
+    );
+    assert_eq!(
+        block_on(inst.next_chunk(2)).expect("chunk"),
+        Some(b"cc".to_vec())
+    );
+    assert_eq!(block_on(inst.next_chunk(3)).expect("chunk"), None);
 }
 
 #[test]
@@ -251,7 +259,7 @@ fn host_imports_reach_the_plugin_host() {
     let module = engine.compile(guest_component()).expect("compile");
     let (api, host) = host();
     let mut inst = module.instantiate(host).expect("instantiate");
-    let resp = inst.handle(3, &get("/state")).expect("state");
+    let resp = block_on(inst.handle(3, &get("/state"))).expect("state");
     assert_eq!(
         body_text(&resp),
         "got=Some(\"hi\") missing=None n=Ok(2) bad=true keys=[\"greeting\", \"hits\"] deleted=false \
@@ -284,7 +292,10 @@ fn an_endless_loop_hits_the_deadline_and_a_fresh_instance_works() {
     });
     let mut inst = instance(&engine);
     let started = Instant::now();
-    assert_eq!(inst.handle(4, &get("/loop")), Err(CallError::Deadline));
+    assert_eq!(
+        block_on(inst.handle(4, &get("/loop"))),
+        Err(CallError::Deadline)
+    );
     let took = started.elapsed();
     assert!(
         took >= Duration::from_millis(100),
@@ -292,11 +303,11 @@ fn an_endless_loop_hits_the_deadline_and_a_fresh_instance_works() {
     );
     assert!(took < Duration::from_millis(1000), "stopped late: {took:?}");
     // The instance is poisoned…
-    assert!(inst.handle(1, &get("/hello")).is_err());
+    assert!(block_on(inst.handle(1, &get("/hello"))).is_err());
     // …and a fresh one works.
     let mut fresh = instance(&engine);
     assert_eq!(
-        body_text(&fresh.handle(1, &get("/hello")).expect("hello")),
+        body_text(&block_on(fresh.handle(1, &get("/hello"))).expect("hello")),
         "Hello, world!"
     );
 }
@@ -305,21 +316,34 @@ fn an_endless_loop_hits_the_deadline_and_a_fresh_instance_works() {
 fn a_panic_is_a_trap() {
     let engine = WasmiEngine::new(limits());
     let mut inst = instance(&engine);
-    match inst.handle(5, &get("/panic")) {
+    match block_on(inst.handle(5, &get("/panic"))) {
         Err(CallError::Trap(why)) => assert!(why.contains("unreachable"), "{why}"),
         other => panic!("{other:?}"),
     }
     let mut fresh = instance(&engine);
-    assert_eq!(fresh.handle(1, &get("/hello")).expect("hello").status, 200);
+    assert_eq!(
+        block_on(fresh.handle(1, &get("/hello")))
+            .expect("hello")
+            .status,
+        200
+    );
 }
 
 #[test]
 fn growing_past_the_memory_cap_is_out_of_memory() {
     let engine = WasmiEngine::new(limits());
     let mut inst = instance(&engine);
-    assert_eq!(inst.handle(6, &get("/oom")), Err(CallError::OutOfMemory));
+    assert_eq!(
+        block_on(inst.handle(6, &get("/oom"))),
+        Err(CallError::OutOfMemory)
+    );
     let mut fresh = instance(&engine);
-    assert_eq!(fresh.handle(1, &get("/hello")).expect("hello").status, 200);
+    assert_eq!(
+        block_on(fresh.handle(1, &get("/hello")))
+            .expect("hello")
+            .status,
+        200
+    );
 }
 
 #[test]
@@ -354,12 +378,12 @@ fn measure_a_hello_call() {
     let mut inst = instance(&engine);
     let req = get("/hello");
     for _ in 0..1000 {
-        inst.handle(1, &req).expect("warm up");
+        block_on(inst.handle(1, &req)).expect("warm up");
     }
     let n = 20_000;
     let started = Instant::now();
     for _ in 0..n {
-        std::hint::black_box(inst.handle(1, &req).expect("hello"));
+        std::hint::black_box(block_on(inst.handle(1, &req)).expect("hello"));
     }
     let per_call = started.elapsed() / n;
     println!("wasmi: instantiate {per_instance:?}, handle(/hello) {per_call:?} per call");

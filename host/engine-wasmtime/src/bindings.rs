@@ -3,14 +3,16 @@
 
 use berth_core::model as m;
 
+// Exports are async: a call is a future that yields on epoch ticks (see the crate docs).
+// Imports stay synchronous host functions: they never wait for anything.
 wasmtime::component::bindgen!({
     path: "../../wit",
     world: "plugin",
+    exports: { default: async },
 });
 
 pub use berth::plugin::host::{DeviceError, Level, MemoryStats, Scope, WsError};
 pub use berth::plugin::types as t;
-pub use exports::berth::plugin::guest::Guest;
 
 /// Converts a core value into its generated twin.
 pub trait ToWit<W> {

@@ -10,14 +10,18 @@
 //! let engine = berth_engine_wasmtime::WasmtimeEngine::new(EngineLimits::default())?;
 //! let module = engine.compile(bytes)?;          // once per plugin file
 //! let mut instance = module.instantiate(host)?; // once per pooled instance
-//! let registration = instance.setup(&vec![])?;  // then handle/before/after/on_event
+//! let config = vec![];
+//! let registration = instance.setup(&config);   // a future: await it on any executor
 //! # Ok(()) }
 //! ```
 //!
 //! How the limits hold:
-//! - **Deadlines**: epoch interruption. ONE ticker thread per engine bumps the epoch every
-//!   [`TICK`]; each call sets its store's deadline to `call_timeout / TICK` ticks, so a
-//!   `loop {}` traps with `Interrupt` and the request gets a 504.
+//! - **Deadlines and fair sharing**: epoch interruption. ONE ticker thread per engine
+//!   bumps the epoch every [`TICK`]. Calls are async (`call_async`, on a fiber): on each
+//!   tick a running guest checks its call's wall-clock deadline and, while it holds,
+//!   yields to the executor and resumes after the other ready tasks; past it, it traps
+//!   with `Interrupt` and the request gets a 504. So a `loop {}` shares its worker in
+//!   slices of one tick instead of holding it for `plugin_timeout`.
 //! - **Memory**: a per-store limiter caps linear memory; a grow past the cap traps (rather
 //!   than returning -1 to an allocator that would abort anyway), reported as
 //!   [`CallError::OutOfMemory`].
@@ -33,20 +37,27 @@ mod host_impl;
 pub use cache::{ArtifactCache, CacheError};
 
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use berth_core::engine::{CallError, Engine, EngineLimits, Instance, LoadError, Module};
+use berth_core::engine::{
+    CallError, CallFuture, Engine, EngineLimits, Instance, LoadError, Module, YieldNow,
+};
 use berth_core::host::PluginHost;
 use berth_core::model::{
     BeforeOutcome, Event, EventOutcome, HandlerId, Pairs, Registration, Request, Response,
 };
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime::{
+    Config, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
+};
 
 use bindings::{FromWit, Plugin, PluginPre, ToWit};
 
-/// How often the epoch ticker fires: the granularity of call deadlines.
-pub const TICK: Duration = Duration::from_millis(5);
+/// How often the epoch ticker fires: the granularity of call deadlines, and the longest
+/// a busy guest runs before it yields. Every busy call on a worker gets one tick before
+/// a waiting request is looked at, so this bounds what a spinning plugin costs the
+/// others (16 spinning calls on 2 workers: a request waits about 8 ticks).
+pub const TICK: Duration = Duration::from_millis(1);
 
 /// Instance slots the pooling allocator reserves (across all plugins).
 const POOL_SLOTS: u32 = 1000;
@@ -60,12 +71,34 @@ pub struct WasmtimeEngine {
     // module compiled by it are dropped (modules outlive the engine in a server).
     ticker_alive: Arc<()>,
     cache: Option<ArtifactCache>,
+    yield_now: Option<YieldNow>,
 }
 
-/// Per-store data: the plugin's view of the host, and its memory limiter.
+/// Per-store data: the plugin's view of the host, its memory limiter, and the current
+/// call's deadline.
 pub struct StoreData {
     host: PluginHost,
     limiter: MemoryCap,
+    /// When the current call must have returned (`None`: no call yet).
+    deadline: Option<Instant>,
+    /// Whether the current call runs as a future and so may yield on an epoch tick (a
+    /// synchronous instantiation may not; it only checks the deadline).
+    may_yield: bool,
+    /// The executor's own yield, when it has one.
+    yield_now: Option<YieldNow>,
+}
+
+/// What a guest does on each epoch tick: trap past its call's deadline, otherwise yield
+/// to the executor (or, outside a future, carry on) and look again on the next tick.
+fn on_epoch(data: &StoreData) -> UpdateDeadline {
+    match data.deadline {
+        Some(at) if Instant::now() < at && data.may_yield => match data.yield_now {
+            Some(yield_now) => UpdateDeadline::YieldCustom(1, yield_now()),
+            None => UpdateDeadline::Yield(1),
+        },
+        Some(at) if Instant::now() < at => UpdateDeadline::Continue(1),
+        _ => UpdateDeadline::Interrupt,
+    }
 }
 
 /// Caps linear memory and remembers that it refused a grow, so the resulting trap is
@@ -117,6 +150,8 @@ impl WasmtimeEngine {
             .total_core_instances(POOL_SLOTS * 4)
             .total_memories(POOL_SLOTS)
             .total_tables(POOL_SLOTS * 2)
+            // Async calls run on fiber stacks; one per call in flight, from the pool.
+            .total_stacks(POOL_SLOTS)
             .max_memory_size(limits.memory_bytes);
         let pooled = config.clone();
         let engine = match wasmtime::Engine::new(
@@ -144,7 +179,14 @@ impl WasmtimeEngine {
             limits,
             ticker_alive: alive,
             cache: None,
+            yield_now: None,
         })
+    }
+
+    /// Makes busy guests yield with the executor's own yield (see [`YieldNow`]).
+    pub fn with_yield(mut self, yield_now: YieldNow) -> WasmtimeEngine {
+        self.yield_now = Some(yield_now);
+        self
     }
 
     /// Keeps compiled plugins in `cache`, so later runs skip compilation.
@@ -192,6 +234,7 @@ impl Engine for WasmtimeEngine {
             engine: self.engine.clone(),
             pre,
             limits: self.limits,
+            yield_now: self.yield_now,
             _ticker_alive: self.ticker_alive.clone(),
         }))
     }
@@ -206,6 +249,7 @@ struct WasmtimeModule {
     engine: wasmtime::Engine,
     pre: PluginPre<StoreData>,
     limits: EngineLimits,
+    yield_now: Option<YieldNow>,
     _ticker_alive: Arc<()>,
 }
 
@@ -217,11 +261,14 @@ impl Module for WasmtimeModule {
                 max_bytes: self.limits.memory_bytes,
                 hit: false,
             },
+            deadline: deadline_from_now(self.limits.call_timeout_ms),
+            may_yield: false,
+            yield_now: self.yield_now,
         };
         let mut store = Store::new(&self.engine, data);
         store.limiter(|d| &mut d.limiter);
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(deadline_ticks(self.limits.call_timeout_ms));
+        store.epoch_deadline_callback(|ctx| Ok(on_epoch(ctx.data())));
+        store.set_epoch_deadline(1);
         let plugin = self
             .pre
             .instantiate(&mut store)
@@ -234,9 +281,8 @@ impl Module for WasmtimeModule {
     }
 }
 
-fn deadline_ticks(timeout_ms: u64) -> u64 {
-    let tick = TICK.as_millis() as u64;
-    timeout_ms.div_ceil(tick).max(1)
+fn deadline_from_now(timeout_ms: u64) -> Option<Instant> {
+    Instant::now().checked_add(Duration::from_millis(timeout_ms))
 }
 
 struct WasmtimeInstance {
@@ -246,16 +292,28 @@ struct WasmtimeInstance {
 }
 
 impl WasmtimeInstance {
-    /// Runs one guest call under a fresh deadline and classifies its failure.
-    fn call<R>(
-        &mut self,
-        f: impl FnOnce(&bindings::Guest, &mut Store<StoreData>) -> wasmtime::Result<R>,
-    ) -> Result<R, CallError> {
-        self.store
-            .set_epoch_deadline(deadline_ticks(self.timeout_ms));
-        let guest = self.plugin.berth_plugin_guest();
-        f(guest, &mut self.store).map_err(|e| classify(e, self.store.data().limiter.hit))
+    /// Starts a call's clock: its deadline, and a look at it on the next epoch tick.
+    fn begin(&mut self) {
+        let data = self.store.data_mut();
+        data.deadline = deadline_from_now(self.timeout_ms);
+        data.may_yield = true;
+        self.store.set_epoch_deadline(1);
     }
+
+    /// Classifies a call's failure.
+    fn finish<R>(&self, result: wasmtime::Result<R>) -> Result<R, CallError> {
+        result.map_err(|e| classify(e, self.store.data().limiter.hit))
+    }
+}
+
+/// One async guest export call on `$self`, under a fresh deadline.
+macro_rules! guest_call {
+    ($self:ident . $export:ident ( $($arg:expr),* )) => {{
+        $self.begin();
+        let guest = $self.plugin.berth_plugin_guest();
+        let result = guest.$export(&mut $self.store, $($arg),*).await;
+        $self.finish(result)
+    }};
 }
 
 fn classify(e: wasmtime::Error, memory_cap_hit: bool) -> CallError {
@@ -270,41 +328,55 @@ fn classify(e: wasmtime::Error, memory_cap_hit: bool) -> CallError {
 }
 
 impl Instance for WasmtimeInstance {
-    fn setup(&mut self, config: &Pairs) -> Result<Result<Registration, String>, CallError> {
-        let r = self.call(|g, s| g.call_setup(s, config))?;
-        Ok(r.map(Registration::from_wit))
+    fn setup<'a>(&'a mut self, config: &'a Pairs) -> CallFuture<'a, Result<Registration, String>> {
+        Box::pin(async move {
+            let r = guest_call!(self.call_setup(config))?;
+            Ok(r.map(Registration::from_wit))
+        })
     }
 
-    fn handle(&mut self, handler: HandlerId, req: &Request) -> Result<Response, CallError> {
-        let req = req.to_wit();
-        self.call(|g, s| g.call_handle(s, handler, &req))
-            .map(Response::from_wit)
+    fn handle<'a>(&'a mut self, handler: HandlerId, req: &'a Request) -> CallFuture<'a, Response> {
+        Box::pin(async move {
+            let req = req.to_wit();
+            guest_call!(self.call_handle(handler, &req)).map(Response::from_wit)
+        })
     }
 
-    fn before(&mut self, handler: HandlerId, req: &Request) -> Result<BeforeOutcome, CallError> {
-        let req = req.to_wit();
-        self.call(|g, s| g.call_before(s, handler, &req))
-            .map(BeforeOutcome::from_wit)
-    }
-
-    fn after(
-        &mut self,
+    fn before<'a>(
+        &'a mut self,
         handler: HandlerId,
-        req: &Request,
-        resp: &Response,
-    ) -> Result<Response, CallError> {
-        let (req, resp) = (req.to_wit(), resp.to_wit());
-        self.call(|g, s| g.call_after(s, handler, &req, &resp))
-            .map(Response::from_wit)
+        req: &'a Request,
+    ) -> CallFuture<'a, BeforeOutcome> {
+        Box::pin(async move {
+            let req = req.to_wit();
+            guest_call!(self.call_before(handler, &req)).map(BeforeOutcome::from_wit)
+        })
     }
 
-    fn on_event(&mut self, handler: HandlerId, event: &Event) -> Result<EventOutcome, CallError> {
-        let event = event.to_wit();
-        self.call(|g, s| g.call_on_event(s, handler, &event))
-            .map(EventOutcome::from_wit)
+    fn after<'a>(
+        &'a mut self,
+        handler: HandlerId,
+        req: &'a Request,
+        resp: &'a Response,
+    ) -> CallFuture<'a, Response> {
+        Box::pin(async move {
+            let (req, resp) = (req.to_wit(), resp.to_wit());
+            guest_call!(self.call_after(handler, &req, &resp)).map(Response::from_wit)
+        })
     }
 
-    fn next_chunk(&mut self, stream: u32) -> Result<Option<Vec<u8>>, CallError> {
-        self.call(|g, s| g.call_next_chunk(s, stream))
+    fn on_event<'a>(
+        &'a mut self,
+        handler: HandlerId,
+        event: &'a Event,
+    ) -> CallFuture<'a, EventOutcome> {
+        Box::pin(async move {
+            let event = event.to_wit();
+            guest_call!(self.call_on_event(handler, &event)).map(EventOutcome::from_wit)
+        })
+    }
+
+    fn next_chunk(&mut self, stream: u32) -> CallFuture<'_, Option<Vec<u8>>> {
+        Box::pin(async move { guest_call!(self.call_next_chunk(stream)) })
     }
 }

@@ -18,7 +18,8 @@
 //!
 //! [limits]
 //! max_body_size = 1048576
-//! plugin_timeout = 1.0               # seconds
+//! plugin_timeout = 1.0               # seconds, one plugin call
+//! request_timeout = 5.0              # seconds, all plugin calls of one request together
 //! state_max_keys = 10000             # keys per state namespace (a plugin's, or shared)
 //! state_max_bytes = 16777216         # bytes per state namespace
 //! state_max_value = 1048576          # bytes per state value
@@ -258,6 +259,7 @@ struct LimitsSection {
     ws_ping_interval: Option<f64>,
     ws_pong_timeout: Option<f64>,
     plugin_timeout: Option<f64>,
+    request_timeout: Option<f64>,
     plugin_memory: Option<usize>,
     state_max_keys: Option<usize>,
     state_max_bytes: Option<usize>,
@@ -293,6 +295,7 @@ impl LimitsSection {
             ws_ping_interval,
             ws_pong_timeout,
             plugin_timeout,
+            request_timeout,
             plugin_memory,
             state_max_keys,
             state_max_bytes,
@@ -349,6 +352,9 @@ impl LimitsSection {
         }
         if let Some(v) = plugin_timeout {
             l.plugin_timeout_ms = millis(v);
+        }
+        if let Some(v) = request_timeout {
+            l.request_timeout_ms = millis(v);
         }
         if let Some(v) = plugin_memory {
             l.plugin_memory = v;

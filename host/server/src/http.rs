@@ -62,7 +62,7 @@ pub async fn serve(
         to_hyper(rejection, false)
     } else {
         match websocket(&shared, port, &req) {
-            Some(Ok(endpoint)) => ws::accept(&shared, remote, req, endpoint),
+            Some(Ok(endpoint)) => ws::accept(&shared, remote, req, endpoint).await,
             Some(Err(refused)) => to_hyper(refused, false),
             None => http(&shared, &activity, remote, req).await,
         }
@@ -177,10 +177,11 @@ async fn http(
             let head = request.method == Method::Head;
             let mut meta = RequestMeta::of(&request);
             meta.abort = Some(activity.abort.clone());
-            // Plugin calls are synchronous and bounded by the engine's deadline; running
-            // them inline avoids a thread hop per request.
-            let mut invoker = TrackingInvoker::new(&shared.pools);
-            let response = shared.app.handle(request, &mut invoker);
+            // Plugin calls run inline as futures that yield while the guest computes, each
+            // bounded by `plugin_timeout` and all of them by `request_timeout`.
+            let budget = Duration::from_millis(shared.limits.request_timeout_ms);
+            let mut invoker = TrackingInvoker::new(&shared.pools, budget);
+            let response = shared.app.handle(request, &mut invoker).await;
             let origin = invoker.into_origin(&response.body);
             respond(shared, response, origin, &meta, head).await
         }

@@ -8,13 +8,22 @@
 //! - `Body::File(path)` is resolved against the folders granted to the plugin that
 //!   returned it, so the server must know which plugin that was.
 //!
+//! Every call of one request runs within the request's budget (`request_timeout`): a
+//! call still running when it is spent is cut off with 504, like one past its own
+//! `plugin_timeout`, and no later call starts.
+//!
 //! After-middleware that passes a response through returns the same body, which keeps
 //! its origin. A middleware that replaces a streamed body abandons the stream: its
 //! pinned instance is dropped (its guest-side state holds the abandoned iterator).
 
+use std::future::Future;
+use std::time::Duration;
+
 use berth_core::engine::{CallError, Instance};
 use berth_core::model::{BeforeOutcome, Body, Event, EventOutcome, Request, Response};
 use berth_core::pipeline::{Invoker, Target};
+
+use tokio::time::Instant;
 
 use crate::pool::Pool;
 
@@ -28,44 +37,40 @@ pub struct Origin {
     pub instance: Option<Box<dyn Instance>>,
 }
 
-/// Calls plugins through their pools and tracks the origin of non-bytes bodies.
+/// Calls plugins through their pools, within the request's budget, and tracks the
+/// origin of non-bytes bodies.
 pub struct TrackingInvoker<'a> {
     pools: &'a [Pool],
     origin: Option<Origin>,
+    /// When the request's plugin calls together must be done (`request_timeout`).
+    deadline: Instant,
 }
 
 impl<'a> TrackingInvoker<'a> {
-    /// An invoker over the app's pools (pool `i` belongs to plugin `i`).
-    pub fn new(pools: &'a [Pool]) -> TrackingInvoker<'a> {
+    /// An invoker over the app's pools (pool `i` belongs to plugin `i`) whose calls
+    /// together may take `budget`.
+    pub fn new(pools: &'a [Pool], budget: Duration) -> TrackingInvoker<'a> {
         TrackingInvoker {
             pools,
             origin: None,
+            deadline: Instant::now() + budget,
         }
     }
 
-    fn pool(&self, to: Target) -> Result<&'a Pool, CallError> {
-        self.pools
-            .get(to.plugin)
-            .ok_or_else(|| CallError::Instantiate("no such plugin".into()))
-    }
-
-    /// Runs `f` on a checked-out instance and, when the response it yields carries a
-    /// new non-bytes body, records the plugin (and pins the instance for a stream).
-    fn call<R>(
+    /// Ends a call: a failed one drops its instance; when the response it yields carries
+    /// a new non-bytes body, records the plugin (and pins the instance for a stream).
+    fn track<R>(
         &mut self,
         to: Target,
+        pool: &Pool,
+        instance: Box<dyn Instance>,
+        result: Result<R, CallError>,
         previous: Option<&Body>,
-        f: impl FnOnce(&mut dyn Instance) -> Result<R, CallError>,
         body_of: impl Fn(&R) -> Option<&Body>,
     ) -> Result<R, CallError> {
-        let pool = self.pool(to)?;
-        let mut instance = pool.checkout()?;
-        let result = match f(&mut *instance) {
+        let result = match result {
             Ok(r) => r,
-            Err(e) => {
-                pool.report_failure(&e);
-                return Err(e);
-            }
+            Err(e) => return pool.finish(instance, Err(e)),
         };
         let body = body_of(&result)
             .filter(|b| !matches!(b, Body::Bytes(_)) && Some(*b) != previous)
@@ -98,33 +103,65 @@ impl<'a> TrackingInvoker<'a> {
     }
 }
 
+/// The pool of `to`, and one of its instances, while the request's budget lasts.
+async fn checkout(
+    pools: &[Pool],
+    deadline: Instant,
+    to: Target,
+) -> Result<(&Pool, Box<dyn Instance>), CallError> {
+    let pool = pools
+        .get(to.plugin)
+        .ok_or_else(|| CallError::Instantiate("no such plugin".into()))?;
+    if Instant::now() >= deadline {
+        return Err(CallError::Deadline);
+    }
+    Ok((pool, pool.checkout().await?))
+}
+
+/// Runs a call, cut off (its future dropped, so the guest stops where it was) when the
+/// request's budget runs out first. (Free functions, these two: the invoker holds
+/// pinned instances and is not `Sync`, so no borrow of it may live across an await.)
+async fn within_budget<R>(
+    deadline: Instant,
+    call: impl Future<Output = Result<R, CallError>>,
+) -> Result<R, CallError> {
+    tokio::time::timeout_at(deadline, call)
+        .await
+        .unwrap_or(Err(CallError::Deadline))
+}
+
 impl Invoker for TrackingInvoker<'_> {
-    fn handle(&mut self, to: Target, req: &Request) -> Result<Response, CallError> {
-        self.call(to, None, |i| i.handle(to.handler, req), |r| Some(&r.body))
+    async fn handle(&mut self, to: Target, req: &Request) -> Result<Response, CallError> {
+        let (pool, mut instance) = checkout(self.pools, self.deadline, to).await?;
+        let result = within_budget(self.deadline, instance.handle(to.handler, req)).await;
+        self.track(to, pool, instance, result, None, |r| Some(&r.body))
     }
 
-    fn before(&mut self, to: Target, req: &Request) -> Result<BeforeOutcome, CallError> {
-        self.call(
-            to,
-            None,
-            |i| i.before(to.handler, req),
-            |o| match o {
-                BeforeOutcome::Respond(r) => Some(&r.body),
-                BeforeOutcome::Proceed(_) => None,
-            },
-        )
+    async fn before(&mut self, to: Target, req: &Request) -> Result<BeforeOutcome, CallError> {
+        let (pool, mut instance) = checkout(self.pools, self.deadline, to).await?;
+        let result = within_budget(self.deadline, instance.before(to.handler, req)).await;
+        self.track(to, pool, instance, result, None, |o| match o {
+            BeforeOutcome::Respond(r) => Some(&r.body),
+            BeforeOutcome::Proceed(_) => None,
+        })
     }
 
-    fn after(&mut self, to: Target, req: &Request, resp: &Response) -> Result<Response, CallError> {
-        self.call(
-            to,
-            Some(&resp.body),
-            |i| i.after(to.handler, req, resp),
-            |r| Some(&r.body),
-        )
+    async fn after(
+        &mut self,
+        to: Target,
+        req: &Request,
+        resp: &Response,
+    ) -> Result<Response, CallError> {
+        let (pool, mut instance) = checkout(self.pools, self.deadline, to).await?;
+        let result = within_budget(self.deadline, instance.after(to.handler, req, resp)).await;
+        self.track(to, pool, instance, result, Some(&resp.body), |r| {
+            Some(&r.body)
+        })
     }
 
-    fn on_event(&mut self, to: Target, event: &Event) -> Result<EventOutcome, CallError> {
-        self.pool(to)?.with(|i| i.on_event(to.handler, event))
+    async fn on_event(&mut self, to: Target, event: &Event) -> Result<EventOutcome, CallError> {
+        let (pool, mut instance) = checkout(self.pools, self.deadline, to).await?;
+        let result = within_budget(self.deadline, instance.on_event(to.handler, event)).await;
+        pool.finish(instance, result)
     }
 }

@@ -130,11 +130,20 @@ pub fn engine(
                     berth_engine_wasmtime::ArtifactCache::open(dir)
                         .inspect_err(|e| tracing::warn!("compiled-plugin cache disabled: {e}"))
                         .ok()
-                })),
+                }))
+                .with_yield(tokio_yield),
         ),
-        EngineKind::Wasmi => Box::new(berth_engine_wasmi::WasmiEngine::new(limits.engine())),
+        EngineKind::Wasmi => {
+            Box::new(berth_engine_wasmi::WasmiEngine::new(limits.engine()).with_yield(tokio_yield))
+        }
     };
     Ok(engine)
+}
+
+/// How a busy guest yields on tokio: `yield_now` lets the worker look at its sockets
+/// before the guest resumes (see [`berth_core::engine::YieldNow`]).
+fn tokio_yield() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(tokio::task::yield_now())
 }
 
 impl Server {
@@ -153,7 +162,7 @@ impl Server {
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
-        let loaded = loader::load(engine.as_ref(), api, &config, workers * 2)?;
+        let loaded = loader::load(engine.as_ref(), api, &config, workers * 2).await?;
         let plugins = loaded.pools.iter().zip(loaded.app.plugins());
         for ((pool, plugin), took) in plugins.zip(&loaded.load_times) {
             let routes: Vec<String> = plugin
@@ -233,11 +242,14 @@ impl Server {
             ws_addr: ws_addr.map(|a| a.to_string()),
         };
         let mut invoker = PoolInvoker(&shared.pools);
-        shared.app.broadcast_event(
-            EventKind::ServerStart,
-            &Event::ServerStart(info),
-            &mut invoker,
-        );
+        shared
+            .app
+            .broadcast_event(
+                EventKind::ServerStart,
+                &Event::ServerStart(info),
+                &mut invoker,
+            )
+            .await;
         let timers = timers::Timers::start(&shared);
         tracing::info!("listening on http://{http_addr}");
         if let Some(addr) = ws_addr {
@@ -285,7 +297,8 @@ impl Server {
         let mut invoker = PoolInvoker(&shared.pools);
         shared
             .app
-            .broadcast_event(EventKind::ServerStop, &Event::ServerStop, &mut invoker);
+            .broadcast_event(EventKind::ServerStop, &Event::ServerStop, &mut invoker)
+            .await;
         Ok(())
     }
 }

@@ -104,7 +104,7 @@ pub fn plugin_files(config: &Config) -> Result<Vec<(String, PathBuf)>, PluginErr
 }
 
 /// Loads one file into a pool, returning its entry for the app.
-fn load_one(
+async fn load_one(
     engine: &dyn Engine,
     api: &Arc<dyn HostApi>,
     config: &Config,
@@ -124,10 +124,11 @@ fn load_one(
         })?;
     let host = PluginHost::new(api.clone(), name).with_gpio(config.gpio_grant(name));
     let (pool, registration) = Pool::new(name, module, host, config.plugin_pairs(name), max_idle)
+        .await
         .map_err(|source| PluginError::Setup {
-        path: path.into(),
-        source,
-    })?;
+            path: path.into(),
+            source,
+        })?;
     Ok((
         pool,
         PluginEntry {
@@ -138,7 +139,7 @@ fn load_one(
 }
 
 /// Loads every plugin and assembles the app.
-pub fn load(
+pub async fn load(
     engine: &dyn Engine,
     api: Arc<dyn HostApi>,
     config: &Config,
@@ -149,7 +150,7 @@ pub fn load(
     let mut load_times = Vec::new();
     for (name, path) in plugin_files(config)? {
         let started = std::time::Instant::now();
-        let (pool, entry) = load_one(engine, &api, config, &name, &path, max_idle)?;
+        let (pool, entry) = load_one(engine, &api, config, &name, &path, max_idle).await?;
         load_times.push(started.elapsed());
         pools.push(pool);
         entries.push(entry);

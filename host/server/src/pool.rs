@@ -28,7 +28,7 @@ pub struct Pool {
 impl Pool {
     /// Creates the pool and its first instance; returns the plugin's registration.
     /// A `setup` that refuses is reported as [`CallError::Instantiate`] with its reason.
-    pub fn new(
+    pub async fn new(
         name: &str,
         module: Box<dyn Module>,
         host: PluginHost,
@@ -43,7 +43,7 @@ impl Pool {
             idle: Mutex::new(Vec::new()),
             max_idle: max_idle.max(1),
         };
-        let (instance, registration) = pool.fresh()?;
+        let (instance, registration) = pool.fresh().await?;
         pool.checkin(instance);
         Ok((pool, registration))
     }
@@ -53,10 +53,11 @@ impl Pool {
         &self.name
     }
 
-    fn fresh(&self) -> Result<(Box<dyn Instance>, Registration), CallError> {
+    async fn fresh(&self) -> Result<(Box<dyn Instance>, Registration), CallError> {
         let mut instance = self.module.instantiate(self.host.clone())?;
         let registration = instance
-            .setup(&self.config)?
+            .setup(&self.config)
+            .await?
             .map_err(CallError::Instantiate)?;
         Ok((instance, registration))
     }
@@ -88,33 +89,32 @@ impl Pool {
     /// is handed back with [`Pool::checkin`] — or dropped, after a failed call or when
     /// its guest-side state can no longer be trusted. This is how a streamed body pins
     /// the instance whose iterator produces it.
-    pub fn checkout(&self) -> Result<Box<dyn Instance>, CallError> {
+    pub async fn checkout(&self) -> Result<Box<dyn Instance>, CallError> {
         let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         match pooled {
             Some(instance) => Ok(instance),
-            None => self.fresh().map(|(instance, _)| instance).inspect_err(|e| {
-                tracing::error!(plugin = %self.name, "cannot create an instance: {e}");
-            }),
+            None => self
+                .fresh()
+                .await
+                .map(|(instance, _)| instance)
+                .inspect_err(|e| {
+                    tracing::error!(plugin = %self.name, "cannot create an instance: {e}");
+                }),
         }
     }
 
-    /// Runs `f` on an idle (or fresh) instance. On failure the instance is dropped and
-    /// the failure logged with the plugin's name.
-    pub fn with<R>(
+    /// Ends a call made on a checked-out `instance`: back to the pool when it succeeded;
+    /// dropped, with the failure logged under the plugin's name, when it did not.
+    pub fn finish<R>(
         &self,
-        f: impl FnOnce(&mut dyn Instance) -> Result<R, CallError>,
+        instance: Box<dyn Instance>,
+        result: Result<R, CallError>,
     ) -> Result<R, CallError> {
-        let mut instance = self.checkout()?;
-        match f(&mut *instance) {
-            Ok(r) => {
-                self.checkin(instance);
-                Ok(r)
-            }
-            Err(e) => {
-                self.report_failure(&e);
-                Err(e)
-            }
+        match &result {
+            Ok(_) => self.checkin(instance),
+            Err(e) => self.report_failure(e),
         }
+        result
     }
 
     /// Logs a failed call; the instance that made it must be dropped, never checked in.
@@ -135,19 +135,36 @@ impl PoolInvoker<'_> {
 }
 
 impl Invoker for PoolInvoker<'_> {
-    fn handle(&mut self, to: Target, req: &Request) -> Result<Response, CallError> {
-        self.pool(to)?.with(|i| i.handle(to.handler, req))
+    async fn handle(&mut self, to: Target, req: &Request) -> Result<Response, CallError> {
+        let pool = self.pool(to)?;
+        let mut instance = pool.checkout().await?;
+        let result = instance.handle(to.handler, req).await;
+        pool.finish(instance, result)
     }
 
-    fn before(&mut self, to: Target, req: &Request) -> Result<BeforeOutcome, CallError> {
-        self.pool(to)?.with(|i| i.before(to.handler, req))
+    async fn before(&mut self, to: Target, req: &Request) -> Result<BeforeOutcome, CallError> {
+        let pool = self.pool(to)?;
+        let mut instance = pool.checkout().await?;
+        let result = instance.before(to.handler, req).await;
+        pool.finish(instance, result)
     }
 
-    fn after(&mut self, to: Target, req: &Request, resp: &Response) -> Result<Response, CallError> {
-        self.pool(to)?.with(|i| i.after(to.handler, req, resp))
+    async fn after(
+        &mut self,
+        to: Target,
+        req: &Request,
+        resp: &Response,
+    ) -> Result<Response, CallError> {
+        let pool = self.pool(to)?;
+        let mut instance = pool.checkout().await?;
+        let result = instance.after(to.handler, req, resp).await;
+        pool.finish(instance, result)
     }
 
-    fn on_event(&mut self, to: Target, event: &Event) -> Result<EventOutcome, CallError> {
-        self.pool(to)?.with(|i| i.on_event(to.handler, event))
+    async fn on_event(&mut self, to: Target, event: &Event) -> Result<EventOutcome, CallError> {
+        let pool = self.pool(to)?;
+        let mut instance = pool.checkout().await?;
+        let result = instance.on_event(to.handler, event).await;
+        pool.finish(instance, result)
     }
 }

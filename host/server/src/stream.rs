@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use berth_core::engine::Instance;
+use berth_core::engine::{CallError, Instance};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::time::Sleep;
@@ -40,14 +40,21 @@ pub fn chunk_interval(value: Option<&str>) -> Option<Duration> {
     (ms > 0).then(|| Duration::from_millis(ms).min(MAX_INTERVAL))
 }
 
+/// A `next-chunk` call in flight. It owns the instance while it runs (a future cannot
+/// borrow from the body that stores it) and hands it back with the chunk.
+type Pull =
+    Pin<Box<dyn Future<Output = (Box<dyn Instance>, Result<Option<Vec<u8>>, CallError>)> + Send>>;
+
 /// A streamed body, pulled from a pinned guest instance.
 pub struct ChunkBody {
     shared: Arc<Shared>,
     plugin: usize,
     stream: u32,
-    // A body must be `Sync`; instances are only `Send`. The body is only ever touched
-    // through `&mut self`, so `Mutex::get_mut` reaches it without locking.
+    // A body must be `Sync`; instances and calls are only `Send`. The body is only ever
+    // touched through `&mut self`, so `Mutex::get_mut` reaches them without locking.
     instance: Mutex<Option<Box<dyn Instance>>>,
+    /// The call producing the next chunk, while the guest computes it.
+    pull: Mutex<Option<Pull>>,
     done: bool,
     interval: Option<Duration>,
     pause: Option<Pin<Box<Sleep>>>,
@@ -67,6 +74,7 @@ impl ChunkBody {
             plugin,
             stream,
             instance: Mutex::new(Some(instance)),
+            pull: Mutex::new(None),
             done: false,
             interval,
             pause: None,
@@ -89,40 +97,54 @@ impl Body for ChunkBody {
             }
             this.pause = None;
         }
+        let pull = this.pull.get_mut().unwrap_or_else(|p| p.into_inner());
         let slot = this.instance.get_mut().unwrap_or_else(|p| p.into_inner());
-        let Some(instance) = slot.as_mut() else {
-            this.done = true;
-            return Poll::Ready(None);
-        };
         let Some(pool) = this.shared.pools.get(this.plugin) else {
-            (*slot, this.done) = (None, true);
+            (*slot, *pull, this.done) = (None, None, true);
             return Poll::Ready(Some(Err("stream of an unknown plugin".into())));
         };
-        // Inline, like every other plugin call of a request: `next-chunk` is synchronous
-        // and bounded by the engine's deadline, and a typical chunk takes microseconds,
-        // far less than a hop to the blocking pool would cost for each of them.
-        match instance.next_chunk(this.stream) {
+        if pull.is_none() {
+            let Some(mut instance) = slot.take() else {
+                this.done = true;
+                return Poll::Ready(None);
+            };
+            let stream = this.stream;
+            *pull = Some(Box::pin(async move {
+                let chunk = instance.next_chunk(stream).await;
+                (instance, chunk)
+            }));
+        }
+        // Inline, like every other plugin call of a request: `next-chunk` yields while
+        // the guest computes, and a typical chunk takes microseconds.
+        let Some(call) = pull.as_mut() else {
+            return Poll::Pending;
+        };
+        let Poll::Ready((instance, chunk)) = call.as_mut().poll(cx) else {
+            return Poll::Pending;
+        };
+        *pull = None;
+        match chunk {
             Ok(Some(chunk)) if chunk.is_empty() => {
                 // Nothing this time: yield to other tasks, then ask again.
+                *slot = Some(instance);
                 cx.waker().wake_by_ref();
                 Poll::Pending
             }
             Ok(Some(chunk)) => {
+                *slot = Some(instance);
                 if let Some(interval) = this.interval {
                     this.pause = Some(Box::pin(tokio::time::sleep(interval)));
                 }
                 Poll::Ready(Some(Ok(Frame::data(Bytes::from(chunk)))))
             }
             Ok(None) => {
-                if let Some(instance) = slot.take() {
-                    pool.checkin(instance);
-                }
+                pool.checkin(instance);
                 this.done = true;
                 Poll::Ready(None)
             }
             Err(e) => {
                 pool.report_failure(&e);
-                (*slot, this.done) = (None, true);
+                this.done = true;
                 Poll::Ready(Some(Err(format!("stream failed: {e}").into())))
             }
         }
@@ -139,8 +161,13 @@ impl Body for ChunkBody {
 
 impl Drop for ChunkBody {
     fn drop(&mut self) {
+        let pull = self
+            .pull
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         let slot = self.instance.get_mut().unwrap_or_else(|p| p.into_inner());
-        if slot.take().is_some() {
+        if slot.take().is_some() || pull.is_some() {
             tracing::debug!(
                 plugin = self.shared.pools.get(self.plugin).map(|p| p.name()),
                 "stream abandoned before its end; its instance is dropped"

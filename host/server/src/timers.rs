@@ -46,21 +46,16 @@ impl Timers {
                     let mut due = ms().saturating_add(u64::from(interval_ms.max(1)));
                     loop {
                         tokio::time::sleep_until(epoch + Duration::from_millis(due)).await;
-                        let for_call = shared.clone();
-                        // A plugin call may take up to its deadline: keep it off the
-                        // workers that serve connections.
-                        let call = tokio::task::spawn_blocking(move || {
-                            let now = Event::Tick(unix_ms());
-                            PoolInvoker(&for_call.pools).on_event(target, &now)
-                        });
-                        let plugin = shared_name(&shared, target.plugin);
-                        match call.await {
-                            Ok(Ok(_)) => {}
-                            Ok(Err(e)) => tracing::error!(
+                        // A call yields while it computes, so a slow timer handler
+                        // shares the worker with the connections instead of holding it.
+                        let now = Event::Tick(unix_ms());
+                        let call = PoolInvoker(&shared.pools).on_event(target, &now).await;
+                        if let Err(e) = call {
+                            let plugin = shared_name(&shared, target.plugin);
+                            tracing::error!(
                                 plugin,
                                 "timer handler failed ({e}); the timer keeps running"
-                            ),
-                            Err(e) => tracing::error!(plugin, "timer task failed: {e}"),
+                            );
                         }
                         due = next_due(due, interval_ms, ms());
                     }

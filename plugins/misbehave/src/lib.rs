@@ -5,6 +5,10 @@
 //! then panics, `GET /send-file?path=<p>` answers `Response::file(p)` for any path a
 //! client names (the host must confine it to the folders granted to this plugin).
 //!
+//! With `busy_layers = N` set, N before-middleware layers each stay busy (computing,
+//! not sleeping) for the milliseconds a request's `x-busy-ms` header names, then let it
+//! through: the host's per-request budget test (each call short, the chain long).
+//!
 //! With `tick_ms` set, a timer fires every `tick_ms` milliseconds: it counts in the
 //! plugin state key `ticks` and panics on every even tick; `GET /ticks` →
 //! `{"ticks":N}` shows the timer carrying on.
@@ -113,6 +117,15 @@ impl Plugin for Misbehave {
                 .extend(std::iter::repeat_with(|| (String::new(), String::new())).take(n));
             response
         });
+        for _ in 0..config.parse::<u32>("busy_layers")?.unwrap_or(0) {
+            app.before(|req| {
+                let ms = req
+                    .header("x-busy-ms")
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0);
+                busy_for(ms);
+            });
+        }
         let own_config: berth_sdk::serde_json::Map<String, Value> = config
             .pairs()
             .iter()
@@ -228,6 +241,17 @@ fn query<T: std::str::FromStr + Default>(req: &Request, name: &str) -> T {
     req.query_param(name)
         .and_then(|v| v.parse().ok())
         .unwrap_or_default()
+}
+
+/// Computes until `ms` milliseconds of wall-clock time have passed.
+fn busy_for(ms: u64) {
+    let until = berth_sdk::now_ms().saturating_add(ms);
+    let mut n: u64 = 0;
+    while berth_sdk::now_ms() < until {
+        for _ in 0..1000 {
+            n = black_box(n.wrapping_add(1));
+        }
+    }
 }
 
 /// Never returns (until the host's deadline stops it).

@@ -90,12 +90,12 @@ pub async fn run(
         }
     };
 
-    finish(&shared, &conn, endpoint, code, reason);
+    finish(&shared, &conn, endpoint, code, reason).await;
 }
 
 /// Delivers `ws-disconnect` while the connection's data and rooms still exist, then
 /// forgets the connection. Also used when the upgrade itself failed after `ws-connect`.
-pub fn finish(shared: &Shared, conn: &Conn, endpoint: Endpoint, code: u16, reason: String) {
+pub async fn finish(shared: &Shared, conn: &Conn, endpoint: Endpoint, code: u16, reason: String) {
     // Nothing more can be queued for it from here on.
     conn.request_close(code, &reason);
     let event = Event::WsDisconnect(WsDisconnect {
@@ -106,7 +106,8 @@ pub fn finish(shared: &Shared, conn: &Conn, endpoint: Endpoint, code: u16, reaso
     });
     shared
         .app
-        .ws_disconnect(endpoint, &event, &mut PoolInvoker(&shared.pools));
+        .ws_disconnect(endpoint, &event, &mut PoolInvoker(&shared.pools))
+        .await;
     shared.ws.unregister(conn.id);
 }
 
@@ -149,11 +150,12 @@ async fn read(
             path: conn.path.clone(),
             payload,
         });
-        // Plugin calls are synchronous and deadline-bounded, like HTTP handlers; the
-        // messages of one connection are handled in order.
+        // Plugin calls are deadline-bounded futures, like HTTP handlers; the messages of
+        // one connection are handled in order.
         let reply = shared
             .app
-            .ws_message(endpoint, &event, &mut PoolInvoker(&shared.pools));
+            .ws_message(endpoint, &event, &mut PoolInvoker(&shared.pools))
+            .await;
         if let Some(reply) = reply {
             let _ = shared.ws.send(conn.id, reply);
         }

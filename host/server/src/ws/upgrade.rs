@@ -36,7 +36,7 @@ pub fn is_upgrade(req: &hyper::Request<Incoming>) -> bool {
 }
 
 /// Answers an upgrade request: `101` and a session task, or the reason it was refused.
-pub fn accept(
+pub async fn accept(
     shared: &Arc<Shared>,
     remote: SocketAddr,
     mut req: hyper::Request<Incoming>,
@@ -100,6 +100,7 @@ pub fn accept(
     if let Err(refusal) = shared
         .app
         .ws_connect(endpoint, &event, &mut PoolInvoker(&shared.pools))
+        .await
     {
         shared.ws.unregister(conn.id);
         // A refusal is an error response: anything else would read as success.
@@ -119,7 +120,7 @@ pub fn accept(
             Err(e) => {
                 tracing::debug!("upgrade of {remote} failed: {e}");
                 let code = super::session::ABNORMAL;
-                super::session::finish(&shared, &conn, endpoint, code, String::new());
+                super::session::finish(&shared, &conn, endpoint, code, String::new()).await;
             }
         }
     });
