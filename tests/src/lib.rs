@@ -139,8 +139,16 @@ impl TestServer {
 /// operator must drop it for `berth serve --runtime embedded`: WebSocket hooks are then
 /// reached on routes only, and cases that need the dedicated port skip that runtime.
 pub fn example(name: &str, runtime: impl Into<Runtime>) -> Config {
-    let path = repo_root().join("examples").join(name).join("berth.toml");
-    let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    config_file(
+        &repo_root().join("examples").join(name).join("berth.toml"),
+        runtime,
+    )
+}
+
+/// A config file (its relative paths resolved against its folder), made ready for the
+/// tests as [`example`] does.
+pub fn config_file(path: &Path, runtime: impl Into<Runtime>) -> Config {
+    let config = Config::load(path).unwrap_or_else(|e| panic!("{e}"));
     for_tests(config, runtime.into())
 }
 

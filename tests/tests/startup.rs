@@ -13,8 +13,8 @@ fn start_error(config: berth_server::Config) -> String {
 /// The root berth.toml (what `cargo xtask demo` serves) starts and serves its plugins.
 fn the_demo_config_serves(engine: EngineKind) {
     let path = berth_tests::repo_root().join("berth.toml");
-    let text = std::fs::read_to_string(&path).expect("read berth.toml");
-    let server = TestServer::start(config(&text, engine)).expect("the demo starts");
+    let server =
+        TestServer::start(berth_tests::config_file(&path, engine)).expect("the demo starts");
     let hello = reqwest::blocking::get(server.url("/hello")).expect("GET /hello");
     assert_eq!(
         hello.text().expect("body"),
