@@ -10,6 +10,9 @@
 //! - [`device`]: GPIO grants, a simulated pin bank and memory figures for `gpio-*`/`memory*`;
 //! - [`ws`]: who hears a WebSocket event and what is sent back (reply, stop, echo);
 //! - [`state`]: the key-value store behind `state-*`;
+//! - [`respond`], [`stream_pull`], [`upgrade`], [`head_rules`]: the wire rules both runtimes
+//!   apply — response finalisation, stream pacing and budget, the WebSocket handshake and
+//!   426/refusals, and the `Host` rule;
 //! - [`limits`], [`uri`], [`json`]: limits, request-target parsing, error bodies.
 //!
 //! No I/O and no async live here, and with `default-features = false` it is `no_std` +
@@ -29,12 +32,16 @@ extern crate alloc;
 
 pub mod device;
 pub mod engine;
+pub mod head_rules;
 pub mod host;
 pub mod json;
 pub mod limits;
 pub mod model;
 pub mod pipeline;
+pub mod respond;
 pub mod router;
 pub mod state;
+pub mod stream_pull;
+pub mod upgrade;
 pub mod uri;
 pub mod ws;

@@ -9,7 +9,7 @@ use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 use core::fmt;
 
 use berth_core::device::GpioGrant;
@@ -89,6 +89,11 @@ pub struct Plugin {
     host: PluginHost,
     config: Pairs,
     instance: RefCell<Option<Box<dyn Instance>>>,
+    /// Streamed bodies of this instance being written now.
+    open_streams: Cell<usize>,
+    /// A stream was abandoned: its iterator lives on in the instance, which is dropped
+    /// once no other stream needs it.
+    abandoned: Cell<bool>,
 }
 
 impl Plugin {
@@ -131,6 +136,28 @@ impl Plugin {
         result
     }
 
+    /// A response of this plugin's instance carries a `stream` body.
+    pub fn stream_begin(&self) {
+        self.open_streams.set(self.open_streams.get() + 1);
+    }
+
+    /// One of its streams is over: pulled to its end (`reached_end`), or abandoned (a
+    /// HEAD, a bodiless status, a failed write, the client gone, its budget spent). The
+    /// guest's iterator of an abandoned stream stays in the instance, and nothing but
+    /// dropping the instance releases it; with one instance per plugin, that waits
+    /// until no other stream of the plugin is being pulled. The next call gets a fresh
+    /// instance, as after a failed call.
+    pub fn stream_end(&self, reached_end: bool) {
+        self.open_streams
+            .set(self.open_streams.get().saturating_sub(1));
+        if !reached_end {
+            self.abandoned.set(true);
+        }
+        if self.open_streams.get() == 0 && self.abandoned.replace(false) {
+            drop(self.instance.borrow_mut().take());
+        }
+    }
+
     fn log_failure(&self, what: &str, e: &CallError) {
         self.host
             .api()
@@ -160,6 +187,8 @@ pub fn load(
             host: PluginHost::new(api.clone(), src.name).with_gpio(src.gpio),
             config: src.config.clone(),
             instance: RefCell::new(None),
+            open_streams: Cell::new(0),
+            abandoned: Cell::new(false),
         };
         let (instance, registration) = plugin.fresh().map_err(|source| LoadFailure::Setup {
             plugin: src.name.to_string(),

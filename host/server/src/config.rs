@@ -243,6 +243,8 @@ struct LimitsSection {
     ws_pong_timeout: Option<f64>,
     plugin_timeout: Option<f64>,
     plugin_memory: Option<usize>,
+    max_response_headers: Option<usize>,
+    stream_timeout: Option<f64>,
 }
 
 /// Seconds as whole milliseconds; negative and NaN are 0, and huge values saturate
@@ -271,7 +273,15 @@ impl LimitsSection {
             ws_pong_timeout,
             plugin_timeout,
             plugin_memory,
+            max_response_headers,
+            stream_timeout,
         } = self;
+        if let Some(v) = max_response_headers {
+            l.max_response_headers = v;
+        }
+        if let Some(v) = stream_timeout {
+            l.stream_timeout_ms = millis(v);
+        }
         if let Some(v) = max_body_size {
             l.max_body_size = v;
         }
