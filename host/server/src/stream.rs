@@ -9,10 +9,11 @@
 //! client sees a broken transfer, never a truncated body passed off as complete); when
 //! the client goes away first, the instance is dropped with its abandoned iterator.
 //!
-//! A plugin may ask for a pause before each chunk after the first with the response
-//! header `berth-chunk-interval-ms` (the SDK's `Response::chunk_interval`); the host
-//! strips it. That is how seed 002's `await asyncio.sleep(0.5)` between chunks is
-//! expressed without blocking anything: the pause is a timer, not a busy guest.
+//! When to pull and when to give up is berth-core's [`StreamPull`], shared with the
+//! embedded runtime: the plugin's pacing (`berth-chunk-interval-ms`, stripped by
+//! `finalise`), a pause after an empty chunk instead of a hot retry, and the
+//! `stream_timeout` budget, past which the body is aborted and the instance dropped.
+//! Every pause is a tokio timer, never a busy guest.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -21,24 +22,13 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use berth_core::engine::Instance;
+use berth_core::stream_pull::{Pulled, Step, StreamPull};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 
 use crate::http::BodyError;
 use crate::Shared;
-
-/// The response header through which a plugin paces its stream.
-pub const CHUNK_INTERVAL_HEADER: &str = "berth-chunk-interval-ms";
-
-/// The longest pause between chunks a plugin may ask for.
-const MAX_INTERVAL: Duration = Duration::from_secs(60);
-
-/// Parses the pacing header's value.
-pub fn chunk_interval(value: Option<&str>) -> Option<Duration> {
-    let ms: u64 = value?.trim().parse().ok()?;
-    (ms > 0).then(|| Duration::from_millis(ms).min(MAX_INTERVAL))
-}
 
 /// A streamed body, pulled from a pinned guest instance.
 pub struct ChunkBody {
@@ -49,7 +39,9 @@ pub struct ChunkBody {
     // through `&mut self`, so `Mutex::get_mut` reaches it without locking.
     instance: Mutex<Option<Box<dyn Instance>>>,
     done: bool,
-    interval: Option<Duration>,
+    /// The instant `pull`'s clock counts from (its 0 ms).
+    origin: Instant,
+    pull: StreamPull,
     pause: Option<Pin<Box<Sleep>>>,
 }
 
@@ -60,7 +52,7 @@ impl ChunkBody {
         plugin: usize,
         stream: u32,
         instance: Box<dyn Instance>,
-        interval: Option<Duration>,
+        pull: StreamPull,
     ) -> ChunkBody {
         ChunkBody {
             shared,
@@ -68,7 +60,8 @@ impl ChunkBody {
             stream,
             instance: Mutex::new(Some(instance)),
             done: false,
-            interval,
+            origin: Instant::now(),
+            pull,
             pause: None,
         }
     }
@@ -83,47 +76,62 @@ impl Body for ChunkBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
-        if let Some(pause) = this.pause.as_mut() {
-            if pause.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            this.pause = None;
-        }
-        let slot = this.instance.get_mut().unwrap_or_else(|p| p.into_inner());
-        let Some(instance) = slot.as_mut() else {
-            this.done = true;
-            return Poll::Ready(None);
-        };
-        let Some(pool) = this.shared.pools.get(this.plugin) else {
-            (*slot, this.done) = (None, true);
-            return Poll::Ready(Some(Err("stream of an unknown plugin".into())));
-        };
-        // Inline, like every other plugin call of a request: `next-chunk` is synchronous
-        // and bounded by the engine's deadline, and a typical chunk takes microseconds,
-        // far less than a hop to the blocking pool would cost for each of them.
-        match instance.next_chunk(this.stream) {
-            Ok(Some(chunk)) if chunk.is_empty() => {
-                // Nothing this time: yield to other tasks, then ask again.
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
-            Ok(Some(chunk)) => {
-                if let Some(interval) = this.interval {
-                    this.pause = Some(Box::pin(tokio::time::sleep(interval)));
+        loop {
+            if let Some(pause) = this.pause.as_mut() {
+                if pause.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
                 }
-                Poll::Ready(Some(Ok(Frame::data(Bytes::from(chunk)))))
+                this.pause = None;
             }
-            Ok(None) => {
-                if let Some(instance) = slot.take() {
-                    pool.checkin(instance);
+            let now = this.origin.elapsed().as_millis() as u64;
+            match this.pull.next(now) {
+                Step::Pull => {}
+                Step::WaitUntil(at) => {
+                    let at = this.origin + Duration::from_millis(at);
+                    this.pause = Some(Box::pin(tokio::time::sleep_until(at)));
+                    continue;
                 }
+                Step::Expired => {
+                    let slot = this.instance.get_mut().unwrap_or_else(|p| p.into_inner());
+                    (*slot, this.done) = (None, true);
+                    tracing::warn!("a streamed body ran past stream_timeout; aborted");
+                    return Poll::Ready(Some(Err("stream_timeout".into())));
+                }
+            }
+            let slot = this.instance.get_mut().unwrap_or_else(|p| p.into_inner());
+            let Some(instance) = slot.as_mut() else {
                 this.done = true;
-                Poll::Ready(None)
-            }
-            Err(e) => {
-                pool.report_failure(&e);
+                return Poll::Ready(None);
+            };
+            let Some(pool) = this.shared.pools.get(this.plugin) else {
                 (*slot, this.done) = (None, true);
-                Poll::Ready(Some(Err(format!("stream failed: {e}").into())))
+                return Poll::Ready(Some(Err("stream of an unknown plugin".into())));
+            };
+            // Inline, like every other plugin call of a request: `next-chunk` is
+            // synchronous and bounded by the engine's deadline, and a typical chunk takes
+            // microseconds, far less than a hop to the blocking pool would cost.
+            let chunk = match instance.next_chunk(this.stream) {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    pool.report_failure(&e);
+                    (*slot, this.done) = (None, true);
+                    return Poll::Ready(Some(Err(format!("stream failed: {e}").into())));
+                }
+            };
+            let now = this.origin.elapsed().as_millis() as u64;
+            match (this.pull.pulled(now, chunk.as_ref().map(Vec::len)), chunk) {
+                // Nothing this time: the policy pauses before asking again.
+                (Pulled::Empty, _) => continue,
+                (Pulled::Chunk, Some(chunk)) => {
+                    return Poll::Ready(Some(Ok(Frame::data(Bytes::from(chunk)))));
+                }
+                (Pulled::Chunk | Pulled::End, _) => {
+                    if let Some(instance) = slot.take() {
+                        pool.checkin(instance);
+                    }
+                    this.done = true;
+                    return Poll::Ready(None);
+                }
             }
         }
     }
