@@ -182,9 +182,10 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
         log_access(server, &remote, &head.method, &head.target, status, started);
         let is_head = method == Method::Head;
         let owner = invoker.stream_owner.and_then(|i| server.plugins.get(i));
+        let mut generation = 0;
         if let Some(owner) = owner {
             // Counted from here to its end or abandonment (see `Plugin::stream_end`).
-            owner.stream_begin();
+            generation = owner.stream_begin();
             if !matches!(response.body, Body::Stream(_)) {
                 // A stream the plugin opened but that will not be pulled (replaced by a
                 // 500 or by later middleware) must not keep its iterator alive.
@@ -201,6 +202,7 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
                     let s = PulledStream {
                         plugin: owner,
                         id,
+                        generation,
                         pull,
                     };
                     stream(server, conn, response, s, is_head, keep_alive).await
@@ -396,6 +398,8 @@ pub(crate) fn warn<P: Platform>(server: &Server<P>, notes: &[Note]) {
 struct PulledStream<'s> {
     plugin: &'s Plugin,
     id: u32,
+    /// The instance generation the stream began on (see [`Plugin::stream_lost`]).
+    generation: u64,
     pull: StreamPull,
 }
 
@@ -445,6 +449,11 @@ async fn stream<P: Platform, C: Connection>(
             }
         }
         out.clear();
+        if s.plugin.stream_lost(s.generation) {
+            // Another call failed and took the instance, and this iterator, with it.
+            s.plugin.stream_end(false);
+            return false;
+        }
         let chunk = match s.plugin.with(|i| i.next_chunk(s.id)) {
             Ok(chunk) => chunk,
             // The status is already sent: all we can do is end the body unfinished. The

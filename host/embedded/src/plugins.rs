@@ -94,6 +94,9 @@ pub struct Plugin {
     /// A stream was abandoned: its iterator lives on in the instance, which is dropped
     /// once no other stream needs it.
     abandoned: Cell<bool>,
+    /// Counts instances dropped: a stream of an earlier instance is gone with it, and
+    /// must be cut off, not read as ended (a fresh instance knows no such stream).
+    generation: Cell<u64>,
 }
 
 impl Plugin {
@@ -131,14 +134,25 @@ impl Plugin {
         let result = f(&mut *instance);
         match &result {
             Ok(_) => *self.instance.borrow_mut() = Some(instance),
-            Err(e) => self.log_failure("call failed, instance replaced", e),
+            Err(e) => {
+                self.generation.set(self.generation.get() + 1);
+                self.log_failure("call failed, instance replaced", e);
+            }
         }
         result
     }
 
-    /// A response of this plugin's instance carries a `stream` body.
-    pub fn stream_begin(&self) {
+    /// A response of this plugin's instance carries a `stream` body. Returns the
+    /// instance's generation, for [`Plugin::stream_lost`].
+    pub fn stream_begin(&self) -> u64 {
         self.open_streams.set(self.open_streams.get() + 1);
+        self.generation.get()
+    }
+
+    /// Whether the instance a stream began on (`generation`) has been dropped since, so
+    /// its iterator is gone.
+    pub fn stream_lost(&self, generation: u64) -> bool {
+        self.generation.get() != generation
     }
 
     /// One of its streams is over: pulled to its end (`reached_end`), or abandoned (a
@@ -155,6 +169,7 @@ impl Plugin {
         }
         if self.open_streams.get() == 0 && self.abandoned.replace(false) {
             drop(self.instance.borrow_mut().take());
+            self.generation.set(self.generation.get() + 1);
         }
     }
 
@@ -189,6 +204,7 @@ pub fn load(
             instance: RefCell::new(None),
             open_streams: Cell::new(0),
             abandoned: Cell::new(false),
+            generation: Cell::new(0),
         };
         let (instance, registration) = plugin.fresh().map_err(|source| LoadFailure::Setup {
             plugin: src.name.to_string(),
