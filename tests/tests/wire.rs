@@ -195,12 +195,9 @@ fn read_chunked(stream: &mut TcpStream) -> (String, Vec<u8>, bool) {
             let (head, rest) = raw.split_at(end + 4);
             let mut body = Vec::new();
             let mut rest = rest;
-            loop {
-                let Some(line) = rest.windows(2).position(|w| w == b"\r\n") else {
-                    break;
-                };
-                let size = usize::from_str_radix(std::str::from_utf8(&rest[..line]).unwrap(), 16)
-                    .expect("chunk size");
+            while let Some(line) = rest.windows(2).position(|w| w == b"\r\n") {
+                let text = std::str::from_utf8(&rest[..line]).expect("a chunk-size line");
+                let size = usize::from_str_radix(text, 16).expect("chunk size");
                 if size == 0 && rest.len() >= line + 4 {
                     return (String::from_utf8_lossy(head).into(), body, true);
                 }
@@ -227,7 +224,8 @@ fn read_chunked(stream: &mut TcpStream) -> (String, Vec<u8>, bool) {
 
 fn connect(addr: SocketAddr) -> TcpStream {
     let s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("socket");
     s
 }
 
@@ -237,7 +235,7 @@ fn streams_are_paced_and_the_pacing_header_is_private(rt: Runtime) {
     let mut s = connect(probe(rt).addr);
     let started = Instant::now();
     s.write_all(b"GET /stream?chunks=3&interval=300&empty=2 HTTP/1.1\r\nHost: t\r\n\r\n")
-        .unwrap();
+        .expect("socket");
     let (head, body, complete) = read_chunked(&mut s);
     let took = started.elapsed();
     assert!(complete, "{head}");
@@ -262,7 +260,7 @@ fn empty_chunks_do_not_stall_other_clients_and_the_budget_ends_a_stream(rt: Runt
     let started = Instant::now();
     forever
         .write_all(b"GET /forever?empty HTTP/1.1\r\nHost: t\r\n\r\n")
-        .unwrap();
+        .expect("socket");
     std::thread::sleep(Duration::from_millis(200));
     let mut other = RawHttp::connect(s.addr);
     for _ in 0..5 {
@@ -309,9 +307,9 @@ fn abandoned_streams_release_their_iterator(rt: Runtime) {
     {
         let mut gone = connect(s.addr);
         gone.write_all(b"GET /forever HTTP/1.1\r\nHost: t\r\n\r\n")
-            .unwrap();
+            .expect("socket");
         let mut first = [0u8; 64];
-        let _ = gone.read(&mut first).unwrap();
+        let _ = gone.read(&mut first).expect("socket");
     }
     released_within(s, Duration::from_secs(5), "after the client left");
 }
@@ -468,14 +466,15 @@ fn embedded_slots_exhausted_answer_503() {
     let mut held = Vec::new();
     for _ in 0..64 {
         let mut c = connect(s.addr);
-        c.write_all(b"GET /status/200 HTTP/1.1\r\nHost:").unwrap();
+        c.write_all(b"GET /status/200 HTTP/1.1\r\nHost:")
+            .expect("socket");
         held.push(c);
     }
     std::thread::sleep(Duration::from_millis(300));
     for _ in 0..3 {
         let mut conn = RawHttp::connect(s.addr);
         conn.send(b"GET /status/200 HTTP/1.1\r\nHost: t\r\n\r\n")
-            .unwrap();
+            .expect("socket");
         let r = response(conn.read());
         assert_eq!(status(&r), 503, "{r:?}");
         assert_eq!(r.body, br#"{"error":"Service Unavailable","code":503}"#);
@@ -505,11 +504,12 @@ fn embedded_slow_head_is_cut_by_header_timeout() {
     let mut c = connect(s.addr);
     let opened = Instant::now();
     std::thread::sleep(Duration::from_millis(700));
-    c.write_all(b"GET /status/200 HTTP/1.1\r\n").unwrap();
+    c.write_all(b"GET /status/200 HTTP/1.1\r\n")
+        .expect("socket");
     let mut closed = None;
     let mut buf = [0u8; 512];
     c.set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
+        .expect("socket");
     while opened.elapsed() < Duration::from_secs(4) {
         let _ = c.write_all(b"X-Slow: 1\r\n");
         match c.read(&mut buf) {
