@@ -284,7 +284,7 @@ fn keep_alive_and_pipelining_until_the_request_limit() {
     let (status, _, body) = read_response(&mut r);
     assert_eq!((status, body.as_slice()), (200, &br#"{"ok":true}"#[..]));
     stream
-        .write_all(b"GET /ok HTTP/1.1\r\n\r\n")
+        .write_all(b"GET /ok HTTP/1.1\r\nHost: berth.test\r\n\r\n")
         .expect("write");
     let (status, h, _) = read_response(&mut r);
     assert_eq!(status, 200);
@@ -299,7 +299,7 @@ fn chunked_request_body() {
     let mut stream = connect(seed002());
     stream
         .write_all(
-            b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n there\r\n0\r\n\r\n",
+            b"POST /echo HTTP/1.1\r\nHost: berth.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n there\r\n0\r\n\r\n",
         )
         .expect("write");
     let (status, _, body) = read_response(&mut BufReader::new(stream));
@@ -316,17 +316,26 @@ fn raw_status(s: &TestServer, request: &[u8]) -> (u16, Vec<u8>) {
 #[test]
 fn limits_414_431_and_bad_requests() {
     let s = extras();
-    let long = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(300));
+    let long = format!(
+        "GET /{} HTTP/1.1\r\nHost: berth.test\r\n\r\n",
+        "a".repeat(300)
+    );
     let (status, body) = raw_status(s, long.as_bytes());
     assert_eq!(status, 414);
     assert_eq!(body, br#"{"error":"URI Too Long","code":414}"#);
-    let big = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "v".repeat(300));
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: berth.test\r\nX-Big: {}\r\n\r\n",
+        "v".repeat(300)
+    );
     assert_eq!(raw_status(s, big.as_bytes()).0, 431);
     let many: String = (0..11).map(|i| format!("H{i}: v\r\n")).collect();
-    let many = format!("GET / HTTP/1.1\r\n{many}\r\n");
+    let many = format!("GET / HTTP/1.1\r\nHost: berth.test\r\n{many}\r\n");
     assert_eq!(raw_status(s, many.as_bytes()).0, 431);
-    assert_eq!(raw_status(s, b"GET / HTTP/1.1\r\nNo colon\r\n\r\n").0, 400);
-    let smuggle = b"POST /x HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
+    assert_eq!(
+        raw_status(s, b"GET / HTTP/1.1\r\nHost: berth.test\r\nNo colon\r\n\r\n").0,
+        400
+    );
+    let smuggle = b"POST /x HTTP/1.1\r\nHost: berth.test\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
     assert_eq!(raw_status(s, smuggle).0, 400);
 }
 
@@ -335,7 +344,7 @@ fn slow_head_is_408() {
     let mut stream = connect(extras());
     let started = Instant::now();
     stream
-        .write_all(b"GET /hello HTTP/1.1\r\nHos")
+        .write_all(b"GET /hello HTTP/1.1\r\nHost: berth.test\r\nHos")
         .expect("write");
     let (status, _, _) = read_response(&mut BufReader::new(stream));
     assert_eq!(status, 408);
@@ -352,12 +361,12 @@ fn connection_limit_is_503() {
     });
     let mut first = connect(s);
     first
-        .write_all(b"GET /hello HTTP/1.1\r\n\r\n")
+        .write_all(b"GET /hello HTTP/1.1\r\nHost: berth.test\r\n\r\n")
         .expect("write");
     let mut r = BufReader::new(first.try_clone().expect("clone"));
     assert_eq!(read_response(&mut r).0, 200);
     // `first` is kept alive and holds the only connection.
-    let (status, body) = raw_status(s, b"GET /hello HTTP/1.1\r\n\r\n");
+    let (status, body) = raw_status(s, b"GET /hello HTTP/1.1\r\nHost: berth.test\r\n\r\n");
     assert_eq!(status, 503);
     assert_eq!(body, br#"{"error":"Service Unavailable","code":503}"#);
     drop(r);
@@ -465,7 +474,7 @@ fn sse_stream_gets_published_and_timer_events() {
     let s = extras();
     let mut stream = connect(s);
     stream
-        .write_all(b"GET /events HTTP/1.1\r\nAccept: text/event-stream\r\n\r\n")
+        .write_all(b"GET /events HTTP/1.1\r\nHost: berth.test\r\nAccept: text/event-stream\r\n\r\n")
         .expect("write");
     let mut r = BufReader::new(stream);
     let mut line = String::new();
