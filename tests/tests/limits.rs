@@ -221,7 +221,7 @@ fn a_slow_head_is_closed(rt: Runtime) {
         let mut writer = std::net::TcpStream::connect(s.addr).expect("connect");
         std::thread::spawn(move || {
             use std::io::Write;
-            let _ = writer.write_all(b"GET /hello HTTP/1.1\r\n");
+            let _ = writer.write_all(b"GET /hello HTTP/1.1\r\nHost: berth.test\r\n");
             for i in 0..20 {
                 std::thread::sleep(Duration::from_millis(50));
                 if writer

@@ -8,6 +8,7 @@ use berth_tests::raw::RawHttp;
 use berth_tests::{config, per_runtime, Runtime, TestServer};
 
 per_runtime!(
+    embedded_skip = "graceful shutdown is not built on the embedded runtime yet: a stop drops its connections at once (no 1001, no grace, the listener stays bound to the caller)";
     an_open_request_finishes_and_new_ones_are_refused,
     shutdown_timeout_cuts_off_what_is_left,
 );

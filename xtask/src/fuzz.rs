@@ -15,7 +15,16 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 /// Every target in `fuzz/Cargo.toml`.
-pub const TARGETS: [&str; 3] = ["request_parsing", "wasmi_lift", "config_parsing"];
+pub const TARGETS: [&str; 8] = [
+    "request_parsing",
+    "wasmi_lift",
+    "config_parsing",
+    "embedded_head",
+    "embedded_chunked",
+    "embedded_ws_codec",
+    "embedded_store",
+    "embedded_vs_httparse",
+];
 
 /// Parses `--seconds N` and `--target T` (repeatable; default: every target).
 pub fn parse(args: &[String]) -> Result<(u64, Vec<String>)> {

@@ -13,6 +13,9 @@
 //! - [`sse`]: the SSE wire format, topic table, replay ring and heartbeat;
 //! - [`state`]: the bounded TTL key-value store behind `state-*`;
 //! - [`timers`]: which timers run, and when each is due;
+//! - [`respond`], [`stream_pull`], [`upgrade`], [`head_rules`]: the wire rules both runtimes
+//!   apply — response finalisation, stream pacing and budget, the WebSocket handshake and
+//!   426/refusals, and the `Host` rule;
 //! - [`files`]: what a static path may name, and validators and ranges for a file;
 //! - [`limits`], [`uri`], [`json`]: limits, request-target parsing, error bodies;
 //! - [`access`]: the access line and the escaping that keeps every log line one line;
@@ -38,15 +41,19 @@ pub mod allow;
 pub mod device;
 pub mod engine;
 pub mod files;
+pub mod head_rules;
 pub mod host;
 pub mod json;
 pub mod limits;
 pub mod model;
 pub mod pipeline;
+pub mod respond;
 pub mod router;
 pub mod sse;
 pub mod state;
+pub mod stream_pull;
 pub mod timers;
+pub mod upgrade;
 pub mod uri;
 pub mod ws;
 pub mod ws_registry;

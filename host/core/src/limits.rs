@@ -59,6 +59,12 @@ pub struct Limits {
     pub max_timers: usize,
     /// Shortest timer interval, ms; a shorter one is refused at start-up.
     pub timer_min_interval_ms: u64,
+    /// Most headers a plugin's response may carry (→ 500 and a warning). The `http`
+    /// crate's header map panics past 32 768; a device has room for far fewer.
+    pub max_response_headers: usize,
+    /// Wall-clock budget of one streamed body from its first pull, ms (0: none). A
+    /// stream still running past it is aborted and its guest instance released.
+    pub stream_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -89,11 +95,19 @@ impl Default for Limits {
             sse_replay_bytes: 64 << 10,
             max_timers: 64,
             timer_min_interval_ms: 10,
+            max_response_headers: 100,
+            stream_timeout_ms: 600_000,
         }
     }
 }
 
 impl Limits {
+    /// Live connections at which a server warns that it nears `max_connections`: 80 %,
+    /// rounded up, and at least one. Logged once per upward crossing.
+    pub fn connection_warning_at(&self) -> usize {
+        self.max_connections.saturating_mul(4).div_ceil(5).max(1)
+    }
+
     /// The part of the limits that the engines enforce.
     pub fn engine(&self) -> crate::engine::EngineLimits {
         crate::engine::EngineLimits {

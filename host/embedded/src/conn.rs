@@ -3,25 +3,28 @@
 //!
 //! The host rejects what it must before any plugin runs, with the desktop server's
 //! statuses and JSON error bodies: unknown methods 501, bodies over `max_body_size`
-//! 413, a long request line 414, too many or too long headers 431, a head or body that
-//! trickles in slower than `header_timeout`/`body_timeout` 408, malformed requests 400.
+//! 413, a long request line 414, too many or too long headers 431, a body that trickles
+//! in slower than `body_timeout` 408, malformed requests 400. A head not whole within
+//! `header_timeout` is cut without an answer, as on the server.
 //! A rejected request closes the connection (its body, if any, was not read).
 
-use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
+use berth_core::head_rules::check_host;
 use berth_core::host::Level;
-use berth_core::json::error_body;
 use berth_core::model::{Body, Method, Request, Response};
+use berth_core::respond::{body_allowed, finalise, Note};
+use berth_core::stream_pull::{Pulled, Step, StreamPull};
+use berth_core::upgrade::{self, OnWsRoute};
 use berth_core::uri::parse_target;
 
 use crate::http::chunked::{ChunkError, ChunkedDecoder};
 use crate::http::head::{body_kind, parse_head, BodyKind, Head, Parsed};
-use crate::http::write::{self, error_message, valid_status, Framing};
+use crate::http::write::{self, error_message, Framing};
 use crate::net::{Connection, Platform};
+use crate::plugins::Plugin;
 use crate::server::{read_until, Server};
-use crate::ws::upgrade::{self, Upgrade};
 
 /// The connection's fixed read buffer: `data[start..end]` is received but unparsed.
 pub(crate) struct InBuf {
@@ -68,33 +71,15 @@ enum Stop {
     Reject(u16),
 }
 
-/// Answers a connection the server will not serve (503 when all slots are busy).
-pub(crate) async fn refuse<P: Platform, C: Connection>(
-    server: &Server<P>,
-    conn: &mut C,
-    status: u16,
-) {
-    let _ = send(server, conn, error(status), false, false).await;
+/// Answers a connection the server will not serve: 503, as the desktop server does.
+pub(crate) async fn refuse<C: Connection>(conn: &mut C) {
+    let mut r = error(503);
+    r.headers.push(("retry-after".into(), "1".into()));
+    let _ = send(conn, r, false, false).await;
 }
 
 fn error(status: u16) -> Response {
     Response::error(status, error_message(status))
-}
-
-/// Whether `path` is also an HTTP `GET` route.
-fn is_http_route<P: Platform>(server: &Server<P>, path: &str) -> bool {
-    matches!(
-        server.app.router().find(Method::Get, path),
-        berth_core::router::Match::Found { .. }
-    )
-}
-
-/// 426 for a plain request on a WebSocket-only path, with the desktop's message.
-fn upgrade_required() -> Response {
-    let mut r = Response::error(426, "Upgrade Required: this is a WebSocket endpoint");
-    r.headers.push(("upgrade".into(), "websocket".into()));
-    r.headers.push(("connection".into(), "Upgrade".into()));
-    r
 }
 
 /// Serves requests on `conn` until it closes or stops being kept alive.
@@ -109,18 +94,18 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
             Err(Stop::Quiet) => return,
             Err(Stop::Reject(status)) => {
                 log_access(server, &remote, "-", "-", status, started);
-                let _ = send(server, conn, error(status), false, false).await;
+                let _ = send(conn, error(status), false, false).await;
                 return;
             }
         };
         served += 1;
         let Some(method) = Method::parse(&head.method) else {
             log_access(server, &remote, &head.method, &head.target, 501, started);
-            let _ = send(server, conn, error(501), false, false).await;
+            let _ = send(conn, error(501), false, false).await;
             return;
         };
         let Some(path_and_query) = origin_form(&head.target) else {
-            let _ = send(server, conn, error(400), false, false).await;
+            let _ = send(conn, error(400), false, false).await;
             return;
         };
         let target = parse_target(path_and_query);
@@ -129,19 +114,26 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
         if let Err(refused) = allow.check_request_host(&head.target, &head.headers) {
             let status = refused.status;
             log_access(server, &remote, &head.method, &head.target, status, started);
-            let _ = send(server, conn, refused, false, false).await;
+            let _ = send(conn, refused, false, false).await;
+            return;
+        }
+
+        if let Err(r) = check_host(head.minor_version >= 1, &head.headers[..]) {
+            log_access(server, &remote, &head.method, &head.target, 400, started);
+            let _ = send(conn, r, false, false).await;
             return;
         }
 
         // A WebSocket upgrade on a WebSocket route leaves HTTP for good.
         if let Some((route, _)) = server.app.ws_route(&target.path) {
-            match upgrade::check(&head) {
-                Upgrade::Yes(key) => {
+            let attempt = upgrade::check(&head.method, head.minor_version >= 1, &head.headers[..]);
+            match upgrade::on_ws_route(attempt, server.app.router(), &target.path) {
+                OnWsRoute::Accept(key) => {
                     // `[server] allowed_origins` (berth-core), before `ws-connect` runs.
                     if let Err(refused) = allow.check_origin_header(&head.headers) {
                         let status = refused.status;
                         log_access(server, &remote, &head.method, &head.target, status, started);
-                        let _ = send(server, conn, refused, false, false).await;
+                        let _ = send(conn, refused, false, false).await;
                         return;
                     }
                     log_access(server, &remote, &head.method, &head.target, 101, started);
@@ -154,23 +146,19 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
                     };
                     return crate::session::websocket(server, conn, &mut buf, ws).await;
                 }
-                Upgrade::Invalid(status) => {
-                    let mut r = error(status);
-                    if status == 426 {
-                        r.headers
-                            .push(("sec-websocket-version".into(), "13".into()));
-                    }
-                    let _ = send(server, conn, r, false, false).await;
+                OnWsRoute::Respond(r) => {
+                    log_access(
+                        server,
+                        &remote,
+                        &head.method,
+                        &head.target,
+                        r.status,
+                        started,
+                    );
+                    let _ = send(conn, r, false, false).await;
                     return;
                 }
-                // A plain request on a path that is only a WebSocket route is told to
-                // upgrade, as the desktop server does; HTTP routes on it win.
-                Upgrade::No if !is_http_route(server, &target.path) => {
-                    log_access(server, &remote, &head.method, &head.target, 426, started);
-                    let _ = send(server, conn, upgrade_required(), false, false).await;
-                    return;
-                }
-                Upgrade::No => {}
+                OnWsRoute::Http => {}
             }
         }
 
@@ -179,7 +167,7 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
             Err(Stop::Quiet) => return,
             Err(Stop::Reject(status)) => {
                 log_access(server, &remote, &head.method, &head.target, status, started);
-                let _ = send(server, conn, error(status), false, false).await;
+                let _ = send(conn, error(status), false, false).await;
                 return;
             }
         };
@@ -204,19 +192,46 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
             remote_addr: remote.clone(),
         };
         let mut invoker = server.request_invoker();
-        let response = server.app.handle(request, &mut invoker).await;
+        let mut response = server.app.handle(request, &mut invoker).await;
+        // Read before `finalise` strips it: the pacing header is for the host alone.
+        let pull = StreamPull::for_headers(
+            &response.headers,
+            server.platform().now_ms(),
+            server.options.limits.stream_timeout_ms,
+        );
+        let notes = finalise(&mut response, server.options.limits.max_response_headers);
+        warn(server, &notes);
         let status = response.status;
         log_access(server, &remote, &head.method, &head.target, status, started);
         let is_head = method == Method::Head;
+        let owner = invoker.stream_owner.and_then(|i| server.plugins.get(i));
+        let mut generation = 0;
+        if let Some(owner) = owner {
+            // Counted from here to its end or abandonment (see `Plugin::stream_end`).
+            generation = owner.stream_begin();
+            if !matches!(response.body, Body::Stream(_)) {
+                // A stream the plugin opened but that will not be pulled (replaced by a
+                // 500 or by later middleware) must not keep its iterator alive.
+                owner.stream_end(false);
+            }
+        }
         let keep = match response.body {
             Body::Sse(_) => {
                 let last = last_event_id.as_deref();
                 crate::session::sse(server, conn, &mut buf, response, is_head, last).await;
                 false
             }
-            Body::Stream(id) => match invoker.stream_owner {
-                Some(owner) => stream(server, conn, response, owner, id, is_head, keep_alive).await,
-                None => send(server, conn, error(500), false, keep_alive).await,
+            Body::Stream(id) => match owner {
+                Some(owner) => {
+                    let s = PulledStream {
+                        plugin: owner,
+                        id,
+                        generation,
+                        pull,
+                    };
+                    stream(server, conn, response, s, is_head, keep_alive).await
+                }
+                None => send(conn, error(500), false, keep_alive).await,
             },
             Body::File(ref path) => {
                 let path = path.clone();
@@ -227,7 +242,7 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
                 )
                 .await
             }
-            Body::Bytes(_) => send(server, conn, response, is_head, keep_alive).await,
+            Body::Bytes(_) => send(conn, response, is_head, keep_alive).await,
         };
         if !keep {
             return;
@@ -299,15 +314,19 @@ async fn read_head<P: Platform, C: Connection>(
         }
         let free = buf.free();
         match read_until(server.platform(), conn, free, deadline).await {
-            None if began => return Err(Stop::Reject(408)),
+            // A head that never completes is cut without an answer, as the server does
+            // (`header_timeout` is against slowloris, not a request to reply to).
             None | Some(Ok(0)) | Some(Err(_)) => return Err(Stop::Quiet),
             Some(Ok(n)) => {
                 buf.end += n;
-                if !began {
-                    began = true;
+                // A connection's first head must be whole `header_timeout` after the
+                // accept, however slowly it trickles in; a later one within
+                // `header_timeout` of its first byte (it had `keep_alive_timeout` to start).
+                if !began && !first {
                     let at = server.platform().now_ms();
                     deadline = at.saturating_add(limits.header_timeout_ms);
                 }
+                began = true;
             }
         }
     }
@@ -375,110 +394,128 @@ async fn read_body<P: Platform, C: Connection>(
 }
 
 /// Writes a response with a whole body. Returns whether the connection stays open.
-pub(crate) async fn send<P: Platform, C: Connection>(
-    server: &Server<P>,
+/// The response is finalised already, or is the host's own.
+pub(crate) async fn send<C: Connection>(
     conn: &mut C,
     response: Response,
     is_head: bool,
     keep_alive: bool,
 ) -> bool {
-    let response = if valid_status(response.status) {
-        response
-    } else {
-        server.log(
-            Level::Warn,
-            format_args!("plugin returned invalid status {}", response.status),
-        );
-        Response::error(500, "Plugin returned an invalid status")
-    };
     let bytes = match response.body {
         Body::Bytes(bytes) => bytes,
         _ => Vec::new(),
     };
     let connection = if keep_alive { "keep-alive" } else { "close" };
-    let mut out = Vec::with_capacity(160 + if is_head { 0 } else { bytes.len() });
-    let dropped = write::head(
+    let with_body = body_allowed(response.status, is_head);
+    let mut out = Vec::with_capacity(160 + if with_body { bytes.len() } else { 0 });
+    write::head(
         &mut out,
         response.status,
         &response.headers,
         Framing::Length(bytes.len()),
         &[("connection", connection)],
     );
-    warn_dropped(server, &dropped);
-    let bodiless = is_head || response.status < 200 || matches!(response.status, 204 | 304);
-    if !bodiless {
+    if with_body {
         out.extend_from_slice(&bytes);
     }
     conn.write_all(&out).await.is_ok() && keep_alive
 }
 
-pub(crate) fn warn_dropped<P: Platform>(server: &Server<P>, dropped: &[String]) {
-    for name in dropped {
-        server.log(
-            Level::Warn,
-            format_args!("dropping invalid response header {name:?}"),
-        );
+/// Logs what finalisation changed in a plugin's response.
+pub(crate) fn warn<P: Platform>(server: &Server<P>, notes: &[Note]) {
+    for note in notes {
+        server.log(Level::Warn, format_args!("{note}"));
     }
 }
 
-/// Writes a `stream` body chunk by chunk, pulling each from the plugin that owns it.
+/// A `stream` body and the plugin instance that holds its iterator.
+struct PulledStream<'s> {
+    plugin: &'s Plugin,
+    id: u32,
+    /// The instance generation the stream began on (see [`Plugin::stream_lost`]).
+    generation: u64,
+    pull: StreamPull,
+}
+
+/// Writes a `stream` body chunk by chunk, pulling each from the plugin that owns it, as
+/// berth-core's [`StreamPull`] paces it. A stream that does not reach its end (HEAD, a
+/// bodiless status, a failed write or pull, its budget spent) releases the instance.
 async fn stream<P: Platform, C: Connection>(
     server: &Server<P>,
     conn: &mut C,
     response: Response,
-    owner: usize,
-    id: u32,
+    mut s: PulledStream<'_>,
     is_head: bool,
     keep_alive: bool,
 ) -> bool {
-    if !valid_status(response.status) {
-        return send(server, conn, error(500), is_head, keep_alive).await;
-    }
     let connection = if keep_alive { "keep-alive" } else { "close" };
     let mut out = Vec::new();
-    let dropped = write::head(
+    write::head(
         &mut out,
         response.status,
         &response.headers,
         Framing::Chunked,
         &[("connection", connection)],
     );
-    warn_dropped(server, &dropped);
     if conn.write_all(&out).await.is_err() {
+        s.plugin.stream_end(false);
         return false;
     }
-    if is_head {
+    if !body_allowed(response.status, is_head) {
+        s.plugin.stream_end(false);
         return keep_alive;
     }
-    let Some(plugin) = server.plugins.get(owner) else {
-        return false;
-    };
+    let platform = server.platform();
     loop {
+        match s.pull.next(platform.now_ms()) {
+            Step::Pull => {}
+            Step::WaitUntil(at) => {
+                platform.sleep_until(at).await;
+                continue;
+            }
+            Step::Expired => {
+                server.log(
+                    Level::Warn,
+                    format_args!("stream of {} cut off by stream_timeout", s.plugin.name()),
+                );
+                s.plugin.stream_end(false);
+                return false;
+            }
+        }
         out.clear();
-        match plugin.next_chunk(id).await {
-            Ok(Some(chunk)) if chunk.is_empty() => continue,
-            Ok(Some(chunk)) => write::chunk(&mut out, &chunk),
-            Ok(None) => {
+        if s.plugin.stream_lost(s.generation) {
+            // Another call failed and took the instance, and this iterator, with it.
+            s.plugin.stream_end(false);
+            return false;
+        }
+        let chunk = match s.plugin.next_chunk(s.id).await {
+            Ok(chunk) => chunk,
+            // The status is already sent: all we can do is end the body unfinished. The
+            // failed instance is gone already.
+            Err(_) => {
+                s.plugin.stream_end(false);
+                return false;
+            }
+        };
+        match s
+            .pull
+            .pulled(platform.now_ms(), chunk.as_ref().map(Vec::len))
+        {
+            Pulled::Empty => continue,
+            Pulled::Chunk => write::chunk(&mut out, chunk.as_deref().unwrap_or_default()),
+            Pulled::End => {
+                s.plugin.stream_end(true);
                 write::chunk(&mut out, b"");
                 return conn.write_all(&out).await.is_ok() && keep_alive;
             }
-            // The status is already sent: all we can do is end the body unfinished.
-            Err(_) => return false,
         }
         if conn.write_all(&out).await.is_err() {
+            s.plugin.stream_end(false);
             return false;
         }
+        // Every other connection shares this loop: let them run between chunks.
+        embassy_futures::yield_now().await;
     }
-}
-
-/// The JSON error response for a refused WebSocket upgrade.
-pub(crate) fn refusal_response(status: u16, reason: &str) -> Response {
-    let status = if (400..600).contains(&status) {
-        status
-    } else {
-        403
-    };
-    Response::json(status, error_body(status, reason))
 }
 
 #[cfg(test)]

@@ -486,11 +486,11 @@ pub(crate) async fn send<P: Platform, C: Connection>(
         Located::AddSlash(location) => {
             let mut r = Response::error(301, error_message(301));
             r.headers.push(("location".into(), location));
-            return crate::conn::send(server, conn, r, is_head, keep_alive).await;
+            return crate::conn::send(conn, r, is_head, keep_alive).await;
         }
         Located::Refused(status) => {
             let r = Response::error(status, error_message(status));
-            return crate::conn::send(server, conn, r, is_head, keep_alive).await;
+            return crate::conn::send(conn, r, is_head, keep_alive).await;
         }
     };
     let file = found.file;
@@ -527,7 +527,7 @@ pub(crate) async fn send<P: Platform, C: Connection>(
             let mut r = Response::error(416, "Range Not Satisfiable");
             r.headers
                 .push(("content-range".into(), alloc::format!("bytes */{len}")));
-            return crate::conn::send(server, conn, r, is_head, keep_alive).await;
+            return crate::conn::send(conn, r, is_head, keep_alive).await;
         }
         Plan::Whole => (response.status, &file.bytes[..]),
         Plan::Part { from, to } => {
@@ -551,14 +551,14 @@ pub(crate) async fn send<P: Platform, C: Connection>(
     } else {
         Framing::Length(body.len())
     };
-    let dropped = write::head(
+    // The plugin's headers were checked by `finalise`; the host's own are valid.
+    write::head(
         &mut out,
         status,
         &headers,
         framing,
         &[("connection", connection)],
     );
-    crate::conn::warn_dropped(server, &dropped);
     if conn.write_all(&out).await.is_err() {
         return false;
     }

@@ -103,6 +103,14 @@ pub struct Plugin {
     leased: Cell<bool>,
     /// Tasks waiting for the instance (one waker per task: the loop's tasks share one).
     waiting: RefCell<Vec<Waker>>,
+    /// Streamed bodies of this instance being written now.
+    open_streams: Cell<usize>,
+    /// A stream was abandoned: its iterator lives on in the instance, which is dropped
+    /// once no other stream needs it.
+    abandoned: Cell<bool>,
+    /// Counts instances dropped: a stream of an earlier instance is gone with it, and
+    /// must be cut off, not read as ended (a fresh instance knows no such stream).
+    generation: Cell<u64>,
 }
 
 /// The instance, held by one call. Dropping it without [`Lease::finish`] (the call
@@ -126,9 +134,16 @@ impl Lease<'_> {
     /// Ends the call: the instance is kept when it succeeded, dropped (and the failure
     /// logged) when it did not.
     pub fn finish<R>(mut self, result: Result<R, CallError>) -> Result<R, CallError> {
+        let plugin = self.plugin;
         match &result {
-            Ok(_) => *self.plugin.instance.borrow_mut() = self.instance.take(),
-            Err(e) => self.plugin.log_failure("call failed, instance replaced", e),
+            // A stream abandoned while this call held the instance: its iterator is
+            // released now, with the instance, unless another stream still needs it.
+            Ok(_) if plugin.open_streams.get() == 0 && plugin.abandoned.replace(false) => {
+                drop(self.instance.take());
+                plugin.generation.set(plugin.generation.get() + 1);
+            }
+            Ok(_) => *plugin.instance.borrow_mut() = self.instance.take(),
+            Err(e) => plugin.log_failure("call failed, instance replaced", e),
         }
         result
     }
@@ -136,6 +151,10 @@ impl Lease<'_> {
 
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
+        if self.instance.take().is_some() {
+            // Dropped unfinished or failed: the instance goes, and its streams with it.
+            self.plugin.generation.set(self.plugin.generation.get() + 1);
+        }
         self.plugin.leased.set(false);
         for waker in self.plugin.waiting.borrow_mut().drain(..) {
             waker.wake();
@@ -196,6 +215,38 @@ impl Plugin {
         lease.finish(result)
     }
 
+    /// A response of this plugin's instance carries a `stream` body. Returns the
+    /// instance's generation, for [`Plugin::stream_lost`].
+    pub fn stream_begin(&self) -> u64 {
+        self.open_streams.set(self.open_streams.get() + 1);
+        self.generation.get()
+    }
+
+    /// Whether the instance a stream began on (`generation`) has been dropped since, so
+    /// its iterator is gone.
+    pub fn stream_lost(&self, generation: u64) -> bool {
+        self.generation.get() != generation
+    }
+
+    /// One of its streams is over: pulled to its end (`reached_end`), or abandoned (a
+    /// HEAD, a bodiless status, a failed write, the client gone, its budget spent). The
+    /// guest's iterator of an abandoned stream stays in the instance, and nothing but
+    /// dropping the instance releases it; with one instance per plugin, that waits
+    /// until no other stream of the plugin is being pulled. The next call gets a fresh
+    /// instance, as after a failed call.
+    pub fn stream_end(&self, reached_end: bool) {
+        self.open_streams
+            .set(self.open_streams.get().saturating_sub(1));
+        if !reached_end {
+            self.abandoned.set(true);
+        }
+        // While a call holds the instance, [`Lease::finish`] releases it instead.
+        if self.open_streams.get() == 0 && !self.leased.get() && self.abandoned.replace(false) {
+            drop(self.instance.borrow_mut().take());
+            self.generation.set(self.generation.get() + 1);
+        }
+    }
+
     fn log_failure(&self, what: &str, e: &CallError) {
         self.host
             .api()
@@ -240,6 +291,9 @@ pub fn load(
             instance: RefCell::new(None),
             leased: Cell::new(false),
             waiting: RefCell::new(Vec::new()),
+            open_streams: Cell::new(0),
+            abandoned: Cell::new(false),
+            generation: Cell::new(0),
         };
         let (instance, registration) =
             block_on_ready(plugin.fresh()).map_err(|source| LoadFailure::Setup {

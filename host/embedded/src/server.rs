@@ -41,8 +41,8 @@ pub struct Options {
     /// Bytes of each connection's fixed read buffer. A request head must fit in it
     /// (→ 431, or 414 while still in the request line); WebSocket frames stream through it.
     pub head_buffer: usize,
-    /// Connection slots polled at once. Accepting beyond `limits.max_connections` answers
-    /// 503, so one slot more than that limit lets the server say so.
+    /// Connection slots polled at once. At most `slots - 1` connections are served (see
+    /// [`Server::capacity`]); the spare slot answers the next one 503.
     pub slots: usize,
     /// The `Server` header (`None`: none).
     pub server_name: Option<String>,
@@ -87,6 +87,9 @@ pub struct Server<P: Platform> {
     pub(crate) statics: StaticFiles,
     next_request: Cell<u64>,
     busy: Cell<usize>,
+    /// Set while `busy` is at or above the 80 % mark, so the warning is logged once per
+    /// crossing, not once per connection.
+    warned: Cell<bool>,
 }
 
 impl<P: Platform> Server<P> {
@@ -108,6 +111,7 @@ impl<P: Platform> Server<P> {
             statics: StaticFiles::default(),
             next_request: Cell::new(1),
             busy: Cell::new(0),
+            warned: Cell::new(false),
         })
     }
 
@@ -236,28 +240,46 @@ impl<P: Platform> Server<P> {
                     continue;
                 }
             };
-            let max = self.options.limits.max_connections;
+            let limits = &self.options.limits;
             let busy = self.busy.get();
-            if busy >= max {
+            if busy >= self.capacity() {
                 self.log(
                     Level::Warn,
                     format_args!("{busy} connections: refusing with 503"),
                 );
-                crate::conn::refuse(self, &mut conn, 503).await;
+                crate::conn::refuse(&mut conn).await;
                 conn.close().await;
                 continue;
             }
             self.busy.set(busy + 1);
-            if (busy + 1) * 5 >= max * 4 {
+            let warn_at = limits.connection_warning_at().min(self.capacity());
+            if busy + 1 >= warn_at && !self.warned.replace(true) {
                 self.log(
                     Level::Warn,
-                    format_args!("{} of {max} connections in use", busy + 1),
+                    format_args!(
+                        "{} of {} connections in use (80 % of max_connections)",
+                        busy + 1,
+                        self.capacity()
+                    ),
                 );
             }
             crate::conn::serve(self, &mut conn).await;
             conn.close().await;
-            self.busy.set(self.busy.get().saturating_sub(1));
+            let now = self.busy.get().saturating_sub(1);
+            self.busy.set(now);
+            if now < limits.connection_warning_at().min(self.capacity()) {
+                self.warned.set(false);
+            }
         }
+    }
+
+    /// Connections served at once: `max_connections`, but always one slot fewer than
+    /// there are, so a slot is left to accept the next connection and answer it 503
+    /// (with every slot serving, nobody would be told; 64 idle WebSockets or half-sent
+    /// heads used to make the server silently unreachable).
+    pub fn capacity(&self) -> usize {
+        let spare = self.options.slots.saturating_sub(1).max(1);
+        self.options.limits.max_connections.min(spare).max(1)
     }
 
     /// Delivers `tick` events to the plugins' timers, forever, on berth-core's

@@ -20,7 +20,7 @@ use berth_core::uri::Target as UriTarget;
 use berth_core::ws::Endpoint;
 use embassy_futures::select::{select3, Either3};
 
-use crate::conn::{refusal_response, send, warn_dropped, InBuf};
+use crate::conn::{send, InBuf};
 use crate::host::Outgoing;
 use crate::http::write::{self, Framing};
 use crate::net::{Connection, Platform};
@@ -58,8 +58,7 @@ pub(crate) async fn websocket<P: Platform, C: Connection>(
 ) {
     let limits = &server.options.limits;
     if server.host.ws_count() >= limits.ws_max_connections {
-        let r = Response::error(503, "Too many WebSocket connections");
-        let _ = send(server, conn, r, false, false).await;
+        let _ = send(conn, berth_core::upgrade::too_many(), false, false).await;
         return;
     }
     // Registered before `ws-connect`, so a connect handler can already send ("Welcome!")
@@ -80,14 +79,14 @@ pub(crate) async fn websocket<P: Platform, C: Connection>(
         .await
     {
         server.host.ws_end(id);
-        let r = refusal_response(refusal.status, &refusal.reason);
-        let _ = send(server, conn, r, false, false).await;
+        let r = berth_core::upgrade::refusal(refusal.status, &refusal.reason);
+        let _ = send(conn, r, false, false).await;
         return;
     }
     drop(connect);
     let mut out = Vec::new();
     let accept = accept_key(&ws.key);
-    let dropped = write::head(
+    write::head(
         &mut out,
         101,
         &Vec::new(),
@@ -98,7 +97,6 @@ pub(crate) async fn websocket<P: Platform, C: Connection>(
             ("sec-websocket-accept", &accept),
         ],
     );
-    warn_dropped(server, &dropped);
     let End(code, reason) = if conn.write_all(&out).await.is_err() {
         End(code::ABNORMAL, String::new())
     } else {
@@ -313,16 +311,19 @@ pub(crate) async fn sse<P: Platform, C: Connection>(
     let topic = topic.clone();
     response.add_header_if_absent("content-type", "text/event-stream");
     response.add_header_if_absent("cache-control", "no-cache");
+    // As on the server: proxies must not buffer an event stream.
+    response.add_header_if_absent("x-accel-buffering", "no");
     let mut out = Vec::new();
-    let dropped = write::head(
+    write::head(
         &mut out,
         response.status,
         &response.headers,
         Framing::UntilClose,
         &[("connection", "close")],
     );
-    warn_dropped(server, &dropped);
-    if is_head {
+    // HEAD (or a bodiless status) gets the head alone and subscribes nobody.
+    if !berth_core::respond::body_allowed(response.status, is_head) {
+        let _ = conn.write_all(&out).await;
         return;
     }
     // Subscribed before the head goes out: a client that saw the head misses nothing.

@@ -268,6 +268,8 @@ struct LimitsSection {
     sse_replay_bytes: Option<usize>,
     max_timers: Option<usize>,
     timer_min_interval: Option<f64>,
+    max_response_headers: Option<usize>,
+    stream_timeout: Option<f64>,
 }
 
 /// Seconds as whole milliseconds; negative and NaN are 0, and huge values saturate
@@ -304,7 +306,15 @@ impl LimitsSection {
             sse_replay_bytes,
             max_timers,
             timer_min_interval,
+            max_response_headers,
+            stream_timeout,
         } = self;
+        if let Some(v) = max_response_headers {
+            l.max_response_headers = v;
+        }
+        if let Some(v) = stream_timeout {
+            l.stream_timeout_ms = millis(v);
+        }
         if let Some(v) = max_body_size {
             l.max_body_size = v;
         }

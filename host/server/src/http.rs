@@ -13,7 +13,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use berth_core::head_rules::check_host;
 use berth_core::model::{Body, Method, Pairs, Request, Response};
+use berth_core::respond::{body_allowed, finalise, has_framing};
+use berth_core::stream_pull::StreamPull;
+use berth_core::upgrade::{self, HeaderLookup, OnWsRoute, Upgrade};
 use berth_core::uri::parse_target;
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
@@ -62,7 +66,7 @@ pub async fn serve(
         to_hyper(rejection, false)
     } else {
         match websocket(&shared, port, &req) {
-            Some(Ok(endpoint)) => ws::accept(&shared, remote, req, endpoint).await,
+            Some(Ok((endpoint, key))) => ws::accept(&shared, remote, req, endpoint, &key).await,
             Some(Err(refused)) => to_hyper(refused, false),
             None => http(&shared, &activity, remote, req).await,
         }
@@ -122,47 +126,47 @@ pub fn check_head<B>(
     if too_large {
         return Err(Response::error(431, "Request Header Fields Too Large"));
     }
-    Ok(())
+    // hyper leaves the Host rule to the application; berth-core's copy of it.
+    let http_1_1 = req.version() >= hyper::Version::HTTP_11;
+    check_host(http_1_1, &Headers(req.headers()))
 }
 
-/// Whether the request is for a WebSocket: `None` for plain HTTP, else the endpoint
-/// that serves it or the response that says why it cannot be one.
-fn websocket(
-    shared: &Shared,
-    port: Port,
-    req: &hyper::Request<Incoming>,
-) -> Option<Result<Endpoint, Response>> {
-    let upgrade = ws::is_upgrade(req);
-    match port {
-        Port::WebSocket if upgrade => Some(Ok(Endpoint::Hooks)),
-        Port::WebSocket => Some(Err(upgrade_required())),
-        Port::Http => {
-            let path = req.uri().path();
-            let (target, _) = shared.app.ws_route(path)?;
-            if upgrade {
-                Some(Ok(Endpoint::Route(target)))
-            } else if matches!(
-                shared.app.router().find(Method::Get, path),
-                berth_core::router::Match::Found { .. }
-            ) {
-                // The path is also an HTTP route: plain requests go there.
-                None
-            } else {
-                Some(Err(upgrade_required()))
-            }
+/// hyper's header map as berth-core's rules read headers.
+pub(crate) struct Headers<'a>(pub(crate) &'a HeaderMap);
+
+impl HeaderLookup for Headers<'_> {
+    fn each_value(&self, name: &str, each: &mut dyn FnMut(&[u8])) {
+        for value in self.0.get_all(name) {
+            each(value.as_bytes());
         }
     }
 }
 
-fn upgrade_required() -> Response {
-    let mut response = Response::error(426, "Upgrade Required: this is a WebSocket endpoint");
-    response
-        .headers
-        .push(("upgrade".into(), "websocket".into()));
-    response
-        .headers
-        .push(("connection".into(), "Upgrade".into()));
-    response
+/// Whether the request is for a WebSocket: `None` for plain HTTP, else the endpoint
+/// that serves it (with the client's key) or the response that says why it cannot be
+/// one. The rules are berth-core's [`upgrade`]; this only knows the ports.
+fn websocket(
+    shared: &Shared,
+    port: Port,
+    req: &hyper::Request<Incoming>,
+) -> Option<Result<(Endpoint, String), Response>> {
+    let attempt = ws::check(req);
+    match port {
+        Port::WebSocket => Some(match attempt {
+            Upgrade::Yes(key) => Ok((Endpoint::Hooks, key)),
+            Upgrade::Invalid(r) => Err(r),
+            Upgrade::No => Err(upgrade::upgrade_required()),
+        }),
+        Port::Http => {
+            let path = req.uri().path();
+            let (target, _) = shared.app.ws_route(path)?;
+            match upgrade::on_ws_route(attempt, shared.app.router(), path) {
+                OnWsRoute::Accept(key) => Some(Ok((Endpoint::Route(target), key))),
+                OnWsRoute::Http => None,
+                OnWsRoute::Respond(r) => Some(Err(r)),
+            }
+        }
+    }
 }
 
 /// Serves a plain HTTP request through the pipeline.
@@ -181,9 +185,15 @@ async fn http(
             // bounded by `plugin_timeout` and all of them by `request_timeout`.
             let budget = Duration::from_millis(shared.limits.request_timeout_ms);
             let mut invoker = TrackingInvoker::new(&shared.pools, budget);
-            let response = shared.app.handle(request, &mut invoker).await;
+            let mut response = shared.app.handle(request, &mut invoker).await;
+            // Read before `finalise` strips it: the pacing header is for the host alone.
+            let pull =
+                StreamPull::for_headers(&response.headers, 0, shared.limits.stream_timeout_ms);
+            for note in finalise(&mut response, shared.limits.max_response_headers) {
+                tracing::warn!("{note}");
+            }
             let origin = invoker.into_origin(&response.body);
-            respond(shared, response, origin, &meta, head).await
+            respond(shared, response, origin, &meta, head, pull).await
         }
         Err(rejection) => to_hyper(rejection, false),
     }
@@ -253,15 +263,15 @@ async fn read_request(
     })
 }
 
-/// Turns a pipeline response into HTTP. A plugin that returns an invalid status gets a
-/// 500; an invalid header is dropped with a warning rather than failing the response.
+/// Turns a finalised response (see [`berth_core::respond::finalise`]) or one of the
+/// host's own into HTTP, with a body unless [`body_allowed`] says otherwise.
 pub fn to_hyper(response: Response, head: bool) -> hyper::Response<ResponseBody> {
     let Ok(status) = hyper::StatusCode::from_u16(response.status) else {
-        tracing::warn!("plugin returned invalid status {}", response.status);
-        return to_hyper(
-            Response::error(500, "Plugin returned an invalid status"),
-            head,
+        tracing::error!(
+            "a response with status {} reached the wire",
+            response.status
         );
+        return to_hyper(Response::error(500, "Internal Server Error"), head);
     };
     let bytes = match response.body {
         Body::Bytes(bytes) => bytes,
@@ -274,36 +284,28 @@ pub fn to_hyper(response: Response, head: bool) -> hyper::Response<ResponseBody>
     let mut builder = hyper::Response::builder().status(status);
     if let Some(headers) = builder.headers_mut() {
         apply_headers(headers, &response.headers);
-        let no_body = status.is_informational() || status == 204 || status == 304;
-        if !no_body {
+        if has_framing(response.status) {
             headers.insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
         }
     }
-    let body = if head {
-        Bytes::new()
-    } else {
+    let body = if body_allowed(response.status, head) {
         Bytes::from(bytes)
+    } else {
+        Bytes::new()
     };
     builder
         .body(Full::new(body).map_err(|never| match never {}).boxed())
         .unwrap_or_else(|_| hyper::Response::new(empty_body()))
 }
 
-/// Copies a plugin's headers onto an HTTP response. Framing is the host's business: a
-/// plugin's own `Content-Length` or `Transfer-Encoding` could only contradict the body,
-/// and the stream-pacing header is for the host alone. Invalid headers are dropped with
-/// a warning rather than failing the response.
+/// Copies finalised headers onto an HTTP response. berth-core has already dropped what a
+/// plugin may not set and checked every name and value; one that hyper still refuses is
+/// dropped with a warning rather than failing the response.
 pub fn apply_headers(headers: &mut HeaderMap, pairs: &Pairs) {
     for (name, value) in pairs {
-        if name.eq_ignore_ascii_case("content-length")
-            || name.eq_ignore_ascii_case("transfer-encoding")
-            || name.eq_ignore_ascii_case(crate::stream::CHUNK_INTERVAL_HEADER)
-        {
-            continue;
-        }
         match (
             HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
+            HeaderValue::from_bytes(value.as_bytes()),
         ) {
             (Ok(n), Ok(v)) => {
                 headers.append(n, v);

@@ -11,8 +11,10 @@ use crate::file_response::{self, FileReply};
 use crate::http::{apply_headers, empty_body, error_response, to_hyper, ResponseBody};
 use crate::invoker::Origin;
 use crate::static_files::Located;
-use crate::stream::{chunk_interval, ChunkBody, CHUNK_INTERVAL_HEADER};
+use crate::stream::ChunkBody;
 use crate::Shared;
+use berth_core::respond::body_allowed;
+use berth_core::stream_pull::StreamPull;
 
 /// The request headers that decide how a file or event stream is sent; copied before
 /// the request moves into the pipeline.
@@ -47,14 +49,16 @@ impl RequestMeta {
     }
 }
 
-/// Builds the HTTP response. `origin` says which plugin produced a non-bytes body
-/// (`None` for the host's own static mounts).
+/// Builds the HTTP response from a finalised one. `origin` says which plugin produced a
+/// non-bytes body (`None` for the host's own static mounts); `pull` paces and bounds a
+/// streamed body (its clock starts when the body is first polled).
 pub async fn respond(
     shared: &Arc<Shared>,
     response: Response,
     origin: Option<Origin>,
     meta: &RequestMeta,
     head: bool,
+    pull: StreamPull,
 ) -> hyper::Response<ResponseBody> {
     match &response.body {
         Body::Bytes(_) => to_hyper(response, head),
@@ -91,13 +95,13 @@ pub async fn respond(
                 tracing::error!("a streamed body lost its instance");
                 return error_response(500, "Plugin failed", head);
             };
-            let interval = chunk_interval(response.header(CHUNK_INTERVAL_HEADER));
-            let body = if head {
-                // No body will be pulled; the instance, holding the iterator, is dropped.
+            let body = if body_allowed(response.status, head) {
+                ChunkBody::new(shared.clone(), plugin, *id, instance, pull).boxed()
+            } else {
+                // No body will be pulled (HEAD, 204, 304); the instance, holding the
+                // iterator, is dropped now rather than kept with it.
                 drop(instance);
                 empty_body()
-            } else {
-                ChunkBody::new(shared.clone(), plugin, *id, instance, interval).boxed()
             };
             with_body(&response, body, head)
         }
@@ -112,7 +116,7 @@ fn sse(
     meta: &RequestMeta,
     head: bool,
 ) -> hyper::Response<ResponseBody> {
-    let body = if head {
+    let body = if !body_allowed(response.status, head) {
         empty_body()
     } else {
         let body = shared.sse.subscribe(topic, meta.last_event_id.as_deref());
@@ -132,8 +136,11 @@ fn sse(
 /// The plugin's status and headers around a body the host produces.
 fn with_body(response: &Response, body: ResponseBody, head: bool) -> hyper::Response<ResponseBody> {
     let Ok(status) = hyper::StatusCode::from_u16(response.status) else {
-        tracing::warn!("plugin returned invalid status {}", response.status);
-        return error_response(500, "Plugin returned an invalid status", head);
+        tracing::error!(
+            "a response with status {} reached the wire",
+            response.status
+        );
+        return error_response(500, "Internal Server Error", head);
     };
     let mut builder = hyper::Response::builder().status(status);
     if let Some(headers) = builder.headers_mut() {

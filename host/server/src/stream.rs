@@ -9,10 +9,11 @@
 //! client sees a broken transfer, never a truncated body passed off as complete); when
 //! the client goes away first, the instance is dropped with its abandoned iterator.
 //!
-//! A plugin may ask for a pause before each chunk after the first with the response
-//! header `berth-chunk-interval-ms` (the SDK's `Response::chunk_interval`); the host
-//! strips it. That is how seed 002's `await asyncio.sleep(0.5)` between chunks is
-//! expressed without blocking anything: the pause is a timer, not a busy guest.
+//! When to pull and when to give up is berth-core's [`StreamPull`], shared with the
+//! embedded runtime: the plugin's pacing (`berth-chunk-interval-ms`, stripped by
+//! `finalise`), a pause after an empty chunk instead of a hot retry, and the
+//! `stream_timeout` budget, past which the body is aborted and the instance dropped.
+//! Every pause is a tokio timer, never a busy guest.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -21,28 +22,17 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use berth_core::engine::{CallError, Instance};
+use berth_core::stream_pull::{Pulled, Step, StreamPull};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 
 use crate::http::BodyError;
 use crate::Shared;
 
-/// The response header through which a plugin paces its stream.
-pub const CHUNK_INTERVAL_HEADER: &str = "berth-chunk-interval-ms";
-
-/// The longest pause between chunks a plugin may ask for.
-const MAX_INTERVAL: Duration = Duration::from_secs(60);
-
-/// Parses the pacing header's value.
-pub fn chunk_interval(value: Option<&str>) -> Option<Duration> {
-    let ms: u64 = value?.trim().parse().ok()?;
-    (ms > 0).then(|| Duration::from_millis(ms).min(MAX_INTERVAL))
-}
-
 /// A `next-chunk` call in flight. It owns the instance while it runs (a future cannot
 /// borrow from the body that stores it) and hands it back with the chunk.
-type Pull =
+type Call =
     Pin<Box<dyn Future<Output = (Box<dyn Instance>, Result<Option<Vec<u8>>, CallError>)> + Send>>;
 
 /// A streamed body, pulled from a pinned guest instance.
@@ -54,9 +44,11 @@ pub struct ChunkBody {
     // touched through `&mut self`, so `Mutex::get_mut` reaches them without locking.
     instance: Mutex<Option<Box<dyn Instance>>>,
     /// The call producing the next chunk, while the guest computes it.
-    pull: Mutex<Option<Pull>>,
+    call: Mutex<Option<Call>>,
     done: bool,
-    interval: Option<Duration>,
+    /// The instant `pull`'s clock counts from (its 0 ms).
+    origin: Instant,
+    pull: StreamPull,
     pause: Option<Pin<Box<Sleep>>>,
 }
 
@@ -67,16 +59,17 @@ impl ChunkBody {
         plugin: usize,
         stream: u32,
         instance: Box<dyn Instance>,
-        interval: Option<Duration>,
+        pull: StreamPull,
     ) -> ChunkBody {
         ChunkBody {
             shared,
             plugin,
             stream,
             instance: Mutex::new(Some(instance)),
-            pull: Mutex::new(None),
+            call: Mutex::new(None),
             done: false,
-            interval,
+            origin: Instant::now(),
+            pull,
             pause: None,
         }
     }
@@ -91,61 +84,78 @@ impl Body for ChunkBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
-        if let Some(pause) = this.pause.as_mut() {
-            if pause.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            this.pause = None;
-        }
-        let pull = this.pull.get_mut().unwrap_or_else(|p| p.into_inner());
-        let slot = this.instance.get_mut().unwrap_or_else(|p| p.into_inner());
-        let Some(pool) = this.shared.pools.get(this.plugin) else {
-            (*slot, *pull, this.done) = (None, None, true);
-            return Poll::Ready(Some(Err("stream of an unknown plugin".into())));
-        };
-        if pull.is_none() {
-            let Some(mut instance) = slot.take() else {
-                this.done = true;
-                return Poll::Ready(None);
-            };
-            let stream = this.stream;
-            *pull = Some(Box::pin(async move {
-                let chunk = instance.next_chunk(stream).await;
-                (instance, chunk)
-            }));
-        }
-        // Inline, like every other plugin call of a request: `next-chunk` yields while
-        // the guest computes, and a typical chunk takes microseconds.
-        let Some(call) = pull.as_mut() else {
-            return Poll::Pending;
-        };
-        let Poll::Ready((instance, chunk)) = call.as_mut().poll(cx) else {
-            return Poll::Pending;
-        };
-        *pull = None;
-        match chunk {
-            Ok(Some(chunk)) if chunk.is_empty() => {
-                // Nothing this time: yield to other tasks, then ask again.
-                *slot = Some(instance);
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
-            Ok(Some(chunk)) => {
-                *slot = Some(instance);
-                if let Some(interval) = this.interval {
-                    this.pause = Some(Box::pin(tokio::time::sleep(interval)));
+        loop {
+            if let Some(pause) = this.pause.as_mut() {
+                if pause.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
                 }
-                Poll::Ready(Some(Ok(Frame::data(Bytes::from(chunk)))))
+                this.pause = None;
             }
-            Ok(None) => {
-                pool.checkin(instance);
-                this.done = true;
-                Poll::Ready(None)
+            let now = this.origin.elapsed().as_millis() as u64;
+            match this.pull.next(now) {
+                Step::Pull => {}
+                Step::WaitUntil(at) => {
+                    let at = this.origin + Duration::from_millis(at);
+                    this.pause = Some(Box::pin(tokio::time::sleep_until(at)));
+                    continue;
+                }
+                Step::Expired => {
+                    let slot = this.instance.get_mut().unwrap_or_else(|p| p.into_inner());
+                    let call = this.call.get_mut().unwrap_or_else(|p| p.into_inner());
+                    (*slot, *call, this.done) = (None, None, true);
+                    tracing::warn!("a streamed body ran past stream_timeout; aborted");
+                    return Poll::Ready(Some(Err("stream_timeout".into())));
+                }
             }
-            Err(e) => {
-                pool.report_failure(&e);
-                this.done = true;
-                Poll::Ready(Some(Err(format!("stream failed: {e}").into())))
+            let call = this.call.get_mut().unwrap_or_else(|p| p.into_inner());
+            let slot = this.instance.get_mut().unwrap_or_else(|p| p.into_inner());
+            let Some(pool) = this.shared.pools.get(this.plugin) else {
+                (*slot, *call, this.done) = (None, None, true);
+                return Poll::Ready(Some(Err("stream of an unknown plugin".into())));
+            };
+            if call.is_none() {
+                let Some(mut instance) = slot.take() else {
+                    this.done = true;
+                    return Poll::Ready(None);
+                };
+                let stream = this.stream;
+                *call = Some(Box::pin(async move {
+                    let chunk = instance.next_chunk(stream).await;
+                    (instance, chunk)
+                }));
+            }
+            // Inline, like every other plugin call of a request: `next-chunk` yields while
+            // the guest computes, and a typical chunk takes microseconds.
+            let Some(running) = call.as_mut() else {
+                return Poll::Pending;
+            };
+            let Poll::Ready((instance, chunk)) = running.as_mut().poll(cx) else {
+                return Poll::Pending;
+            };
+            *call = None;
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    pool.report_failure(&e);
+                    this.done = true;
+                    return Poll::Ready(Some(Err(format!("stream failed: {e}").into())));
+                }
+            };
+            *slot = Some(instance);
+            let now = this.origin.elapsed().as_millis() as u64;
+            match (this.pull.pulled(now, chunk.as_ref().map(Vec::len)), chunk) {
+                // Nothing this time: the policy pauses before asking again.
+                (Pulled::Empty, _) => continue,
+                (Pulled::Chunk, Some(chunk)) => {
+                    return Poll::Ready(Some(Ok(Frame::data(Bytes::from(chunk)))));
+                }
+                (Pulled::Chunk | Pulled::End, _) => {
+                    if let Some(instance) = slot.take() {
+                        pool.checkin(instance);
+                    }
+                    this.done = true;
+                    return Poll::Ready(None);
+                }
             }
         }
     }
@@ -161,13 +171,9 @@ impl Body for ChunkBody {
 
 impl Drop for ChunkBody {
     fn drop(&mut self) {
-        let pull = self
-            .pull
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
         let slot = self.instance.get_mut().unwrap_or_else(|p| p.into_inner());
-        if slot.take().is_some() || pull.is_some() {
+        let call = self.call.get_mut().unwrap_or_else(|p| p.into_inner());
+        if slot.take().is_some() || call.take().is_some() {
             tracing::debug!(
                 plugin = self.shared.pools.get(self.plugin).map(|p| p.name()),
                 "stream abandoned before its end; its instance is dropped"

@@ -1,6 +1,14 @@
 //! A decoder for `Transfer-Encoding: chunked` request bodies, fed whatever bytes have
 //! arrived. It never buffers more than one chunk-size line, and it stops at
 //! `max_body_size` (→ 413) instead of collecting a body that is too large.
+//!
+//! The framing is as strict as hyper's (RFC 9112 §7.1), since a body one parser ends
+//! where another does not is a smuggled request: every line ends in CRLF (a bare LF or
+//! a bare CR is refused), the size is 1–16 hex digits with nothing before them, only
+//! space and tab may follow it before `;`, extensions hold no control characters, and
+//! trailers are bounded in total. Written by hand because the field's parsers are
+//! either push-style over a whole buffer (httparse's `parse_chunk_size`, which also
+//! takes an empty size for 0) or tied to an async runtime (hyper's).
 
 use alloc::vec::Vec;
 
@@ -30,12 +38,16 @@ enum State {
 /// Longest chunk-size line (size, extensions) or trailer line we accept.
 const MAX_LINE: usize = 1024;
 
+/// Most trailer bytes in all, as hyper allows.
+const MAX_TRAILERS: usize = 16 << 10;
+
 /// Incremental chunked decoder.
 #[derive(Debug)]
 pub struct ChunkedDecoder {
     state: State,
     line: Vec<u8>,
     max: usize,
+    trailers: usize,
 }
 
 impl ChunkedDecoder {
@@ -45,6 +57,7 @@ impl ChunkedDecoder {
             state: State::Size,
             line: Vec::new(),
             max,
+            trailers: 0,
         }
     }
 
@@ -71,7 +84,19 @@ impl ChunkedDecoder {
                         continue;
                     }
                     let line = core::mem::take(&mut self.line);
-                    let line = line.strip_suffix(b"\r").unwrap_or(&line);
+                    // CRLF, and no CR anywhere else on the line.
+                    let Some(line) = line.strip_suffix(b"\r") else {
+                        return Err(ChunkError::Invalid);
+                    };
+                    if line.contains(&b'\r') {
+                        return Err(ChunkError::Invalid);
+                    }
+                    if self.state == State::Trailer {
+                        self.trailers += line.len() + 2;
+                        if self.trailers > MAX_TRAILERS {
+                            return Err(ChunkError::Invalid);
+                        }
+                    }
                     self.state = self.after_line(line, body.len())?;
                 }
                 State::Data(remaining) => {
@@ -93,13 +118,20 @@ impl ChunkedDecoder {
     fn after_line(&self, line: &[u8], have: usize) -> Result<State, ChunkError> {
         match self.state {
             State::Size => {
-                let size = line.split(|&b| b == b';').next().unwrap_or(&[]);
-                let size = trim(size);
-                if size.is_empty() || size.len() > 8 || !size.iter().all(u8::is_ascii_hexdigit) {
+                let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+                let (size, rest) = line.split_at(digits);
+                let rest = trim_ows_start(rest);
+                let extension_ok = match rest {
+                    [] => true,
+                    [b';', ext @ ..] => ext.iter().all(|&b| b == b'\t' || !b.is_ascii_control()),
+                    _ => false,
+                };
+                if size.is_empty() || size.len() > 16 || !extension_ok {
                     return Err(ChunkError::Invalid);
                 }
                 let text = core::str::from_utf8(size).map_err(|_| ChunkError::Invalid)?;
-                let n = usize::from_str_radix(text, 16).map_err(|_| ChunkError::Invalid)?;
+                let n = u64::from_str_radix(text, 16).map_err(|_| ChunkError::Invalid)?;
+                let n = usize::try_from(n).map_err(|_| ChunkError::TooLarge)?;
                 if have.saturating_add(n) > self.max {
                     return Err(ChunkError::TooLarge);
                 }
@@ -118,16 +150,13 @@ impl ChunkedDecoder {
     }
 }
 
-fn trim(bytes: &[u8]) -> &[u8] {
+/// Skips the space and tab allowed between the size and `;` (hyper's `SizeLws`).
+fn trim_ows_start(bytes: &[u8]) -> &[u8] {
     let start = bytes
         .iter()
-        .position(|b| !b.is_ascii_whitespace())
+        .position(|&b| b != b' ' && b != b'\t')
         .unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(start, |e| e + 1);
-    &bytes[start..end.max(start)]
+    &bytes[start..]
 }
 
 #[cfg(test)]
@@ -180,7 +209,7 @@ mod tests {
         for bad in [
             &b"zz\r\n"[..],
             b"\r\n",
-            b"123456789\r\n",
+            b"12345678901234567\r\n",
             b"3\r\nabcX\r\n",
             b"-1\r\n",
         ] {
@@ -192,5 +221,62 @@ mod tests {
         }
         let long = [b'1'; 2000];
         assert_eq!(decode_in_pieces(&long, 100, 100), Err(ChunkError::Invalid));
+    }
+
+    #[test]
+    fn every_line_ends_in_crlf() {
+        for bad in [
+            &b"3\nabc\r\n0\r\n\r\n"[..],
+            b"3\r\nabc\n0\r\n\r\n",
+            b"3\r\nabc\r\n0\n\r\n",
+            b"3\r\nabc\r\n0\r\n\n",
+            b"3\r\nabc\r\n0\r\nX-T: 1\n\r\n",
+            b"3\rX\r\nabc\r\n0\r\n\r\n",
+            b"3;a\rb\r\nabc\r\n0\r\n\r\n",
+        ] {
+            assert_eq!(
+                decode_in_pieces(bad, 1, 100),
+                Err(ChunkError::Invalid),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn size_lines_as_strict_as_hyper() {
+        let ok = |line: &[u8]| {
+            let mut input = line.to_vec();
+            input.extend_from_slice(b"\r\nabc\r\n0\r\n\r\n");
+            decode_in_pieces(&input, 3, 100).map(|(body, _)| body)
+        };
+        assert_eq!(ok(b"3"), Ok(b"abc".to_vec()));
+        assert_eq!(ok(b"0000000000000003"), Ok(b"abc".to_vec()));
+        assert_eq!(ok(b"3 \t ;name=value"), Ok(b"abc".to_vec()));
+        assert_eq!(ok(b"3;\tq=\"x y\""), Ok(b"abc".to_vec()));
+        for bad in [
+            &b" 3"[..],
+            b"\t3",
+            b"3 x",
+            b"3\x0b",
+            b"3;a\x00b",
+            b"3;a\nb",
+            b"00000000000000003",
+            b"0x3",
+            b"+3",
+            b"",
+        ] {
+            assert_eq!(ok(bad), Err(ChunkError::Invalid), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn trailers_are_bounded() {
+        let mut input = b"0\r\n".to_vec();
+        for _ in 0..20 {
+            input.extend_from_slice(&[b'x'; 1000]);
+            input.extend_from_slice(b"\r\n");
+        }
+        input.extend_from_slice(b"\r\n");
+        assert_eq!(decode_in_pieces(&input, 64, 100), Err(ChunkError::Invalid));
     }
 }

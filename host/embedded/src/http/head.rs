@@ -9,6 +9,15 @@
 //! - a header line longer than `max_header_size`, more than `max_headers` headers, or a
 //!   head that does not fit the buffer → 431;
 //! - anything httparse refuses → 400.
+//!
+//! Empty lines before the request line (RFC 9112 §2.2 lets a server ignore them, and
+//! httparse does) are skipped *before* the limits are checked: counted as the request
+//! line, they used to move the real request line under the header-line limit.
+//!
+//! The body framing ([`body_kind`]) is held to what hyper accepts or stricter, because
+//! where one parser sees a request end and another sees it continue is how requests are
+//! smuggled past a proxy: one `Content-Length` of ASCII digits, a `Transfer-Encoding`
+//! of tokens, only space and tab as whitespace around either, and never both.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -70,9 +79,18 @@ pub enum Parsed {
 /// Parses the head at the start of `buf`. `capacity` is the size of the connection's
 /// head buffer: once it is full without a complete head, the request is rejected.
 pub fn parse_head(buf: &[u8], capacity: usize, limits: &Limits) -> Parsed {
+    let skipped = empty_lines(buf);
+    if skipped == buf.len() {
+        return if buf.len() >= capacity {
+            Parsed::Reject(400)
+        } else {
+            Parsed::Incomplete
+        };
+    }
+    let start = &buf[skipped..];
     // The request line first: a long URI is 414 even before the head is complete.
-    let line_end = buf.iter().position(|&b| b == b'\n');
-    let line_len = line_end.unwrap_or(buf.len());
+    let line_end = start.iter().position(|&b| b == b'\n');
+    let line_len = line_end.unwrap_or(start.len());
     if line_len > limits.max_request_line + 1 {
         return Parsed::Reject(414);
     }
@@ -85,7 +103,7 @@ pub fn parse_head(buf: &[u8], capacity: usize, limits: &Limits) -> Parsed {
     };
     // Each header line of the part received so far, complete or not.
     let mut count = 0usize;
-    let mut rest = &buf[line_end + 1..];
+    let mut rest = &start[line_end + 1..];
     loop {
         let (line, complete) = match rest.iter().position(|&b| b == b'\n') {
             Some(i) => (&rest[..i], true),
@@ -113,6 +131,19 @@ pub fn parse_head(buf: &[u8], capacity: usize, limits: &Limits) -> Parsed {
         Ok(httparse::Status::Partial) => Parsed::Incomplete,
         Err(httparse::Error::TooManyHeaders) => Parsed::Reject(431),
         Err(_) => Parsed::Reject(400),
+    }
+}
+
+/// How many bytes of empty lines (`CRLF` or a bare `LF`, as httparse skips them) open
+/// `buf`. A lone `CR` at the end is left for the next read.
+fn empty_lines(buf: &[u8]) -> usize {
+    let mut i = 0;
+    loop {
+        match buf.get(i..) {
+            Some([b'\r', b'\n', ..]) => i += 2,
+            Some([b'\n', ..]) => i += 1,
+            _ => return i,
+        }
     }
 }
 
@@ -146,41 +177,58 @@ pub enum BodyKind {
     Chunked,
 }
 
+/// Optional whitespace as HTTP defines it (RFC 9110 §5.6.3): space and tab, nothing else.
+/// `str::trim` would also take a no-break space or a vertical tab, which hyper refuses.
+fn trim_ows(s: &str) -> &str {
+    s.trim_matches([' ', '\t'])
+}
+
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 /// Decides the body framing, or the status that rejects the request:
-/// 413 for a declared length over `max_body_size`; 400 for an invalid or conflicting
-/// `Content-Length`, or for both `Content-Length` and `Transfer-Encoding` (a request
-/// smuggling vector); 501 for a transfer coding other than `chunked`.
+/// 413 for a declared length over `max_body_size`; 400 for a `Content-Length` that is
+/// not exactly one value of ASCII digits (a repeated header or a list, even of equal
+/// values, is refused), for a `Transfer-Encoding` that is not a list of tokens, and for
+/// both headers at once (a request smuggling vector); 501 for a transfer coding other
+/// than `chunked` alone.
 pub fn body_kind(head: &Head, max_body_size: usize) -> Result<BodyKind, u16> {
-    let te: Vec<&str> = head
+    let mut lengths = head.headers.iter().filter(|(n, _)| n == "content-length");
+    let length = match (lengths.next(), lengths.next()) {
+        (None, _) => None,
+        (Some(_), Some(_)) => return Err(400),
+        (Some((_, value)), None) => {
+            let digits = trim_ows(value);
+            // u64 has 20 digits; more is never a length we accept.
+            if digits.is_empty() || digits.len() > 19 || !digits.bytes().all(|b| b.is_ascii_digit())
+            {
+                return Err(400);
+            }
+            Some(digits.parse::<u64>().map_err(|_| 400u16)?)
+        }
+    };
+    let mut codings = Vec::new();
+    for (_, value) in head
         .headers
         .iter()
         .filter(|(n, _)| n == "transfer-encoding")
-        .map(|(_, v)| v.as_str())
-        .collect();
-    let mut length: Option<u64> = None;
-    for (_, value) in head.headers.iter().filter(|(n, _)| n == "content-length") {
-        for part in value.split(',') {
-            let part = part.trim();
-            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+    {
+        for coding in value.split(',').map(trim_ows) {
+            if !is_token(coding) {
                 return Err(400);
             }
-            let n: u64 = part.parse().map_err(|_| 400u16)?;
-            if length.is_some_and(|l| l != n) {
-                return Err(400);
-            }
-            length = Some(n);
+            codings.push(coding);
         }
     }
-    if !te.is_empty() {
+    let has_te = head.headers.iter().any(|(n, _)| n == "transfer-encoding");
+    if has_te {
         if length.is_some() {
             return Err(400);
         }
-        let joined: Vec<&str> = te
-            .iter()
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .collect();
-        return match joined.as_slice() {
+        return match codings.as_slice() {
             [one] if one.eq_ignore_ascii_case("chunked") => Ok(BodyKind::Chunked),
             _ => Err(501),
         };

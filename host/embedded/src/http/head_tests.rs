@@ -150,7 +150,12 @@ fn body_framing() {
     );
     assert_eq!(kind(&[("content-length", "-1")]), Err(400));
     assert_eq!(kind(&[("content-length", "1 2")]), Err(400));
-    assert_eq!(kind(&[("content-length", "5, 5")]), Ok(BodyKind::Length(5)));
+    assert_eq!(kind(&[("content-length", " 5\t")]), Ok(BodyKind::Length(5)));
+    assert_eq!(kind(&[("content-length", "5, 5")]), Err(400));
+    assert_eq!(
+        kind(&[("content-length", "5"), ("content-length", "5")]),
+        Err(400)
+    );
     assert_eq!(
         kind(&[("content-length", "5"), ("content-length", "6")]),
         Err(400)
@@ -164,4 +169,82 @@ fn body_framing() {
         kind(&[("transfer-encoding", "chunked"), ("content-length", "3")]),
         Err(400)
     );
+}
+
+#[test]
+fn only_space_and_tab_surround_framing_values() {
+    let kind = |h: &[(&str, &str)]| body_kind(&with_headers(h), 100);
+    // Unicode and ASCII whitespace that `str::trim` would take, hyper refuses.
+    for ws in [
+        '\u{a0}', '\u{2000}', '\u{3000}', '\u{feff}', '\u{b}', '\u{c}', '\u{85}',
+    ] {
+        for value in [format!("{ws}5"), format!("5{ws}")] {
+            assert_eq!(kind(&[("content-length", &value)]), Err(400), "{value:?}");
+        }
+        for value in [format!("{ws}chunked"), format!("chunked{ws}")] {
+            assert_eq!(
+                kind(&[("transfer-encoding", &value)]),
+                Err(400),
+                "{value:?}"
+            );
+        }
+    }
+    assert_eq!(
+        kind(&[("transfer-encoding", " chunked\t")]),
+        Ok(BodyKind::Chunked)
+    );
+    assert_eq!(kind(&[("transfer-encoding", "chunked,")]), Err(400));
+    assert_eq!(kind(&[("transfer-encoding", "")]), Err(400));
+    assert_eq!(kind(&[("content-length", "")]), Err(400));
+    assert_eq!(kind(&[("content-length", "+5")]), Err(400));
+    // A transfer coding with a content length, whichever comes first.
+    assert_eq!(
+        kind(&[("content-length", "3"), ("transfer-encoding", "chunked")]),
+        Err(400)
+    );
+}
+
+#[test]
+fn leading_empty_lines_do_not_skip_the_limits() {
+    let long = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(80));
+    for prefix in ["\r\n", "\n", "\r\n\r\n\n"] {
+        let text = format!("{prefix}{long}");
+        assert_eq!(parse(&text), Parsed::Reject(414), "{prefix:?}");
+        assert_eq!(
+            parse(&text[..prefix.len() + 70]),
+            Parsed::Reject(414),
+            "{prefix:?} partial"
+        );
+        let header = format!("{prefix}GET / HTTP/1.1\r\nX: {}\r\n\r\n", "v".repeat(50));
+        assert_eq!(parse(&header), Parsed::Reject(431), "{prefix:?}");
+        let ok = format!("{prefix}GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(
+            parse(&ok),
+            match parse(&ok[prefix.len()..]) {
+                Parsed::Complete(head, len) => Parsed::Complete(head, len + prefix.len()),
+                other => panic!("{other:?}"),
+            }
+        );
+    }
+    assert_eq!(parse("\r\n\r\n"), Parsed::Incomplete);
+    assert_eq!(parse("\r"), Parsed::Incomplete);
+    assert_eq!(parse_head(b"\r\n\r\n", 4, &limits()), Parsed::Reject(400));
+}
+
+/// Found by the `embedded_head` fuzz target: a prefix refused 400 (httparse stops at a
+/// bad line) whose whole is refused 431 (the header count, checked first once the lines
+/// are there). Which fault is found first depends on how
+/// much has arrived; that a refused prefix means a refused whole does not.
+#[test]
+fn a_refused_prefix_means_a_refused_whole() {
+    let limits = Limits {
+        max_request_line: 200,
+        max_header_size: 200,
+        max_headers: 8,
+        ..Limits::default()
+    };
+    let bytes = b"\x50\x4f\x53\x0d\x0a\x40\x0a\x48\x54\x54\x50\x34\x00\x00\x00\x07\x78\x24\x0a\x54\x2a\x72\x61\x50\x4f\x53\x0d\x0a\x40\x0a\x48\x54\x54\x50\x34\x00\x00\x00\x07\x78\x24\x0a\x54\x2a\x72\x61\x3f\x6e\x1c\x75\x2e\x6b\x65\x72\x61\x3f\x6e\x1c\x75\x2e\x6b\x65\x64\x0d\x0a\x40\x0a\x3f\x6e\x1c\x75\x2e\x6b\x65\x72\x61\x3f\x6e\x1c\x75\x2e\x6b\x65\x64\x0d\x0a\x40\x0a";
+    let whole = parse_head(bytes, 1024, &limits);
+    assert_eq!(parse_head(&bytes[..75], 1024, &limits), Parsed::Reject(400));
+    assert_eq!(whole, Parsed::Reject(431));
 }

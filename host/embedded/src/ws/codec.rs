@@ -59,13 +59,6 @@ pub mod code {
 
 const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-/// Whether `key` is a valid `Sec-WebSocket-Key`: base64 of 16 bytes.
-pub fn valid_key(key: &str) -> bool {
-    base64::engine::general_purpose::STANDARD
-        .decode(key.trim())
-        .is_ok_and(|k| k.len() == 16)
-}
-
 /// The `Sec-WebSocket-Accept` answer to a key.
 pub fn accept_key(key: &str) -> String {
     let mut sha = Sha1::new();

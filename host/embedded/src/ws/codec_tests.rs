@@ -45,13 +45,10 @@ fn decode(input: &[u8], piece: usize) -> Result<Vec<Incoming>, Failure> {
 #[test]
 fn rfc_handshake_example() {
     // RFC 6455 §1.3.
-    assert!(valid_key("dGhlIHNhbXBsZSBub25jZQ=="));
     assert_eq!(
         accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
         "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
     );
-    assert!(!valid_key("dGhlIHNhbXBsZQ=="));
-    assert!(!valid_key("not base64!"));
 }
 
 #[test]

@@ -15,4 +15,4 @@ mod session;
 pub mod upgrade;
 
 pub use hub::Hub;
-pub use upgrade::{accept, is_upgrade};
+pub use upgrade::{accept, check};

@@ -1,4 +1,6 @@
-//! The opening handshake (RFC 6455 §4.2) on top of hyper's upgrade mechanism.
+//! The opening handshake (RFC 6455 §4.2) on top of hyper's upgrade mechanism. What
+//! makes a valid upgrade, the 426 and the refusal statuses are berth-core's
+//! [`upgrade`](berth_core::upgrade) rules; this is the glue to hyper.
 //!
 //! The plugins decide before the `101` goes out: `ws-connect` runs while the client
 //! waits, so a plugin can refuse with a status of its choosing, and a plugin that
@@ -8,62 +10,39 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use berth_core::model::{Event, Response, WsConnect};
+use berth_core::model::{Event, WsConnect};
+use berth_core::upgrade::{self, Upgrade};
 use berth_core::uri::parse_target;
 use berth_core::ws::Endpoint;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE};
-use hyper::{Method, StatusCode};
+use hyper::header::{HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, UPGRADE};
+use hyper::{StatusCode, Version};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use super::hub::RegisterError;
-use crate::http::{to_hyper, ResponseBody};
+use crate::http::{to_hyper, Headers, ResponseBody};
 use crate::pool::PoolInvoker;
 use crate::Shared;
 
-/// Whether a request asks to become a WebSocket (`Upgrade: websocket` on a `GET` whose
-/// `Connection` header lists `upgrade`).
-pub fn is_upgrade(req: &hyper::Request<Incoming>) -> bool {
-    let has_token = |name, token: &str| {
-        req.headers().get_all(name).iter().any(|v| {
-            v.to_str()
-                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-        })
-    };
-    req.method() == Method::GET
-        && has_token(UPGRADE, "websocket")
-        && has_token(CONNECTION, "upgrade")
+/// berth-core's [`upgrade::check`] on a hyper request: not an upgrade, a valid one
+/// (with its key), or the response that refuses it.
+pub fn check<B>(req: &hyper::Request<B>) -> Upgrade {
+    let http_1_1 = req.version() >= Version::HTTP_11;
+    upgrade::check(req.method().as_str(), http_1_1, &Headers(req.headers()))
 }
 
-/// Answers an upgrade request: `101` and a session task, or the reason it was refused.
+/// Answers a valid upgrade request (`key` from [`check`]): `101` and a session task, or
+/// the reason it was refused.
 pub async fn accept(
     shared: &Arc<Shared>,
     remote: SocketAddr,
     mut req: hyper::Request<Incoming>,
     endpoint: Endpoint,
+    key: &str,
 ) -> hyper::Response<ResponseBody> {
     if let Err(refused) = crate::allow::check_origin(&shared.allow, &req) {
         return to_hyper(refused, false);
     }
-    let version_ok = req
-        .headers()
-        .get("sec-websocket-version")
-        .is_some_and(|v| v.as_bytes() == b"13");
-    if !version_ok {
-        let mut response = to_hyper(Response::error(426, "Unsupported WebSocket version"), false);
-        response
-            .headers_mut()
-            .insert("sec-websocket-version", HeaderValue::from_static("13"));
-        return response;
-    }
-    let Some(key) = req
-        .headers()
-        .get(SEC_WEBSOCKET_KEY)
-        .map(|k| k.as_bytes().to_vec())
-    else {
-        return to_hyper(Response::error(400, "Missing Sec-WebSocket-Key"), false);
-    };
-
     let target = parse_target(
         req.uri()
             .path_and_query()
@@ -74,10 +53,7 @@ pub async fn accept(
         Ok(pair) => pair,
         Err(RegisterError::Full) => {
             tracing::warn!("WebSocket connection limit reached; refusing {remote}");
-            return to_hyper(
-                Response::error(503, "Too many WebSocket connections"),
-                false,
-            );
+            return to_hyper(upgrade::too_many(), false);
         }
     };
     let headers = req
@@ -103,13 +79,7 @@ pub async fn accept(
         .await
     {
         shared.ws.unregister(conn.id);
-        // A refusal is an error response: anything else would read as success.
-        let status = if (400..600).contains(&refusal.status) {
-            refusal.status
-        } else {
-            403
-        };
-        return to_hyper(Response::error(status, &refusal.reason), false);
+        return to_hyper(upgrade::refusal(refusal.status, &refusal.reason), false);
     }
 
     let on_upgrade = hyper::upgrade::on(&mut req);
@@ -130,7 +100,7 @@ pub async fn accept(
     let headers = response.headers_mut();
     headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
     headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
-    if let Ok(accept) = HeaderValue::from_str(&derive_accept_key(&key)) {
+    if let Ok(accept) = HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
         headers.insert(SEC_WEBSOCKET_ACCEPT, accept);
     }
     response
