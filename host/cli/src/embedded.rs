@@ -72,7 +72,7 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
             .build()
         {
             Ok(rt) => {
-                rt.block_on(crate::serve::shutdown_signal());
+                rt.block_on(crate::signal::shutdown());
                 flag.store(true, Ordering::Relaxed);
             }
             Err(e) => tracing::warn!("no signal handling ({e}): stop the server with kill -9"),

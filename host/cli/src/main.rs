@@ -7,6 +7,7 @@ mod inspect;
 mod logging;
 mod new;
 mod serve;
+mod signal;
 mod statics;
 
 use clap::{Parser, Subcommand};

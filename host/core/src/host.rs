@@ -33,14 +33,7 @@ pub enum Scope {
     Shared,
 }
 
-/// Why a WebSocket operation did not happen (see the WIT for what each means).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub enum WsError {
-    NoSuchConnection,
-    QueueFull,
-    Unsupported,
-}
+pub use crate::ws_registry::WsError;
 
 /// What a server provides to all plugins. Methods with defaults are features a host
 /// may lack (an HTTP-only host has no WebSockets): plugins get `unsupported` or zero.

@@ -69,6 +69,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
+        let quota = crate::state::Quota::default();
         Limits {
             max_body_size: 1 << 20,
             max_request_line: 8 << 10,
@@ -88,9 +89,9 @@ impl Default for Limits {
             plugin_timeout_ms: 1_000,
             request_timeout_ms: 5_000,
             plugin_memory: 16 << 20,
-            state_max_keys: 10_000,
-            state_max_bytes: 16 << 20,
-            state_max_value: 1 << 20,
+            state_max_keys: quota.max_keys,
+            state_max_bytes: quota.max_bytes,
+            state_max_value: quota.max_value,
             sse_max_topics: 256,
             sse_replay_bytes: 64 << 10,
             max_timers: 64,

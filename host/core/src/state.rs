@@ -76,8 +76,13 @@ pub struct Quota {
 }
 
 impl Default for Quota {
+    /// `[limits]`' defaults: 10,000 keys, 16 MiB and 1 MiB values per namespace.
     fn default() -> Self {
-        crate::limits::Limits::default().state()
+        Quota {
+            max_keys: 10_000,
+            max_bytes: 16 << 20,
+            max_value: 1 << 20,
+        }
     }
 }
 

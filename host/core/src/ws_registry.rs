@@ -24,7 +24,14 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::task::{Context, Poll, Waker};
 
-use crate::host::WsError;
+/// Why a WebSocket operation did not happen (see the WIT for what each means).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum WsError {
+    NoSuchConnection,
+    QueueFull,
+    Unsupported,
+}
 
 /// What a queued item costs beyond its payload: frame header and bookkeeping.
 pub const ITEM_OVERHEAD: usize = 64;

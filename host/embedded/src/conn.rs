@@ -8,7 +8,6 @@
 //! `header_timeout` is cut without an answer, as on the server.
 //! A rejected request closes the connection (its body, if any, was not read).
 
-use alloc::vec;
 use alloc::vec::Vec;
 
 use berth_core::head_rules::check_host;
@@ -21,47 +20,11 @@ use berth_core::uri::parse_target;
 
 use crate::http::chunked::{ChunkError, ChunkedDecoder};
 use crate::http::head::{body_kind, parse_head, BodyKind, Head, Parsed};
-use crate::http::write::{self, error_message, Framing};
+use crate::http::write::{self, Framing};
+use crate::io::{error, read_until, send, InBuf};
 use crate::net::{Connection, Platform};
 use crate::plugins::Plugin;
-use crate::server::{read_until, Server};
-
-/// The connection's fixed read buffer: `data[start..end]` is received but unparsed.
-pub(crate) struct InBuf {
-    pub(crate) data: Vec<u8>,
-    pub(crate) start: usize,
-    pub(crate) end: usize,
-}
-
-impl InBuf {
-    fn new(size: usize) -> InBuf {
-        InBuf {
-            data: vec![0; size.max(64)],
-            start: 0,
-            end: 0,
-        }
-    }
-
-    /// The unparsed bytes.
-    pub(crate) fn pending(&self) -> &[u8] {
-        &self.data[self.start..self.end]
-    }
-
-    /// Moves unparsed bytes to the front, so the free tail is as large as it can be.
-    pub(crate) fn compact(&mut self) {
-        if self.start > 0 {
-            self.data.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-    }
-
-    /// Space to read into (after compacting).
-    pub(crate) fn free(&mut self) -> &mut [u8] {
-        self.compact();
-        &mut self.data[self.end..]
-    }
-}
+use crate::server::Server;
 
 /// How reading a request ended, when it did not produce one.
 enum Stop {
@@ -69,17 +32,6 @@ enum Stop {
     Quiet,
     /// Answer with this status (JSON error) and close.
     Reject(u16),
-}
-
-/// Answers a connection the server will not serve: 503, as the desktop server does.
-pub(crate) async fn refuse<C: Connection>(conn: &mut C) {
-    let mut r = error(503);
-    r.headers.push(("retry-after".into(), "1".into()));
-    let _ = send(conn, r, false, false).await;
-}
-
-fn error(status: u16) -> Response {
-    Response::error(status, error_message(status))
 }
 
 /// Serves requests on `conn` until it closes or stops being kept alive.
@@ -237,8 +189,9 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
                 let path = path.clone();
                 let owner = invoker.file_owner;
                 let req = &file_request;
+                let statics = &server.statics;
                 crate::files::send(
-                    server, conn, response, &path, owner, req, is_head, keep_alive,
+                    statics, conn, response, &path, owner, req, is_head, keep_alive,
                 )
                 .await
             }
@@ -391,34 +344,6 @@ async fn read_body<P: Platform, C: Connection>(
             Some(Ok(n)) => buf.end += n,
         }
     }
-}
-
-/// Writes a response with a whole body. Returns whether the connection stays open.
-/// The response is finalised already, or is the host's own.
-pub(crate) async fn send<C: Connection>(
-    conn: &mut C,
-    response: Response,
-    is_head: bool,
-    keep_alive: bool,
-) -> bool {
-    let bytes = match response.body {
-        Body::Bytes(bytes) => bytes,
-        _ => Vec::new(),
-    };
-    let connection = if keep_alive { "keep-alive" } else { "close" };
-    let with_body = body_allowed(response.status, is_head);
-    let mut out = Vec::with_capacity(160 + if with_body { bytes.len() } else { 0 });
-    write::head(
-        &mut out,
-        response.status,
-        &response.headers,
-        Framing::Length(bytes.len()),
-        &[("connection", connection)],
-    );
-    if with_body {
-        out.extend_from_slice(&bytes);
-    }
-    conn.write_all(&out).await.is_ok() && keep_alive
 }
 
 /// Logs what finalisation changed in a plugin's response.

@@ -21,7 +21,6 @@ use berth_core::model::{Pairs, Registration, Response};
 
 use crate::http::write::{self, error_message, Framing};
 use crate::net::{Connection, Platform};
-use crate::server::Server;
 
 /// One file, ready to serve.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -466,8 +465,8 @@ fn set_default(headers: &mut Pairs, name: &str, value: String) {
 /// Writes the file a `Body::File(path)` response names (`owner`: the plugin that
 /// returned it, `None` for a mount). Returns whether the connection stays open.
 #[allow(clippy::too_many_arguments)]
-pub(crate) async fn send<P: Platform, C: Connection>(
-    server: &Server<P>,
+pub(crate) async fn send<C: Connection>(
+    statics: &StaticFiles,
     conn: &mut C,
     response: Response,
     path: &str,
@@ -476,7 +475,6 @@ pub(crate) async fn send<P: Platform, C: Connection>(
     is_head: bool,
     keep_alive: bool,
 ) -> bool {
-    let statics = &server.statics;
     let located = match owner {
         None => statics.locate_url(path),
         Some(plugin) => statics.locate_for_plugin(plugin, path),
@@ -486,11 +484,11 @@ pub(crate) async fn send<P: Platform, C: Connection>(
         Located::AddSlash(location) => {
             let mut r = Response::error(301, error_message(301));
             r.headers.push(("location".into(), location));
-            return crate::conn::send(conn, r, is_head, keep_alive).await;
+            return crate::io::send(conn, r, is_head, keep_alive).await;
         }
         Located::Refused(status) => {
             let r = Response::error(status, error_message(status));
-            return crate::conn::send(conn, r, is_head, keep_alive).await;
+            return crate::io::send(conn, r, is_head, keep_alive).await;
         }
     };
     let file = found.file;
@@ -527,7 +525,7 @@ pub(crate) async fn send<P: Platform, C: Connection>(
             let mut r = Response::error(416, "Range Not Satisfiable");
             r.headers
                 .push(("content-range".into(), alloc::format!("bytes */{len}")));
-            return crate::conn::send(conn, r, is_head, keep_alive).await;
+            return crate::io::send(conn, r, is_head, keep_alive).await;
         }
         Plan::Whole => (response.status, &file.bytes[..]),
         Plan::Part { from, to } => {

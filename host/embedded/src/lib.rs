@@ -39,9 +39,11 @@ mod conn;
 pub mod desktop;
 #[cfg(feature = "embassy-net")]
 pub mod embassy_tcp;
+mod event_loop;
 pub mod files;
 pub mod host;
 pub mod http;
+mod io;
 pub mod net;
 pub mod plugins;
 mod server;

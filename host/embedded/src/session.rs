@@ -20,9 +20,9 @@ use berth_core::uri::Target as UriTarget;
 use berth_core::ws::Endpoint;
 use embassy_futures::select::{select3, Either3};
 
-use crate::conn::{send, InBuf};
 use crate::host::Outgoing;
 use crate::http::write::{self, Framing};
+use crate::io::{send, InBuf};
 use crate::net::{Connection, Platform};
 use crate::server::Server;
 use crate::ws::codec::{accept_key, code, encode, encode_close, op, Decoder, Incoming};
@@ -154,7 +154,7 @@ async fn await_close<P: Platform, C: Connection>(server: &Server<P>, conn: &mut 
     let deadline = server.platform().now_ms() + CLOSE_GRACE_MS;
     let mut scratch = [0u8; 128];
     while let Some(Ok(n)) =
-        crate::server::read_until(server.platform(), conn, &mut scratch, deadline).await
+        crate::io::read_until(server.platform(), conn, &mut scratch, deadline).await
     {
         if n == 0 {
             break;

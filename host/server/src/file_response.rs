@@ -24,8 +24,8 @@ use std::io::Read;
 
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use crate::http::{apply_headers, empty_body, error_response, BodyError, ResponseBody};
-use crate::respond::RequestMeta;
+use crate::body::{apply_headers, empty_body, error_response, BodyError, ResponseBody};
+use crate::meta::RequestMeta;
 
 /// Bytes read from disk per frame.
 const CHUNK: usize = 64 << 10;

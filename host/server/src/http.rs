@@ -14,39 +14,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use berth_core::head_rules::check_host;
-use berth_core::model::{Body, Method, Pairs, Request, Response};
-use berth_core::respond::{body_allowed, finalise, has_framing};
+use berth_core::model::{Method, Request, Response};
+use berth_core::respond::finalise;
 use berth_core::stream_pull::StreamPull;
-use berth_core::upgrade::{self, HeaderLookup, OnWsRoute, Upgrade};
+use berth_core::upgrade::{self, OnWsRoute, Upgrade};
 use berth_core::uri::parse_target;
-use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Empty, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH};
+use hyper::header::{HeaderValue, CONNECTION, CONTENT_LENGTH};
 
-use crate::conn::Activity;
+use crate::activity::Activity;
+use crate::body::{to_hyper, ResponseBody};
 use crate::invoker::TrackingInvoker;
-use crate::respond::{respond, RequestMeta};
+use crate::meta::{Headers, RequestMeta};
+use crate::respond::respond;
 use crate::{ws, Port, Shared};
 use berth_core::ws::Endpoint;
-
-/// Why a response body stopped early; hyper aborts the connection, so the client sees
-/// a broken transfer rather than a short body passed off as complete.
-pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The body type of every response the server writes.
-pub type ResponseBody = BoxBody<Bytes, BodyError>;
-
-/// An empty body.
-pub fn empty_body() -> ResponseBody {
-    Empty::new().map_err(|never| match never {}).boxed()
-}
-
-/// The host's JSON error response (`{"error": message, "code": status}`).
-pub fn error_response(status: u16, message: &str, head: bool) -> hyper::Response<ResponseBody> {
-    to_hyper(Response::error(status, message), head)
-}
 
 /// Serves one request. Never fails: every failure is an HTTP response.
 pub async fn serve(
@@ -129,17 +112,6 @@ pub fn check_head<B>(
     // hyper leaves the Host rule to the application; berth-core's copy of it.
     let http_1_1 = req.version() >= hyper::Version::HTTP_11;
     check_host(http_1_1, &Headers(req.headers()))
-}
-
-/// hyper's header map as berth-core's rules read headers.
-pub(crate) struct Headers<'a>(pub(crate) &'a HeaderMap);
-
-impl HeaderLookup for Headers<'_> {
-    fn each_value(&self, name: &str, each: &mut dyn FnMut(&[u8])) {
-        for value in self.0.get_all(name) {
-            each(value.as_bytes());
-        }
-    }
 }
 
 /// Whether the request is for a WebSocket: `None` for plain HTTP, else the endpoint
@@ -261,56 +233,4 @@ async fn read_request(
         body,
         remote_addr: remote.to_string(),
     })
-}
-
-/// Turns a finalised response (see [`berth_core::respond::finalise`]) or one of the
-/// host's own into HTTP, with a body unless [`body_allowed`] says otherwise.
-pub fn to_hyper(response: Response, head: bool) -> hyper::Response<ResponseBody> {
-    let Ok(status) = hyper::StatusCode::from_u16(response.status) else {
-        tracing::error!(
-            "a response with status {} reached the wire",
-            response.status
-        );
-        return to_hyper(Response::error(500, "Internal Server Error"), head);
-    };
-    let bytes = match response.body {
-        Body::Bytes(bytes) => bytes,
-        // `respond` builds these bodies; reaching here is a bug, not a client's fault.
-        Body::Sse(_) | Body::File(_) | Body::Stream(_) => {
-            tracing::error!("to_hyper called with a body that is not in memory");
-            return error_response(500, "Internal Server Error", head);
-        }
-    };
-    let mut builder = hyper::Response::builder().status(status);
-    if let Some(headers) = builder.headers_mut() {
-        apply_headers(headers, &response.headers);
-        if has_framing(response.status) {
-            headers.insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-        }
-    }
-    let body = if body_allowed(response.status, head) {
-        Bytes::from(bytes)
-    } else {
-        Bytes::new()
-    };
-    builder
-        .body(Full::new(body).map_err(|never| match never {}).boxed())
-        .unwrap_or_else(|_| hyper::Response::new(empty_body()))
-}
-
-/// Copies finalised headers onto an HTTP response. berth-core has already dropped what a
-/// plugin may not set and checked every name and value; one that hyper still refuses is
-/// dropped with a warning rather than failing the response.
-pub fn apply_headers(headers: &mut HeaderMap, pairs: &Pairs) {
-    for (name, value) in pairs {
-        match (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_bytes(value.as_bytes()),
-        ) {
-            (Ok(n), Ok(v)) => {
-                headers.append(n, v);
-            }
-            _ => tracing::warn!("dropping invalid response header {name:?}"),
-        }
-    }
 }

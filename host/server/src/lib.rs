@@ -13,7 +13,9 @@
 
 #![deny(missing_docs)]
 
+mod activity;
 mod allow;
+mod body;
 pub mod config;
 mod config_serving;
 mod conn;
@@ -22,6 +24,7 @@ mod host_api;
 mod http;
 mod invoker;
 pub mod loader;
+mod meta;
 mod pool;
 mod respond;
 pub mod sse;

@@ -3,51 +3,19 @@
 
 use std::sync::Arc;
 
-use berth_core::model::{Body, Request, Response};
+use berth_core::model::{Body, Response};
 use http_body_util::BodyExt;
 use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 
+use crate::body::{apply_headers, empty_body, error_response, to_hyper, ResponseBody};
 use crate::file_response::{self, FileReply};
-use crate::http::{apply_headers, empty_body, error_response, to_hyper, ResponseBody};
 use crate::invoker::Origin;
+use crate::meta::RequestMeta;
 use crate::static_files::Located;
 use crate::stream::ChunkBody;
 use crate::Shared;
 use berth_core::respond::body_allowed;
 use berth_core::stream_pull::StreamPull;
-
-/// The request headers that decide how a file or event stream is sent; copied before
-/// the request moves into the pipeline.
-#[derive(Debug, Default, Clone)]
-pub struct RequestMeta {
-    /// `If-None-Match`.
-    pub if_none_match: Option<String>,
-    /// `If-Modified-Since`.
-    pub if_modified_since: Option<String>,
-    /// `Range`.
-    pub range: Option<String>,
-    /// `If-Range`.
-    pub if_range: Option<String>,
-    /// `Last-Event-ID` (SSE resumption).
-    pub last_event_id: Option<String>,
-    /// Closes the request's connection at once (an SSE client that stopped reading).
-    pub abort: Option<Arc<tokio::sync::Notify>>,
-}
-
-impl RequestMeta {
-    /// Copies the headers that matter from `req` (names are lower-case there).
-    pub fn of(req: &Request) -> RequestMeta {
-        let get = |name: &str| req.header(name).map(str::to_string);
-        RequestMeta {
-            if_none_match: get("if-none-match"),
-            if_modified_since: get("if-modified-since"),
-            range: get("range"),
-            if_range: get("if-range"),
-            last_event_id: get("last-event-id"),
-            abort: None,
-        }
-    }
-}
 
 /// Builds the HTTP response from a finalised one. `origin` says which plugin produced a
 /// non-bytes body (`None` for the host's own static mounts); `pull` paces and bounds a

@@ -25,7 +25,7 @@ use http_body::{Body, Frame, SizeHint};
 use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
 
-use crate::http::BodyError;
+use crate::body::BodyError;
 
 /// Every topic, its recent events and its subscribers.
 pub struct SseHub {

@@ -27,7 +27,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
-use crate::http::BodyError;
+use crate::body::BodyError;
 use crate::Shared;
 
 /// A `next-chunk` call in flight. It owns the instance while it runs (a future cannot

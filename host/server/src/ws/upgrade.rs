@@ -20,7 +20,8 @@ use hyper::{StatusCode, Version};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use super::hub::RegisterError;
-use crate::http::{to_hyper, Headers, ResponseBody};
+use crate::body::{to_hyper, ResponseBody};
+use crate::meta::Headers;
 use crate::pool::PoolInvoker;
 use crate::Shared;
 
@@ -95,7 +96,7 @@ pub async fn accept(
         }
     });
 
-    let mut response = hyper::Response::new(crate::http::empty_body());
+    let mut response = hyper::Response::new(crate::body::empty_body());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
     headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
