@@ -35,7 +35,10 @@ fuzz_target!(|data: &[u8]| {
             assert!(matches!(whole, Parsed::Complete(_, l) if l == len));
         }
         Parsed::Reject(_) if bytes.len() < capacity => {
-            assert!(matches!(whole, Parsed::Reject(_)), "prefix refused, whole {whole:?}");
+            assert!(
+                matches!(whole, Parsed::Reject(_)),
+                "prefix refused, whole {whole:?}"
+            );
         }
         _ => {}
     }

@@ -56,8 +56,14 @@ fn embedded(bytes: &[u8]) -> Verdict {
 }
 
 fn ows(v: &[u8]) -> &[u8] {
-    let start = v.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(v.len());
-    let end = v.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(start, |e| e + 1);
+    let start = v
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |e| e + 1);
     &v[start..end.max(start)]
 }
 
@@ -79,7 +85,11 @@ fn reference(bytes: &[u8]) -> Verdict {
     let lengths = named("content-length");
     let codings = named("transfer-encoding");
     if !codings.is_empty() {
-        let list: Vec<&[u8]> = codings.iter().flat_map(|v| v.split(|&b| b == b',')).map(ows).collect();
+        let list: Vec<&[u8]> = codings
+            .iter()
+            .flat_map(|v| v.split(|&b| b == b','))
+            .map(ows)
+            .collect();
         if !lengths.is_empty() || list.len() != 1 || !list[0].eq_ignore_ascii_case(b"chunked") {
             return Verdict::Refused;
         }
@@ -125,7 +135,11 @@ fn chunked(body: &[u8]) -> Verdict {
         let line = &line[..lf - 1];
         let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
         let after = ows(&line[digits..]);
-        let after_ok = after.is_empty() || (after[0] == b';' && after[1..].iter().all(|&b| b == b'\t' || !b.is_ascii_control()));
+        let after_ok = after.is_empty()
+            || (after[0] == b';'
+                && after[1..]
+                    .iter()
+                    .all(|&b| b == b'\t' || !b.is_ascii_control()));
         if digits == 0 || digits > 16 || !after_ok {
             return Verdict::Refused;
         }
@@ -134,7 +148,11 @@ fn chunked(body: &[u8]) -> Verdict {
             Ok(httparse::Status::Partial) => return Verdict::Incomplete,
             Err(_) => return Verdict::Refused,
         };
-        assert_eq!(used, lf + 1, "httparse and the line disagree on the size line");
+        assert_eq!(
+            used,
+            lf + 1,
+            "httparse and the line disagree on the size line"
+        );
         total = total.saturating_add(size);
         if total > MAX_BODY as u64 {
             return Verdict::Refused;

@@ -39,13 +39,17 @@ fuzz_target!(|data: &[u8]| {
 
     let mut router = Router::new();
     for (i, (method, pattern)) in ROUTES.iter().enumerate() {
-        router.insert(*method, pattern, i).expect("the fixed routes are valid");
+        router
+            .insert(*method, pattern, i)
+            .expect("the fixed routes are valid");
     }
     // Patterns from the input may be rejected, never panic.
     let _ = router.insert(Method::Patch, &text, usize::MAX);
     let method = Method::ALL[usize::from(selector) % Method::ALL.len()];
     match router.find(method, &target.path) {
-        Match::Found { params, pattern, .. } => {
+        Match::Found {
+            params, pattern, ..
+        } => {
             let wanted = pattern.matches('<').count();
             assert_eq!(params.len(), wanted, "{pattern} captured {params:?}");
         }
