@@ -31,9 +31,16 @@ const PROBE: &str = r#"
 "#;
 
 fn probe(rt: Runtime) -> &'static TestServer {
+    probe_as(rt, "wire-probe")
+}
+
+/// A probe server of its own, for a case that other cases' failed calls must not reach
+/// (on the embedded runtime a failed call replaces the plugin's one instance, and cuts
+/// every stream of it).
+fn probe_as(rt: Runtime, key: &str) -> &'static TestServer {
     match rt {
-        Runtime::Server(engine) => shared(engine, "wire-probe", || config(PROBE, engine)),
-        Runtime::Embedded => shared_embedded("wire-probe", || config(PROBE, EngineKind::Wasmi)),
+        Runtime::Server(engine) => shared(engine, key, || config(PROBE, engine)),
+        Runtime::Embedded => shared_embedded(key, || config(PROBE, EngineKind::Wasmi)),
     }
 }
 
@@ -255,7 +262,7 @@ fn streams_are_paced_and_the_pacing_header_is_private(rt: Runtime) {
 /// A stream of nothing but empty chunks neither spins the loop nor holds anyone else up,
 /// and `stream_timeout` cuts it off as a broken transfer.
 fn empty_chunks_do_not_stall_other_clients_and_the_budget_ends_a_stream(rt: Runtime) {
-    let s = probe(rt);
+    let s = probe_as(rt, "wire-probe-budget");
     let mut forever = connect(s.addr);
     let started = Instant::now();
     forever

@@ -414,6 +414,12 @@ async fn stream<P: Platform, C: Connection>(
             return false;
         }
         let chunk = match s.plugin.next_chunk(s.id).await {
+            // The instance may have been replaced while this pull waited for it (another
+            // call failed): a fresh one knows no such stream, and its "ended" is a lie.
+            Ok(_) if s.plugin.stream_lost(s.generation) => {
+                s.plugin.stream_end(false);
+                return false;
+            }
             Ok(chunk) => chunk,
             // The status is already sent: all we can do is end the body unfinished. The
             // failed instance is gone already.
