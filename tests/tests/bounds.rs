@@ -15,25 +15,15 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use berth_tests::http_client::client;
-use berth_tests::{config, shared, shared_embedded, EngineKind, TestServer};
+use berth_tests::{config, per_runtime, Runtime, TestServer};
 use serde_json::Value;
 use ws_client::WsClient;
-
-/// Where a case runs.
-#[derive(Clone, Copy, Debug)]
-enum Runtime {
-    Server(EngineKind),
-    Embedded,
-}
 
 /// The server for `(runtime, key)` with `limits` in `[limits]` (misbehave and pubsub
 /// loaded), started once per test binary.
 fn server(rt: Runtime, key: &str, extra: &str) -> &'static TestServer {
     let toml = format!("[plugins]\nload = [\"misbehave\", \"pubsub\"]\n{extra}\n");
-    match rt {
-        Runtime::Server(engine) => shared(engine, key, || config(&toml, engine)),
-        Runtime::Embedded => shared_embedded(key, || config(&toml, EngineKind::Wasmi)),
-    }
+    rt.shared(key, || config(&toml, rt))
 }
 
 fn post(s: &TestServer, path: &str) -> Value {
@@ -232,8 +222,8 @@ fn empty_messages_fill_the_queue(rt: Runtime) {
     // writer drains the queue meanwhile, an 8 MiB message the client does not read
     // first keeps the writer busy (the client gets the close after it).
     let big = match rt {
-        Runtime::Server(_) => 8 << 20,
-        Runtime::Embedded => 0,
+        Runtime::ServerWasmtime | Runtime::ServerWasmi => 8 << 20,
+        Runtime::EmbeddedWasmi => 0,
     };
     ws.send_text(&format!("flood 100000 {big}"));
     std::thread::sleep(Duration::from_millis(300));
@@ -285,21 +275,7 @@ fn lifting_is_charged_for_host_allocations(rt: Runtime) {
     assert_eq!((status, body.as_str()), (200, r#"{"ok":true}"#));
 }
 
-macro_rules! on_every_runtime {
-    ($($case:ident),* $(,)?) => {
-        mod server_wasmtime {
-            $( #[test] fn $case() { super::$case(super::Runtime::Server(super::EngineKind::Wasmtime)) } )*
-        }
-        mod server_wasmi {
-            $( #[test] fn $case() { super::$case(super::Runtime::Server(super::EngineKind::Wasmi)) } )*
-        }
-        mod embedded {
-            $( #[test] fn $case() { super::$case(super::Runtime::Embedded) } )*
-        }
-    };
-}
-
-on_every_runtime!(
+per_runtime!(
     state_key_count_is_bounded,
     state_bytes_and_value_size_are_bounded,
     sse_topics_are_capped,
@@ -311,15 +287,15 @@ on_every_runtime!(
     close_codes_and_reasons_are_sendable,
 );
 
+/// wasmtime lifts through its own canonical ABI; the charge is the wasmi engine's, so
+/// this case runs where wasmi does.
 mod wasmi_lifting {
     #[test]
     fn server() {
-        super::lifting_is_charged_for_host_allocations(super::Runtime::Server(
-            super::EngineKind::Wasmi,
-        ));
+        super::lifting_is_charged_for_host_allocations(berth_tests::Runtime::ServerWasmi);
     }
     #[test]
     fn embedded() {
-        super::lifting_is_charged_for_host_allocations(super::Runtime::Embedded);
+        super::lifting_is_charged_for_host_allocations(berth_tests::Runtime::EmbeddedWasmi);
     }
 }

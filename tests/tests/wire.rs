@@ -11,14 +11,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use berth_tests::raw::{RawHttp, Reply};
-use berth_tests::{config, shared, shared_embedded, start_embedded, EngineKind, TestServer};
-
-/// Where a case runs.
-#[derive(Debug, Clone, Copy)]
-enum Runtime {
-    Server(EngineKind),
-    Embedded,
-}
+use berth_tests::{config, per_runtime, start_embedded, EngineKind, Runtime, TestServer};
 
 const PROBE: &str = r#"
     [plugins]
@@ -38,24 +31,7 @@ fn probe(rt: Runtime) -> &'static TestServer {
 /// (on the embedded runtime a failed call replaces the plugin's one instance, and cuts
 /// every stream of it).
 fn probe_as(rt: Runtime, key: &str) -> &'static TestServer {
-    match rt {
-        Runtime::Server(engine) => shared(engine, key, || config(PROBE, engine)),
-        Runtime::Embedded => shared_embedded(key, || config(PROBE, EngineKind::Wasmi)),
-    }
-}
-
-macro_rules! per_runtime {
-    ($($case:ident),* $(,)?) => {
-        mod server_wasmtime {
-            $( #[test] fn $case() { super::$case(super::Runtime::Server(berth_tests::EngineKind::Wasmtime)) } )*
-        }
-        mod server_wasmi {
-            $( #[test] fn $case() { super::$case(super::Runtime::Server(berth_tests::EngineKind::Wasmi)) } )*
-        }
-        mod embedded {
-            $( #[test] fn $case() { super::$case(super::Runtime::Embedded) } )*
-        }
-    };
+    rt.shared(key, || config(PROBE, rt))
 }
 
 per_runtime!(
