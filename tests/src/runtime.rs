@@ -121,6 +121,7 @@ pub fn start_embedded(config: Config) -> Result<TestServer, String> {
         .map_err(|e| format!("static files: {e}"))?;
     let mut options = DesktopConfig::options(config.limits, config.server_name.clone());
     options.allow = config.allow.clone();
+    options.sse = Some(config.sse.settings(&config.limits));
     let desktop = DesktopConfig {
         addr: format!("{}:{}", config.host, config.port),
         options,

@@ -66,16 +66,20 @@ fn micro_api(addr: SocketAddr) {
     assert_eq!(value["ok"], true, "{value}");
     let body = r#"{"a":1,"b":2.5}"#;
     let req = format!(
-        "POST /sum HTTP/1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST /sum HTTP/1.1\r\nHost: d\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     let (status, _, body) = http(addr, &req).expect("POST /sum");
     assert_eq!((status, body.as_slice()), (200, &br#"{"result":3.5}"#[..]));
-    let req = "POST /echo HTTP/1.1\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
+    let req =
+        "POST /echo HTTP/1.1\r\nHost: d\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
     let (status, _, body) = http(addr, req).expect("POST /echo");
     assert_eq!((status, body.as_slice()), (200, &b"hello"[..]));
-    let (status, headers, _) =
-        http(addr, "GET /old HTTP/1.1\r\nConnection: close\r\n\r\n").expect("GET /old");
+    let (status, headers, _) = http(
+        addr,
+        "GET /old HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n",
+    )
+    .expect("GET /old");
     assert_eq!(status, 302);
     assert!(
         headers.contains(&("location".into(), "/new".into())),
@@ -89,7 +93,8 @@ fn errors_and_limits(addr: SocketAddr) {
         (404, json!({"error": "Not Found", "code": 404}))
     );
     // The device's body limit is 16 KiB.
-    let req = "POST /echo HTTP/1.1\r\nContent-Length: 20000\r\nConnection: close\r\n\r\n";
+    let req =
+        "POST /echo HTTP/1.1\r\nHost: d\r\nContent-Length: 20000\r\nConnection: close\r\n\r\n";
     let (status, _, _) = http(addr, req).expect("POST big");
     assert_eq!(status, 413);
     let long = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(2000));
@@ -194,13 +199,14 @@ fn static_files(addr: SocketAddr) {
         Some("text/csv; charset=utf-8")
     );
     assert!(body.starts_with(b"date,sales,revenue\n"));
-    for refused in [
-        "/static/../data/report.csv",
-        "/static/%2e%2e/x",
-        "/static/.env",
-    ] {
+    for refused in ["/static/../data/report.csv", "/static/%2e%2e/x"] {
         assert_eq!(get(addr, refused, "").0, 403, "{refused}");
     }
+    assert_eq!(
+        get(addr, "/static/.env", "").0,
+        404,
+        "dotfiles are never served"
+    );
     assert_eq!(get(addr, "/static/missing.txt", "").0, 404);
 }
 

@@ -36,6 +36,7 @@ pub fn desktop_config(config: &Config) -> anyhow::Result<DesktopConfig> {
     }
     let mut options = DesktopConfig::options(config.limits, config.server_name.clone());
     options.allow = config.allow.clone();
+    options.sse = Some(config.sse.settings(&config.limits));
     Ok(DesktopConfig {
         addr: format!("{}:{}", config.host, config.port),
         options,

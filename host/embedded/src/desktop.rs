@@ -213,6 +213,7 @@ impl DesktopConfig {
             slots: limits.max_connections.saturating_add(1).min(64),
             server_name,
             allow: berth_core::allow::AllowLists::default(),
+            sse: None,
         }
     }
 }

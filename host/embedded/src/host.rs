@@ -79,6 +79,14 @@ impl<P: Platform> EmbeddedHost<P> {
         }
     }
 
+    /// Uses `settings` for SSE (`[sse]`) instead of the defaults `new` derives.
+    pub fn with_sse(self, settings: SseSettings) -> EmbeddedHost<P> {
+        EmbeddedHost {
+            sse: Mutex::new(SseTable::new(settings)),
+            ..self
+        }
+    }
+
     /// The platform.
     pub fn platform(&self) -> &P {
         &self.platform

@@ -31,6 +31,9 @@ pub struct Options {
     pub server_name: Option<String>,
     /// `[server]` `allowed_hosts` / `allowed_origins` (empty: allow every request).
     pub allow: berth_core::allow::AllowLists,
+    /// `[sse]`: heartbeat, replay and queue sizes (`None`: berth-core's defaults within
+    /// `limits`).
+    pub sse: Option<berth_core::sse::SseSettings>,
 }
 
 impl Options {
@@ -56,6 +59,7 @@ impl Options {
             slots: 5,
             server_name: Some(String::from(concat!("Berth/", env!("CARGO_PKG_VERSION")))),
             allow: berth_core::allow::AllowLists::default(),
+            sse: None,
         }
     }
 }
@@ -83,7 +87,11 @@ impl<P: Platform> Server<P> {
         options: Options,
         sources: &[PluginSource<'_>],
     ) -> Result<Server<P>, LoadFailure> {
-        let host = Arc::new(EmbeddedHost::new(platform, &options.limits));
+        let mut host = EmbeddedHost::new(platform, &options.limits);
+        if let Some(sse) = &options.sse {
+            host = host.with_sse(*sse);
+        }
+        let host = Arc::new(host);
         let api: Arc<dyn HostApi> = host.clone();
         let (app, plugins) = load(engine, api, sources, options.server_name.clone())?;
         Ok(Server {

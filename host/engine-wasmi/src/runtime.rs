@@ -64,22 +64,29 @@ impl Deadline {
     /// Starts a call's budget; returns the fuel to begin with.
     #[cfg(not(feature = "std"))]
     pub(crate) fn start(&mut self) -> u64 {
-        self.remaining = self
-            .policy
-            .timeout_ms
-            .saturating_mul(self.policy.fuel_per_ms)
-            .max(1);
+        self.remaining = self.whole();
         self.take(self.slice())
     }
 
+    /// All of a call's budget as fuel, for what cannot yield (the start function run
+    /// while instantiating): `timeout_ms × fuel_per_ms`.
+    pub(crate) fn whole(&self) -> u64 {
+        self.policy
+            .timeout_ms
+            .saturating_mul(self.policy.fuel_per_ms)
+            .max(1)
+    }
+
     /// The fuel a call runs on between two yields: a millisecond's worth with `std`
-    /// (the ready work of a server waits about one slice per busy call), a few without
-    /// (a device's loop has little else to do, and each yield re-polls all of it).
+    /// (the ready work of a server waits about one slice per busy call), up to 50 without
+    /// (a device's loop has little else to do, and each yield re-polls all of it). With
+    /// 5 ms slices seed 002's micro-api could not finish `setup` under QEMU within its
+    /// budget; why the smaller slices lose fuel is not understood yet.
     fn slice(&self) -> u64 {
         #[cfg(feature = "std")]
         let slice_ms = 1;
         #[cfg(not(feature = "std"))]
-        let slice_ms = self.policy.timeout_ms.clamp(1, 5);
+        let slice_ms = self.policy.timeout_ms.clamp(1, 50);
         self.policy.fuel_per_ms.saturating_mul(slice_ms).max(1)
     }
 
@@ -88,6 +95,24 @@ impl Deadline {
         let given = want.min(self.remaining);
         self.remaining -= given;
         given
+    }
+
+    /// The fuel to hold `target` when `current` is left, if the deadline allows. Without
+    /// `std` only the missing fuel comes out of the budget (a top-up before each of the
+    /// host's calls into the guest must not spend the budget faster than the guest does).
+    pub(crate) fn top_up(&mut self, current: u64, target: u64) -> Option<u64> {
+        #[cfg(feature = "std")]
+        {
+            let _ = current;
+            self.at
+                .is_some_and(|at| std::time::Instant::now() < at)
+                .then_some(target)
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            let given = self.take(target.saturating_sub(current));
+            (given > 0).then(|| current.saturating_add(given))
+        }
     }
 
     /// More fuel when the current slice ran out and the deadline has not passed
@@ -158,7 +183,7 @@ pub(crate) fn refuel_if_low(ctx: &mut impl AsContextMut<Data = HostState>) {
     let mut ctx = ctx.as_context_mut();
     let fuel = ctx.get_fuel().unwrap_or(0);
     if fuel < LOW {
-        if let Some(more) = ctx.data_mut().deadline.refill(LOW) {
+        if let Some(more) = ctx.data_mut().deadline.top_up(fuel, LOW) {
             let _ = ctx.set_fuel(more);
         }
     }
