@@ -106,7 +106,7 @@ impl Limits {
     /// Live connections at which a server warns that it nears `max_connections`: 80 %,
     /// rounded up, and at least one. Logged once per upward crossing.
     pub fn connection_warning_at(&self) -> usize {
-        self.max_connections.saturating_mul(4).div_ceil(5).max(1)
+        connection_warning_at(self.max_connections)
     }
 
     /// The part of the limits that the engines enforce.
@@ -127,4 +127,10 @@ impl Limits {
             max_value: self.state_max_value,
         }
     }
+}
+
+/// The open connections at which both runtimes warn: 80 % of `max`, rounded up, and at
+/// least one.
+pub fn connection_warning_at(max: usize) -> usize {
+    max.saturating_mul(4).div_ceil(5).max(1)
 }

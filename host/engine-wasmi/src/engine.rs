@@ -18,7 +18,7 @@ use crate::wit::{GUEST_FUNCS, GUEST_PREFIX};
 /// instruction; a desktop CPU runs a few hundred million a second, a microcontroller a
 /// few tens of millions. With `std` this only sizes the slices between clock checks.
 #[cfg(feature = "std")]
-pub const DEFAULT_FUEL_PER_MS: u64 = 20_000;
+pub const DEFAULT_FUEL_PER_MS: u64 = 200_000;
 /// Fuel per millisecond of `call_timeout_ms`. wasmi spends roughly one unit per
 /// instruction; without `std` the whole call gets `timeout × this`, so it is sized for
 /// a microcontroller (an ESP32-C6 runs some tens of millions of wasmi instructions/s).

@@ -79,9 +79,11 @@ impl Deadline {
 
     /// The fuel a call runs on between two yields: a millisecond's worth with `std`
     /// (the ready work of a server waits about one slice per busy call), up to 50 without
-    /// (a device's loop has little else to do, and each yield re-polls all of it). With
-    /// 5 ms slices seed 002's micro-api could not finish `setup` under QEMU within its
-    /// budget; why the smaller slices lose fuel is not understood yet.
+    /// (a device's loop has little else to do, and each yield re-polls all of it). Below
+    /// about 1M fuel a slice was too small for some single step of a plugin's `setup`
+    /// (seed 002's micro-api under QEMU, hello on a desktop at 20k fuel a slice): the
+    /// call failed as if past its deadline, long before it. Suspected: a step that runs
+    /// out of fuel where wasmi cannot resume it (a bulk-memory operation); not confirmed.
     fn slice(&self) -> u64 {
         #[cfg(feature = "std")]
         let slice_ms = 1;

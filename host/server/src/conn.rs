@@ -103,8 +103,7 @@ impl ConnLimiter {
             }
         }
         let now = live + 1;
-        // 80 %, rounded up, and at least one connection.
-        let threshold = (self.max * 4).div_ceil(5).max(1);
+        let threshold = berth_core::limits::connection_warning_at(self.max);
         if now >= threshold && !self.warned.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 live = now,
