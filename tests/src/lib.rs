@@ -220,6 +220,24 @@ pub fn python(script: &str, args: &[&str]) -> String {
     stdout
 }
 
+/// A fresh, empty folder for one test: `berth-<name>-<pid>` in the system's temp folder
+/// (emptied first, so a rerun starts clean).
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("berth-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A port nobody listens on right now, for a server that cannot report the port it got
+/// (its log goes to a file or nowhere).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
 /// Where tests leave artefacts worth looking at (browser screenshots):
 /// `target/test-artefacts/`, created on demand.
 pub fn artefacts_dir() -> PathBuf {

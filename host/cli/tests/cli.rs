@@ -12,10 +12,7 @@ fn berth() -> Command {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("berth-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    berth_tests::temp_dir(&format!("cli-{name}"))
 }
 
 #[test]

@@ -7,13 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_tests::plugins;
+use berth_tests::{free_port, plugins};
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("berth-embedded-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    berth_tests::temp_dir(&format!("embedded-{name}"))
 }
 
 fn plugin(name: &str) -> PathBuf {
@@ -155,14 +152,6 @@ fn device_pack_refuses_a_missing_file() {
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(stderr.contains("cannot read"), "{stderr}");
     assert!(!out.exists(), "no image is written");
-}
-
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 struct Served {
