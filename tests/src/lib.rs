@@ -238,6 +238,22 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// Stops a `berth` child process as an operator would (SIGTERM) and returns what it
+/// printed on stdout (which must be piped).
+pub fn stop_child(child: &mut std::process::Child) -> Vec<String> {
+    use std::io::BufRead;
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = child.stdout.take().expect("piped stdout");
+    let lines = std::io::BufReader::new(out)
+        .lines()
+        .map_while(Result::ok)
+        .collect();
+    let _ = child.wait();
+    lines
+}
+
 /// Where tests leave artefacts worth looking at (browser screenshots):
 /// `target/test-artefacts/`, created on demand.
 pub fn artefacts_dir() -> PathBuf {

@@ -2,7 +2,6 @@
 //! it: a config given by a bare relative name (`cargo xtask demo`'s `--config
 //! berth.toml`), and the compiled-plugin cache folder, which must be the server's alone.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -57,13 +56,7 @@ impl Served {
 
     /// Stops the server (SIGTERM) and returns what it printed.
     fn stop(mut self) -> Vec<String> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let out = self.child.stdout.take().expect("stdout");
-        let lines = BufReader::new(out).lines().map_while(Result::ok).collect();
-        let _ = self.child.wait();
-        lines
+        berth_tests::stop_child(&mut self.child)
     }
 }
 

@@ -2,7 +2,6 @@
 //! store a device can parse, and `berth serve --runtime embedded` serves from the
 //! microcontroller's loop on a desktop socket.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -172,13 +171,7 @@ impl Served {
 
     /// Stops the server (SIGTERM) and returns what it printed.
     fn stop(mut self) -> Vec<String> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let out = self.child.stdout.take().expect("stdout");
-        let lines = BufReader::new(out).lines().map_while(Result::ok).collect();
-        let _ = self.child.wait();
-        lines
+        berth_tests::stop_child(&mut self.child)
     }
 }
 

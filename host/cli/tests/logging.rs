@@ -1,7 +1,6 @@
 //! `[log]` as an operator uses it: the `berth` binary serving real requests, with its
 //! log lines checked on stdout or in the rotated files.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -63,13 +62,7 @@ impl Served {
 
     /// Stops the server (SIGTERM) and returns what it printed.
     fn stop(mut self) -> Vec<String> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let out = self.child.stdout.take().expect("stdout");
-        let lines = BufReader::new(out).lines().map_while(Result::ok).collect();
-        let _ = self.child.wait();
-        lines
+        berth_tests::stop_child(&mut self.child)
     }
 }
 

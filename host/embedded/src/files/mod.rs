@@ -3,150 +3,29 @@
 //! disk once at start by the desktop adapter).
 //!
 //! The rules are berth-core's [`files`](berth_core::files), the same the desktop server
-//! applies to its disk: what a path may name (`..`, empty segments and dotfiles → 403),
-//! dotfiles → 404 under a mount, `ETag` and `If-None-Match` (304), one byte range (206/416), `Cache-Control: max-age`
-//! for mounts, and a plugin's `Response::file` only inside the folders its
-//! `[grants.<plugin>] dirs` lists. What differs is only where the bytes are: here, in
-//! memory, so a file is written straight from its slice and never copied per request.
-//! The `ETag` is the contents' CRC-32 and length (the files cannot change while served);
-//! there is no `Last-Modified`, since a device has no calendar.
+//! applies to its disk: what a path may name (`..` and empty segments → 403, dotfiles
+//! under a mount → 404), `ETag` and `If-None-Match` (304), one byte range (206/416),
+//! `Cache-Control: max-age` for mounts, and a plugin's `Response::file` only inside the
+//! folders its `[grants.<plugin>] dirs` lists. What differs is only where the bytes are:
+//! here, in memory, so a file is written straight from its slice and never copied per
+//! request ([`send`]). The `ETag` is the contents' CRC-32 and length (the files cannot
+//! change while served); there is no `Last-Modified`, since a device has no calendar.
+//! What is served comes from a [`StaticConfig`] ([`config`]).
+
+mod config;
+mod send;
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use core::fmt;
 
-use berth_core::files::{self, Conditionals, Plan};
+use berth_core::files;
 use berth_core::host::Level;
-use berth_core::model::{Pairs, Registration, Response};
+use berth_core::model::Registration;
 
-use crate::http::write::{self, error_message, Framing};
-use crate::net::{Connection, Platform};
+use crate::net::Platform;
 
-/// One file, ready to serve.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StaticFile {
-    /// Its path inside the folder, `/`-separated (`css/site.css`).
-    pub path: String,
-    /// The `Content-Type` it is served with.
-    pub content_type: String,
-    /// Its contents.
-    pub bytes: Vec<u8>,
-}
-
-/// A folder of files, named as the config names it (`www`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct StaticFolder {
-    /// The folder's name: its path relative to the config file.
-    pub dir: String,
-    /// Its files.
-    pub files: Vec<StaticFile>,
-}
-
-/// What the operator configured: the folders, the `[[static]]` mounts, and the folders
-/// each plugin was granted.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct StaticConfig {
-    /// Every packed folder.
-    pub folders: Vec<StaticFolder>,
-    /// `[[static]]`: URL prefix, folder name, `max-age`.
-    pub mounts: Vec<(String, String, u32)>,
-    /// `[grants.<plugin>] dirs`: plugin name, folder names.
-    pub grants: Vec<(String, Vec<String>)>,
-}
-
-impl StaticConfig {
-    /// The static part of a device store image.
-    pub fn from_image(image: &crate::store::Image<'_>) -> StaticConfig {
-        StaticConfig {
-            folders: image
-                .folders
-                .iter()
-                .map(|f| StaticFolder {
-                    dir: f.dir.into(),
-                    files: f
-                        .files
-                        .iter()
-                        .map(|file| StaticFile {
-                            path: file.path.into(),
-                            content_type: file.content_type.into(),
-                            bytes: file.bytes.to_vec(),
-                        })
-                        .collect(),
-                })
-                .collect(),
-            mounts: image
-                .mounts
-                .iter()
-                .map(|m| (m.prefix.into(), m.dir.into(), m.max_age))
-                .collect(),
-            grants: image
-                .plugins
-                .iter()
-                .filter(|p| !p.dirs.is_empty())
-                .map(|p| {
-                    (
-                        p.name.into(),
-                        p.dirs.iter().map(|d| d.to_string()).collect(),
-                    )
-                })
-                .collect(),
-        }
-    }
-}
-
-impl StaticConfig {
-    /// The folders, as a store image holds them.
-    pub fn store_folders(&self) -> Vec<crate::store::Folder<'_>> {
-        self.folders
-            .iter()
-            .map(|f| crate::store::Folder {
-                dir: &f.dir,
-                files: f
-                    .files
-                    .iter()
-                    .map(|file| crate::store::File {
-                        path: &file.path,
-                        content_type: &file.content_type,
-                        bytes: &file.bytes,
-                    })
-                    .collect(),
-            })
-            .collect()
-    }
-
-    /// The `[[static]]` mounts, as a store image holds them.
-    pub fn store_mounts(&self) -> Vec<crate::store::Mount<'_>> {
-        self.mounts
-            .iter()
-            .map(|(prefix, dir, max_age)| crate::store::Mount {
-                prefix,
-                dir,
-                max_age: *max_age,
-            })
-            .collect()
-    }
-
-    /// The folders `plugin` was granted.
-    pub fn dirs_of(&self, plugin: &str) -> Vec<&str> {
-        self.grants
-            .iter()
-            .filter(|(name, _)| name == plugin)
-            .flat_map(|(_, dirs)| dirs.iter().map(String::as_str))
-            .collect()
-    }
-}
-
-/// Why the static configuration cannot be served. Start-up reports it and stops.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StaticError(pub String);
-
-impl fmt::Display for StaticError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "static files: {}", self.0)
-    }
-}
-
-impl core::error::Error for StaticError {}
+pub use config::{StaticConfig, StaticError, StaticFile, StaticFolder};
+pub(crate) use send::{send, FileRequest};
 
 struct Served {
     path: String,
@@ -429,143 +308,5 @@ impl StaticFiles {
     }
 }
 
-/// The request headers a file response depends on, copied before the request moves
-/// into the pipeline.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct FileRequest {
-    if_none_match: Option<String>,
-    range: Option<String>,
-    if_range: Option<String>,
-}
-
-impl FileRequest {
-    /// Copies them from the request head (names are lower-case there).
-    pub(crate) fn of(headers: &Pairs) -> FileRequest {
-        let get = |name: &str| {
-            headers
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone())
-        };
-        FileRequest {
-            if_none_match: get("if-none-match"),
-            range: get("range"),
-            if_range: get("if-range"),
-        }
-    }
-}
-
-/// Sets `name: value` unless the plugin set that header already.
-fn set_default(headers: &mut Pairs, name: &str, value: String) {
-    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
-        headers.push((name.into(), value));
-    }
-}
-
-/// Writes the file a `Body::File(path)` response names (`owner`: the plugin that
-/// returned it, `None` for a mount). Returns whether the connection stays open.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn send<C: Connection>(
-    statics: &StaticFiles,
-    conn: &mut C,
-    response: Response,
-    path: &str,
-    owner: Option<usize>,
-    req: &FileRequest,
-    is_head: bool,
-    keep_alive: bool,
-) -> bool {
-    let located = match owner {
-        None => statics.locate_url(path),
-        Some(plugin) => statics.locate_for_plugin(plugin, path),
-    };
-    let found = match located {
-        Located::File(found) => found,
-        Located::AddSlash(location) => {
-            let mut r = Response::error(301, error_message(301));
-            r.headers.push(("location".into(), location));
-            return crate::io::send(conn, r, is_head, keep_alive).await;
-        }
-        Located::Refused(status) => {
-            let r = Response::error(status, error_message(status));
-            return crate::io::send(conn, r, is_head, keep_alive).await;
-        }
-    };
-    let file = found.file;
-    let len = file.bytes.len() as u64;
-    let mut headers = response.headers;
-    set_default(&mut headers, "etag", file.etag.clone());
-    if let Some(age) = found.max_age {
-        set_default(
-            &mut headers,
-            "cache-control",
-            alloc::format!("max-age={age}"),
-        );
-    }
-    let conditionals = Conditionals {
-        if_none_match: req.if_none_match.as_deref(),
-        not_modified_since: false,
-        range: req.range.as_deref(),
-        if_range: req.if_range.as_deref(),
-    };
-    let plan = files::plan(
-        response.status,
-        is_head,
-        &conditionals,
-        &file.etag,
-        None,
-        len,
-    );
-    let (status, body): (u16, &[u8]) = match plan {
-        Plan::NotModified => {
-            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
-            (304, &[])
-        }
-        Plan::Unsatisfiable => {
-            let mut r = Response::error(416, "Range Not Satisfiable");
-            r.headers
-                .push(("content-range".into(), alloc::format!("bytes */{len}")));
-            return crate::io::send(conn, r, is_head, keep_alive).await;
-        }
-        Plan::Whole => (response.status, &file.bytes[..]),
-        Plan::Part { from, to } => {
-            headers.push((
-                "content-range".into(),
-                alloc::format!("bytes {from}-{to}/{len}"),
-            ));
-            // `from <= to < len`: `plan` clamps the range to the file.
-            let part = file.bytes.get(from as usize..=to as usize).unwrap_or(&[]);
-            (206, part)
-        }
-    };
-    if plan != Plan::NotModified {
-        set_default(&mut headers, "content-type", file.content_type.clone());
-        set_default(&mut headers, "accept-ranges", String::from("bytes"));
-    }
-    let connection = if keep_alive { "keep-alive" } else { "close" };
-    let mut out = Vec::with_capacity(256);
-    let framing = if status == 304 {
-        Framing::Length(0)
-    } else {
-        Framing::Length(body.len())
-    };
-    // The plugin's headers were checked by `finalise`; the host's own are valid.
-    write::head(
-        &mut out,
-        status,
-        &headers,
-        framing,
-        &[("connection", connection)],
-    );
-    if conn.write_all(&out).await.is_err() {
-        return false;
-    }
-    if !is_head && !body.is_empty() && conn.write_all(body).await.is_err() {
-        return false;
-    }
-    keep_alive
-}
-
 #[cfg(test)]
-#[path = "files_tests.rs"]
 mod tests;

@@ -1,6 +1,7 @@
 use super::*;
 use alloc::vec;
 use berth_core::model::StaticMount;
+use core::fmt;
 
 fn folder(dir: &str, paths: &[&str]) -> StaticFolder {
     StaticFolder {
