@@ -16,8 +16,6 @@
 mod activity;
 mod allow;
 mod body;
-pub mod config;
-mod config_serving;
 mod conn;
 mod file_response;
 mod host_api;
@@ -46,7 +44,9 @@ use berth_core::pipeline::App;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use config::{Config, EngineKind};
+/// `berth.toml` (the [`berth_config`] crate, re-exported: the server is configured by it).
+pub use berth_config as config;
+pub use berth_config::{Config, EngineKind};
 pub use host_api::ServerHost;
 pub use loader::PluginError;
 use pool::{Pool, PoolInvoker};
