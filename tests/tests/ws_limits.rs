@@ -37,7 +37,7 @@ berth_tests::per_runtime!(
     a_silent_client_is_closed_1011_and_a_live_one_kept,
     a_client_that_does_not_read_is_closed_1008,
     the_connection_cap_answers_503,
-    shutdown_closes_every_socket_with_1001: embedded_skip("graceful shutdown is not built on the embedded runtime yet: a stop drops its connections at once (no 1001, no grace, the listener stays bound to the caller)"),
+    shutdown_closes_every_socket_with_1001,
     a_crowd_of_clients_each_get_every_echo,
 );
 

@@ -39,6 +39,9 @@ pub const ITEM_OVERHEAD: usize = 64;
 /// The close code for a client whose send queue overflowed (policy violation).
 pub const CLOSE_SLOW_CONSUMER: u16 = 1008;
 
+/// The close every WebSocket gets when the server stops (going away), on both runtimes.
+pub const CLOSE_SHUTDOWN: (u16, &str) = (1001, "Server shutting down");
+
 /// Longest close reason, bytes: a close frame's payload is at most 125 bytes, two of
 /// which are the code (RFC 6455 §5.5).
 pub const MAX_CLOSE_REASON: usize = 123;

@@ -103,6 +103,12 @@ impl<P: Platform> EmbeddedHost<P> {
         self.hub.lock().end(conn);
     }
 
+    /// Asks every WebSocket session to close with `code` and `reason` (shutdown); a
+    /// close already requested wins.
+    pub fn ws_close_all(&self, code: u16, reason: &str) {
+        self.hub.lock().close_all(code, reason);
+    }
+
     /// The number of open WebSocket connections.
     pub fn ws_count(&self) -> usize {
         self.hub.lock().len()
@@ -154,6 +160,11 @@ impl<P: Platform> EmbeddedHost<P> {
             SsePoll::Events(events) => Ok(events),
             SsePoll::Lagged | SsePoll::Ended => Err(()),
         })
+    }
+
+    /// Ends every SSE stream and refuses new events (shutdown).
+    pub fn sse_close(&self) {
+        self.sse.lock().close();
     }
 
     /// SSE topics kept right now (for tests and diagnostics).

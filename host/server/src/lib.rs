@@ -41,6 +41,7 @@ use berth_core::engine::{Engine, LoadError};
 use berth_core::limits::Limits;
 use berth_core::model::{Event, EventKind, ServerInfo};
 use berth_core::pipeline::App;
+use berth_core::ws_registry::CLOSE_SHUTDOWN;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -286,7 +287,7 @@ impl Server {
         shared.sse.close();
         shared
             .ws
-            .close_all(1001, "Server shutting down", grace)
+            .close_all(CLOSE_SHUTDOWN.0, CLOSE_SHUTDOWN.1, grace)
             .await;
         if tokio::time::timeout(grace, drain.closed()).await.is_err() {
             tracing::warn!(

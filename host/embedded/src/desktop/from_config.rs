@@ -65,6 +65,8 @@ impl DesktopConfig {
         let mut options = DesktopConfig::options(config.limits, config.server_name.clone());
         options.allow = config.allow.clone();
         options.sse = Some(config.sse.settings(&config.limits));
+        options.shutdown_timeout_ms =
+            u64::try_from(config.shutdown_timeout.as_millis()).unwrap_or(u64::MAX);
         Ok(DesktopConfig {
             addr: format!("{}:{}", config.host, config.port),
             options,

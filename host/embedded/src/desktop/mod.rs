@@ -5,9 +5,11 @@
 //! are async-io timers, and [`run`] drives [`Server::run`] with async-io's `block_on` on
 //! the calling thread: one thread, like the firmware.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -106,21 +108,27 @@ impl Platform for StdPlatform {
 
 /// A listening TCP socket.
 pub struct TcpListener {
-    inner: Async<std::net::TcpListener>,
+    /// `None` once closed. Each pending `accept` holds a clone, so the socket is closed
+    /// (and new connections refused) when the last of them is dropped — at once at a
+    /// shutdown, since every idle slot stops there.
+    inner: RefCell<Option<Rc<Async<std::net::TcpListener>>>>,
+    addr: SocketAddr,
 }
 
 impl TcpListener {
     /// Binds `addr` (`host:port`; port 0 picks a free one).
     pub fn bind(addr: &str) -> io::Result<TcpListener> {
         let listener = std::net::TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
         Ok(TcpListener {
-            inner: Async::new(listener)?,
+            inner: RefCell::new(Some(Rc::new(Async::new(listener)?))),
+            addr,
         })
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get_ref().local_addr()
+        Ok(self.addr)
     }
 }
 
@@ -178,9 +186,14 @@ impl Listener for TcpListener {
     type Conn<'a> = TcpConn;
 
     async fn accept(&self, _slot: usize) -> Result<TcpConn, NetError> {
-        let (stream, remote) = self.inner.accept().await.map_err(net_error)?;
+        let listener = self.inner.borrow().clone().ok_or(NetError::Closed)?;
+        let (stream, remote) = listener.accept().await.map_err(net_error)?;
         let _ = stream.get_ref().set_nodelay(true);
         Ok(TcpConn { stream, remote })
+    }
+
+    fn close(&self) {
+        self.inner.borrow_mut().take();
     }
 }
 
@@ -219,6 +232,7 @@ impl DesktopConfig {
             server_name,
             allow: berth_core::allow::AllowLists::default(),
             sse: None,
+            shutdown_timeout_ms: crate::server::DEFAULT_SHUTDOWN_TIMEOUT_MS,
         }
     }
 }
