@@ -21,6 +21,8 @@ pub(crate) struct LimitsSection {
     ws_max_message: Option<usize>,
     ws_max_connections: Option<usize>,
     ws_send_queue: Option<usize>,
+    ws_max_data: Option<usize>,
+    ws_max_rooms: Option<usize>,
     ws_ping_interval: Option<f64>,
     ws_pong_timeout: Option<f64>,
     plugin_timeout: Option<f64>,
@@ -59,6 +61,8 @@ impl LimitsSection {
             ws_max_message,
             ws_max_connections,
             ws_send_queue,
+            ws_max_data,
+            ws_max_rooms,
             ws_ping_interval,
             ws_pong_timeout,
             plugin_timeout,
@@ -118,6 +122,12 @@ impl LimitsSection {
         }
         if let Some(v) = ws_send_queue {
             l.ws_send_queue = v;
+        }
+        if let Some(v) = ws_max_data {
+            l.ws_max_data = v;
+        }
+        if let Some(v) = ws_max_rooms {
+            l.ws_max_rooms = v;
         }
         if let Some(v) = ws_ping_interval {
             l.ws_ping_interval_ms = millis(v);

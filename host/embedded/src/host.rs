@@ -74,7 +74,10 @@ impl<P: Platform> EmbeddedHost<P> {
             store: MemoryStore::new(limits.state(), PlatformClock(platform.clone())),
             platform,
             // Connection slots already bound the WebSockets; the registry need not.
-            hub: Mutex::new(WsRegistry::new(usize::MAX, limits.ws_send_queue)),
+            hub: Mutex::new(
+                WsRegistry::new(usize::MAX, limits.ws_send_queue)
+                    .with_budget(limits.ws_max_data, limits.ws_max_rooms),
+            ),
             sse: Mutex::new(SseTable::new(sse)),
         }
     }

@@ -56,6 +56,8 @@ impl Options {
             ws_max_message: 4 << 10,
             ws_max_connections: 4,
             ws_send_queue: 8 << 10,
+            ws_max_data: 4 << 10,
+            ws_max_rooms: 8,
             plugin_memory: 256 << 10,
             ..Limits::default()
         };

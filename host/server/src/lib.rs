@@ -155,10 +155,7 @@ impl Server {
     pub async fn start(config: Config) -> Result<Server, StartError> {
         let engine = engine(config.engine, &config.limits, config.cache_dir.as_deref())?;
         let limits = config.limits;
-        let ws_hub = Arc::new(ws::Hub::new(
-            limits.ws_max_connections,
-            limits.ws_send_queue,
-        ));
+        let ws_hub = Arc::new(ws::Hub::new(&limits));
         let sse_hub = Arc::new(sse::SseHub::new(config.sse.settings(&limits)));
         let host = Arc::new(ServerHost::new(ws_hub.clone(), sse_hub.clone(), &limits));
         let api: Arc<dyn berth_core::host::HostApi> = host.clone();
