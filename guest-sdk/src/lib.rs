@@ -46,6 +46,8 @@ pub mod bindings {
         export_macro_name: "__export_berth_guest",
         default_bindings_module: "berth_sdk::bindings",
         runtime_path: "berth_sdk::__wit_bindgen::rt",
+        // So tests can compare what a plugin returned (`assert_eq!(ws.recv(), …)`).
+        additional_derives: [PartialEq, Eq],
     });
 }
 

@@ -50,6 +50,15 @@ impl std::fmt::Display for StateError {
     }
 }
 
+impl StateError {
+    /// The host's (or the encoder's) reason, without the kind.
+    pub fn reason(&self) -> &str {
+        match self {
+            StateError::Refused(why) | StateError::Incr(why) | StateError::Encode(why) => why,
+        }
+    }
+}
+
 impl std::error::Error for StateError {}
 
 fn encode(value: &impl Serialize) -> Result<Vec<u8>, StateError> {

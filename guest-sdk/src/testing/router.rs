@@ -6,6 +6,9 @@
 use crate::bindings::berth::plugin::types::{HandlerId, Route};
 use crate::Method;
 
+/// Captured `<param>` values, by name.
+type Params = Vec<(String, String)>;
+
 /// What a request's method and path matched.
 pub(crate) enum Routed {
     Found {
@@ -20,7 +23,7 @@ pub(crate) enum Routed {
 
 /// `pattern`'s parameters for `path`, and its specificity (static segments count
 /// first, from the left), when it matches.
-fn matches(pattern: &str, path: &str) -> Option<(Vec<bool>, Vec<(String, String)>)> {
+fn matches(pattern: &str, path: &str) -> Option<(Vec<bool>, Params)> {
     let pat: Vec<&str> = pattern.trim_start_matches('/').split('/').collect();
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     if pat.len() != segs.len() {
@@ -42,33 +45,51 @@ fn matches(pattern: &str, path: &str) -> Option<(Vec<bool>, Vec<(String, String)
     Some((rank, params))
 }
 
+/// A pattern's shape: its parameters unnamed (`/users/<id>` and `/users/<user_id>` are
+/// one path to the router, whatever their names).
+fn shape(pattern: &str) -> String {
+    pattern
+        .split('/')
+        .map(|seg| {
+            if seg.starts_with('<') && seg.ends_with('>') {
+                "<>"
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// Finds the route for `method` on `path`.
 pub(crate) fn find(routes: &[Route], method: Method, path: &str) -> Routed {
     // The best-ranked pattern that matches the path, then its methods.
-    let mut best: Option<(Vec<bool>, &str, Vec<(String, String)>)> = None;
+    let mut best: Option<(Vec<bool>, &str)> = None;
     for r in routes {
-        if let Some((rank, params)) = matches(&r.path, path) {
-            if best.as_ref().is_none_or(|(b, _, _)| rank > *b) {
-                best = Some((rank, r.path.as_str(), params));
+        if let Some((rank, _)) = matches(&r.path, path) {
+            if best.as_ref().is_none_or(|(b, _)| rank > *b) {
+                best = Some((rank, r.path.as_str()));
             }
         }
     }
-    let Some((_, pattern, params)) = best else {
+    let Some((_, pattern)) = best else {
         return Routed::NotFound;
     };
-    let on_path: Vec<&Route> = routes.iter().filter(|r| r.path == pattern).collect();
+    let wanted = shape(pattern);
+    let on_path: Vec<&Route> = routes.iter().filter(|r| shape(&r.path) == wanted).collect();
+    // Each route's own parameter names apply to its own handler.
     let handler_for = |m: Method| {
         on_path
             .iter()
             .find(|r| r.methods.contains(&m))
-            .map(|r| r.handler)
+            .and_then(|r| Some((r.handler, matches(&r.path, path)?.1)))
     };
     let handler = handler_for(method).or_else(|| match method {
         Method::Head => handler_for(Method::Get),
         _ => None,
     });
     match handler {
-        Some(handler) => Routed::Found { handler, params },
+        Some((handler, params)) => Routed::Found { handler, params },
         None => {
             let mut allow: Vec<Method> = Vec::new();
             for r in &on_path {
