@@ -104,6 +104,14 @@ fn new_and_build(name: &str, template: &str) -> (PathBuf, String) {
         String::from_utf8_lossy(&test.stdout),
         String::from_utf8_lossy(&test.stderr)
     );
+    // Progress: a line per crate compiled, this one at least.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.trim_start().starts_with('[') && l.contains(&format!("{name} v0.1.0"))),
+        "no progress line for {name}: {stderr}"
+    );
     let wasm = root.join("plugins").join(format!("{name}.wasm"));
     let size = std::fs::metadata(&wasm).expect("the component").len();
     assert!(
