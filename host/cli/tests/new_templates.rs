@@ -157,11 +157,15 @@ fn client() -> reqwest::blocking::Client {
         .expect("client")
 }
 
-fn stop(mut child: Child) {
+/// Stops the server and removes the template's temporary folder (`plugins`' parent).
+fn stop(mut child: Child, plugins: &Path) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
+    if let Some(root) = plugins.parent() {
+        let _ = std::fs::remove_dir_all(root);
+    }
 }
 
 #[test]
@@ -191,7 +195,7 @@ fn http_template_builds_and_serves() {
         .expect("POST");
     assert_eq!(r.status(), 201);
     assert_eq!(r.text().expect("body"), r#"{"received":[1]}"#);
-    stop(child);
+    stop(child, &plugins);
 }
 
 #[test]
@@ -221,7 +225,7 @@ fn websocket_template_builds_and_serves() {
     a.send("/all hello".into()).expect("send");
     assert_eq!(text(&mut a), "sent to 1");
     assert_eq!(text(&mut b), "hello");
-    stop(child);
+    stop(child, &plugins);
 }
 
 #[test]
@@ -245,7 +249,7 @@ fn middleware_template_builds_and_serves() {
     assert_eq!(r.headers()["x-checked-by"], "guard");
     assert_eq!(r.headers()["x-path"], "/private/data");
     assert_eq!(r.text().expect("body"), r#"{"secret":42}"#);
-    stop(child);
+    stop(child, &plugins);
 }
 
 #[test]
@@ -273,5 +277,5 @@ fn sse_template_builds_and_serves() {
         .expect("publish");
     let v: serde_json::Value = r.json().expect("json");
     assert_eq!(v["subscribers"], 1);
-    stop(child);
+    stop(child, &plugins);
 }
