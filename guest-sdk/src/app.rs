@@ -7,14 +7,10 @@ use crate::bindings::berth::plugin::types::{
 };
 use crate::config::Config;
 use crate::flow::{Flow, IntoResponse, Outcome};
-use crate::handler::Handler;
-use crate::{Event, EventKind, Method, Request, Response};
-
-/// A boxed before-middleware, for [`App::middleware`].
-pub type BeforeHandler = Box<dyn Fn(&Request) -> Flow>;
-
-/// A boxed after-middleware, for [`App::middleware`].
-pub type AfterHandler = Box<dyn Fn(&Request, Response) -> Response>;
+use crate::handler::{AfterFn, BeforeFn, Handler, WsHandlers};
+use crate::websocket::WebSocket;
+use crate::ws::Conn;
+use crate::{Event, EventKind, Method, Request, Response, ServerInfo};
 
 /// A Berth plugin. Implement [`Plugin::setup`] and export the type with
 /// [`export_plugin!`](crate::export_plugin).
@@ -80,6 +76,10 @@ impl App {
 
     pub(crate) fn finish(self) -> (Registration, Vec<Handler>) {
         (self.registration, self.handlers)
+    }
+
+    pub(crate) fn handler_mut(&mut self, index: usize) -> &mut Handler {
+        &mut self.handlers[index]
     }
 
     fn add(&mut self, handler: Handler) -> u32 {
@@ -191,37 +191,35 @@ impl App {
         self.route(path, &[Method::Options], handler)
     }
 
-    /// Accepts WebSocket upgrades on `path` (on the HTTP port); the connection's
-    /// `ws-connect`, `ws-message` and `ws-disconnect` events go to `handler`.
+    /// Accepts WebSocket upgrades on `path` (on the HTTP port); the connection's events
+    /// go to the handlers given to the returned [`WebSocket`], after the plugins'
+    /// `ws:*` hooks.
     ///
     /// ```no_run
     /// # use berth_sdk::prelude::*;
     /// # fn f(app: &mut App) {
-    /// app.websocket("/ws/echo", |ev| match ev {
-    ///     Event::WsConnect(c) => { ws::send(c.conn, "Welcome!").ok(); Outcome::none() }
-    ///     Event::WsMessage(m) => Outcome::reply(format!("Echo: {}", m.text().unwrap_or(""))),
-    ///     _ => Outcome::none(),
-    /// });
+    /// app.websocket("/ws/echo")
+    ///     .on_connect(|ws, _| ws.send("Welcome!"))
+    ///     .on_message(|_ws, msg| Outcome::reply(format!("Echo: {}", msg.text().unwrap_or(""))));
     /// # }
     /// ```
-    pub fn websocket<F, R>(&mut self, path: &str, handler: F) -> &mut App
-    where
-        F: Fn(&Event) -> R + 'static,
-        R: Into<Outcome>,
-    {
-        let id = self.event_handler(handler);
+    pub fn websocket(&mut self, path: &str) -> WebSocket<'_> {
+        let id = self.add(Handler::Ws(WsHandlers::default()));
         self.registration.websockets.push(WsRoute {
             path: path.to_string(),
             handler: id,
         });
-        self
+        WebSocket {
+            app: self,
+            handler: id as usize,
+        }
     }
 
     fn push_middleware(
         &mut self,
         methods: Vec<Method>,
-        before: Option<BeforeHandler>,
-        after: Option<AfterHandler>,
+        before: Option<Box<BeforeFn>>,
+        after: Option<Box<AfterFn>>,
     ) -> &mut App {
         let before = before.map(|f| self.add(Handler::Before(f)));
         let after = after.map(|f| self.add(Handler::After(f)));
@@ -236,23 +234,30 @@ impl App {
     /// One middleware layer with both phases: `before` runs ahead of the route (and may
     /// stop the request), `after` runs behind it and may rewrite the response. The
     /// `after` phase runs for every request whose `before` phase this layer entered,
-    /// even when a later layer stopped it.
+    /// even when a later layer stopped it. (For one phase, use [`App::before`] or
+    /// [`App::after`].)
     ///
     /// ```no_run
     /// # use berth_sdk::prelude::*;
     /// # fn f(app: &mut App) {
     /// app.middleware(
-    ///     Some(Box::new(|_req: &Request| Flow::next())),
-    ///     Some(Box::new(|_req: &Request, resp: Response| resp.header("X-Layer", "1"))),
+    ///     |req| info!("in: {}", req.path()),
+    ///     |_req, resp| resp.header("X-Layer", "1"),
     /// );
     /// # }
     /// ```
-    pub fn middleware(
-        &mut self,
-        before: Option<BeforeHandler>,
-        after: Option<AfterHandler>,
-    ) -> &mut App {
-        self.push_middleware(Vec::new(), before, after)
+    pub fn middleware<B, RB, A, RA>(&mut self, before: B, after: A) -> &mut App
+    where
+        B: Fn(&Request) -> RB + 'static,
+        RB: Into<Flow>,
+        A: Fn(&Request, Response) -> RA + 'static,
+        RA: IntoResponse,
+    {
+        self.push_middleware(
+            Vec::new(),
+            Some(Box::new(move |req| before(req).into())),
+            Some(Box::new(move |req, resp| after(req, resp).into_response())),
+        )
     }
 
     /// A before-middleware for every request (seed 000's `@app.use`). Return
@@ -271,12 +276,19 @@ impl App {
     }
 
     /// An after-middleware for every request: receives the response and returns the
-    /// one to send.
-    pub fn after<F>(&mut self, handler: F) -> &mut App
+    /// one to send (anything [`IntoResponse`]).
+    pub fn after<F, R>(&mut self, handler: F) -> &mut App
     where
-        F: Fn(&Request, Response) -> Response + 'static,
+        F: Fn(&Request, Response) -> R + 'static,
+        R: IntoResponse,
     {
-        self.push_middleware(Vec::new(), None, Some(Box::new(handler)))
+        self.push_middleware(
+            Vec::new(),
+            None,
+            Some(Box::new(move |req, resp| {
+                handler(req, resp).into_response()
+            })),
+        )
     }
 
     /// The hook `http:<method>`: a before-middleware that sees only `method` requests.
@@ -301,16 +313,24 @@ impl App {
 
     /// The hook `http:<method>:after`: an after-middleware that sees only `method`
     /// requests.
-    pub fn on_http_after<F>(&mut self, method: Method, handler: F) -> &mut App
+    pub fn on_http_after<F, R>(&mut self, method: Method, handler: F) -> &mut App
     where
-        F: Fn(&Request, Response) -> Response + 'static,
+        F: Fn(&Request, Response) -> R + 'static,
+        R: IntoResponse,
     {
-        self.push_middleware(vec![method], None, Some(Box::new(handler)))
+        self.push_middleware(
+            vec![method],
+            None,
+            Some(Box::new(move |req, resp| {
+                handler(req, resp).into_response()
+            })),
+        )
     }
 
     /// Subscribes to a lifecycle or WebSocket event (`server:start`, `server:stop`,
     /// `ws:connect`, `ws:message`, `ws:disconnect`), for every WebSocket connection of
-    /// the server. Return an [`Outcome`] or `()`.
+    /// the server, with the raw [`Event`]. Return an [`Outcome`] or `()`. The typed
+    /// forms ([`App::on_start`], [`App::on_ws_message`], …) are usually simpler.
     ///
     /// ```no_run
     /// # use berth_sdk::prelude::*;
@@ -333,39 +353,79 @@ impl App {
         self
     }
 
-    /// Shorthand for [`App::on`]`(EventKind::WsMessage, …)` with the message itself.
+    /// The `server:start` hook, with the server's addresses.
+    ///
+    /// ```no_run
+    /// # use berth_sdk::prelude::*;
+    /// # fn f(app: &mut App) {
+    /// app.on_start(|info| info!("serving on {}", info.http_addr));
+    /// # }
+    /// ```
+    pub fn on_start<F, R>(&mut self, handler: F) -> &mut App
+    where
+        F: Fn(&ServerInfo) -> R + 'static,
+        R: Into<Outcome>,
+    {
+        self.on(EventKind::ServerStart, move |ev| match ev {
+            Event::ServerStart(info) => handler(info).into(),
+            _ => Outcome::none(),
+        })
+    }
+
+    /// The `server:stop` hook.
+    pub fn on_stop<F, R>(&mut self, handler: F) -> &mut App
+    where
+        F: Fn() -> R + 'static,
+        R: Into<Outcome>,
+    {
+        self.on(EventKind::ServerStop, move |_| handler().into())
+    }
+
+    /// The `ws:message` hook: every message of every WebSocket connection, with the
+    /// connection's handle.
+    ///
+    /// ```no_run
+    /// # use berth_sdk::prelude::*;
+    /// # fn f(app: &mut App) {
+    /// app.on_ws_message(|_ws, msg| match msg.data()["type"].as_str() {
+    ///     Some("ping") => Outcome::reply_json(&json!({"type": "pong"})).and_stop(),
+    ///     _ => Outcome::none(),
+    /// });
+    /// # }
+    /// ```
     pub fn on_ws_message<F, R>(&mut self, handler: F) -> &mut App
     where
-        F: Fn(&crate::WsMessage) -> R + 'static,
+        F: Fn(Conn, &crate::WsMessage) -> R + 'static,
         R: Into<Outcome>,
     {
         self.on(EventKind::WsMessage, move |ev| match ev {
-            Event::WsMessage(m) => handler(m).into(),
+            Event::WsMessage(m) => handler(Conn::from_id(m.conn), m).into(),
             _ => Outcome::none(),
         })
     }
 
-    /// Shorthand for [`App::on`]`(EventKind::WsConnect, …)` with the connection.
+    /// The `ws:connect` hook: every new WebSocket connection, before the `101` is sent
+    /// ([`Outcome::refuse`] refuses it).
     pub fn on_ws_connect<F, R>(&mut self, handler: F) -> &mut App
     where
-        F: Fn(&crate::WsConnect) -> R + 'static,
+        F: Fn(Conn, &crate::WsConnect) -> R + 'static,
         R: Into<Outcome>,
     {
         self.on(EventKind::WsConnect, move |ev| match ev {
-            Event::WsConnect(c) => handler(c).into(),
+            Event::WsConnect(c) => handler(Conn::from_id(c.conn), c).into(),
             _ => Outcome::none(),
         })
     }
 
-    /// Shorthand for [`App::on`]`(EventKind::WsDisconnect, …)`.
-    pub fn on_ws_disconnect<F>(&mut self, handler: F) -> &mut App
+    /// The `ws:disconnect` hook, while the connection's data and rooms still exist.
+    pub fn on_ws_disconnect<F, R>(&mut self, handler: F) -> &mut App
     where
-        F: Fn(&crate::WsDisconnect) + 'static,
+        F: Fn(Conn, &crate::WsDisconnect) -> R + 'static,
+        R: Into<Outcome>,
     {
-        self.on(EventKind::WsDisconnect, move |ev| {
-            if let Event::WsDisconnect(d) = ev {
-                handler(d)
-            }
+        self.on(EventKind::WsDisconnect, move |ev| match ev {
+            Event::WsDisconnect(d) => handler(Conn::from_id(d.conn), d).into(),
+            _ => Outcome::none(),
         })
     }
 

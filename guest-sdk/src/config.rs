@@ -57,6 +57,35 @@ impl Config {
         Ok(self.parse(key)?.unwrap_or(default))
     }
 
+    /// The whole table as `T`, with serde: each value is read as the type its field
+    /// asks for (`window = 60` fills a `u32` or a `String`; arrays and tables fill
+    /// `Vec`s, maps and structs). The error names the key; return it from `setup` to
+    /// refuse a bad configuration. Use `#[serde(default)]` for optional keys.
+    ///
+    /// ```
+    /// # use berth_sdk::Config;
+    /// #[derive(serde::Deserialize)]
+    /// struct Settings {
+    ///     secret: String,
+    ///     #[serde(default = "sixty")]
+    ///     window: u32,
+    ///     #[serde(default)]
+    ///     origins: Vec<String>,
+    /// }
+    /// fn sixty() -> u32 { 60 }
+    ///
+    /// let config = Config::new(vec![
+    ///     ("secret".into(), "s3cret".into()),
+    ///     ("origins".into(), r#"["https://a.example"]"#.into()),
+    /// ]);
+    /// let s: Settings = config.deserialize()?;
+    /// assert_eq!((s.secret.as_str(), s.window, s.origins.len()), ("s3cret", 60, 1));
+    /// # Ok::<(), String>(())
+    /// ```
+    pub fn deserialize<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
+        crate::config_de::from_pairs(&self.pairs)
+    }
+
     /// Every key/value pair, in the order the host gave them.
     pub fn pairs(&self) -> &[(String, String)] {
         &self.pairs

@@ -20,7 +20,7 @@
 //! let freed = device::memory().free as i64 - before as i64;
 //! ```
 
-use crate::bindings::berth::plugin::host;
+use crate::host;
 
 pub use crate::bindings::berth::plugin::host::{DeviceError, MemoryStats};
 

@@ -4,6 +4,7 @@ use serde::de::DeserializeOwned;
 
 use crate::bindings::berth::plugin::types::WsPayload;
 use crate::request::{find, ip_of};
+use crate::ws::Conn;
 use crate::{Event, EventKind, WsConnect, WsMessage};
 
 /// A WebSocket message body: text or binary. Built from `&str`, `String`, `Vec<u8>`
@@ -56,7 +57,7 @@ impl Payload {
 ///
 /// ```
 /// # use berth_sdk::prelude::*;
-/// fn on_message(msg: &WsMessage) -> Outcome {
+/// fn on_message(_ws: Conn, msg: &WsMessage) -> Outcome {
 ///     let data = msg.data(); // JSON value when the text parses as JSON, else Null
 ///     if data["type"] == "ping" {
 ///         return Outcome::reply_json(&json!({"type": "pong"})).and_stop();
@@ -125,12 +126,13 @@ impl Event {
     }
 
     /// The WebSocket connection the event is about, if any.
-    pub fn conn(&self) -> Option<u64> {
+    pub fn conn(&self) -> Option<Conn> {
         match self {
             Event::WsConnect(c) => Some(c.conn),
             Event::WsMessage(m) => Some(m.conn),
             Event::WsDisconnect(d) => Some(d.conn),
             _ => None,
         }
+        .map(Conn::from_id)
     }
 }

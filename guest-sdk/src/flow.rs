@@ -1,25 +1,36 @@
 //! What handlers return: [`Flow`] from before-middleware, [`Outcome`] from event
-//! handlers, anything [`IntoResponse`] from routes.
+//! handlers, anything [`IntoResponse`] from routes and after-middleware.
 
 use serde::Serialize;
 
 use crate::bindings::berth::plugin::types::{
     BeforeOutcome, EventOutcome, Proceed, Refusal, WsPayload,
 };
-use crate::Response;
+use crate::{Response, WsError};
 
-/// What a route handler may return: a [`Response`], or a `Result` whose both sides
-/// are responses (so `?` works on helpers that fail with an error response).
+/// What a route (or after-middleware) handler may return.
+///
+/// | returned | answered with |
+/// |---|---|
+/// | [`Response`] | itself |
+/// | [`serde_json::Value`] (`json!(…)`), [`Json`]`(T)` | `200`, `application/json` |
+/// | `&'static str`, `String` | `200`, `text/plain; charset=utf-8` |
+/// | `(u16, T)` | `T`'s response with that status |
+/// | [`Error`](crate::Error) | `{"error": message, "code": status}` |
+/// | `Result<T, E>` | `T` or `E`, both `IntoResponse` (so `?` works) |
 ///
 /// ```
 /// # use berth_sdk::prelude::*;
-/// fn page(req: &Request) -> Result<Response, Response> {
+/// fn page(req: &Request) -> Result<Value, Error> {
 ///     let n: u32 = req
 ///         .query_param("page")
 ///         .unwrap_or("1")
 ///         .parse()
-///         .map_err(|_| Response::error("page must be an integer", 400))?;
-///     Ok(Response::json(&json!({ "page": n })))
+///         .map_err(|_| Error::bad_request("page must be an integer"))?;
+///     Ok(json!({ "page": n }))
+/// }
+/// fn created(_req: &Request) -> impl IntoResponse {
+///     (201, json!({"created": true}))
 /// }
 /// ```
 pub trait IntoResponse {
@@ -33,9 +44,46 @@ impl IntoResponse for Response {
     }
 }
 
-impl IntoResponse for Result<Response, Response> {
+impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
     fn into_response(self) -> Response {
-        self.unwrap_or_else(|e| e)
+        match self {
+            Ok(t) => t.into_response(),
+            Err(e) => e.into_response(),
+        }
+    }
+}
+
+impl IntoResponse for serde_json::Value {
+    fn into_response(self) -> Response {
+        Response::json(&self)
+    }
+}
+
+impl IntoResponse for &'static str {
+    fn into_response(self) -> Response {
+        Response::text(self)
+    }
+}
+
+impl IntoResponse for String {
+    fn into_response(self) -> Response {
+        Response::text(self)
+    }
+}
+
+impl<T: IntoResponse> IntoResponse for (u16, T) {
+    fn into_response(self) -> Response {
+        self.1.into_response().status(self.0)
+    }
+}
+
+/// Any serializable value as a JSON response: `Json(user)` (200), `(201, Json(user))`.
+#[derive(Debug, Clone)]
+pub struct Json<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        Response::json(&self.0)
     }
 }
 
@@ -79,8 +127,9 @@ impl Next {
 
 /// The result of a before-middleware or an `http:*` hook: go on, or answer now.
 ///
-/// A handler may return a `Flow`, a [`Next`], a [`Response`] (always stops) or `()`
-/// (always proceeds).
+/// A handler may return a `Flow`, a [`Next`], a [`Response`] or an
+/// [`Error`](crate::Error) (both stop), `Option<Response>`, `()` (proceeds), or a
+/// `Result` of these whose error is [`IntoResponse`] (an `Err` stops with it).
 ///
 /// ```
 /// # use berth_sdk::prelude::*;
@@ -131,6 +180,24 @@ impl From<Response> for Flow {
 impl From<()> for Flow {
     fn from(_: ()) -> Flow {
         Flow::next()
+    }
+}
+
+impl From<crate::Error> for Flow {
+    /// Stops with the error's JSON response.
+    fn from(e: crate::Error) -> Flow {
+        Flow::Respond(e.into_response())
+    }
+}
+
+impl<T: Into<Flow>, E: IntoResponse> From<Result<T, E>> for Flow {
+    /// `Ok` as `T` says; `Err` stops with the error's response (so `?` works in
+    /// middleware).
+    fn from(r: Result<T, E>) -> Flow {
+        match r {
+            Ok(t) => t.into(),
+            Err(e) => Flow::Respond(e.into_response()),
+        }
     }
 }
 
@@ -214,5 +281,30 @@ impl Outcome {
 impl From<()> for Outcome {
     fn from(_: ()) -> Outcome {
         Outcome::none()
+    }
+}
+
+impl From<WsError> for Outcome {
+    /// Nothing to add: a WebSocket operation that did not happen is not a fault (the
+    /// peer may have left a moment ago), so `ws.send(..)?` may end a handler.
+    fn from(_: WsError) -> Outcome {
+        Outcome::none()
+    }
+}
+
+impl From<crate::Error> for Outcome {
+    /// In `ws-connect`, refuses the upgrade with the error's status and message; the
+    /// host ignores a refusal for any other event.
+    fn from(e: crate::Error) -> Outcome {
+        Outcome::refuse(e.status(), e.message())
+    }
+}
+
+impl<T: Into<Outcome>, E: Into<Outcome>> From<Result<T, E>> for Outcome {
+    fn from(r: Result<T, E>) -> Outcome {
+        match r {
+            Ok(t) => t.into(),
+            Err(e) => e.into(),
+        }
     }
 }

@@ -13,7 +13,7 @@
 //!
 //! impl Plugin for Hello {
 //!     fn setup(app: &mut App, _config: &Config) -> Result<(), String> {
-//!         app.get("/hello", |_req| Response::json(&json!({"message": "Hello, World!"})));
+//!         app.get("/hello", |_req| json!({"message": "Hello, World!"}));
 //!         Ok(())
 //!     }
 //! }
@@ -23,6 +23,12 @@
 //!
 //! Build it with `berth build path/to/crate` (or `cargo build --release --target
 //! wasm32-unknown-unknown` followed by componentization); the crate must be a `cdylib`.
+//!
+//! Handlers return anything [`IntoResponse`] — a [`Response`], a JSON value, text,
+//! `(status, body)`, or a `Result` whose error is an [`Error`], so `?` works on JSON,
+//! state and device errors. WebSocket handlers get the connection as a [`ws::Conn`].
+//! [`testing`] runs a plugin against an in-memory host, so `cargo test` checks it
+//! without a server.
 //!
 //! The SDK installs the plugin's global allocator (feature `allocator`, on by default):
 //! std's dlmalloc, handed the free tail of the initial memory page first, so a small
@@ -40,6 +46,8 @@ pub mod bindings {
         export_macro_name: "__export_berth_guest",
         default_bindings_module: "berth_sdk::bindings",
         runtime_path: "berth_sdk::__wit_bindgen::rt",
+        // So tests can compare what a plugin returned (`assert_eq!(ws.recv(), …)`).
+        additional_derives: [PartialEq, Eq],
     });
 }
 
@@ -49,12 +57,15 @@ pub use wit_bindgen as __wit_bindgen;
 
 mod app;
 mod config;
+mod config_de;
 pub mod device;
+mod errors;
 mod event;
 mod flow;
 mod handler;
 #[cfg(all(target_arch = "wasm32", feature = "allocator"))]
 mod heap;
+mod host;
 pub mod log;
 mod request;
 mod response;
@@ -63,13 +74,20 @@ pub mod rt;
 pub mod state;
 mod streams;
 mod sys;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
+mod websocket;
 pub mod ws;
 
-pub use app::{AfterHandler, App, BeforeHandler, Plugin};
+pub use app::{App, Plugin};
 pub use config::Config;
+pub use errors::{Error, Result};
 pub use event::Payload;
-pub use flow::{Flow, IntoResponse, Next, Outcome};
+pub use flow::{Flow, IntoResponse, Json, Next, Outcome};
+pub use state::StateError;
 pub use sys::{now_ms, publish, random_u64};
+pub use websocket::WebSocket;
+pub use ws::Conn;
 
 pub use bindings::berth::plugin::host::{Level, WsError};
 pub use bindings::berth::plugin::types::{
@@ -85,9 +103,9 @@ pub use serde_json::json;
 /// Everything a plugin usually needs: `use berth_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        debug, device, error, info, json, state, trace, warn, ws, App, Body, Config, Event,
-        EventKind, Flow, IntoResponse, Method, Next, Outcome, Payload, Plugin, Request, Response,
-        WsConnect, WsDisconnect, WsMessage,
+        debug, device, error, info, json, state, trace, warn, ws, App, Body, Config, Conn, Error,
+        Event, EventKind, Flow, IntoResponse, Json, Method, Next, Outcome, Payload, Plugin,
+        Request, Response, ServerInfo, StateError, WsConnect, WsDisconnect, WsError, WsMessage,
     };
     pub use core::time::Duration;
     pub use serde_json::Value;

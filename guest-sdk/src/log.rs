@@ -10,13 +10,13 @@ pub use crate::bindings::berth::plugin::host::Level;
 
 /// Writes one log line attributed to this plugin.
 pub fn write(level: Level, message: &str) {
-    crate::bindings::berth::plugin::host::log(level, message);
+    crate::host::log(level, message);
 }
 
 /// Whether the host records lines at `level` from this plugin. The macros ask first, so
 /// a line the host would drop is never formatted.
 pub fn enabled(level: Level) -> bool {
-    crate::bindings::berth::plugin::host::log_enabled(level)
+    crate::host::log_enabled(level)
 }
 
 /// Formats and writes a line when the host records `level` (what the macros expand to).

@@ -77,6 +77,7 @@ pub fn after(id: u32, req: Request, resp: Response) -> Response {
 pub fn on_event(id: u32, ev: Event) -> EventOutcome {
     match lookup(id).as_deref() {
         Some(Handler::Event(f)) => f(&ev).into_wit(),
+        Some(Handler::Ws(h)) => h.call(&ev).into_wit(),
         _ => Outcome::none().into_wit(),
     }
 }

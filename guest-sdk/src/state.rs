@@ -11,10 +11,11 @@
 //! let hits = state::incr("hits", 1).unwrap_or(0);
 //! state::set("greeting", "hello");
 //! state::set_ttl("session:abc", "alice", Duration::from_secs(60));
-//! state::set_json("user:1", &serde_json::json!({"name": "Alice"}));
+//! state::set_json("user:1", &serde_json::json!({"name": "Alice"}))?; // quota → Err
 //! let name: Option<serde_json::Value> = state::get_json("user:1");
 //! for key in state::keys("user:") { /* sorted */ }
 //! state::shared::incr("requests", 1).ok();
+//! # Ok::<(), state::StateError>(())
 //! ```
 
 use std::time::Duration;
@@ -22,7 +23,47 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::bindings::berth::plugin::host::{self, Scope};
+use crate::host::{self, Scope};
+
+/// Why the host did not store or change a value. Converts into
+/// [`Error`](crate::Error) (507 for [`StateError::Refused`], else 500), so `?` works in
+/// handlers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateError {
+    /// A write would pass the namespace's quota (`[limits] state_max_keys`,
+    /// `state_max_bytes`, `state_max_value`); nothing was stored. The host's reason.
+    Refused(String),
+    /// An increment failed: the stored value is not an integer, the sum overflows, or a
+    /// new key would pass the quota. The host's reason.
+    Incr(String),
+    /// The value could not be serialized as JSON.
+    Encode(String),
+}
+
+impl std::fmt::Display for StateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StateError::Refused(why) => write!(f, "state write refused: {why}"),
+            StateError::Incr(why) => write!(f, "state increment failed: {why}"),
+            StateError::Encode(why) => write!(f, "cannot encode state value: {why}"),
+        }
+    }
+}
+
+impl StateError {
+    /// The host's (or the encoder's) reason, without the kind.
+    pub fn reason(&self) -> &str {
+        match self {
+            StateError::Refused(why) | StateError::Incr(why) | StateError::Encode(why) => why,
+        }
+    }
+}
+
+impl std::error::Error for StateError {}
+
+fn encode(value: &impl Serialize) -> Result<Vec<u8>, StateError> {
+    serde_json::to_vec(value).map_err(|e| StateError::Encode(e.to_string()))
+}
 
 fn ttl_ms(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
@@ -59,8 +100,8 @@ macro_rules! scoped_api {
         /// Stores `value` under `key`, or says why the host refused: the namespace's
         /// quota (`[limits] state_max_keys`, `state_max_bytes`, `state_max_value`)
         /// would be passed. [`set`] logs that instead.
-        pub fn try_set(key: &str, value: impl AsRef<[u8]>) -> Result<(), String> {
-            host::state_try_set($scope, key, value.as_ref(), None)
+        pub fn try_set(key: &str, value: impl AsRef<[u8]>) -> Result<(), StateError> {
+            host::state_try_set($scope, key, value.as_ref(), None).map_err(StateError::Refused)
         }
 
         /// [`try_set`] with an expiry.
@@ -68,29 +109,31 @@ macro_rules! scoped_api {
             key: &str,
             value: impl AsRef<[u8]>,
             ttl: Duration,
-        ) -> Result<(), String> {
+        ) -> Result<(), StateError> {
             host::state_try_set($scope, key, value.as_ref(), Some(ttl_ms(ttl)))
+                .map_err(StateError::Refused)
         }
 
-        /// Stores `value` as JSON under `key`.
-        pub fn set_json(key: &str, value: &impl Serialize) {
-            if let Ok(bytes) = serde_json::to_vec(value) {
-                set(key, bytes)
-            }
+        /// Stores `value` as JSON under `key`, or says why not (the quota, as
+        /// [`try_set`], or a value that does not serialize).
+        pub fn set_json(key: &str, value: &impl Serialize) -> Result<(), StateError> {
+            try_set(key, encode(value)?)
         }
 
-        /// Stores `value` as JSON under `key`; it expires after `ttl`.
-        pub fn set_json_ttl(key: &str, value: &impl Serialize, ttl: Duration) {
-            if let Ok(bytes) = serde_json::to_vec(value) {
-                set_ttl(key, bytes, ttl)
-            }
+        /// [`set_json`] with an expiry.
+        pub fn set_json_ttl(
+            key: &str,
+            value: &impl Serialize,
+            ttl: Duration,
+        ) -> Result<(), StateError> {
+            try_set_ttl(key, encode(value)?, ttl)
         }
 
         /// Atomically adds `delta` to the integer under `key` (missing counts as 0) and
         /// returns the new value; fails when the stored value is not an integer. The
         /// key keeps its expiry, if it has one.
-        pub fn incr(key: &str, delta: i64) -> Result<i64, String> {
-            host::state_incr($scope, key, delta)
+        pub fn incr(key: &str, delta: i64) -> Result<i64, StateError> {
+            host::state_incr($scope, key, delta).map_err(StateError::Incr)
         }
 
         /// The integer under `key` (0 when absent or not an integer).

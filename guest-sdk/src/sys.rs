@@ -1,6 +1,6 @@
 //! Clock, randomness and Server-Sent Events publishing.
 
-use crate::bindings::berth::plugin::host;
+use crate::host;
 
 /// Wall-clock time, in Unix milliseconds (from the host).
 pub fn now_ms() -> u64 {

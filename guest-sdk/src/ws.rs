@@ -1,80 +1,110 @@
-//! WebSocket operations on any open connection, by its id (from [`Event::conn`],
-//! [`WsConnect::conn`](crate::WsConnect), …). Rooms group connections for broadcasts.
+//! WebSocket connections: [`Conn`], the handle a handler gets for the connection its
+//! event is about (or any other, [`Conn::from_id`]), and broadcasts to rooms.
 //!
-//! Errors ([`WsError`]) are not faults: the peer may have left a moment ago.
+//! Errors ([`WsError`]) are not faults: the peer may have left a moment ago. An event
+//! handler may return them (`ws.send(..)?`): they add nothing to its outcome.
 //!
 //! ```no_run
-//! use berth_sdk::{ws, json};
-//! # let conn = 1;
-//! ws::send(conn, "Welcome!").ok();
-//! ws::send_json(conn, &json!({"type": "notification"})).ok();
-//! ws::data_set(conn, "username", Some("alice")).ok();
-//! ws::join(conn, "general").ok();
-//! ws::broadcast_json(Some("general"), &json!({"action": "message"}), Some(conn));
-//! ws::close(conn, 1000, "Normal closure").ok();
+//! use berth_sdk::prelude::*;
+//! # fn f(ws: Conn) -> Result<(), WsError> {
+//! ws.send("Welcome!")?;
+//! ws.send_json(&json!({"type": "notification"}))?;
+//! ws.data().set("username", "alice")?;
+//! let name = ws.data().get("username"); // Some("alice")
+//! ws.join("general")?;
+//! ws::broadcast_json(Some("general"), &json!({"action": "message"}), Some(ws));
+//! ws.close(1000, "Normal closure")?;
+//! # Ok(()) }
 //! ```
-//!
-//! [`Event::conn`]: crate::Event::conn
 
 use serde::Serialize;
 
-use crate::bindings::berth::plugin::host;
+use crate::host;
 use crate::{Payload, WsError};
 
-/// Sends a message (`&str`/`String` → text, `Vec<u8>`/`&[u8]` → binary).
-pub fn send(conn: u64, msg: impl Into<Payload>) -> Result<(), WsError> {
-    host::ws_send(conn, &msg.into())
+fn json_text(value: &impl Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
 }
 
-/// Sends `value` as JSON text.
-pub fn send_json(conn: u64, value: &impl Serialize) -> Result<(), WsError> {
-    send(
-        conn,
-        serde_json::to_string(value).unwrap_or_else(|_| "null".into()),
-    )
+/// One WebSocket connection, by the host's id. Copy it freely: it is the id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Conn(u64);
+
+impl Conn {
+    /// The connection with this id (ids come from events and [`room_members`]).
+    pub fn from_id(id: u64) -> Conn {
+        Conn(id)
+    }
+
+    /// The host's id of this connection.
+    pub fn id(self) -> u64 {
+        self.0
+    }
+
+    /// Sends a message (`&str`/`String` → text, `Vec<u8>`/`&[u8]` → binary).
+    pub fn send(self, msg: impl Into<Payload>) -> Result<(), WsError> {
+        host::ws_send(self.0, &msg.into())
+    }
+
+    /// Sends `value` as JSON text.
+    pub fn send_json(self, value: &impl Serialize) -> Result<(), WsError> {
+        self.send(json_text(value))
+    }
+
+    /// Closes the connection with a close code and reason.
+    pub fn close(self, code: u16, reason: &str) -> Result<(), WsError> {
+        host::ws_close(self.0, code, reason)
+    }
+
+    /// The connection's data (seed 000's `ws.data`), which lives as long as it does.
+    pub fn data(self) -> ConnData {
+        ConnData(self)
+    }
+
+    /// Adds the connection to `room`.
+    pub fn join(self, room: &str) -> Result<(), WsError> {
+        host::ws_join(self.0, room)
+    }
+
+    /// Removes the connection from `room`.
+    pub fn leave(self, room: &str) -> Result<(), WsError> {
+        host::ws_leave(self.0, room)
+    }
 }
 
-/// Closes the connection with a close code and reason.
-pub fn close(conn: u64, code: u16, reason: &str) -> Result<(), WsError> {
-    host::ws_close(conn, code, reason)
-}
+/// Per-connection data: text values by key, kept by the host for the connection's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnData(Conn);
 
-/// Per-connection data (seed 000's `ws.data`); lives as long as the connection.
-pub fn data_get(conn: u64, key: &str) -> Option<String> {
-    host::ws_data_get(conn, key)
-}
+impl ConnData {
+    /// The value under `key`.
+    pub fn get(self, key: &str) -> Option<String> {
+        host::ws_data_get(self.0 .0, key)
+    }
 
-/// Sets (or with `None`, removes) per-connection data.
-pub fn data_set(conn: u64, key: &str, value: Option<&str>) -> Result<(), WsError> {
-    host::ws_data_set(conn, key, value)
-}
+    /// Sets `key` to `value`.
+    pub fn set(self, key: &str, value: impl AsRef<str>) -> Result<(), WsError> {
+        host::ws_data_set(self.0 .0, key, Some(value.as_ref()))
+    }
 
-/// Adds the connection to `room`.
-pub fn join(conn: u64, room: &str) -> Result<(), WsError> {
-    host::ws_join(conn, room)
-}
-
-/// Removes the connection from `room`.
-pub fn leave(conn: u64, room: &str) -> Result<(), WsError> {
-    host::ws_leave(conn, room)
+    /// Removes `key`.
+    pub fn remove(self, key: &str) -> Result<(), WsError> {
+        host::ws_data_set(self.0 .0, key, None)
+    }
 }
 
 /// Sends to every member of `room` (every connection when `None`), except `except`;
 /// returns how many connections it was queued for.
-pub fn broadcast(room: Option<&str>, msg: impl Into<Payload>, except: Option<u64>) -> u32 {
-    host::ws_broadcast(room, &msg.into(), except)
+pub fn broadcast(room: Option<&str>, msg: impl Into<Payload>, except: Option<Conn>) -> u32 {
+    host::ws_broadcast(room, &msg.into(), except.map(Conn::id))
 }
 
 /// Like [`broadcast`], with `value` serialized as JSON text.
-pub fn broadcast_json(room: Option<&str>, value: &impl Serialize, except: Option<u64>) -> u32 {
-    broadcast(
-        room,
-        serde_json::to_string(value).unwrap_or_else(|_| "null".into()),
-        except,
-    )
+pub fn broadcast_json(room: Option<&str>, value: &impl Serialize, except: Option<Conn>) -> u32 {
+    broadcast(room, json_text(value), except)
 }
 
 /// The connections in `room`.
-pub fn room_members(room: &str) -> Vec<u64> {
-    host::ws_room_members(room)
+pub fn room_members(room: &str) -> Vec<Conn> {
+    host::ws_room_members(room).into_iter().map(Conn).collect()
 }

@@ -27,7 +27,7 @@ impl Plugin for Demo {
         app.get("/stream", |_| {
             Response::stream("text/plain", (0..3).map(|i| format!("chunk {i}\n")))
         });
-        app.on_ws_message(|m| match m.data()["type"].as_str() {
+        app.on_ws_message(|_ws, m| match m.data()["type"].as_str() {
             Some("ping") => Outcome::reply_json(&json!({"type": "pong"})).and_stop(),
             _ => Outcome::none(),
         });

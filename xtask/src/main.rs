@@ -284,5 +284,11 @@ fn test(root: &Path) -> Result<()> {
     // The guest SDK is its own workspace: its unit, runtime and doc tests run natively.
     let mut sdk = cargo();
     sdk.args(["test", "--manifest-path", "guest-sdk/Cargo.toml"]);
-    run(sdk, root)
+    run(sdk, root)?;
+
+    // The bundled plugins' own tests, natively, against the SDK's in-memory host
+    // (berth_sdk::testing): seconds once the SDK's dependencies are built.
+    let mut plugins = cargo();
+    plugins.args(["test", "--manifest-path", "plugins/Cargo.toml"]);
+    run(plugins, root)
 }

@@ -193,11 +193,33 @@ struct Message {
     filenames: Vec<PathBuf>,
     #[serde(default)]
     message: Option<Diagnostic>,
+    /// Whether cargo reused an earlier build of this artifact.
+    #[serde(default)]
+    fresh: bool,
+    #[serde(default)]
+    package_id: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct ArtifactTarget {
     crate_types: Vec<String>,
+    #[serde(default)]
+    name: String,
+}
+
+/// `name v1.2.3` from a package id (`registry+…#serde@1.0.228`,
+/// `path+file:///p/hello#0.1.0`), falling back to the target's name.
+fn crate_label(package_id: Option<&str>, target: &str) -> String {
+    let Some(tail) = package_id
+        .and_then(|id| id.rsplit_once('#'))
+        .map(|(_, t)| t)
+    else {
+        return target.to_string();
+    };
+    match tail.split_once('@') {
+        Some((name, version)) => format!("{name} v{version}"),
+        None => format!("{target} v{tail}"),
+    }
 }
 
 #[derive(Deserialize)]
@@ -250,6 +272,8 @@ pub(crate) fn build(
 
     let mut modules = BTreeMap::new();
     let mut errors: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let started = std::time::Instant::now();
+    let mut compiled = 0usize;
     let stdout = child.stdout.take().expect("stdout is piped");
     for line in BufReader::new(stdout).lines() {
         let Ok(line) = line else { break };
@@ -263,6 +287,16 @@ pub(crate) fn build(
             .cloned();
         match msg.reason.as_str() {
             "compiler-artifact" => {
+                if opts.progress && !msg.fresh {
+                    if let Some(target) = &msg.target {
+                        compiled += 1;
+                        eprintln!(
+                            "  [{compiled:>3}] {:<40} {:>6.1} s",
+                            crate_label(msg.package_id.as_deref(), &target.name),
+                            started.elapsed().as_secs_f64()
+                        );
+                    }
+                }
                 let (Some(name), Some(target)) = (package, &msg.target) else {
                     continue;
                 };
@@ -341,6 +375,22 @@ mod tests {
             .any(|p| "CARGO_PKG_NAME".starts_with(p)));
         assert!(!SCRUBBED.contains(&"RUSTUP_TOOLCHAIN"));
         assert!(!SCRUBBED.contains(&"CARGO_HOME"));
+    }
+
+    #[test]
+    fn labels_crates_by_package_id() {
+        assert_eq!(
+            crate_label(
+                Some("registry+https://example.invalid/index#serde@1.0.228"),
+                "serde"
+            ),
+            "serde v1.0.228"
+        );
+        assert_eq!(
+            crate_label(Some("path+file:///p/hello#0.1.0"), "hello"),
+            "hello v0.1.0"
+        );
+        assert_eq!(crate_label(None, "hello"), "hello");
     }
 
     #[test]

@@ -55,6 +55,9 @@ pub struct BuildOptions {
     pub no_install_target: bool,
     /// Print cargo's progress and warnings to stderr.
     pub verbose: bool,
+    /// Print one line to stderr per crate compiled (not per crate already built), with
+    /// the time so far: what a long first build is doing.
+    pub progress: bool,
 }
 
 /// One plugin that was built.

@@ -1,6 +1,7 @@
 //! `berth build`: plugin crates → plugin components.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use berth_build::BuildOptions;
 
@@ -18,6 +19,9 @@ pub struct Args {
     /// Show cargo's progress.
     #[arg(long, short)]
     verbose: bool,
+    /// Do not list the crates as they compile.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -25,17 +29,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         out_dir: args.out.clone(),
         target_dir: args.target_dir.clone(),
         verbose: args.verbose,
+        // cargo's own lines already say what compiles when verbose.
+        progress: !args.quiet && !args.verbose,
         ..BuildOptions::default()
     };
+    let started = Instant::now();
+    let mut total = 0;
     for path in &args.paths {
+        // A crate from `berth new` depends on the SDK this berth carries: unpack it
+        // again if the cache was cleared.
+        let manifest = std::fs::read_to_string(path.join("Cargo.toml")).unwrap_or_default();
+        if crate::sdk::used_by(&manifest) {
+            crate::sdk::unpack()?;
+        }
         for built in berth_build::build(path, &opts)? {
+            total += built.component.len();
             println!(
-                "built {:<12} {} ({} bytes)",
+                "built {:<12} {} ({} bytes; core module {} bytes)",
                 built.name,
                 built.path.display(),
-                built.component.len()
+                built.component.len(),
+                built.core_size
             );
         }
     }
+    println!(
+        "{total} bytes of plugins in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

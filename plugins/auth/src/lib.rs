@@ -27,3 +27,6 @@ impl Plugin for Auth {
 }
 
 berth_sdk::export_plugin!(Auth);
+
+#[cfg(test)]
+mod tests;

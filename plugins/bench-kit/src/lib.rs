@@ -10,16 +10,18 @@ struct BenchKit;
 
 impl Plugin for BenchKit {
     fn setup(app: &mut App, _config: &Config) -> Result<(), String> {
-        app.post("/echo-json", |req| match req.json::<Value>() {
-            Ok(value) => Response::json(&value),
-            Err(_) => Response::error("Invalid JSON body", 400),
+        app.post("/echo-json", |req| {
+            req.json::<Value>()
+                .map_err(|_| Error::bad_request("Invalid JSON body"))
         });
-        app.get("/incr", |_req| match state::incr("hits", 1) {
-            Ok(hits) => Response::json(&json!({ "hits": hits })),
-            Err(e) => Response::error(&e, 500),
+        app.get("/incr", |_req| -> Result<Value, Error> {
+            Ok(json!({ "hits": state::incr("hits", 1)? }))
         });
         Ok(())
     }
 }
 
 berth_sdk::export_plugin!(BenchKit);
+
+#[cfg(test)]
+mod tests;

@@ -14,38 +14,37 @@ const WS_PORT: &str = "ws_port";
 
 const PAGE: &str = include_str!("chat.html");
 
-fn username(conn: u64) -> String {
-    ws::data_get(conn, "username").unwrap_or_else(|| "anon".into())
+fn username(ws: Conn) -> String {
+    ws.data().get("username").unwrap_or_else(|| "anon".into())
 }
 
-fn on_message(msg: &WsMessage) -> Outcome {
+fn on_message(ws: Conn, msg: &WsMessage) -> Outcome {
     let data = msg.data();
-    let conn = msg.conn;
     match (data["type"].as_str(), data["action"].as_str()) {
         (Some("ping"), _) => Outcome::reply_json(&json!({"type": "pong"})).and_stop(),
         (Some("set_name"), _) => {
             let name = data["name"].as_str().unwrap_or("anonymous");
-            ws::data_set(conn, "username", Some(name)).ok();
+            ws.data().set("username", name).ok();
             Outcome::reply_json(&json!({"type": "name_set", "name": name})).and_stop()
         }
         (_, Some("join")) => {
             let room = data["room"].as_str().unwrap_or("general");
             // One room at a time: joining another leaves the previous one.
-            if let Some(previous) = ws::data_get(conn, "room") {
-                ws::leave(conn, &previous).ok();
+            if let Some(previous) = ws.data().get("room") {
+                ws.leave(&previous).ok();
             }
-            ws::data_set(conn, "room", Some(room)).ok();
-            ws::join(conn, room).ok();
+            ws.data().set("room", room).ok();
+            ws.join(room).ok();
             Outcome::reply_json(&json!({"action": "joined", "room": room})).and_stop()
         }
         (_, Some("message")) => {
-            if let Some(room) = ws::data_get(conn, "room") {
+            if let Some(room) = ws.data().get("room") {
                 let message = json!({
                     "action": "message",
-                    "from": username(conn),
+                    "from": username(ws),
                     "text": data["text"],
                 });
-                ws::broadcast_json(Some(&room), &message, Some(conn));
+                ws::broadcast_json(Some(&room), &message, Some(ws));
             }
             Outcome::reply_json(&json!({"action": "sent"})).and_stop()
         }
@@ -55,35 +54,34 @@ fn on_message(msg: &WsMessage) -> Outcome {
 
 impl Plugin for Chat {
     fn setup(app: &mut App, _config: &Config) -> Result<(), String> {
-        app.on(EventKind::ServerStart, |ev| {
-            if let Event::ServerStart(info) = ev {
-                let port = info.ws_addr.as_deref().and_then(|a| a.rsplit(':').next());
-                match port {
-                    Some(port) => state::set(WS_PORT, port.as_bytes()),
-                    None => {
-                        state::delete(WS_PORT);
-                    }
+        app.on_start(|info| {
+            let port = info.ws_addr.as_deref().and_then(|a| a.rsplit(':').next());
+            match port {
+                Some(port) => state::set(WS_PORT, port.as_bytes()),
+                None => {
+                    state::delete(WS_PORT);
                 }
             }
         });
-        app.on_ws_connect(|c| {
-            ws::data_set(c.conn, "username", Some("anonymous")).ok();
-        });
+        app.on_ws_connect(|ws, _| ws.data().set("username", "anonymous"));
         app.on_ws_message(on_message);
-        app.on_ws_disconnect(|d| {
-            if let Some(room) = ws::data_get(d.conn, "room") {
-                ws::leave(d.conn, &room).ok();
+        app.on_ws_disconnect(|ws, _| {
+            if let Some(room) = ws.data().get("room") {
+                ws.leave(&room).ok();
             }
-            info!("client {} disconnected", username(d.conn));
+            info!("client {} disconnected", username(ws));
         });
         // The page's fallback endpoint: the hooks above do the work on it too.
-        app.websocket("/chat/ws", |_ev| Outcome::none());
+        app.websocket("/chat/ws");
         app.get("/chat", |_req| {
             let port = state::get_string(WS_PORT).unwrap_or_default();
-            Response::html(&PAGE.replace("{{WS_PORT}}", &port))
+            Response::html(PAGE.replace("{{WS_PORT}}", &port))
         });
         Ok(())
     }
 }
 
 berth_sdk::export_plugin!(Chat);
+
+#[cfg(test)]
+mod tests;

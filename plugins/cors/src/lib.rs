@@ -89,3 +89,6 @@ impl Plugin for Cors {
 }
 
 berth_sdk::export_plugin!(Cors);
+
+#[cfg(test)]
+mod tests;

@@ -78,3 +78,6 @@ impl Plugin for Device {
 }
 
 berth_sdk::export_plugin!(Device);
+
+#[cfg(test)]
+mod tests;

@@ -5,11 +5,12 @@ struct Hello;
 
 impl Plugin for Hello {
     fn setup(app: &mut App, _config: &Config) -> Result<(), String> {
-        app.get("/hello", |_req| {
-            Response::json(&json!({"message": "Hello, World!"}))
-        });
+        app.get("/hello", |_req| json!({"message": "Hello, World!"}));
         Ok(())
     }
 }
 
 berth_sdk::export_plugin!(Hello);
+
+#[cfg(test)]
+mod tests;

@@ -18,13 +18,11 @@ impl Plugin for Logger {
         let p = prefix.clone();
         app.on_http(Method::Post, move |req| info!("{p} POST {}", req.path()));
         let p = prefix.clone();
-        app.on(EventKind::WsConnect, move |_| info!("{p} WS connected"));
+        app.on_ws_connect(move |_, _| info!("{p} WS connected"));
         let p = prefix.clone();
-        app.on(EventKind::WsDisconnect, move |_| {
-            info!("{p} WS disconnected")
-        });
+        app.on_ws_disconnect(move |_, _| info!("{p} WS disconnected"));
         let p = prefix.clone();
-        app.on(EventKind::ServerStop, move |_| info!("{p} server stopping"));
+        app.on_stop(move || info!("{p} server stopping"));
         if access {
             app.after(move |req, resp| {
                 info!("{prefix} {} {} | {}", req.method(), req.path(), resp.status);
@@ -36,3 +34,6 @@ impl Plugin for Logger {
 }
 
 berth_sdk::export_plugin!(Logger);
+
+#[cfg(test)]
+mod tests;

@@ -20,18 +20,21 @@ fn bump(key: &str, delta: i64) {
 impl Plugin for Metrics {
     fn setup(app: &mut App, _config: &Config) -> Result<(), String> {
         app.before(|_req| bump(REQUESTS, 1));
-        app.on(EventKind::WsConnect, |_| bump(CONNECTIONS, 1));
-        app.on(EventKind::WsDisconnect, |_| bump(CONNECTIONS, -1));
-        app.on(EventKind::WsMessage, |_| bump(MESSAGES, 1));
+        app.on_ws_connect(|_, _| bump(CONNECTIONS, 1));
+        app.on_ws_disconnect(|_, _| bump(CONNECTIONS, -1));
+        app.on_ws_message(|_, _| bump(MESSAGES, 1));
         app.get("/metrics", |_req| {
-            Response::json(&json!({
+            json!({
                 "requests": shared::get_i64(REQUESTS),
                 "ws_connections": shared::get_i64(CONNECTIONS),
                 "ws_messages": shared::get_i64(MESSAGES),
-            }))
+            })
         });
         Ok(())
     }
 }
 
 berth_sdk::export_plugin!(Metrics);
+
+#[cfg(test)]
+mod tests;

@@ -83,21 +83,21 @@ impl Plugin for MicroApi {
                 "comment": req.param("comment_id"),
             }))
         });
-        app.get("/search", |req| -> Result<Response, Response> {
+        app.get("/search", |req| -> Result<Value, Error> {
             let query = req.query_param("q").unwrap_or("");
             let page: i64 = match req.query_param("page") {
                 None => 1,
                 Some(p) => p
                     .trim()
                     .parse()
-                    .map_err(|_| Response::error("page must be an integer", 400))?,
+                    .map_err(|_| Error::bad_request("page must be an integer"))?,
             };
-            Ok(Response::json(&json!({"query": query, "page": page})))
+            Ok(json!({"query": query, "page": page}))
         });
         app.route("/resource", &[Method::Get, Method::Post], |req| {
             match req.method() {
-                Method::Post => Response::json_status(&json!({"created": true}), 201),
-                _ => Response::json(&json!({"items": []})),
+                Method::Post => (201, json!({"created": true})),
+                _ => (200, json!({"items": []})),
             }
         });
         app.put("/users/<id>", |req| {
@@ -142,3 +142,6 @@ impl Plugin for MicroApi {
 }
 
 berth_sdk::export_plugin!(MicroApi);
+
+#[cfg(test)]
+mod tests;

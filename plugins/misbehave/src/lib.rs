@@ -73,7 +73,7 @@ impl Plugin for Misbehave {
                 match state::try_set(&format!("{prefix}{i}"), &value) {
                     Ok(()) => stored += 1,
                     Err(e) => {
-                        error.get_or_insert(e);
+                        error.get_or_insert(e.reason().to_string());
                     }
                 }
             }
@@ -88,7 +88,7 @@ impl Plugin for Misbehave {
                 match state::incr(&format!("{prefix}{i}"), 1) {
                     Ok(_) => stored += 1,
                     Err(e) => {
-                        error.get_or_insert(e);
+                        error.get_or_insert(e.reason().to_string());
                     }
                 }
             }
@@ -191,26 +191,28 @@ impl Plugin for Misbehave {
             }
             Response::json(&json!({ "blocks": hoard.len() }))
         });
-        app.websocket("/ws/misbehave", |ev| match ev {
-            Event::WsConnect(c) if c.query_param("refuse").is_some() => {
-                Outcome::refuse(403, "Refused by plugin")
-            }
-            // What `ws-connect` was told: the test of `[server] allowed_origins`.
-            Event::WsConnect(c) if c.query_param("origin").is_some() => {
-                let origin = c.header("origin").unwrap_or("<none>");
-                ws::send(c.conn, format!("origin: {origin}")).ok();
+        app.websocket("/ws/misbehave")
+            .on_connect(|ws, c| {
+                if c.query_param("refuse").is_some() {
+                    return Outcome::refuse(403, "Refused by plugin");
+                }
+                // What `ws-connect` was told: the test of `[server] allowed_origins`.
+                if c.query_param("origin").is_some() {
+                    let origin = c.header("origin").unwrap_or("<none>");
+                    ws.send(format!("origin: {origin}")).ok();
+                }
+                if c.query_param("panic").is_some() {
+                    panic!("misbehave: panic in ws-connect")
+                }
                 Outcome::none()
-            }
-            Event::WsConnect(c) if c.query_param("panic").is_some() => {
-                panic!("misbehave: panic in ws-connect")
-            }
-            Event::WsMessage(m) => match m.text() {
+            })
+            .on_message(|ws, m| match m.text() {
                 Some("panic") => panic!("misbehave: panic in ws-message"),
                 Some(t) if t.starts_with("close ") => {
                     let mut args = t.split(' ').skip(1).map(|a| a.parse::<u32>().unwrap_or(0));
                     let code = args.next().unwrap_or(1000) as u16;
                     let reason = "é".repeat(args.next().unwrap_or(0) as usize);
-                    let _ = ws::close(m.conn, code, &reason);
+                    let _ = ws.close(code, &reason);
                     Outcome::stop()
                 }
                 Some(t) if t.starts_with("flood ") => {
@@ -222,9 +224,9 @@ impl Plugin for Misbehave {
                     // A big message first keeps the writer busy on a client that does
                     // not read, so what follows stays queued in the host.
                     if big > 0 {
-                        let _ = ws::send(m.conn, "x".repeat(big));
+                        let _ = ws.send("x".repeat(big));
                     }
-                    let accepted = (0..n).take_while(|_| ws::send(m.conn, "").is_ok()).count();
+                    let accepted = (0..n).take_while(|_| ws.send("").is_ok()).count();
                     Outcome::reply(format!("accepted {accepted}"))
                 }
                 // What the host must bound per connection: `hoard data N SIZE` stores N
@@ -237,12 +239,10 @@ impl Plugin for Misbehave {
                     let value = "x".repeat(size);
                     let accepted = match args.first() {
                         Some(&"data") => (0..n)
-                            .take_while(|i| {
-                                ws::data_set(m.conn, &format!("k{i}"), Some(&value)).is_ok()
-                            })
+                            .take_while(|i| ws.data().set(&format!("k{i}"), &value).is_ok())
                             .count(),
                         Some(&"rooms") => (0..n)
-                            .take_while(|i| ws::join(m.conn, &format!("r{i}")).is_ok())
+                            .take_while(|i| ws.join(&format!("r{i}")).is_ok())
                             .count(),
                         _ => 0,
                     };
@@ -250,9 +250,7 @@ impl Plugin for Misbehave {
                 }
                 Some("loop") => Outcome::reply(format!("unreachable {}", spin())),
                 other => Outcome::reply(format!("ok: {}", other.unwrap_or("<binary>"))),
-            },
-            _ => Outcome::none(),
-        });
+            });
         Ok(())
     }
 }
@@ -288,3 +286,6 @@ fn spin() -> u64 {
 }
 
 berth_sdk::export_plugin!(Misbehave);
+
+#[cfg(test)]
+mod tests;

@@ -30,3 +30,6 @@ impl Plugin for PubSub {
 }
 
 berth_sdk::export_plugin!(PubSub);
+
+#[cfg(test)]
+mod tests;

@@ -143,6 +143,35 @@ mod tests {
     }
 
     #[test]
+    fn limits_per_client_per_window() {
+        use berth_sdk::testing::TestApp;
+        let app = TestApp::with_config::<RateLimit>(&[
+            ("window", "10"),
+            ("max", "2"),
+            ("trusted_proxies", "10.0.0.1"),
+        ])
+        .expect("setup");
+        let from = |peer: &str| app.get("/x").remote_addr(peer);
+        assert_eq!(from("1.1.1.1:1").send().status(), 404);
+        assert_eq!(from("1.1.1.1:2").send().status(), 404);
+        let r = from("1.1.1.1:3").send();
+        assert_eq!(r.status(), 429);
+        assert_eq!(r.text(), r#"{"error":"Too many requests"}"#);
+        assert_eq!(r.header("retry-after"), Some("10"));
+        // Another client, and X-Forwarded-For from an untrusted peer, count apart.
+        let spoof = from("2.2.2.2:1").header("X-Forwarded-For", "1.1.1.1");
+        assert_eq!(spoof.send().status(), 404);
+        // Through the trusted proxy, the forwarded client is limited.
+        let r = from("10.0.0.1:1")
+            .header("X-Forwarded-For", "1.1.1.1")
+            .send();
+        assert_eq!(r.status(), 429);
+        // The window ends.
+        app.advance(Duration::from_secs(10));
+        assert_eq!(from("1.1.1.1:4").send().status(), 404);
+    }
+
+    #[test]
     fn config_forms() {
         let c = Config::new(vec![(
             "trusted_proxies".into(),

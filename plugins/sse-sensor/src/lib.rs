@@ -43,3 +43,6 @@ impl Plugin for SseSensor {
 }
 
 berth_sdk::export_plugin!(SseSensor);
+
+#[cfg(test)]
+mod tests;

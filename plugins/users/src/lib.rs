@@ -31,31 +31,27 @@ impl Plugin for Users {
             Response::json(&json!({ "users": users }))
         });
 
-        app.post("/api/users", |req| {
+        app.post("/api/users", |req| -> Result<_, Error> {
             let body: Map<String, Value> = match req.json::<Value>() {
                 Ok(Value::Object(map)) => map,
-                Ok(_) => return Response::error("JSON object body required", 400),
-                Err(_) => return Response::error("Invalid JSON body", 400),
+                Ok(_) => return Err(Error::bad_request("JSON object body required")),
+                Err(_) => return Err(Error::bad_request("Invalid JSON body")),
             };
-            let id = match state::incr("next_id", 1) {
-                Ok(id) => id,
-                Err(e) => return Response::error(&e, 500),
-            };
+            let id = state::incr("next_id", 1)?;
             let mut user = Map::new();
             user.insert("id".into(), Value::String(id.to_string()));
             // Python's `{"id": user_id, **req.body}`: body keys follow (and may override).
             user.extend(body);
             let user = Value::Object(user);
-            state::set_json(&user_key(id), &user);
+            // A refused write (the namespace's quota) answers 507, never 201.
+            state::set_json(&user_key(id), &user)?;
             // Seed 000: `for ws in app.state.ws_clients: ws.send(...)`.
             ws::broadcast_json(None, &json!({"event": "user_created", "user": user}), None);
-            Response::json_status(&user, 201)
+            Ok((201, user))
         });
 
-        app.on_ws_connect(|c| {
-            ws::data_set(c.conn, "connected_at", Some(&now_ms().to_string())).ok();
-        });
-        app.on_ws_message(|m| {
+        app.on_ws_connect(|ws, _| ws.data().set("connected_at", now_ms().to_string()));
+        app.on_ws_message(|_ws, m| {
             if m.data()["type"] == "ping" {
                 let time = now_ms() as f64 / 1000.0;
                 return Outcome::reply_json(&json!({"type": "pong", "time": time})).and_stop();
@@ -67,3 +63,6 @@ impl Plugin for Users {
 }
 
 berth_sdk::export_plugin!(Users);
+
+#[cfg(test)]
+mod tests;

@@ -73,10 +73,10 @@ fn sell(product: &str, price: f64, low_stock: i64) -> bool {
     let _ = state::incr("sales", 1);
     let _ = state::incr("revenue_cents", (price * 100.0).round() as i64);
     let now = berth_sdk::now_ms();
-    state::set_json(
-        "last_sale",
-        &json!({"product": product, "price": price, "timestamp": now as f64 / 1000.0}),
-    );
+    let last = json!({"product": product, "price": price, "timestamp": now as f64 / 1000.0});
+    if let Err(e) = state::set_json("last_sale", &last) {
+        warn!("last sale not recorded: {e}");
+    }
     info!("sold {product} for {price:.2}");
     if left < low_stock {
         let id = state::incr("events", 1).unwrap_or(0).to_string();
@@ -110,7 +110,7 @@ impl Plugin for Vending {
             return Err("need 0 <= first_sale and min_gap <= max_gap".into());
         }
 
-        app.on(EventKind::ServerStart, move |_| {
+        app.on_start(move |_| {
             let now = berth_sdk::now_ms();
             state::set("started_ms", now.to_string());
             for (product, _, units) in CATALOG {
@@ -159,3 +159,6 @@ impl Plugin for Vending {
 }
 
 berth_sdk::export_plugin!(Vending);
+
+#[cfg(test)]
+mod tests;

@@ -132,3 +132,6 @@ fn spin() -> u64 {
 }
 
 berth_sdk::export_plugin!(WireProbe);
+
+#[cfg(test)]
+mod tests;

@@ -16,7 +16,7 @@ struct WsEcho;
 /// The room that groups the clients of `/ws/chat`.
 const CHAT_ROOM: &str = "ws-echo:chat";
 
-fn echo(m: &WsMessage) -> Outcome {
+fn echo(_ws: Conn, m: &WsMessage) -> Outcome {
     match &m.payload {
         Payload::Text(text) => Outcome::reply(format!("Echo: {text}")),
         Payload::Binary(bytes) => Outcome::reply(bytes.clone()),
@@ -25,54 +25,35 @@ fn echo(m: &WsMessage) -> Outcome {
 
 impl Plugin for WsEcho {
     fn setup(app: &mut App, _config: &Config) -> Result<(), String> {
-        app.websocket("/ws", |ev| match ev {
-            Event::WsConnect(c) => {
-                ws::send(c.conn, "Connected!").ok();
-                Outcome::none()
-            }
-            Event::WsMessage(m) if m.text() == Some("bye") => {
-                ws::close(m.conn, 1000, "Normal closure").ok();
-                Outcome::none()
-            }
-            Event::WsMessage(m) => echo(m),
-            _ => Outcome::none(),
-        });
+        app.websocket("/ws")
+            .on_connect(|ws, _| ws.send("Connected!"))
+            .on_message(|ws, m| match m.text() {
+                Some("bye") => ws.close(1000, "Normal closure").into(),
+                _ => echo(ws, m),
+            });
 
-        app.websocket("/ws/echo", |ev| match ev {
-            Event::WsConnect(c) => {
-                ws::send(c.conn, "Welcome!").ok();
-                Outcome::none()
-            }
-            Event::WsMessage(m) => echo(m),
-            _ => Outcome::none(),
-        });
+        app.websocket("/ws/echo")
+            .on_connect(|ws, _| ws.send("Welcome!"))
+            .on_message(echo);
 
-        app.websocket("/ws/binary", |ev| match ev {
-            Event::WsMessage(m) => match m.binary() {
+        app.websocket("/ws/binary")
+            .on_message(|_, m| match m.binary() {
                 Some(bytes) => Outcome::reply(bytes.iter().map(|b| b ^ 0xFF).collect::<Vec<u8>>()),
                 None => Outcome::none(),
-            },
-            _ => Outcome::none(),
-        });
+            });
 
-        app.websocket("/ws/chat", |ev| {
-            match ev {
-                Event::WsConnect(c) => {
-                    ws::join(c.conn, CHAT_ROOM).ok();
-                }
-                Event::WsMessage(m) => {
-                    ws::broadcast(Some(CHAT_ROOM), m.payload.clone(), None);
-                }
-                _ => {}
-            }
-            Outcome::none()
-        });
-        app.websocket("/ws/raw", |ev| match ev {
-            Event::WsMessage(m) => Outcome::reply(m.payload.clone()),
-            _ => Outcome::none(),
-        });
+        app.websocket("/ws/chat")
+            .on_connect(|ws, _| ws.join(CHAT_ROOM))
+            .on_message(|_, m| {
+                ws::broadcast(Some(CHAT_ROOM), m.payload.clone(), None);
+            });
+        app.websocket("/ws/raw")
+            .on_message(|_, m| Outcome::reply(m.payload.clone()));
         Ok(())
     }
 }
 
 berth_sdk::export_plugin!(WsEcho);
+
+#[cfg(test)]
+mod tests;
