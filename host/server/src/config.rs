@@ -54,6 +54,10 @@
 //! backups = 3                        # server.log.1 … server.log.3
 //! level = "info"                     # RUST_LOG, when set, replaces level and modules
 //! modules = { access = "info", plugin = "debug" }
+//!
+//! [reload]                           # hot swap (config_reload.rs)
+//! watch = true                       # swap plugins as their files change
+//! settle = 0.2                       # seconds a changed file must be left alone
 //! ```
 //!
 //! **Static files are capabilities.** A plugin never reaches the file system on its own:
@@ -77,6 +81,7 @@ use berth_core::allow::AllowLists;
 use berth_core::device::GpioGrant;
 use berth_core::limits::Limits;
 
+pub use crate::config_reload::ReloadConfig;
 use crate::config_serving::{GrantSection, LogSection, SseSection, StaticSection};
 pub use crate::config_serving::{LogConfig, LogFormat, SseConfig, StaticConfig, StaticMountConfig};
 use berth_core::model::Pairs;
@@ -142,6 +147,9 @@ pub struct Config {
     /// `allowed_hosts` and `allowed_origins` (see [`berth_core::allow`]): both runtimes
     /// check them before any plugin runs.
     pub allow: AllowLists,
+    // --- hot swap (config_reload.rs) ---
+    /// `[reload]`.
+    pub reload: crate::config_reload::ReloadConfig,
 }
 
 impl Default for Config {
@@ -163,6 +171,7 @@ impl Default for Config {
             sse: SseConfig::default(),
             log: LogConfig::default(),
             allow: AllowLists::default(),
+            reload: crate::config_reload::ReloadConfig::default(),
         }
     }
 }
@@ -216,6 +225,9 @@ struct File {
     sse: SseSection,
     #[serde(default)]
     log: LogSection,
+    // --- hot swap (config_reload.rs) ---
+    #[serde(default)]
+    reload: crate::config_reload::ReloadSection,
 }
 
 #[derive(Deserialize, Default)]
@@ -489,6 +501,7 @@ impl Config {
         config.statics = crate::config_serving::resolve_static(file.statics, file.grants, base)?;
         config.sse = file.sse.resolve()?;
         config.log = file.log.resolve(base);
+        config.reload = file.reload.resolve()?;
         config.plugin_config = file
             .plugin
             .into_iter()
