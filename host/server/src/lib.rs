@@ -308,10 +308,7 @@ impl Server {
             .await;
         drop(start);
         lock_timers(&shared).reconcile(&shared);
-        let watcher = self
-            .watch
-            .clone()
-            .map(|paths| reload::watch::spawn(self.reloader.clone(), paths));
+        let watcher = reload::watch::spawn(self.reloader.clone(), self.watch.clone());
         tracing::info!("listening on http://{http_addr}");
         if let Some(addr) = ws_addr {
             tracing::info!("WebSockets on ws://{addr}");
@@ -337,9 +334,7 @@ impl Server {
             connections = shared.conns.live(),
             "shutting down (waiting up to {grace:?} for open requests)"
         );
-        if let Some(watcher) = watcher {
-            watcher.abort();
-        }
+        watcher.abort();
         lock_timers(&shared).stop();
         let _ = drain.send(conn::Phase::Drain);
         // Event streams and WebSockets never end on their own: end them so connections

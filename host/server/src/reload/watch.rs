@@ -55,13 +55,13 @@ fn relevant(path: &Path, targets: &[(PathBuf, Option<std::ffi::OsString>)]) -> b
     })
 }
 
-/// Watches `paths` and rescans through `reloader` until the task is aborted.
-pub fn spawn(reloader: Arc<Reloader>, paths: WatchPaths) -> JoinHandle<()> {
+/// Rescans through `reloader` on SIGHUP and, with `paths`, when they change, until the
+/// task is aborted.
+pub fn spawn(reloader: Arc<Reloader>, paths: Option<WatchPaths>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let kick = Arc::new(Notify::new());
-        let watched = targets(&paths);
         // Kept alive for as long as the task runs; dropping it stops the events.
-        let _watcher = start_watcher(&watched, kick.clone());
+        let _watcher = paths.map(|paths| start_watcher(&targets(&paths), kick.clone()));
         let settle = reloader.settle();
         let mut hangup = hangup();
         loop {
