@@ -418,7 +418,8 @@ fn watch_src_rebuilds_on_save_and_survives_compile_errors() {
     let krate = dir.join("live");
     let repo = berth_tests::repo_root();
     std::fs::create_dir_all(krate.join("src")).expect("mkdir");
-    std::fs::create_dir_all(krate.join(".cargo")).expect("mkdir");
+    // Cargo reads its config from the folder it runs in (the server's) upwards.
+    std::fs::create_dir_all(dir.join(".cargo")).expect("mkdir");
     std::fs::create_dir_all(dir.join("plugins")).expect("mkdir");
     let guests_dir = repo.join("tests/guests");
     std::fs::write(
@@ -435,7 +436,7 @@ fn watch_src_rebuilds_on_save_and_survives_compile_errors() {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let target = tmp.parent().unwrap_or(tmp).join("berth-plugins");
     std::fs::write(
-        krate.join(".cargo/config.toml"),
+        dir.join(".cargo/config.toml"),
         format!("[build]\ntarget-dir = {:?}\n", target.display().to_string()),
     )
     .expect("cargo config");

@@ -105,6 +105,23 @@ impl Pool {
         }
     }
 
+    /// How many idle instances the pool holds.
+    pub fn idle(&self) -> usize {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Creates instances until `n` are idle (at most `max_idle`): a swap warms the new
+    /// version like the old one was, so the requests after it do not pay for `setup`.
+    /// Stops at the first failure (the pool then makes instances on demand, as usual).
+    pub async fn warm(&self, n: usize) {
+        while self.idle() < n.min(self.max_idle) {
+            match self.fresh().await {
+                Ok((instance, _)) => self.checkin(instance),
+                Err(_) => return,
+            }
+        }
+    }
+
     /// Drops idle instances beyond `keep`; returns how many were dropped. Their memory
     /// goes back to the engine (wasmtime's pooling allocator decommits it).
     pub fn trim(&self, keep: usize) -> usize {

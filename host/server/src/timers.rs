@@ -12,7 +12,7 @@
 //! same schedule and tick the new version; [`Timers::reconcile`] (run after every swap)
 //! stops the timers that no longer exist and starts the new ones.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,24 +55,24 @@ impl Timers {
         let epoch = *self.epoch.get_or_insert_with(Instant::now);
         // `accepted` keeps registration order, so it is a subsequence of `every`.
         let every = keys(&snap);
-        let mut wanted: BTreeMap<Key, ()> = BTreeMap::new();
+        let mut wanted: BTreeSet<Key> = BTreeSet::new();
         let mut rest = every.iter();
         for accepted in &plan.accepted {
             if let Some((_, k)) = rest.find(|(candidate, _)| candidate == accepted) {
-                wanted.insert(k.clone(), ());
+                wanted.insert(k.clone());
             }
         }
         self.tasks.retain(|k, task| {
-            let keep = wanted.contains_key(k);
+            let keep = wanted.contains(k);
             if !keep {
                 task.abort();
             }
             keep
         });
-        for k in wanted.into_keys() {
-            if !self.tasks.contains_key(&k) {
-                let task = tokio::spawn(run(shared.clone(), k.clone(), epoch));
-                self.tasks.insert(k, task);
+        for k in wanted {
+            if let std::collections::btree_map::Entry::Vacant(slot) = self.tasks.entry(k) {
+                let key = slot.key().clone();
+                slot.insert(tokio::spawn(run(shared.clone(), key, epoch)));
             }
         }
     }

@@ -289,7 +289,13 @@ impl Reloader {
             Err(e) => return Candidate::Refused(source, format!("the compiler failed: {e}")),
         };
         match loader::set_up(module, &self.api, name, path, source.clone(), self.max_idle).await {
-            Ok(new) => Candidate::New(Box::new(new), started.elapsed()),
+            Ok(new) => {
+                // As warm as the version it replaces, before any request reaches it.
+                if let Some((old, _)) = current {
+                    new.0.warm(old.idle()).await;
+                }
+                Candidate::New(Box::new(new), started.elapsed())
+            }
             Err(loader::PluginError::Setup { source: e, .. }) => {
                 Candidate::Refused(source, format!("setup failed: {e}"))
             }
