@@ -22,6 +22,7 @@ berth_tests::per_runtime!(
     a_websocket_stays_open_across_a_swap_and_closes_1001_on_removal,
     bad_files_leave_the_old_version_serving,
     sighup_rescans_when_watching_is_off,
+    a_config_change_applies_while_serving,
 );
 
 /// A `berth serve` child on its own plugins folder, its log lines collected.
@@ -407,6 +408,39 @@ fn sighup_rescans_when_watching_is_off(runtime: Runtime) {
     assert!(hup.success());
     let took = served.until("/live", Duration::from_secs(2), |s, b| s == 200 && b == V1);
     assert!(took.is_some(), "{}", served.log_text());
+}
+
+fn a_config_change_applies_while_serving(runtime: Runtime) {
+    let served = Served::start(
+        "config",
+        runtime,
+        &[
+            ("hello.wasm", plugins::HELLO),
+            ("live.wasm", guests::LIVE_V1),
+        ],
+        "[plugins]\nload = [\"hello\", \"live\"]\n",
+    );
+    assert_eq!(served.get("/live"), (200, V1.to_string()));
+    let config = served.dir.join("berth.toml");
+    std::fs::write(&config, "[plugins]\nload = [\"hello\"]\n").expect("config");
+    let gone = served.until("/live", Duration::from_secs(3), |s, _| s == 404);
+    assert!(
+        gone.is_some(),
+        "left out of load: unloaded\n{}",
+        served.log_text()
+    );
+    // A config that does not parse changes nothing.
+    std::fs::write(&config, "[plugins]\nlod = []\n").expect("config");
+    let invalid = served.logged(
+        &["lod", "the running plugins keep serving"],
+        Duration::from_secs(3),
+    );
+    assert!(invalid.is_some(), "{}", served.log_text());
+    assert_eq!(served.get("/hello").0, 200);
+    std::fs::write(&config, "[plugins]\nload = [\"live\", \"hello\"]\n").expect("config");
+    let back = served.until("/live", Duration::from_secs(3), |s, b| s == 200 && b == V1);
+    assert!(back.is_some(), "{}", served.log_text());
+    assert_eq!(served.get("/hello").0, 200);
 }
 
 /// `serve --watch-src`: a crate rebuilt on save and swapped in; a compile error is

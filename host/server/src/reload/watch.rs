@@ -56,14 +56,20 @@ fn relevant(path: &Path, targets: &[(PathBuf, Option<std::ffi::OsString>)]) -> b
 }
 
 /// Rescans through `reloader` on SIGHUP and, with `paths`, when they change, until the
-/// task is aborted.
+/// task is aborted. The watch is in place when this returns (a file dropped in right
+/// after is seen), and a first rescan catches what changed while the server started.
 pub fn spawn(reloader: Arc<Reloader>, paths: Option<WatchPaths>) -> JoinHandle<()> {
+    let kick = Arc::new(Notify::new());
+    let watcher = paths.map(|paths| start_watcher(&targets(&paths), kick.clone()));
+    if watcher.is_some() {
+        kick.notify_one();
+    }
+    // Registered before `run` says it listens, so an early SIGHUP cannot kill the server.
+    let mut hangup = hangup();
     tokio::spawn(async move {
-        let kick = Arc::new(Notify::new());
         // Kept alive for as long as the task runs; dropping it stops the events.
-        let _watcher = paths.map(|paths| start_watcher(&targets(&paths), kick.clone()));
+        let _watcher = watcher;
         let settle = reloader.settle();
-        let mut hangup = hangup();
         loop {
             tokio::select! {
                 () = kick.notified() => {
