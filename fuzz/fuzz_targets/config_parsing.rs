@@ -9,7 +9,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(config) = berth_server::Config::parse(text, Path::new("/srv/berth")) {
+    if let Ok(config) = berth_config::Config::parse(text, Path::new("/srv/berth")) {
         // Whatever parsed must be usable as is.
         for name in config.plugin_config.keys() {
             let _ = config.plugin_pairs(name);

@@ -58,6 +58,11 @@ impl RawHttp {
         }
     }
 
+    /// The socket, for reads of a response that never ends (an event stream).
+    pub fn stream(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
     /// Writes bytes; the server may already have closed, which later reads will show.
     pub fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.stream.write_all(bytes)

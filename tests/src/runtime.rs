@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
 
-use berth_embedded::desktop::{self, DesktopConfig, DesktopPlugin, StdPlatform};
+use berth_embedded::desktop::{self, DesktopConfig, StdPlatform};
 
 use crate::{Config, EngineKind, TestServer};
 
@@ -95,39 +95,7 @@ impl From<EngineKind> for Runtime {
 /// `berth serve --runtime embedded` does (and refusing what it refuses: a `ws_port`).
 /// It runs on its own thread until [`TestServer::shutdown`] or the binary's exit.
 pub fn start_embedded(config: Config) -> Result<TestServer, String> {
-    if config.ws_port.is_some() {
-        return Err(
-            "the embedded runtime serves WebSockets on the HTTP port only (drop ws_port)".into(),
-        );
-    }
-    let mut plugins = Vec::new();
-    for (name, path) in berth_server::loader::plugin_files(&config).map_err(|e| e.to_string())? {
-        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        plugins.push(DesktopPlugin {
-            config: config.plugin_pairs(&name),
-            gpio: config.gpio_grant(&name),
-            name,
-            bytes,
-        });
-    }
-    let mounts: Vec<_> = config
-        .statics
-        .mounts
-        .iter()
-        .map(|m| (m.prefix.clone(), m.dir.clone(), m.max_age))
-        .collect();
-    let grants: Vec<_> = config.statics.grants.clone().into_iter().collect();
-    let statics = desktop::static_config(&config.statics.base, &mounts, &grants, 64 << 20)
-        .map_err(|e| format!("static files: {e}"))?;
-    let mut options = DesktopConfig::options(config.limits, config.server_name.clone());
-    options.allow = config.allow.clone();
-    options.sse = Some(config.sse.settings(&config.limits));
-    let desktop = DesktopConfig {
-        addr: format!("{}:{}", config.host, config.port),
-        options,
-        plugins,
-        statics,
-    };
+    let desktop = DesktopConfig::from_config(&config).map_err(|e| e.to_string())?;
     let stop = Arc::new(AtomicBool::new(false));
     let (started_tx, started) = mpsc::channel();
     let (stopped_tx, stopped) = mpsc::channel();

@@ -1,6 +1,7 @@
 //! Graceful shutdown, once per runtime, each on a server of its own: the listener closes
 //! at once, a request in flight finishes, and one that would outlast
-//! `shutdown_timeout` is cut off. (WebSockets closing with 1001 are in `ws_limits.rs`.)
+//! `shutdown_timeout` is cut off, while idle keep-alive connections and event streams
+//! end at once. (WebSockets closing with 1001 are in `ws_limits.rs`.)
 
 use std::time::{Duration, Instant};
 
@@ -8,9 +9,9 @@ use berth_tests::raw::RawHttp;
 use berth_tests::{config, per_runtime, Runtime, TestServer};
 
 per_runtime!(
-    embedded_skip = "graceful shutdown is not built on the embedded runtime yet: a stop drops its connections at once (no 1001, no grace, the listener stays bound to the caller)";
     an_open_request_finishes_and_new_ones_are_refused,
     shutdown_timeout_cuts_off_what_is_left,
+    idle_connections_and_event_streams_end_at_once,
 );
 
 fn server(rt: Runtime, shutdown_timeout: f64) -> TestServer {
@@ -73,4 +74,35 @@ fn shutdown_timeout_cuts_off_what_is_left(rt: Runtime) {
     // The client whose body never came is closed without an answer.
     let (_, sent) = stuck.closed_after();
     assert!(sent.is_empty(), "{:?}", String::from_utf8_lossy(&sent));
+}
+
+fn idle_connections_and_event_streams_end_at_once(rt: Runtime) {
+    // A grace far longer than the test: nothing here may wait for it.
+    let s = server(rt, 30.0);
+    let mut idle = RawHttp::connect(s.addr);
+    // Any answer leaves the connection kept alive and idle.
+    let r = idle.get("/nothing-here");
+    assert_eq!(r.status_line, "HTTP/1.1 404 Not Found");
+    let mut stream = RawHttp::connect(s.addr);
+    stream
+        .send(b"GET /sse/t HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    // The stream's head is out once the first bytes arrive.
+    let mut first = [0u8; 12];
+    std::io::Read::read_exact(stream.stream(), &mut first).expect("stream head");
+    assert_eq!(&first, b"HTTP/1.1 200");
+    let started = Instant::now();
+    s.shutdown();
+    let (_, sent) = idle.closed_after();
+    assert!(sent.is_empty(), "{:?}", String::from_utf8_lossy(&sent));
+    stream.closed_after();
+    assert!(
+        s.wait_stopped(Duration::from_secs(5)),
+        "the server did not stop"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopped after {:?}",
+        started.elapsed()
+    );
 }

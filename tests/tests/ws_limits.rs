@@ -36,8 +36,9 @@ berth_tests::per_runtime!(
     invalid_utf8_closes_1007,
     a_silent_client_is_closed_1011_and_a_live_one_kept,
     a_client_that_does_not_read_is_closed_1008,
+    data_and_rooms_a_plugin_holds_are_bounded,
     the_connection_cap_answers_503,
-    shutdown_closes_every_socket_with_1001: embedded_skip("graceful shutdown is not built on the embedded runtime yet: a stop drops its connections at once (no 1001, no grace, the listener stays bound to the caller)"),
+    shutdown_closes_every_socket_with_1001,
     a_crowd_of_clients_each_get_every_echo,
 );
 
@@ -133,6 +134,50 @@ fn a_silent_client_is_closed_1011_and_a_live_one_kept(rt: Runtime) {
         assert!(pings.is_err(), "the live connection ended early: {pings:?}");
         send(&mut live, "still here").await;
         assert_eq!(recv_text(&mut live).await, "Echo: still here");
+    });
+}
+
+fn data_and_rooms_a_plugin_holds_are_bounded(rt: Runtime) {
+    // Each `hoard data` entry costs its key (2 bytes), its value (100) and 64 bytes of
+    // bookkeeping: 166 bytes, so 6 fit in 1,000 and the 7th does not.
+    let server = rt.shared("hoard", || {
+        config(
+            "[plugins]\nload = [\"misbehave\"]\n[limits]\nws_max_data = 1000\nws_max_rooms = 3\n",
+            rt,
+        )
+    });
+    let url = server.ws_url("/ws/misbehave");
+    block_on(async {
+        for (within, over) in [
+            ("hoard data 6 100", "hoard data 7 100"),
+            ("hoard rooms 3", "hoard rooms 4"),
+        ] {
+            let mut ws = connect(&url).await;
+            send(&mut ws, within).await;
+            let n = within.split(' ').nth(2).unwrap_or_default();
+            assert_eq!(
+                recv_text(&mut ws).await,
+                format!("accepted {n}"),
+                "{within}"
+            );
+            // Writing the same again holds nothing more.
+            send(&mut ws, within).await;
+            assert_eq!(
+                recv_text(&mut ws).await,
+                format!("accepted {n}"),
+                "{within} again"
+            );
+            send(&mut ws, over).await;
+            assert_eq!(
+                expect_close(&mut ws).await,
+                (1008, "Connection data over limit".to_string()),
+                "{over}"
+            );
+        }
+        // The limit is per connection: a new one starts empty.
+        let mut ws = connect(&url).await;
+        send(&mut ws, "hoard data 6 100").await;
+        assert_eq!(recv_text(&mut ws).await, "accepted 6");
     });
 }
 

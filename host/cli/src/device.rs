@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use berth_server::Config;
+use berth_config::Config;
 
 /// Device tasks.
 #[derive(clap::Subcommand)]
@@ -28,7 +28,7 @@ pub struct PackArgs {
     /// Also pack folder DIR, served at URL prefix PREFIX (`--static /static=www`);
     /// repeatable.
     #[arg(long = "static", value_name = "PREFIX=DIR", value_parser = crate::statics::parse_mount)]
-    statics: Vec<crate::statics::ExtraMount>,
+    statics: Vec<berth_config::StaticMountConfig>,
 }
 
 pub fn run(command: Command) -> anyhow::Result<()> {
@@ -42,14 +42,14 @@ fn pack(args: PackArgs) -> anyhow::Result<()> {
         Some(path) => Config::load(path)?,
         // Without a config, `--static` folders are named relative to the current folder.
         None => Config {
-            statics: berth_server::config::StaticConfig {
+            statics: berth_config::StaticConfig {
                 base: PathBuf::from("."),
                 ..Default::default()
             },
             ..Config::default()
         },
     };
-    let statics = crate::statics::static_config(&config, &args.statics)?;
+    let statics = berth_embedded::desktop::static_files(&config, &args.statics)?;
     let mut plugins = Vec::new();
     for path in &args.files {
         let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {

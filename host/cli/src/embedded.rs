@@ -4,10 +4,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
+use berth_config::Config;
 use berth_core::host::Level;
-use berth_embedded::desktop::{self, DesktopConfig, DesktopPlugin, StdPlatform};
-use berth_server::Config;
+use berth_embedded::desktop::{self, DesktopConfig, StdPlatform};
 
 /// Which host serves the plugins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -16,33 +15,6 @@ pub enum Runtime {
     Server,
     /// The embedded host's single-threaded loop, on wasmi.
     Embedded,
-}
-
-/// Reads the plugin files the config names, in plugin order.
-pub fn desktop_config(config: &Config) -> anyhow::Result<DesktopConfig> {
-    if config.ws_port.is_some() {
-        bail!("the embedded runtime serves WebSockets on the HTTP port only (drop ws_port)");
-    }
-    let mut plugins = Vec::new();
-    for (name, path) in berth_server::loader::plugin_files(config)? {
-        let bytes =
-            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        plugins.push(DesktopPlugin {
-            config: config.plugin_pairs(&name),
-            gpio: config.gpio_grant(&name),
-            name,
-            bytes,
-        });
-    }
-    let mut options = DesktopConfig::options(config.limits, config.server_name.clone());
-    options.allow = config.allow.clone();
-    options.sse = Some(config.sse.settings(&config.limits));
-    Ok(DesktopConfig {
-        addr: format!("{}:{}", config.host, config.port),
-        options,
-        plugins,
-        statics: crate::statics::static_config(config, &[])?,
-    })
 }
 
 fn log(plugin: &str, level: Level, message: std::fmt::Arguments<'_>) {
@@ -60,7 +32,7 @@ fn log(plugin: &str, level: Level, message: std::fmt::Arguments<'_>) {
 
 /// Serves in the foreground until SIGINT or SIGTERM.
 pub fn serve(config: Config) -> anyhow::Result<()> {
-    let desktop = desktop_config(&config)?;
+    let desktop = DesktopConfig::from_config(&config)?;
     let (server, listener) = desktop::start(&desktop, StdPlatform::new(Box::new(log)))?;
     for plugin in server.app().plugins() {
         tracing::info!(plugin = %plugin.name, engine = "wasmi", runtime = "embedded", "loaded");

@@ -1,4 +1,4 @@
-//! Logging for `berth`, from `[log]` (see `berth_server::config`) or `RUST_LOG`.
+//! Logging for `berth`, from `[log]` (see `berth_config`) or `RUST_LOG`.
 //!
 //! - `pretty` (the default): one line per event,
 //!   `[INFO] 2024-01-15 10:30:45 | 192.168.1.50 | GET /api/data | 200 | 1.2ms` for the
@@ -24,8 +24,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use berth_config::{LogConfig, LogFormat};
 use berth_core::access::Escaped;
-use berth_server::config::{LogConfig, LogFormat};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_appender::non_blocking::WorkerGuard;

@@ -1,33 +1,15 @@
-//! The static files of a config for the embedded runtime: `[[static]]` mounts,
-//! `[grants.<plugin>] dirs`, and `berth device pack --static PREFIX=DIR`. Both
-//! `device pack` (into the store image) and `serve --runtime embedded` (into memory)
-//! use this, so the device serves exactly what the desktop run showed. The folders are
-//! read by [`berth_embedded::desktop::static_config`].
+//! `berth device pack --static PREFIX=DIR`: a folder mounted beside the config's
+//! `[[static]]` ones. The folders themselves are read by
+//! [`berth_embedded::desktop::static_files`], for `device pack` and
+//! `serve --runtime embedded` alike.
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-use berth_embedded::StaticConfig;
-use berth_server::Config;
+use berth_config::{StaticMountConfig, DEFAULT_MAX_AGE};
 
-/// The most bytes of static files one config may bring: the embedded runtime holds
-/// them in memory (and a device in its flash partition).
-pub const MAX_STATIC_BYTES: u64 = 64 << 20;
-
-/// A `--static PREFIX=DIR` mount (DIR relative to the current folder).
-#[derive(Debug, Clone)]
-pub struct ExtraMount {
-    /// The URL prefix.
-    pub prefix: String,
-    /// The folder.
-    pub dir: PathBuf,
-}
-
-/// `max-age` of a `--static` mount, as for a `[[static]]` without one.
-const DEFAULT_MAX_AGE: u32 = 3600;
-
-/// Parses `PREFIX=DIR`.
-pub fn parse_mount(arg: &str) -> Result<ExtraMount, String> {
+/// Parses `PREFIX=DIR` (DIR relative to the current folder; `max-age` as a
+/// `[[static]]` mount without one).
+pub fn parse_mount(arg: &str) -> Result<StaticMountConfig, String> {
     let (prefix, dir) = arg
         .split_once('=')
         .ok_or_else(|| format!("{arg:?}: expected PREFIX=DIR, e.g. /static=www"))?;
@@ -35,35 +17,12 @@ pub fn parse_mount(arg: &str) -> Result<ExtraMount, String> {
     if dir.is_empty() {
         return Err(format!("{arg:?}: the folder is empty"));
     }
-    Ok(ExtraMount {
+    Ok(StaticMountConfig {
         prefix,
         dir: PathBuf::from(dir),
+        max_age: DEFAULT_MAX_AGE,
     })
 }
-
-/// Reads the folders, mounts and grants the embedded runtime serves.
-pub fn static_config(config: &Config, extra: &[ExtraMount]) -> anyhow::Result<StaticConfig> {
-    let mut mounts: Vec<(String, PathBuf, u32)> = config
-        .statics
-        .mounts
-        .iter()
-        .map(|m| (m.prefix.clone(), m.dir.clone(), m.max_age))
-        .collect();
-    mounts.extend(
-        extra
-            .iter()
-            .map(|m| (m.prefix.clone(), m.dir.clone(), DEFAULT_MAX_AGE)),
-    );
-    let grants: Vec<(String, Vec<PathBuf>)> = config
-        .statics
-        .grants
-        .iter()
-        .map(|(plugin, dirs)| (plugin.clone(), dirs.clone()))
-        .collect();
-    berth_embedded::desktop::static_config(&config.statics.base, &mounts, &grants, MAX_STATIC_BYTES)
-        .context("static files")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

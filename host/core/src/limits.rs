@@ -31,6 +31,12 @@ pub struct Limits {
     /// Bytes queued for one WebSocket client that is not reading; past it the client is
     /// disconnected with 1008 rather than allowed to grow the server's memory.
     pub ws_send_queue: usize,
+    /// Bytes of per-connection data (`ws-data-set` keys and values) and room names a
+    /// plugin may hold on one WebSocket, each entry costed 64 bytes more; past it the
+    /// call fails and the connection is closed with 1008.
+    pub ws_max_data: usize,
+    /// Rooms one WebSocket may be in (`ws-join`); past it as for `ws_max_data`.
+    pub ws_max_rooms: usize,
     /// How often an idle WebSocket is pinged, ms.
     pub ws_ping_interval_ms: u64,
     /// Silence after which a WebSocket is closed with 1011, ms.
@@ -84,6 +90,8 @@ impl Default for Limits {
             ws_max_message: 64 << 10,
             ws_max_connections: 10_000,
             ws_send_queue: 1 << 20,
+            ws_max_data: 64 << 10,
+            ws_max_rooms: 64,
             ws_ping_interval_ms: 30_000,
             ws_pong_timeout_ms: 60_000,
             plugin_timeout_ms: 1_000,

@@ -39,6 +39,9 @@ pub const ITEM_OVERHEAD: usize = 64;
 /// The close code for a client whose send queue overflowed (policy violation).
 pub const CLOSE_SLOW_CONSUMER: u16 = 1008;
 
+/// The close every WebSocket gets when the server stops (going away), on both runtimes.
+pub const CLOSE_SHUTDOWN: (u16, &str) = (1001, "Server shutting down");
+
 /// Longest close reason, bytes: a close frame's payload is at most 125 bytes, two of
 /// which are the code (RFC 6455 §5.5).
 pub const MAX_CLOSE_REASON: usize = 123;
@@ -161,7 +164,14 @@ struct Conn<M> {
     data: BTreeMap<String, String>,
     /// The rooms it joined, so leaving them on disconnect needs no room scan.
     rooms: BTreeSet<String>,
+    /// What `data` and `rooms` cost: bytes plus [`ITEM_OVERHEAD`] per entry, held
+    /// against [`WsRegistry::with_budget`]'s cap.
+    held: usize,
 }
+
+/// The close a connection gets when its plugin stores more on it than
+/// `[limits] ws_max_data` or `ws_max_rooms` allow.
+pub const CLOSE_OVER_BUDGET: (u16, &str) = (CLOSE_SLOW_CONSUMER, "Connection data over limit");
 
 /// Why a connection could not be registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,6 +188,10 @@ pub struct WsRegistry<M> {
     next_id: u64,
     max_connections: usize,
     send_queue: usize,
+    /// Bytes of per-connection data and room names one connection may hold.
+    max_data: usize,
+    /// Rooms one connection may be in.
+    max_rooms: usize,
 }
 
 impl<M: Clone> WsRegistry<M> {
@@ -189,7 +203,20 @@ impl<M: Clone> WsRegistry<M> {
             next_id: 1,
             max_connections,
             send_queue,
+            max_data: usize::MAX,
+            max_rooms: usize::MAX,
         }
+    }
+
+    /// Caps what plugins may hold on one connection: `max_data` bytes of data and room
+    /// names (each entry costed [`ITEM_OVERHEAD`] more), in at most `max_rooms` rooms
+    /// (`[limits] ws_max_data`, `ws_max_rooms`). A write past either fails with
+    /// [`WsError::QueueFull`] and closes the connection with [`CLOSE_OVER_BUDGET`], as a
+    /// full send queue does: the connection has used up its share of the host.
+    pub fn with_budget(mut self, max_data: usize, max_rooms: usize) -> WsRegistry<M> {
+        self.max_data = max_data;
+        self.max_rooms = max_rooms;
+        self
     }
 
     /// Registers a new connection and returns its id.
@@ -204,6 +231,7 @@ impl<M: Clone> WsRegistry<M> {
             close: None,
             data: BTreeMap::new(),
             rooms: BTreeSet::new(),
+            held: 0,
         };
         self.conns.insert(id, conn);
         Ok(id)
@@ -323,27 +351,57 @@ impl<M: Clone> WsRegistry<M> {
         self.conns.get(&id)?.data.get(key).cloned()
     }
 
-    /// Writes (or, with `None`, removes) per-connection data.
+    /// Writes (or, with `None`, removes) per-connection data, within the budget.
     pub fn data_set(&mut self, id: u64, key: &str, value: Option<String>) -> Result<(), WsError> {
-        let data = &mut self.conn(id)?.data;
+        let max = self.max_data;
+        let conn = self.conn(id)?;
+        let entry = |v: &str| key.len() + v.len() + ITEM_OVERHEAD;
+        let old = conn.data.get(key).map_or(0, |v| entry(v));
+        let new = value.as_deref().map_or(0, entry);
+        let held = conn.held - old + new;
+        if new > old && held > max {
+            return Err(Self::over_budget(conn));
+        }
+        conn.held = held;
         match value {
-            Some(v) => data.insert(key.to_string(), v),
-            None => data.remove(key),
+            Some(v) => conn.data.insert(key.to_string(), v),
+            None => conn.data.remove(key),
         };
         Ok(())
     }
 
-    /// Adds a connection to a room.
+    /// Adds a connection to a room, within the budget.
     pub fn join(&mut self, id: u64, room: &str) -> Result<(), WsError> {
-        if self.conn(id)?.rooms.insert(room.to_string()) {
-            self.rooms.entry(room.to_string()).or_default().insert(id);
+        let (max_data, max_rooms) = (self.max_data, self.max_rooms);
+        let conn = self.conn(id)?;
+        if conn.rooms.contains(room) {
+            return Ok(());
         }
+        let held = conn.held + room.len() + ITEM_OVERHEAD;
+        if conn.rooms.len() >= max_rooms || held > max_data {
+            return Err(Self::over_budget(conn));
+        }
+        conn.held = held;
+        conn.rooms.insert(room.to_string());
+        self.rooms.entry(room.to_string()).or_default().insert(id);
         Ok(())
+    }
+
+    /// Closes a connection whose plugin went over its budget (the first close wins).
+    fn over_budget(conn: &mut Conn<M>) -> WsError {
+        if conn.close.is_none() {
+            conn.close = Some((CLOSE_OVER_BUDGET.0, String::from(CLOSE_OVER_BUDGET.1)));
+            conn.queue.wake();
+        }
+        WsError::QueueFull
     }
 
     /// Removes a connection from a room.
     pub fn leave(&mut self, id: u64, room: &str) -> Result<(), WsError> {
-        self.conn(id)?.rooms.remove(room);
+        let conn = self.conn(id)?;
+        if conn.rooms.remove(room) {
+            conn.held -= room.len() + ITEM_OVERHEAD;
+        }
         if let Some(members) = self.rooms.get_mut(room) {
             members.remove(&id);
             if members.is_empty() {

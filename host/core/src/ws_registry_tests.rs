@@ -117,3 +117,49 @@ fn the_connection_cap_is_enforced_and_data_dies_with_the_connection() {
     assert_eq!(r.data_get(a, "username"), None);
     assert!(r.open().is_ok());
 }
+
+#[test]
+fn data_and_rooms_are_held_within_the_budget() {
+    // Room for two entries of 1-byte keys and 1-byte values, or two rooms.
+    let mut r = WsRegistry::<&str>::new(10, 1 << 20).with_budget(2 * (2 + ITEM_OVERHEAD), 2);
+    let a = r.open().unwrap();
+    r.data_set(a, "k", Some("v".into())).unwrap();
+    // Rewriting a key at the same size, and removing one, never fails.
+    r.data_set(a, "k", Some("w".into())).unwrap();
+    r.data_set(a, "j", Some("v".into())).unwrap();
+    r.data_set(a, "j", None).unwrap();
+    r.data_set(a, "j", Some("v".into())).unwrap();
+    // A third entry, even an empty one, is over: its cost is not zero.
+    assert_eq!(
+        r.data_set(a, "", Some(String::new())),
+        Err(WsError::QueueFull)
+    );
+    assert_eq!(r.data_get(a, ""), None, "nothing was stored");
+    assert_eq!(
+        r.poll(a, &cx()),
+        Poll::Ready(Outbox::Close(
+            CLOSE_OVER_BUDGET.0,
+            CLOSE_OVER_BUDGET.1.into()
+        ))
+    );
+
+    // Rooms count by number, and their names count as data.
+    let b = r.open().unwrap();
+    r.join(b, "x").unwrap();
+    r.join(b, "x").unwrap();
+    r.join(b, "y").unwrap();
+    assert_eq!(r.join(b, "z"), Err(WsError::QueueFull));
+    assert!(r.room_members("z").is_empty());
+    let c = r.open().unwrap();
+    r.data_set(c, "k", Some("v".into())).unwrap();
+    r.join(c, "r").unwrap();
+    assert_eq!(r.join(c, "s"), Err(WsError::QueueFull), "over the bytes");
+    // Leaving gives the room's share back.
+    let d = r.open().unwrap();
+    r.join(d, "x").unwrap();
+    r.join(d, "y").unwrap();
+    r.leave(d, "x").unwrap();
+    r.leave(d, "x").unwrap();
+    r.join(d, "z").unwrap();
+    assert_eq!(r.room_members("z"), vec![d]);
+}

@@ -17,6 +17,7 @@ use berth_core::respond::{body_allowed, finalise, Note};
 use berth_core::stream_pull::{Pulled, Step, StreamPull};
 use berth_core::upgrade::{self, OnWsRoute};
 use berth_core::uri::parse_target;
+use embassy_futures::select::{select, Either};
 
 use crate::http::chunked::{ChunkError, ChunkedDecoder};
 use crate::http::head::{body_kind, parse_head, BodyKind, Head, Parsed};
@@ -145,6 +146,8 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
         };
         let mut invoker = server.request_invoker();
         let mut response = server.app.handle(request, &mut invoker).await;
+        // A shutdown that began meanwhile makes this the connection's last response.
+        let keep_alive = keep_alive && !server.is_draining();
         // Read before `finalise` strips it: the pacing header is for the host alone.
         let pull = StreamPull::for_headers(
             &response.headers,
@@ -266,7 +269,17 @@ async fn read_head<P: Platform, C: Connection>(
             Parsed::Incomplete => {}
         }
         let free = buf.free();
-        match read_until(server.platform(), conn, free, deadline).await {
+        let read = read_until(server.platform(), conn, free, deadline);
+        // A connection with no request begun is idle: a shutdown closes it at once.
+        let read = if began {
+            read.await
+        } else {
+            match select(server.drained(), read).await {
+                Either::First(()) => return Err(Stop::Quiet),
+                Either::Second(read) => read,
+            }
+        };
+        match read {
             // A head that never completes is cut without an answer, as the server does
             // (`header_timeout` is against slowloris, not a request to reply to).
             None | Some(Ok(0)) | Some(Err(_)) => return Err(Stop::Quiet),

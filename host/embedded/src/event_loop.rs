@@ -7,6 +7,9 @@
 //!      └─ timers: sleep until the next tick, deliver `tick` events
 //! ```
 //!
+//! A shutdown ends each slot where it stands: an idle one at once, a busy one after its
+//! connection (see [`Server::run`]).
+//!
 //! Nothing is spawned: `run` is one future, so the same code runs under embassy's
 //! executor on a microcontroller, under a plain poll loop on bare metal, and under
 //! async-io's `block_on` on a desktop.
@@ -15,19 +18,42 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::Poll;
+use core::task::{Context, Poll};
 
 use berth_core::host::Level;
 use berth_core::model::{Event, EventKind, ServerInfo};
 use berth_core::timers::{Schedule, TimerPlan};
-use embassy_futures::select::select;
+use berth_core::ws_registry::CLOSE_SHUTDOWN;
+use embassy_futures::select::{select, Either};
 
 use crate::net::{Connection, Listener, Platform};
 use crate::server::Server;
 
+/// A connection slot's task: it ends only at a shutdown.
+type Task<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
+
+/// Polls every slot task still running; `true` once none is.
+fn poll_slots(slots: &mut [Option<Task<'_>>], cx: &mut Context<'_>) -> bool {
+    let mut done = true;
+    for slot in slots.iter_mut() {
+        if let Some(task) = slot {
+            if task.as_mut().poll(cx).is_ready() {
+                *slot = None;
+            } else {
+                done = false;
+            }
+        }
+    }
+    done
+}
+
 impl<P: Platform> Server<P> {
-    /// Runs `server-start` hooks, serves `listener` until `shutdown` completes, then runs
-    /// `server-stop` hooks. `http_addr` is what `server-start` reports.
+    /// Runs `server-start` hooks, serves `listener` until `shutdown` completes, then
+    /// stops as the desktop server does: the listener closes, idle connections close,
+    /// every WebSocket is closed with 1001 and every SSE stream ends, open requests get
+    /// up to `shutdown_timeout` to finish (with `Connection: close`), and what is left
+    /// after that is dropped. Last, `server-stop` hooks run. `http_addr` is what
+    /// `server-start` reports.
     pub async fn run<L: Listener>(&self, listener: &L, http_addr: &str, shutdown: impl Future) {
         let info = ServerInfo {
             http_addr: http_addr.into(),
@@ -42,20 +68,51 @@ impl<P: Platform> Server<P> {
             .await;
         self.log(Level::Info, format_args!("listening on http://{http_addr}"));
 
-        let mut tasks: Vec<Pin<Box<dyn Future<Output = ()> + '_>>> = Vec::new();
-        for slot in 0..self.options.slots.max(1) {
-            tasks.push(Box::pin(self.slot(listener, slot)));
-        }
-        tasks.push(Box::pin(self.timers()));
-        let all = core::future::poll_fn(|cx| {
-            for task in tasks.iter_mut() {
-                let _ = task.as_mut().poll(cx);
-            }
+        let mut slots: Vec<Option<Task<'_>>> = (0..self.options.slots.max(1))
+            .map(|slot| Some(Box::pin(self.slot(listener, slot)) as Task<'_>))
+            .collect();
+        let mut timers = Box::pin(self.timers());
+        let serving = core::future::poll_fn(|cx| {
+            let _ = timers.as_mut().poll(cx);
+            poll_slots(&mut slots, cx);
             Poll::<()>::Pending
         });
-        let _ = select(all, shutdown).await;
+        let _ = select(serving, shutdown).await;
+        drop(timers);
 
-        self.log(Level::Info, format_args!("shutting down"));
+        let grace_ms = self.options.shutdown_timeout_ms;
+        self.log(
+            Level::Info,
+            format_args!(
+                "shutting down ({} connections; waiting up to {grace_ms} ms for them)",
+                self.busy.get()
+            ),
+        );
+        // From here every slot is polled again at once, so each sees the drain.
+        self.begin_drain();
+        listener.close();
+        self.host.ws_close_all(CLOSE_SHUTDOWN.0, CLOSE_SHUTDOWN.1);
+        self.host.sse_close();
+        let finished = core::future::poll_fn(|cx| {
+            if poll_slots(&mut slots, cx) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        });
+        let grace = self.platform().now_ms().saturating_add(grace_ms);
+        if let Either::Second(()) = select(finished, self.platform().sleep_until(grace)).await {
+            self.log(
+                Level::Warn,
+                format_args!(
+                    "{} connections still open after {grace_ms} ms: closing them",
+                    self.busy.get()
+                ),
+            );
+        }
+        // Dropping a slot's task drops its connection, which closes it unanswered.
+        drop(slots);
+
         self.app
             .broadcast_event(
                 EventKind::ServerStop,
@@ -65,12 +122,14 @@ impl<P: Platform> Server<P> {
             .await;
     }
 
-    /// One slot: accept, serve, close, forever.
+    /// One slot: accept, serve, close, until a shutdown.
     async fn slot<L: Listener>(&self, listener: &L, slot: usize) {
         loop {
-            let mut conn = match listener.accept(slot).await {
-                Ok(conn) => conn,
-                Err(e) => {
+            // The drain first: once it has begun, a closed listener's error is no news.
+            let mut conn = match select(self.drained(), listener.accept(slot)).await {
+                Either::First(()) => return,
+                Either::Second(Ok(conn)) => conn,
+                Either::Second(Err(e)) => {
                     // Out of sockets and the like: back off, keep serving.
                     self.log(Level::Warn, format_args!("accept failed: {e}"));
                     let at = self.platform().now_ms() + 50;

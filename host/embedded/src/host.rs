@@ -74,7 +74,10 @@ impl<P: Platform> EmbeddedHost<P> {
             store: MemoryStore::new(limits.state(), PlatformClock(platform.clone())),
             platform,
             // Connection slots already bound the WebSockets; the registry need not.
-            hub: Mutex::new(WsRegistry::new(usize::MAX, limits.ws_send_queue)),
+            hub: Mutex::new(
+                WsRegistry::new(usize::MAX, limits.ws_send_queue)
+                    .with_budget(limits.ws_max_data, limits.ws_max_rooms),
+            ),
             sse: Mutex::new(SseTable::new(sse)),
         }
     }
@@ -101,6 +104,12 @@ impl<P: Platform> EmbeddedHost<P> {
     /// Forgets a connection (its rooms and data go with it).
     pub fn ws_end(&self, conn: u64) {
         self.hub.lock().end(conn);
+    }
+
+    /// Asks every WebSocket session to close with `code` and `reason` (shutdown); a
+    /// close already requested wins.
+    pub fn ws_close_all(&self, code: u16, reason: &str) {
+        self.hub.lock().close_all(code, reason);
     }
 
     /// The number of open WebSocket connections.
@@ -154,6 +163,11 @@ impl<P: Platform> EmbeddedHost<P> {
             SsePoll::Events(events) => Ok(events),
             SsePoll::Lagged | SsePoll::Ended => Err(()),
         })
+    }
+
+    /// Ends every SSE stream and refuses new events (shutdown).
+    pub fn sse_close(&self) {
+        self.sse.lock().close();
     }
 
     /// SSE topics kept right now (for tests and diagnostics).

@@ -16,6 +16,8 @@ use berth_core::host::Level;
 pub enum NetError {
     /// The peer reset or the stack dropped the connection.
     Reset,
+    /// The listener was closed (the server is shutting down).
+    Closed,
     /// Any other failure of the underlying stack.
     Other,
 }
@@ -24,6 +26,7 @@ impl fmt::Display for NetError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             NetError::Reset => "connection reset",
+            NetError::Closed => "listener closed",
             NetError::Other => "network error",
         })
     }
@@ -59,6 +62,11 @@ pub trait Listener {
         Self: 'a;
     /// Waits for the next connection on `slot`.
     fn accept(&self, slot: usize) -> impl Future<Output = Result<Self::Conn<'_>, NetError>>;
+    /// Stops listening: the server is shutting down, and a new connection must be
+    /// refused rather than left waiting. The loop calls `accept` no more after this. A
+    /// stack that listens only while an `accept` is pending (embassy-net) has nothing
+    /// to do, which is the default.
+    fn close(&self) {}
 }
 
 /// Clock, randomness and logging: what the host API and the timeouts need from the

@@ -34,7 +34,13 @@ pub struct Options {
     /// `[sse]`: heartbeat, replay and queue sizes (`None`: berth-core's defaults within
     /// `limits`).
     pub sse: Option<berth_core::sse::SseSettings>,
+    /// `[server] shutdown_timeout`: how long a shutdown lets open requests finish and
+    /// WebSockets close before it drops what is left, ms.
+    pub shutdown_timeout_ms: u64,
 }
+
+/// The desktop server's default `shutdown_timeout`.
+pub const DEFAULT_SHUTDOWN_TIMEOUT_MS: u64 = 10_000;
 
 impl Options {
     /// A microcontroller's sizing: 4 connections (+1 to answer 503), 2 KiB buffers,
@@ -50,6 +56,8 @@ impl Options {
             ws_max_message: 4 << 10,
             ws_max_connections: 4,
             ws_send_queue: 8 << 10,
+            ws_max_data: 4 << 10,
+            ws_max_rooms: 8,
             plugin_memory: 256 << 10,
             ..Limits::default()
         };
@@ -60,6 +68,7 @@ impl Options {
             server_name: Some(String::from(concat!("Berth/", env!("CARGO_PKG_VERSION")))),
             allow: berth_core::allow::AllowLists::default(),
             sse: None,
+            shutdown_timeout_ms: DEFAULT_SHUTDOWN_TIMEOUT_MS,
         }
     }
 }
@@ -77,6 +86,9 @@ pub struct Server<P: Platform> {
     /// Set while `busy` is at or above the 80 % mark, so the warning is logged once per
     /// crossing, not once per connection.
     pub(crate) warned: Cell<bool>,
+    /// Set when a shutdown begins: slots stop accepting, idle keep-alive connections
+    /// close, responses go out with `Connection: close` ([`Server::draining`]).
+    draining: Cell<bool>,
 }
 
 impl<P: Platform> Server<P> {
@@ -103,6 +115,7 @@ impl<P: Platform> Server<P> {
             next_request: Cell::new(1),
             busy: Cell::new(0),
             warned: Cell::new(false),
+            draining: Cell::new(false),
         })
     }
 
@@ -154,6 +167,29 @@ impl<P: Platform> Server<P> {
 
     pub(crate) fn log(&self, level: Level, message: core::fmt::Arguments<'_>) {
         self.platform().log("", level, message);
+    }
+
+    /// Whether a shutdown has begun.
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.get()
+    }
+
+    /// Begins the shutdown. Whatever awaits [`Server::drained`] must then be polled:
+    /// `run` re-polls every connection right after calling this.
+    pub(crate) fn begin_drain(&self) {
+        self.draining.set(true);
+    }
+
+    /// Completes once a shutdown has begun. It registers no waker, since the flag only
+    /// changes in [`Server::begin_drain`], after which `run` polls every connection.
+    pub(crate) fn drained(&self) -> impl core::future::Future<Output = ()> + '_ {
+        core::future::poll_fn(|_| {
+            if self.draining.get() {
+                core::task::Poll::Ready(())
+            } else {
+                core::task::Poll::Pending
+            }
+        })
     }
 
     pub(crate) fn next_request_id(&self) -> u64 {

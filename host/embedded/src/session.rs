@@ -149,15 +149,41 @@ async fn flush<P: Platform, C: Connection>(
     Ok(())
 }
 
-/// After our close frame: give the peer a moment to answer with its own.
+/// After our close frame: wait, a moment at most, for the peer's, then return so the
+/// connection closes (RFC 6455 §7.1.1: the server closes the TCP connection first).
+/// Frames the peer sent before its close are dropped; bytes that do not decode mean it
+/// will not answer properly, and then only its going away or the moment's end stops the
+/// wait.
 async fn await_close<P: Platform, C: Connection>(server: &Server<P>, conn: &mut C) {
+    let limits = &server.options.limits;
     let deadline = server.platform().now_ms() + CLOSE_GRACE_MS;
+    let mut decoder = Decoder::new(limits.ws_max_frame, limits.ws_max_message);
+    let mut decodable = true;
+    let mut pending = Vec::new();
     let mut scratch = [0u8; 128];
     while let Some(Ok(n)) =
         crate::io::read_until(server.platform(), conn, &mut scratch, deadline).await
     {
         if n == 0 {
-            break;
+            return;
+        }
+        if !decodable {
+            continue;
+        }
+        pending.extend_from_slice(&scratch[..n]);
+        loop {
+            match decoder.feed(&pending) {
+                Ok((_, Some(Incoming::Close(..)))) => return,
+                Ok((0, None)) => break,
+                Ok((used, _)) => {
+                    pending.drain(..used);
+                }
+                Err(_) => {
+                    decodable = false;
+                    pending = Vec::new();
+                    break;
+                }
+            }
         }
     }
 }

@@ -7,7 +7,9 @@ use alloc::vec::Vec;
 
 use berth_core::engine::{CallError, Engine, EngineLimits, Instance, LoadError, Module, YieldNow};
 use berth_core::host::PluginHost;
-use wasmi::{Config, Linker, Store, StoreLimitsBuilder};
+use wasmi::{Config, Linker, Store};
+
+use crate::limits::GuestLimits;
 
 use crate::instance::{boxed, Export, WasmiInstance};
 use crate::load::{check_contract, main_module};
@@ -39,6 +41,18 @@ impl WasmiEngine {
     pub fn new(limits: EngineLimits) -> WasmiEngine {
         let mut config = Config::default();
         config.consume_fuel(true);
+        // wasmi translates a function on its first call and, by default, charges the
+        // call fuel for it. Out of fuel there, wasmi 2.0 fails the call for good instead
+        // of letting it resume (the lazy translation's error is not a resumable
+        // outcome), so a call whose slice was smaller than a function's translation
+        // failed as if past its deadline. Translation is a one-off cost of the module the
+        // operator loaded, not of the call that happens to come first: it is not metered.
+        // Copies (`memory.grow`, `memory.copy`…) keep wasmi's default price.
+        config.fuel_cost(wasmi::CustomFuelCosts {
+            bytes_copied_per_fuel: 64,
+            fuel_per_bytes_translated: 0,
+            fuel_per_bytes_validated: 0,
+        });
         let engine = wasmi::Engine::new(&config);
         // Defining a fixed set of distinct names cannot fail.
         let linker = crate::imports::linker(&engine).unwrap_or_else(|_| Linker::new(&engine));
@@ -111,11 +125,7 @@ fn instantiate_error(e: impl core::fmt::Display) -> CallError {
 impl WasmiModule {
     /// Creates a concrete instance whose imports call into `host`.
     pub fn instantiate_wasmi(&self, host: PluginHost) -> Result<WasmiInstance, CallError> {
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(self.limits.memory_bytes)
-            .instances(1)
-            .trap_on_grow_failure(true)
-            .build();
+        let limits = GuestLimits::new(self.limits.memory_bytes);
         let state = HostState {
             host,
             limits,

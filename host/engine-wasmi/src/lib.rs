@@ -34,7 +34,8 @@
 //! ## Limits
 //!
 //! - Memory: wasmi `StoreLimits` with `trap_on_grow_failure`, reported as
-//!   [`CallError::OutOfMemory`](berth_core::engine::CallError::OutOfMemory).
+//!   [`CallError::OutOfMemory`](berth_core::engine::CallError::OutOfMemory) — but a
+//!   growth that only ran out of fuel resumes (`limits.rs`).
 //! - Time: fuel. wasmi 2.0 can resume a call that ran out of fuel, so with `std` fuel is
 //!   handed out in slices of a few milliseconds and the wall clock is checked between
 //!   them; without `std` a call gets `timeout × fuel_per_ms` fuel in total. Either way
@@ -55,6 +56,7 @@ pub mod convert;
 mod engine;
 pub mod imports;
 mod instance;
+mod limits;
 pub mod load;
 mod runtime;
 pub mod wit;

@@ -11,7 +11,7 @@ use core::task::{Context, Poll, Waker};
 use berth_core::engine::{CallError, YieldNow};
 use berth_core::host::PluginHost;
 use wasmi::TrapCode;
-use wasmi::{AsContextMut, Func, Memory, ResumableCall, Store, StoreLimits, TypedFunc, Val};
+use wasmi::{AsContextMut, Func, Memory, ResumableCall, Store, TypedFunc, Val};
 
 use crate::abi::{malformed, GuestMemory};
 
@@ -78,17 +78,13 @@ impl Deadline {
     }
 
     /// The fuel a call runs on between two yields: a millisecond's worth with `std`
-    /// (the ready work of a server waits about one slice per busy call), up to 50 without
-    /// (a device's loop has little else to do, and each yield re-polls all of it). Below
-    /// about 1M fuel a slice was too small for some single step of a plugin's `setup`
-    /// (seed 002's micro-api under QEMU, hello on a desktop at 20k fuel a slice): the
-    /// call failed as if past its deadline, long before it. Suspected: a step that runs
-    /// out of fuel where wasmi cannot resume it (a bulk-memory operation); not confirmed.
+    /// (the ready work of a server waits about one slice per busy call), up to 5 without
+    /// (a device's loop has little else to do, and each yield re-polls all of it).
     fn slice(&self) -> u64 {
         #[cfg(feature = "std")]
         let slice_ms = 1;
         #[cfg(not(feature = "std"))]
-        let slice_ms = self.policy.timeout_ms.clamp(1, 50);
+        let slice_ms = self.policy.timeout_ms.clamp(1, 5);
         self.policy.fuel_per_ms.saturating_mul(slice_ms).max(1)
     }
 
@@ -139,7 +135,7 @@ pub(crate) struct HostState {
     /// Where the imports go.
     pub host: PluginHost,
     /// The memory cap (grow failures trap).
-    pub limits: StoreLimits,
+    pub limits: crate::limits::GuestLimits,
     /// The guest's memory and allocator, once instantiated.
     pub guest: Option<(Memory, Realloc)>,
     /// The current call's deadline.

@@ -388,3 +388,19 @@ fn measure_a_hello_call() {
     let per_call = started.elapsed() / n;
     println!("wasmi: instantiate {per_instance:?}, handle(/hello) {per_call:?} per call");
 }
+
+#[test]
+fn calls_on_slices_smaller_than_a_function_translation_complete() {
+    // At 1,000 fuel a slice, translating one of the guest's functions on its first call
+    // (on entry or deep inside the call), or growing its memory by a page, is more than
+    // a slice: the call must still finish, having yielded as often as it needed, rather
+    // than fail as past its deadline or out of memory (both wasmi 2.0 quirks, see
+    // `engine.rs` and `limits.rs`).
+    let engine = WasmiEngine::new(limits()).with_fuel_per_ms(1_000);
+    let mut inst = instance(&engine);
+    // No config: lowering it would not allocate, so the call starts on one slice.
+    let reg = block_on(inst.setup(&Vec::new()))
+        .expect("setup call")
+        .expect("setup");
+    assert_eq!(reg.routes.len(), 8);
+}

@@ -65,7 +65,7 @@ impl Default for ServerHost {
     fn default() -> Self {
         let limits = Limits::default();
         ServerHost::new(
-            Arc::new(Hub::new(limits.ws_max_connections, limits.ws_send_queue)),
+            Arc::new(Hub::new(&limits)),
             Arc::new(SseHub::default()),
             &limits,
         )

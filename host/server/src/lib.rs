@@ -16,9 +16,6 @@
 mod activity;
 mod allow;
 mod body;
-pub mod config;
-mod config_reload;
-mod config_serving;
 mod conn;
 mod file_response;
 mod host_api;
@@ -45,10 +42,13 @@ use std::time::Duration;
 use berth_core::engine::{Engine, LoadError};
 use berth_core::limits::Limits;
 use berth_core::model::{Event, EventKind, ServerInfo};
+use berth_core::ws_registry::CLOSE_SHUTDOWN;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use config::{Config, EngineKind};
+/// `berth.toml` (the [`berth_config`] crate, re-exported: the server is configured by it).
+pub use berth_config as config;
+pub use berth_config::{Config, EngineKind};
 pub use host_api::ServerHost;
 pub use loader::PluginError;
 use pool::PoolInvoker;
@@ -162,10 +162,7 @@ impl Server {
         let engine: Arc<dyn Engine> =
             engine(config.engine, &config.limits, config.cache_dir.as_deref())?.into();
         let limits = config.limits;
-        let ws_hub = Arc::new(ws::Hub::new(
-            limits.ws_max_connections,
-            limits.ws_send_queue,
-        ));
+        let ws_hub = Arc::new(ws::Hub::new(&limits));
         let sse_hub = Arc::new(sse::SseHub::new(config.sse.settings(&limits)));
         let host = Arc::new(ServerHost::new(ws_hub.clone(), sse_hub.clone(), &limits));
         let api: Arc<dyn berth_core::host::HostApi> = host.clone();
@@ -342,7 +339,7 @@ impl Server {
         shared.sse.close();
         shared
             .ws
-            .close_all(1001, "Server shutting down", grace)
+            .close_all(CLOSE_SHUTDOWN.0, CLOSE_SHUTDOWN.1, grace)
             .await;
         if tokio::time::timeout(grace, drain.closed()).await.is_err() {
             tracing::warn!(

@@ -15,22 +15,9 @@ use crate::pool::{Pool, Source};
 /// Why start-up could not load the plugins.
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
-    /// The plugins folder cannot be listed.
-    #[error("cannot read the plugins folder {dir}: {source}")]
-    Dir {
-        /// The folder.
-        dir: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// A plugin named in `[plugins] load` has no file.
-    #[error("plugin {name}: no file {path}")]
-    Missing {
-        /// The plugin.
-        name: String,
-        /// Where it was looked for.
-        path: PathBuf,
-    },
+    /// The plugin files the config names cannot be listed.
+    #[error("{0}")]
+    Files(#[from] berth_config::PluginFilesError),
     /// A plugin file cannot be read.
     #[error("cannot read plugin {path}: {source}")]
     Read {
@@ -68,39 +55,6 @@ pub struct Loaded {
     pub pools: Vec<Arc<Pool>>,
     /// How long each plugin took to read, compile (or fetch from the cache) and set up.
     pub load_times: Vec<std::time::Duration>,
-}
-
-/// The plugin files to load, in plugin order: `[plugins] load` when given, else every
-/// `*.wasm` in the folder sorted by file name.
-pub fn plugin_files(config: &Config) -> Result<Vec<(String, PathBuf)>, PluginError> {
-    let dir = &config.plugins_dir;
-    if let Some(names) = &config.load {
-        return names
-            .iter()
-            .map(|name| {
-                let path = dir.join(format!("{name}.wasm"));
-                if path.is_file() {
-                    Ok((name.clone(), path))
-                } else {
-                    Err(PluginError::Missing {
-                        name: name.clone(),
-                        path,
-                    })
-                }
-            })
-            .collect();
-    }
-    let entries = std::fs::read_dir(dir).map_err(|source| PluginError::Dir {
-        dir: dir.clone(),
-        source,
-    })?;
-    let mut files: Vec<(String, PathBuf)> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "wasm") && p.is_file())
-        .filter_map(|p| Some((p.file_stem()?.to_str()?.to_string(), p.clone())))
-        .collect();
-    files.sort();
-    Ok(files)
 }
 
 /// The hex SHA-256 of a plugin file: what a swap logs, and how a rescan tells a changed
@@ -145,12 +99,12 @@ pub(crate) async fn set_up(
     ))
 }
 
-/// The plugin files a rescan of a running server finds: like [`plugin_files`], but a
+/// The plugin files a rescan of a running server finds: like [`Config::plugin_files`], but a
 /// plugin of `[plugins] load` without a file is left out (with a warning) rather than
 /// an error — it may be on its way.
 pub(crate) fn present_plugin_files(config: &Config) -> Result<Vec<(String, PathBuf)>, PluginError> {
     let Some(names) = &config.load else {
-        return plugin_files(config);
+        return Ok(config.plugin_files()?);
     };
     let dir = &config.plugins_dir;
     let mut files = Vec::new();
@@ -198,7 +152,7 @@ pub async fn load(
     let mut pools = Vec::new();
     let mut entries = Vec::new();
     let mut load_times = Vec::new();
-    for (name, path) in plugin_files(config)? {
+    for (name, path) in config.plugin_files()? {
         let started = std::time::Instant::now();
         let (pool, entry) = load_one(engine, &api, config, &name, &path, max_idle).await?;
         load_times.push(started.elapsed());

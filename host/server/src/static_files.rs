@@ -110,7 +110,7 @@ impl StaticFiles {
                 .map(|d| canonical(d, &format!("[grants.{}] dir", plugin.name)))
                 .collect::<Result<Vec<_>, _>>()?;
             for m in &plugin.registration.mounts {
-                let prefix = match crate::config_serving::plugin_prefix(&m.prefix) {
+                let prefix = match berth_core::files::mount_prefix(&m.prefix) {
                     Ok(p) => p,
                     Err(e) => {
                         tracing::warn!(plugin = %plugin.name, "mount skipped: {e}");

@@ -227,6 +227,27 @@ impl Plugin for Misbehave {
                     let accepted = (0..n).take_while(|_| ws::send(m.conn, "").is_ok()).count();
                     Outcome::reply(format!("accepted {accepted}"))
                 }
+                // What the host must bound per connection: `hoard data N SIZE` stores N
+                // values of SIZE bytes (keys k0…), `hoard rooms N` joins rooms r0…; the
+                // reply counts what the host took.
+                Some(t) if t.starts_with("hoard ") => {
+                    let args: Vec<&str> = t.split(' ').skip(1).collect();
+                    let number = |i: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(0);
+                    let (n, size): (usize, usize) = (number(1), number(2));
+                    let value = "x".repeat(size);
+                    let accepted = match args.first() {
+                        Some(&"data") => (0..n)
+                            .take_while(|i| {
+                                ws::data_set(m.conn, &format!("k{i}"), Some(&value)).is_ok()
+                            })
+                            .count(),
+                        Some(&"rooms") => (0..n)
+                            .take_while(|i| ws::join(m.conn, &format!("r{i}")).is_ok())
+                            .count(),
+                        _ => 0,
+                    };
+                    Outcome::reply(format!("accepted {accepted}"))
+                }
                 Some("loop") => Outcome::reply(format!("unreachable {}", spin())),
                 other => Outcome::reply(format!("ok: {}", other.unwrap_or("<binary>"))),
             },

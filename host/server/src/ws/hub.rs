@@ -86,10 +86,13 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// A hub for at most `max_connections`, each with `send_queue` bytes of queue.
-    pub fn new(max_connections: usize, send_queue: usize) -> Hub {
+    /// A hub within `limits`: `ws_max_connections`, each with `ws_send_queue` bytes of
+    /// queue and `ws_max_data` / `ws_max_rooms` of data and rooms.
+    pub fn new(limits: &berth_core::limits::Limits) -> Hub {
+        let registry = WsRegistry::new(limits.ws_max_connections, limits.ws_send_queue)
+            .with_budget(limits.ws_max_data, limits.ws_max_rooms);
         Hub {
-            registry: Arc::new(Mutex::new(WsRegistry::new(max_connections, send_queue))),
+            registry: Arc::new(Mutex::new(registry)),
             left: Notify::new(),
             routed: Mutex::new(HashMap::new()),
         }
@@ -240,13 +243,24 @@ mod tests {
         WsPayload::Text(s.into())
     }
 
+    fn limits(ws_max_connections: usize, ws_send_queue: usize) -> berth_core::limits::Limits {
+        berth_core::limits::Limits {
+            ws_max_connections,
+            ws_send_queue,
+            ..Default::default()
+        }
+    }
+
     fn poll(out: &mut Outgoing) -> Poll<Outbox<Message>> {
         lock(&out.registry).poll(out.id, &Context::from_waker(Waker::noop()))
     }
 
     #[test]
     fn frames_are_queued_and_a_full_queue_closes_with_1008() {
-        let hub = Hub::new(10, 4 * (100 + berth_core::ws_registry::ITEM_OVERHEAD));
+        let hub = Hub::new(&limits(
+            10,
+            4 * (100 + berth_core::ws_registry::ITEM_OVERHEAD),
+        ));
         let (a, mut out) = hub.register("/", None).unwrap();
         let big = "x".repeat(100);
         for _ in 0..4 {
@@ -264,7 +278,7 @@ mod tests {
 
     #[test]
     fn broadcast_shares_the_frame() {
-        let hub = Hub::new(10, 1 << 20);
+        let hub = Hub::new(&limits(10, 1 << 20));
         let (a, mut ra) = hub.register("/", None).unwrap();
         let (b, mut rb) = hub.register("/", None).unwrap();
         hub.join(a.id, "r").unwrap();

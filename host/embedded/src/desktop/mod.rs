@@ -5,9 +5,11 @@
 //! are async-io timers, and [`run`] drives [`Server::run`] with async-io's `block_on` on
 //! the calling thread: one thread, like the firmware.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -19,10 +21,15 @@ use berth_core::model::Pairs;
 use berth_engine_wasmi::WasmiEngine;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 
-use crate::files::StaticFile;
 use crate::net::{Connection, Listener, NetError, Platform};
 use crate::plugins::{LoadFailure, PluginSource};
 use crate::server::{Options, Server};
+
+mod from_config;
+mod statics;
+
+pub use from_config::{static_files, FromConfigError, MAX_STATIC_BYTES};
+pub use statics::read_folder;
 
 /// Where log lines go: `(plugin, level, message)`; the plugin is empty for host lines.
 pub type LogFn = Box<dyn Fn(&str, Level, fmt::Arguments<'_>) + Send + Sync>;
@@ -101,21 +108,27 @@ impl Platform for StdPlatform {
 
 /// A listening TCP socket.
 pub struct TcpListener {
-    inner: Async<std::net::TcpListener>,
+    /// `None` once closed. Each pending `accept` holds a clone, so the socket is closed
+    /// (and new connections refused) when the last of them is dropped — at once at a
+    /// shutdown, since every idle slot stops there.
+    inner: RefCell<Option<Rc<Async<std::net::TcpListener>>>>,
+    addr: SocketAddr,
 }
 
 impl TcpListener {
     /// Binds `addr` (`host:port`; port 0 picks a free one).
     pub fn bind(addr: &str) -> io::Result<TcpListener> {
         let listener = std::net::TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
         Ok(TcpListener {
-            inner: Async::new(listener)?,
+            inner: RefCell::new(Some(Rc::new(Async::new(listener)?))),
+            addr,
         })
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get_ref().local_addr()
+        Ok(self.addr)
     }
 }
 
@@ -173,9 +186,14 @@ impl Listener for TcpListener {
     type Conn<'a> = TcpConn;
 
     async fn accept(&self, _slot: usize) -> Result<TcpConn, NetError> {
-        let (stream, remote) = self.inner.accept().await.map_err(net_error)?;
+        let listener = self.inner.borrow().clone().ok_or(NetError::Closed)?;
+        let (stream, remote) = listener.accept().await.map_err(net_error)?;
         let _ = stream.get_ref().set_nodelay(true);
         Ok(TcpConn { stream, remote })
+    }
+
+    fn close(&self) {
+        self.inner.borrow_mut().take();
     }
 }
 
@@ -214,6 +232,7 @@ impl DesktopConfig {
             server_name,
             allow: berth_core::allow::AllowLists::default(),
             sse: None,
+            shutdown_timeout_ms: crate::server::DEFAULT_SHUTDOWN_TIMEOUT_MS,
         }
     }
 }
@@ -310,139 +329,4 @@ pub fn spawn(
             io::Error::other("server thread died"),
         ))
     })
-}
-
-/// Reads every file below `root` for [`crate::files`]: paths `/`-separated and relative
-/// to `root`, content types from the extension (berth-core's rule, as the server's).
-/// Dotfiles and dot-folders are left out (they would be refused anyway), and so are
-/// symbolic links that lead outside `root` and names that are not UTF-8. Fails when the
-/// files together are over `budget` bytes (which is lowered by what was read), since
-/// the embedded runtime holds them in memory.
-pub fn read_folder(root: &std::path::Path, budget: &mut u64) -> io::Result<Vec<StaticFile>> {
-    let root = root.canonicalize()?;
-    let mut files = Vec::new();
-    let mut pending = vec![root.clone()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
-            if entry.file_name().to_string_lossy().starts_with('.') {
-                continue;
-            }
-            let Ok(real) = entry.path().canonicalize() else {
-                continue; // a dangling link
-            };
-            // Out of the folder, or through a link to a dotfile: not published.
-            let hidden = |below: &std::path::Path| {
-                below
-                    .components()
-                    .any(|c| c.as_os_str().as_encoded_bytes().first() == Some(&b'.'))
-            };
-            if real.strip_prefix(&root).map_or(true, hidden) {
-                continue;
-            }
-            if real.is_dir() {
-                pending.push(entry.path());
-                continue;
-            }
-            let Some(path) = entry
-                .path()
-                .strip_prefix(&root)
-                .ok()
-                .and_then(|p| p.to_str())
-                .map(|p| p.replace('\\', "/"))
-            else {
-                continue;
-            };
-            let bytes = std::fs::read(&real)?;
-            *budget = budget
-                .checked_sub(bytes.len() as u64)
-                .ok_or_else(|| io::Error::other("static files too large to hold in memory"))?;
-            files.push(StaticFile {
-                content_type: berth_core::files::content_type(&real),
-                path,
-                bytes,
-            });
-        }
-    }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(files)
-}
-
-/// The folders, mounts and grants of a desktop config, read from disk: each mount's
-/// and grant's folder is read once ([`read_folder`]) and named by its path relative to
-/// `base` (the config file's folder), which is how plugins name files; a folder outside
-/// `base` is named by its whole path (plugins cannot name it). `budget` bounds the bytes
-/// read in all.
-pub fn static_config(
-    base: &std::path::Path,
-    mounts: &[(String, std::path::PathBuf, u32)],
-    grants: &[(String, Vec<std::path::PathBuf>)],
-    mut budget: u64,
-) -> io::Result<crate::files::StaticConfig> {
-    let base = base.canonicalize().unwrap_or_else(|_| base.to_path_buf());
-    let mut out = crate::files::StaticConfig::default();
-    let mut folder = |dir: &std::path::Path, out: &mut crate::files::StaticConfig| {
-        let fail = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", dir.display()));
-        let real = dir.canonicalize().map_err(fail)?;
-        if !real.is_dir() {
-            return Err(fail(io::Error::other("not a folder")));
-        }
-        let name = folder_name(&base, &real);
-        if !out.folders.iter().any(|f| f.dir == name) {
-            let files = read_folder(&real, &mut budget).map_err(fail)?;
-            out.folders.push(crate::files::StaticFolder {
-                dir: name.clone(),
-                files,
-            });
-        }
-        Ok(name)
-    };
-    for (prefix, dir, max_age) in mounts {
-        let name = folder(dir, &mut out)?;
-        out.mounts.push((prefix.clone(), name, *max_age));
-    }
-    for (plugin, dirs) in grants {
-        let names = dirs
-            .iter()
-            .map(|d| folder(d, &mut out))
-            .collect::<io::Result<Vec<_>>>()?;
-        out.grants.push((plugin.clone(), names));
-    }
-    Ok(out)
-}
-
-/// `real` relative to `base`, `/`-separated; outside `base`, its whole path.
-fn folder_name(base: &std::path::Path, real: &std::path::Path) -> String {
-    let rel = real.strip_prefix(base).unwrap_or(real);
-    let parts: Vec<String> = rel
-        .components()
-        .filter_map(|c| match c {
-            std::path::Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-            _ => None,
-        })
-        .collect();
-    if parts.is_empty() {
-        // The config folder itself.
-        "root".into()
-    } else {
-        parts.join("/")
-    }
-}
-
-#[cfg(test)]
-mod folder_tests {
-    use super::folder_name;
-    use std::path::Path;
-
-    #[test]
-    fn names() {
-        let base = Path::new("/srv/app");
-        assert_eq!(folder_name(base, Path::new("/srv/app/www")), "www");
-        assert_eq!(
-            folder_name(base, Path::new("/srv/app/data/img")),
-            "data/img"
-        );
-        assert_eq!(folder_name(base, Path::new("/srv/app")), "root");
-        assert_eq!(folder_name(base, Path::new("/opt/x")), "opt/x");
-    }
 }

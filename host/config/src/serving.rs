@@ -1,6 +1,5 @@
 //! The config sections for what the host serves beyond plugin responses: `[sse]`,
-//! `[[static]]`, `[grants.<plugin>]` and `[log]`. See the [`config`](crate::config)
-//! module for the file as a whole; paths here resolve against the config file's folder.
+//! `[[static]]`, `[grants.<plugin>]` and `[log]`. See the crate docs for the file as a whole; paths here resolve against the config file's folder.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -163,8 +162,8 @@ pub(crate) struct LogSection {
     modules: BTreeMap<String, String>,
 }
 
-/// Seed 002's default `max_age` for `mount_static`.
-const DEFAULT_MAX_AGE: u32 = 3600;
+/// Seed 002's default `max_age` for `mount_static`, and a `[[static]]` mount's.
+pub const DEFAULT_MAX_AGE: u32 = 3600;
 
 impl SseSection {
     pub(crate) fn resolve(self) -> Result<SseConfig, String> {
@@ -244,11 +243,6 @@ pub(crate) fn resolve_gpio(
     Ok(out)
 }
 
-/// A plugin's mount prefix, normalised as the config's are.
-pub(crate) fn plugin_prefix(prefix: &str) -> Result<String, String> {
-    normalise_prefix(prefix)
-}
-
 impl LogSection {
     pub(crate) fn resolve(self, base: &Path) -> LogConfig {
         let mut c = LogConfig::default();
@@ -274,7 +268,7 @@ impl LogSection {
 mod tests {
     use std::path::Path;
 
-    use crate::config::{Config, LogFormat};
+    use crate::{Config, LogFormat};
 
     #[test]
     fn sections_resolve_against_the_config_folder() {

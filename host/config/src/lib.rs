@@ -1,4 +1,21 @@
-//! `berth.toml`: the server's configuration file.
+//! # berth-config
+//!
+//! `berth.toml`, the one configuration file of every Berth runtime: its schema, defaults
+//! and checks. The desktop server (`berth-server`), the embedded runtime's desktop
+//! adapter (`berth-embedded`'s `desktop`), and the `berth` command's `serve`, `inspect`
+//! and `device pack` all read it through [`Config::load`], so a key means the same
+//! everywhere and a typo is the same error everywhere.
+//!
+//! ```no_run
+//! let config = berth_config::Config::load("berth.toml".as_ref())?;
+//! for (name, path) in config.plugin_files()? {
+//!     println!("{name}: {}", path.display());
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The file:
+//!
 //!
 //! ```toml
 //! [server]
@@ -55,7 +72,7 @@
 //! level = "info"                     # RUST_LOG, when set, replaces level and modules
 //! modules = { access = "info", plugin = "debug" }
 //!
-//! [reload]                           # hot swap (config_reload.rs)
+//! [reload]                           # hot swap (reload.rs)
 //! watch = true                       # swap plugins as their files change
 //! settle = 0.2                       # seconds a changed file must be left alone
 //! ```
@@ -74,18 +91,29 @@
 //!
 //! Unknown keys are errors, so a typo never silently falls back to a default.
 
+#![deny(missing_docs)]
+
+mod limits;
+mod plugins;
+mod reload;
+mod serving;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use berth_core::allow::AllowLists;
 use berth_core::device::GpioGrant;
 use berth_core::limits::Limits;
-
-pub use crate::config_reload::ReloadConfig;
-use crate::config_serving::{GrantSection, LogSection, SseSection, StaticSection};
-pub use crate::config_serving::{LogConfig, LogFormat, SseConfig, StaticConfig, StaticMountConfig};
 use berth_core::model::Pairs;
 use serde::Deserialize;
+
+use crate::limits::{millis, LimitsSection};
+pub use crate::plugins::PluginFilesError;
+pub use crate::reload::ReloadConfig;
+use crate::serving::{GrantSection, LogSection, SseSection, StaticSection};
+pub use crate::serving::{
+    LogConfig, LogFormat, SseConfig, StaticConfig, StaticMountConfig, DEFAULT_MAX_AGE,
+};
 
 /// Which engine runs the plugins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -147,9 +175,9 @@ pub struct Config {
     /// `allowed_hosts` and `allowed_origins` (see [`berth_core::allow`]): both runtimes
     /// check them before any plugin runs.
     pub allow: AllowLists,
-    // --- hot swap (config_reload.rs) ---
+    // --- hot swap (reload.rs) ---
     /// `[reload]`.
-    pub reload: crate::config_reload::ReloadConfig,
+    pub reload: crate::reload::ReloadConfig,
 }
 
 impl Default for Config {
@@ -171,7 +199,7 @@ impl Default for Config {
             sse: SseConfig::default(),
             log: LogConfig::default(),
             allow: AllowLists::default(),
-            reload: crate::config_reload::ReloadConfig::default(),
+            reload: crate::reload::ReloadConfig::default(),
         }
     }
 }
@@ -225,9 +253,9 @@ struct File {
     sse: SseSection,
     #[serde(default)]
     log: LogSection,
-    // --- hot swap (config_reload.rs) ---
+    // --- hot swap (reload.rs) ---
     #[serde(default)]
-    reload: crate::config_reload::ReloadSection,
+    reload: crate::reload::ReloadSection,
 }
 
 #[derive(Deserialize, Default)]
@@ -249,160 +277,6 @@ struct ServerSection {
 struct PluginsSection {
     dir: Option<PathBuf>,
     load: Option<Vec<String>>,
-}
-
-/// `[limits]`: sizes in bytes, times in (fractional) seconds.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct LimitsSection {
-    max_body_size: Option<usize>,
-    max_request_line: Option<usize>,
-    max_headers: Option<usize>,
-    max_header_size: Option<usize>,
-    header_timeout: Option<f64>,
-    body_timeout: Option<f64>,
-    keep_alive_timeout: Option<f64>,
-    max_keep_alive_requests: Option<u32>,
-    max_connections: Option<usize>,
-    ws_max_frame: Option<usize>,
-    ws_max_message: Option<usize>,
-    ws_max_connections: Option<usize>,
-    ws_send_queue: Option<usize>,
-    ws_ping_interval: Option<f64>,
-    ws_pong_timeout: Option<f64>,
-    plugin_timeout: Option<f64>,
-    request_timeout: Option<f64>,
-    plugin_memory: Option<usize>,
-    state_max_keys: Option<usize>,
-    state_max_bytes: Option<usize>,
-    state_max_value: Option<usize>,
-    sse_max_topics: Option<usize>,
-    sse_replay_bytes: Option<usize>,
-    max_timers: Option<usize>,
-    timer_min_interval: Option<f64>,
-    max_response_headers: Option<usize>,
-    stream_timeout: Option<f64>,
-}
-
-/// Seconds as whole milliseconds; negative and NaN are 0, and huge values saturate
-/// (`as` from a float saturates), so no value from a file can panic.
-fn millis(seconds: f64) -> u64 {
-    (seconds.max(0.0) * 1000.0).round() as u64
-}
-
-impl LimitsSection {
-    fn apply(self, l: &mut Limits) {
-        let LimitsSection {
-            max_body_size,
-            max_request_line,
-            max_headers,
-            max_header_size,
-            header_timeout,
-            body_timeout,
-            keep_alive_timeout,
-            max_keep_alive_requests,
-            max_connections,
-            ws_max_frame,
-            ws_max_message,
-            ws_max_connections,
-            ws_send_queue,
-            ws_ping_interval,
-            ws_pong_timeout,
-            plugin_timeout,
-            request_timeout,
-            plugin_memory,
-            state_max_keys,
-            state_max_bytes,
-            state_max_value,
-            sse_max_topics,
-            sse_replay_bytes,
-            max_timers,
-            timer_min_interval,
-            max_response_headers,
-            stream_timeout,
-        } = self;
-        if let Some(v) = max_response_headers {
-            l.max_response_headers = v;
-        }
-        if let Some(v) = stream_timeout {
-            l.stream_timeout_ms = millis(v);
-        }
-        if let Some(v) = max_body_size {
-            l.max_body_size = v;
-        }
-        if let Some(v) = max_request_line {
-            l.max_request_line = v;
-        }
-        if let Some(v) = max_headers {
-            l.max_headers = v;
-        }
-        if let Some(v) = max_header_size {
-            l.max_header_size = v;
-        }
-        if let Some(v) = header_timeout {
-            l.header_timeout_ms = millis(v);
-        }
-        if let Some(v) = body_timeout {
-            l.body_timeout_ms = millis(v);
-        }
-        if let Some(v) = keep_alive_timeout {
-            l.keep_alive_timeout_ms = millis(v);
-        }
-        if let Some(v) = max_keep_alive_requests {
-            l.max_keep_alive_requests = v;
-        }
-        if let Some(v) = max_connections {
-            l.max_connections = v;
-        }
-        if let Some(v) = ws_max_frame {
-            l.ws_max_frame = v;
-        }
-        if let Some(v) = ws_max_message {
-            l.ws_max_message = v;
-        }
-        if let Some(v) = ws_max_connections {
-            l.ws_max_connections = v;
-        }
-        if let Some(v) = ws_send_queue {
-            l.ws_send_queue = v;
-        }
-        if let Some(v) = ws_ping_interval {
-            l.ws_ping_interval_ms = millis(v);
-        }
-        if let Some(v) = ws_pong_timeout {
-            l.ws_pong_timeout_ms = millis(v);
-        }
-        if let Some(v) = plugin_timeout {
-            l.plugin_timeout_ms = millis(v);
-        }
-        if let Some(v) = request_timeout {
-            l.request_timeout_ms = millis(v);
-        }
-        if let Some(v) = plugin_memory {
-            l.plugin_memory = v;
-        }
-        if let Some(v) = state_max_keys {
-            l.state_max_keys = v;
-        }
-        if let Some(v) = state_max_bytes {
-            l.state_max_bytes = v;
-        }
-        if let Some(v) = state_max_value {
-            l.state_max_value = v;
-        }
-        if let Some(v) = sse_max_topics {
-            l.sse_max_topics = v;
-        }
-        if let Some(v) = sse_replay_bytes {
-            l.sse_replay_bytes = v;
-        }
-        if let Some(v) = max_timers {
-            l.max_timers = v;
-        }
-        if let Some(v) = timer_min_interval {
-            l.timer_min_interval_ms = millis(v);
-        }
-    }
 }
 
 /// A TOML value as the text a plugin's `setup` receives: scalars as themselves,
@@ -497,8 +371,8 @@ impl Config {
         }
         config.load = file.plugins.load;
         file.limits.apply(&mut config.limits);
-        config.gpio_grants = crate::config_serving::resolve_gpio(&file.grants)?;
-        config.statics = crate::config_serving::resolve_static(file.statics, file.grants, base)?;
+        config.gpio_grants = crate::serving::resolve_gpio(&file.grants)?;
+        config.statics = crate::serving::resolve_static(file.statics, file.grants, base)?;
         config.sse = file.sse.resolve()?;
         config.log = file.log.resolve(base);
         config.reload = file.reload.resolve()?;
@@ -528,5 +402,4 @@ impl Config {
 }
 
 #[cfg(test)]
-#[path = "config_tests.rs"]
 mod tests;

@@ -87,3 +87,38 @@ fn typos_are_errors() {
     assert!(err.contains("max_body"), "{err}");
     assert!(Config::parse("[server]\nengine = \"v8\"\n", Path::new(".")).is_err());
 }
+
+#[test]
+fn plugin_files_follow_load_then_file_names() {
+    let dir = std::env::temp_dir().join(format!("berth-config-plugins-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["b.wasm", "a.wasm", "notes.txt"] {
+        std::fs::write(dir.join(f), b"").unwrap();
+    }
+    let mut c = Config {
+        plugins_dir: dir.clone(),
+        ..Config::default()
+    };
+    let names = |c: &Config| -> Vec<String> {
+        c.plugin_files()
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect()
+    };
+    assert_eq!(names(&c), ["a", "b"]);
+    c.load = Some(vec!["b".into(), "a".into()]);
+    assert_eq!(names(&c), ["b", "a"]);
+    c.load = Some(vec!["c".into()]);
+    let err = c.plugin_files().unwrap_err();
+    assert!(
+        matches!(err, PluginFilesError::Missing { ref name, .. } if name == "c"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    c.load = None;
+    assert!(matches!(
+        c.plugin_files(),
+        Err(PluginFilesError::Dir { .. })
+    ));
+}
