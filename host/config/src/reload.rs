@@ -60,3 +60,33 @@ impl ReloadSection {
         Ok(config)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Config;
+    use std::path::Path;
+    use std::time::Duration;
+
+    #[test]
+    fn reload_defaults_keys_and_bad_values() {
+        let config = Config::parse("", Path::new(".")).expect("empty");
+        assert!(config.reload.watch);
+        assert_eq!(config.reload.settle, Duration::from_millis(200));
+        let config = Config::parse("[reload]\nwatch = false\nsettle = 0.05\n", Path::new("."))
+            .expect("valid");
+        assert!(!config.reload.watch);
+        assert_eq!(config.reload.settle, Duration::from_millis(50));
+        for bad in [
+            "settle = -1.0",
+            "settle = 61.0",
+            "settle = nan",
+            "watched = true",
+        ] {
+            let err = Config::parse(&format!("[reload]\n{bad}\n"), Path::new(".")).expect_err(bad);
+            assert!(
+                err.contains("settle") || err.contains("watched"),
+                "{bad}: {err}"
+            );
+        }
+    }
+}
