@@ -33,6 +33,7 @@ fn main() {
     for dir in ["plugins", "guest-sdk", "wit"] {
         rerun_if_changed(&root.join(dir));
     }
+    rerun_if_changed(&manifest.join("guests"));
 
     // OUT_DIR is <target>/<profile>/build/<pkg>/out: share one plugin target dir per
     // workspace target dir, so rebuilding the tests does not rebuild every plugin.
@@ -73,4 +74,27 @@ fn main() {
     all.push_str("];\n");
     code.push_str(&all);
     std::fs::write(out.join("plugins.rs"), code).expect("write plugins.rs");
+
+    // The test-only guests (tests/guests): into a folder of their own, so a server of
+    // `plugins::DIR` never loads them by accident.
+    let guests_out = out.join("guests");
+    let opts = berth_build::BuildOptions {
+        out_dir: Some(guests_out.clone()),
+        ..opts
+    };
+    let built = match berth_build::build(&manifest.join("guests"), &opts) {
+        Ok(built) => built,
+        Err(e) => panic!("building the test guests failed:\n{e}"),
+    };
+    let mut code = String::new();
+    for b in &built {
+        let ident = b.name.to_uppercase().replace('-', "_");
+        let _ = writeln!(code, "/// The `{}` test guest component.", b.name);
+        let _ = writeln!(
+            code,
+            "pub const {ident}: &[u8] = include_bytes!({:?});",
+            b.path.display().to_string()
+        );
+    }
+    std::fs::write(out.join("guests.rs"), code).expect("write guests.rs");
 }

@@ -25,6 +25,11 @@ pub mod plugins {
     include!(concat!(env!("OUT_DIR"), "/plugins.rs"));
 }
 
+/// Test-only guests (`tests/guests`): the versions of the hot-swap tests' `live` plugin.
+pub mod guests {
+    include!(concat!(env!("OUT_DIR"), "/guests.rs"));
+}
+
 /// The repository root.
 pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -168,6 +173,8 @@ fn for_tests(mut config: Config, runtime: Runtime) -> Config {
     };
     config.host = "127.0.0.1".into();
     config.engine = runtime.engine();
+    // Nothing changes under the suites' plugin folder: no watcher per test server.
+    config.reload.watch = false;
     config
 }
 

@@ -43,6 +43,8 @@ tasks:
   test            install the test clients (Python, Chromium), then run every test
   bench           every benchmark scenario vs native baselines; writes BENCHMARKS.md
   ci              fmt check, clippy -D warnings, then test (as .ci/run)
+  swap-bench      [--release]  hot swap: swap time p50/p99 over 100 swaps (SWAPS) and
+                  the request latency during swaps vs without, per engine
   soak            [--minutes N] [--engine wasmtime|wasmi] [--release]
                   mixed HTTP/WebSocket/SSE traffic and misbehaving plugins against the
                   berth binary on loopback (10 min by default): no unexpected errors,
@@ -63,6 +65,7 @@ fn main() -> Result<()> {
         Some("test") => test(&root),
         Some("bench") => bench::bench(&root),
         Some("ci") => ci(&root),
+        Some("swap-bench") => swap_bench(&root, args[1..].iter().any(|a| a == "--release")),
         Some("qemu") => qemu::qemu(&root, &args[1..]),
         Some("firmware") => firmware::firmware(&root, &args[1..]),
         Some("soak") => {
@@ -273,6 +276,26 @@ fn ci(root: &Path) -> Result<()> {
 }
 
 /// Every test: the black-box suites need the Python clients and Chromium.
+/// The hot-swap benchmark: an ignored test of berth-tests (the dev profile, whose
+/// dependencies are optimised, unless `release`).
+fn swap_bench(root: &Path, release: bool) -> Result<()> {
+    let mut bench = cargo();
+    bench.arg("test");
+    if release {
+        bench.arg("--release");
+    }
+    bench.args([
+        "-p",
+        "berth-tests",
+        "--test",
+        "swap_bench",
+        "--",
+        "--ignored",
+        "--nocapture",
+    ]);
+    run(bench, root)
+}
+
 fn test(root: &Path) -> Result<()> {
     run(Command::new(root.join("scripts/test-deps.sh")), root)?;
 

@@ -1,6 +1,7 @@
 //! `berth`: serve Wasm plugins over HTTP, build them, inspect them.
 
 mod build;
+mod dev;
 mod device;
 mod embedded;
 mod inspect;

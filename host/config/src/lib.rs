@@ -71,6 +71,10 @@
 //! backups = 3                        # server.log.1 … server.log.3
 //! level = "info"                     # RUST_LOG, when set, replaces level and modules
 //! modules = { access = "info", plugin = "debug" }
+//!
+//! [reload]                           # hot swap (reload.rs)
+//! watch = true                       # swap plugins as their files change
+//! settle = 0.2                       # seconds a changed file must be left alone
 //! ```
 //!
 //! **Static files are capabilities.** A plugin never reaches the file system on its own:
@@ -91,6 +95,7 @@
 
 mod limits;
 mod plugins;
+mod reload;
 mod serving;
 
 use std::collections::BTreeMap;
@@ -104,6 +109,7 @@ use serde::Deserialize;
 
 use crate::limits::{millis, LimitsSection};
 pub use crate::plugins::PluginFilesError;
+pub use crate::reload::ReloadConfig;
 use crate::serving::{GrantSection, LogSection, SseSection, StaticSection};
 pub use crate::serving::{
     LogConfig, LogFormat, SseConfig, StaticConfig, StaticMountConfig, DEFAULT_MAX_AGE,
@@ -169,6 +175,9 @@ pub struct Config {
     /// `allowed_hosts` and `allowed_origins` (see [`berth_core::allow`]): both runtimes
     /// check them before any plugin runs.
     pub allow: AllowLists,
+    // --- hot swap (reload.rs) ---
+    /// `[reload]`.
+    pub reload: crate::reload::ReloadConfig,
 }
 
 impl Default for Config {
@@ -190,6 +199,7 @@ impl Default for Config {
             sse: SseConfig::default(),
             log: LogConfig::default(),
             allow: AllowLists::default(),
+            reload: crate::reload::ReloadConfig::default(),
         }
     }
 }
@@ -243,6 +253,9 @@ struct File {
     sse: SseSection,
     #[serde(default)]
     log: LogSection,
+    // --- hot swap (reload.rs) ---
+    #[serde(default)]
+    reload: crate::reload::ReloadSection,
 }
 
 #[derive(Deserialize, Default)]
@@ -362,6 +375,7 @@ impl Config {
         config.statics = crate::serving::resolve_static(file.statics, file.grants, base)?;
         config.sse = file.sse.resolve()?;
         config.log = file.log.resolve(base);
+        config.reload = file.reload.resolve()?;
         config.plugin_config = file
             .plugin
             .into_iter()

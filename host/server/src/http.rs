@@ -28,6 +28,7 @@ use crate::body::{to_hyper, ResponseBody};
 use crate::invoker::TrackingInvoker;
 use crate::meta::{Headers, RequestMeta};
 use crate::respond::respond;
+use crate::snapshot::Snapshot;
 use crate::{ws, Port, Shared};
 use berth_core::ws::Endpoint;
 
@@ -48,10 +49,15 @@ pub async fn serve(
     let mut response = if let Err(rejection) = checked {
         to_hyper(rejection, false)
     } else {
-        match websocket(&shared, port, &req) {
-            Some(Ok((endpoint, key))) => ws::accept(&shared, remote, req, endpoint, &key).await,
+        // The plugin set this request runs on, start to finish, whatever swaps happen
+        // meanwhile (see `snapshot`).
+        let snap = shared.live.load_full();
+        match websocket(&snap, port, &req) {
+            Some(Ok((endpoint, key))) => {
+                ws::accept(&shared, &snap, remote, req, endpoint, &key).await
+            }
             Some(Err(refused)) => to_hyper(refused, false),
-            None => http(&shared, &activity, remote, req).await,
+            None => http(&shared, &snap, &activity, remote, req).await,
         }
     };
     if last && response.status() != hyper::StatusCode::SWITCHING_PROTOCOLS {
@@ -118,7 +124,7 @@ pub fn check_head<B>(
 /// that serves it (with the client's key) or the response that says why it cannot be
 /// one. The rules are berth-core's [`upgrade`]; this only knows the ports.
 fn websocket(
-    shared: &Shared,
+    snap: &Snapshot,
     port: Port,
     req: &hyper::Request<Incoming>,
 ) -> Option<Result<(Endpoint, String), Response>> {
@@ -131,8 +137,8 @@ fn websocket(
         }),
         Port::Http => {
             let path = req.uri().path();
-            let (target, _) = shared.app.ws_route(path)?;
-            match upgrade::on_ws_route(attempt, shared.app.router(), path) {
+            let (target, _) = snap.app.ws_route(path)?;
+            match upgrade::on_ws_route(attempt, snap.app.router(), path) {
                 OnWsRoute::Accept(key) => Some(Ok((Endpoint::Route(target), key))),
                 OnWsRoute::Http => None,
                 OnWsRoute::Respond(r) => Some(Err(r)),
@@ -144,6 +150,7 @@ fn websocket(
 /// Serves a plain HTTP request through the pipeline.
 async fn http(
     shared: &Arc<Shared>,
+    snap: &Arc<Snapshot>,
     activity: &Activity,
     remote: SocketAddr,
     req: hyper::Request<Incoming>,
@@ -156,8 +163,8 @@ async fn http(
             // Plugin calls run inline as futures that yield while the guest computes, each
             // bounded by `plugin_timeout` and all of them by `request_timeout`.
             let budget = Duration::from_millis(shared.limits.request_timeout_ms);
-            let mut invoker = TrackingInvoker::new(&shared.pools, budget);
-            let mut response = shared.app.handle(request, &mut invoker).await;
+            let mut invoker = TrackingInvoker::new(&snap.pools, budget);
+            let mut response = snap.app.handle(request, &mut invoker).await;
             // Read before `finalise` strips it: the pacing header is for the host alone.
             let pull =
                 StreamPull::for_headers(&response.headers, 0, shared.limits.stream_timeout_ms);
@@ -165,7 +172,7 @@ async fn http(
                 tracing::warn!("{note}");
             }
             let origin = invoker.into_origin(&response.body);
-            respond(shared, response, origin, &meta, head, pull).await
+            respond(shared, snap, response, origin, &meta, head, pull).await
         }
         Err(rejection) => to_hyper(rejection, false),
     }

@@ -17,6 +17,7 @@
 //! pinned instance is dropped (its guest-side state holds the abandoned iterator).
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use berth_core::engine::{CallError, Instance};
@@ -29,8 +30,10 @@ use crate::pool::Pool;
 
 /// Which plugin produced the final body, and the instance a stream needs.
 pub struct Origin {
-    /// Index of the plugin (and of its pool).
+    /// Index of the plugin (and of its pool) in the request's snapshot.
     pub plugin: usize,
+    /// Its pool: a stream goes on pulling from it even after a swap replaced it.
+    pub pool: Arc<Pool>,
     /// The body it produced.
     body: Body,
     /// For `Body::Stream`: the pinned instance holding the iterator.
@@ -40,7 +43,7 @@ pub struct Origin {
 /// Calls plugins through their pools, within the request's budget, and tracks the
 /// origin of non-bytes bodies.
 pub struct TrackingInvoker<'a> {
-    pools: &'a [Pool],
+    pools: &'a [Arc<Pool>],
     origin: Option<Origin>,
     /// When the request's plugin calls together must be done (`request_timeout`).
     deadline: Instant,
@@ -49,7 +52,7 @@ pub struct TrackingInvoker<'a> {
 impl<'a> TrackingInvoker<'a> {
     /// An invoker over the app's pools (pool `i` belongs to plugin `i`) whose calls
     /// together may take `budget`.
-    pub fn new(pools: &'a [Pool], budget: Duration) -> TrackingInvoker<'a> {
+    pub fn new(pools: &'a [Arc<Pool>], budget: Duration) -> TrackingInvoker<'a> {
         TrackingInvoker {
             pools,
             origin: None,
@@ -62,7 +65,7 @@ impl<'a> TrackingInvoker<'a> {
     fn track<R>(
         &mut self,
         to: Target,
-        pool: &Pool,
+        pool: &Arc<Pool>,
         instance: Box<dyn Instance>,
         result: Result<R, CallError>,
         previous: Option<&Body>,
@@ -86,6 +89,7 @@ impl<'a> TrackingInvoker<'a> {
                 // A body this replaces is abandoned; so is its pinned instance, if any.
                 self.origin = Some(Origin {
                     plugin: to.plugin,
+                    pool: pool.clone(),
                     body,
                     instance,
                 });
@@ -105,10 +109,10 @@ impl<'a> TrackingInvoker<'a> {
 
 /// The pool of `to`, and one of its instances, while the request's budget lasts.
 async fn checkout(
-    pools: &[Pool],
+    pools: &[Arc<Pool>],
     deadline: Instant,
     to: Target,
-) -> Result<(&Pool, Box<dyn Instance>), CallError> {
+) -> Result<(&Arc<Pool>, Box<dyn Instance>), CallError> {
     let pool = pools
         .get(to.plugin)
         .ok_or_else(|| CallError::Instantiate("no such plugin".into()))?;

@@ -24,7 +24,9 @@ mod invoker;
 pub mod loader;
 mod meta;
 mod pool;
+pub mod reload;
 mod respond;
+mod snapshot;
 pub mod sse;
 mod static_files;
 mod stream;
@@ -40,7 +42,6 @@ use std::time::Duration;
 use berth_core::engine::{Engine, LoadError};
 use berth_core::limits::Limits;
 use berth_core::model::{Event, EventKind, ServerInfo};
-use berth_core::pipeline::App;
 use berth_core::ws_registry::CLOSE_SHUTDOWN;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -50,7 +51,7 @@ pub use berth_config as config;
 pub use berth_config::{Config, EngineKind};
 pub use host_api::ServerHost;
 pub use loader::PluginError;
-use pool::{Pool, PoolInvoker};
+use pool::PoolInvoker;
 pub use static_files::StaticError;
 
 /// Why the server could not start.
@@ -82,15 +83,16 @@ pub enum StartError {
 
 /// What every connection shares.
 pub(crate) struct Shared {
-    pub(crate) app: App,
-    pub(crate) pools: Vec<Pool>,
+    /// The plugin set: loaded once per request, swapped whole (see [`snapshot`]).
+    pub(crate) live: snapshot::Live,
+    /// The running timers, reconciled with the live snapshot after every swap.
+    pub(crate) timers: std::sync::Mutex<timers::Timers>,
     pub(crate) limits: Limits,
     pub(crate) next_request_id: AtomicU64,
     /// Every open WebSocket, whichever port it came in on.
     pub(crate) ws: Arc<ws::Hub>,
     /// Every SSE subscriber, by topic.
     pub(crate) sse: Arc<sse::SseHub>,
-    pub(crate) statics: static_files::StaticFiles,
     /// Live TCP connections on every listener, against `max_connections`.
     pub(crate) conns: Arc<conn::ConnLimiter>,
     /// `[server]` `allowed_hosts` / `allowed_origins`.
@@ -113,6 +115,10 @@ pub struct Server {
     shared: Arc<Shared>,
     /// How long shutdown waits for in-flight requests and WebSocket close handshakes.
     shutdown_timeout: Duration,
+    /// Rescans the plugins (hot swap).
+    reloader: Arc<reload::Reloader>,
+    /// What `run` watches for changes; `None` when it does not (`[reload] watch`).
+    watch: Option<reload::watch::WatchPaths>,
 }
 
 /// Creates the configured engine; wasmtime keeps compiled plugins in `cache_dir`.
@@ -153,12 +159,14 @@ fn tokio_yield() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
 impl Server {
     /// Loads the plugins and binds the listener. Nothing is served until [`Server::run`].
     pub async fn start(config: Config) -> Result<Server, StartError> {
-        let engine = engine(config.engine, &config.limits, config.cache_dir.as_deref())?;
+        let engine: Arc<dyn Engine> =
+            engine(config.engine, &config.limits, config.cache_dir.as_deref())?.into();
         let limits = config.limits;
         let ws_hub = Arc::new(ws::Hub::new(&limits));
         let sse_hub = Arc::new(sse::SseHub::new(config.sse.settings(&limits)));
         let host = Arc::new(ServerHost::new(ws_hub.clone(), sse_hub.clone(), &limits));
         let api: Arc<dyn berth_core::host::HostApi> = host.clone();
+        let reload_api = api.clone();
         // Enough idle instances for every worker thread to have one per plugin, twice.
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -193,31 +201,72 @@ impl Server {
         let statics = static_files::StaticFiles::resolve(&config.statics, loaded.app.plugins())?;
         let mut app = loaded.app;
         app.set_static_prefixes(statics.prefixes());
-        let shared = Arc::new(Shared {
+        let first = snapshot::Snapshot {
             app,
             pools: loaded.pools,
+            statics,
+        };
+        let shared = Arc::new(Shared {
+            live: snapshot::Live::from_pointee(first),
+            timers: std::sync::Mutex::new(timers::Timers::default()),
             limits,
             next_request_id: AtomicU64::new(1),
             ws: ws_hub,
             sse: sse_hub,
-            statics,
             conns: Arc::new(conn::ConnLimiter::new(limits.max_connections.max(1))),
             allow: config.allow.clone(),
         });
+        let watch = config.reload.watch.then(|| reload::watch::WatchPaths {
+            plugins_dir: config.plugins_dir.clone(),
+            config_file: None,
+        });
+        let fixed = config.clone();
+        let reloader = Arc::new(reload::Reloader::new(
+            shared.clone(),
+            engine.clone(),
+            reload_api,
+            workers * 2,
+            Arc::new(move || Ok(fixed.clone())),
+            config.reload.settle,
+        ));
         // `memory-collect`: keep one warm instance per plugin, drop the other idle ones.
         // Weak, because every instance in the pools holds the host.
         let pools = Arc::downgrade(&shared);
         host.set_collector(Box::new(move || {
             pools
                 .upgrade()
-                .map_or(0, |s| s.pools.iter().map(|p| p.trim(1)).sum())
+                .map_or(0, |s| s.live.load().pools.iter().map(|p| p.trim(1)).sum())
         }));
         Ok(Server {
             listener,
             ws_listener,
             shared,
             shutdown_timeout: config.shutdown_timeout,
+            reloader,
+            watch,
         })
+    }
+
+    /// Where rescans re-read the configuration (`berth serve` re-reads `berth.toml`
+    /// and applies its flags again), and the file to watch for changes besides the
+    /// plugins folder. Without it, a rescan reuses the configuration the server
+    /// started with.
+    pub fn with_config_source(
+        mut self,
+        config_file: Option<std::path::PathBuf>,
+        source: reload::ConfigSource,
+    ) -> Server {
+        self.reloader.set_config(source);
+        if let Some(watch) = &mut self.watch {
+            watch.config_file = config_file;
+        }
+        self
+    }
+
+    /// The server's [`Reloader`](reload::Reloader): `rescan()` swaps in what changed in
+    /// the plugins folder (what the watcher calls; also for tools and benchmarks).
+    pub fn reloader(&self) -> Arc<reload::Reloader> {
+        self.reloader.clone()
     }
 
     /// The address the HTTP listener is bound to (useful with port 0).
@@ -242,8 +291,11 @@ impl Server {
             http_addr: http_addr.to_string(),
             ws_addr: ws_addr.map(|a| a.to_string()),
         };
-        let mut invoker = PoolInvoker(&shared.pools);
-        shared
+        // Swaps from here on run the start hooks of what they load.
+        let _ = self.reloader.info.set(info.clone());
+        let start = shared.live.load_full();
+        let mut invoker = PoolInvoker(&start.pools);
+        start
             .app
             .broadcast_event(
                 EventKind::ServerStart,
@@ -251,7 +303,9 @@ impl Server {
                 &mut invoker,
             )
             .await;
-        let timers = timers::Timers::start(&shared);
+        drop(start);
+        lock_timers(&shared).reconcile(&shared);
+        let watcher = reload::watch::spawn(self.reloader.clone(), self.watch.clone());
         tracing::info!("listening on http://{http_addr}");
         if let Some(addr) = ws_addr {
             tracing::info!("WebSockets on ws://{addr}");
@@ -277,7 +331,8 @@ impl Server {
             connections = shared.conns.live(),
             "shutting down (waiting up to {grace:?} for open requests)"
         );
-        timers.stop();
+        watcher.abort();
+        lock_timers(&shared).stop();
         let _ = drain.send(conn::Phase::Drain);
         // Event streams and WebSockets never end on their own: end them so connections
         // can finish.
@@ -295,13 +350,18 @@ impl Server {
             // Each task drops its receiver as soon as it sees the abort.
             let _ = tokio::time::timeout(Duration::from_secs(1), drain.closed()).await;
         }
-        let mut invoker = PoolInvoker(&shared.pools);
-        shared
-            .app
+        let last = shared.live.load_full();
+        let mut invoker = PoolInvoker(&last.pools);
+        last.app
             .broadcast_event(EventKind::ServerStop, &Event::ServerStop, &mut invoker)
             .await;
         Ok(())
     }
+}
+
+fn lock_timers(shared: &Shared) -> std::sync::MutexGuard<'_, timers::Timers> {
+    // Reconciling is one map update per timer: a panic cannot leave it torn.
+    shared.timers.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 async fn bind(host: &str, port: u16) -> Result<TcpListener, StartError> {

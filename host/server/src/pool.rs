@@ -5,7 +5,7 @@
 //! per request. An instance whose call failed is dropped, never returned to the pool: its
 //! memory may be half-updated. The next call gets a fresh one.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use berth_core::engine::{CallError, Instance, Module};
 use berth_core::host::PluginHost;
@@ -23,6 +23,28 @@ pub struct Pool {
     idle: Mutex<Vec<Box<dyn Instance>>>,
     // Idle instances kept beyond this are dropped: memory stays bounded after a burst.
     max_idle: usize,
+    /// What the pool was made from, so a rescan can tell an unchanged plugin (kept,
+    /// warm instances and all) from one that must be loaded again.
+    source: Source,
+}
+
+/// What a pool was made from: the file's hash and the grants and config it was set up
+/// with. Two equal sources make the same plugin.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Source {
+    /// The SHA-256 of the plugin file, in hex.
+    pub hash: String,
+    /// `[grants.<plugin>] gpio`.
+    pub gpio: berth_core::device::GpioGrant,
+    /// The `[plugin.<name>]` pairs its `setup` received.
+    pub config: Pairs,
+}
+
+impl Source {
+    /// The first 12 hex digits of the hash, for log lines.
+    pub fn short(&self) -> &str {
+        self.hash.get(..12).unwrap_or(&self.hash)
+    }
 }
 
 impl Pool {
@@ -42,6 +64,7 @@ impl Pool {
             config,
             idle: Mutex::new(Vec::new()),
             max_idle: max_idle.max(1),
+            source: Source::default(),
         };
         let (instance, registration) = pool.fresh().await?;
         pool.checkin(instance);
@@ -51,6 +74,17 @@ impl Pool {
     /// The plugin's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Records what the pool was made from (see [`Source`]).
+    pub fn with_source(mut self, source: Source) -> Pool {
+        self.source = source;
+        self
+    }
+
+    /// What the pool was made from.
+    pub fn source(&self) -> &Source {
+        &self.source
     }
 
     async fn fresh(&self) -> Result<(Box<dyn Instance>, Registration), CallError> {
@@ -68,6 +102,23 @@ impl Pool {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < self.max_idle {
             idle.push(instance);
+        }
+    }
+
+    /// How many idle instances the pool holds.
+    pub fn idle(&self) -> usize {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Creates instances until `n` are idle (at most `max_idle`): a swap warms the new
+    /// version like the old one was, so the requests after it do not pay for `setup`.
+    /// Stops at the first failure (the pool then makes instances on demand, as usual).
+    pub async fn warm(&self, n: usize) {
+        while self.idle() < n.min(self.max_idle) {
+            match self.fresh().await {
+                Ok((instance, _)) => self.checkin(instance),
+                Err(_) => return,
+            }
         }
     }
 
@@ -124,10 +175,10 @@ impl Pool {
 }
 
 /// Calls plugins through their pools; pool `i` belongs to plugin `i` of the app.
-pub struct PoolInvoker<'a>(pub &'a [Pool]);
+pub struct PoolInvoker<'a>(pub &'a [Arc<Pool>]);
 
 impl PoolInvoker<'_> {
-    fn pool(&self, to: Target) -> Result<&Pool, CallError> {
+    fn pool(&self, to: Target) -> Result<&Arc<Pool>, CallError> {
         self.0
             .get(to.plugin)
             .ok_or_else(|| CallError::Instantiate("no such plugin".into()))

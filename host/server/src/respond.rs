@@ -11,6 +11,7 @@ use crate::body::{apply_headers, empty_body, error_response, to_hyper, ResponseB
 use crate::file_response::{self, FileReply};
 use crate::invoker::Origin;
 use crate::meta::RequestMeta;
+use crate::snapshot::Snapshot;
 use crate::static_files::Located;
 use crate::stream::ChunkBody;
 use crate::Shared;
@@ -22,6 +23,7 @@ use berth_core::stream_pull::StreamPull;
 /// streamed body (its clock starts when the body is first polled).
 pub async fn respond(
     shared: &Arc<Shared>,
+    snap: &Snapshot,
     response: Response,
     origin: Option<Origin>,
     meta: &RequestMeta,
@@ -33,8 +35,8 @@ pub async fn respond(
         Body::Sse(topic) => sse(shared, &response, topic, meta, head),
         Body::File(path) => {
             let located = match &origin {
-                None => shared.statics.locate_url(path),
-                Some(o) => shared.statics.locate_for_plugin(o.plugin, path),
+                None => snap.statics.locate_url(path),
+                Some(o) => snap.statics.locate_for_plugin(o.plugin, path),
             };
             match located {
                 Located::File(file, max_age) => {
@@ -58,13 +60,12 @@ pub async fn respond(
             }
         }
         Body::Stream(id) => {
-            let Some((plugin, instance)) = origin.and_then(|o| Some((o.plugin, o.instance?)))
-            else {
+            let Some((pool, instance)) = origin.and_then(|o| Some((o.pool, o.instance?))) else {
                 tracing::error!("a streamed body lost its instance");
                 return error_response(500, "Plugin failed", head);
             };
             let body = if body_allowed(response.status, head) {
-                ChunkBody::new(shared.clone(), plugin, *id, instance, pull).boxed()
+                ChunkBody::new(pool, *id, instance, pull).boxed()
             } else {
                 // No body will be pulled (HEAD, 204, 304); the instance, holding the
                 // iterator, is dropped now rather than kept with it.

@@ -28,7 +28,7 @@ use http_body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
 use crate::body::BodyError;
-use crate::Shared;
+use crate::pool::Pool;
 
 /// A `next-chunk` call in flight. It owns the instance while it runs (a future cannot
 /// borrow from the body that stores it) and hands it back with the chunk.
@@ -37,8 +37,9 @@ type Call =
 
 /// A streamed body, pulled from a pinned guest instance.
 pub struct ChunkBody {
-    shared: Arc<Shared>,
-    plugin: usize,
+    /// The pool of the plugin that returned the stream: the one the instance goes back
+    /// to, even when a swap has replaced that plugin since.
+    pool: Arc<Pool>,
     stream: u32,
     // A body must be `Sync`; instances and calls are only `Send`. The body is only ever
     // touched through `&mut self`, so `Mutex::get_mut` reaches them without locking.
@@ -53,17 +54,15 @@ pub struct ChunkBody {
 }
 
 impl ChunkBody {
-    /// The body of stream `stream` of `instance`, which belongs to plugin `plugin`.
+    /// The body of stream `stream` of `instance`, which belongs to `pool`.
     pub fn new(
-        shared: Arc<Shared>,
-        plugin: usize,
+        pool: Arc<Pool>,
         stream: u32,
         instance: Box<dyn Instance>,
         pull: StreamPull,
     ) -> ChunkBody {
         ChunkBody {
-            shared,
-            plugin,
+            pool,
             stream,
             instance: Mutex::new(Some(instance)),
             call: Mutex::new(None),
@@ -109,10 +108,7 @@ impl Body for ChunkBody {
             }
             let call = this.call.get_mut().unwrap_or_else(|p| p.into_inner());
             let slot = this.instance.get_mut().unwrap_or_else(|p| p.into_inner());
-            let Some(pool) = this.shared.pools.get(this.plugin) else {
-                (*slot, *call, this.done) = (None, None, true);
-                return Poll::Ready(Some(Err("stream of an unknown plugin".into())));
-            };
+            let pool = &this.pool;
             if call.is_none() {
                 let Some(mut instance) = slot.take() else {
                     this.done = true;
@@ -175,7 +171,7 @@ impl Drop for ChunkBody {
         let call = self.call.get_mut().unwrap_or_else(|p| p.into_inner());
         if slot.take().is_some() || call.take().is_some() {
             tracing::debug!(
-                plugin = self.shared.pools.get(self.plugin).map(|p| p.name()),
+                plugin = self.pool.name(),
                 "stream abandoned before its end; its instance is dropped"
             );
         }

@@ -8,6 +8,7 @@
 //! shutdown to wait on. Queued messages are tungstenite frames, whose payload is
 //! reference-counted, so a broadcast clones a pointer per client, not the bytes.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use berth_core::host::WsError;
@@ -18,6 +19,13 @@ use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
 
 type Registry = Arc<Mutex<WsRegistry<Message>>>;
+
+fn lock_routed(
+    routed: &Mutex<HashMap<u64, (String, String)>>,
+) -> MutexGuard<'_, HashMap<u64, (String, String)>> {
+    // Single inserts and removals: a panic cannot leave the map torn.
+    routed.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 fn lock(registry: &Mutex<WsRegistry<Message>>) -> MutexGuard<'_, WsRegistry<Message>> {
     // Every registry operation is a single map update: a panic cannot leave it torn.
@@ -30,6 +38,10 @@ pub struct Conn {
     pub id: u64,
     /// The path it connected to.
     pub path: String,
+    /// The plugin whose WebSocket route it connected through (`None` on the dedicated
+    /// port, where only hooks hear it). By name: after a swap the route is looked up
+    /// again, and the connection is closed with 1001 when that plugin no longer has it.
+    pub owner: Option<String>,
     registry: Registry,
 }
 
@@ -68,6 +80,9 @@ pub struct Hub {
     registry: Registry,
     /// Notified whenever a connection leaves, for shutdown to wait on.
     left: Notify,
+    /// Connections made through a plugin's WebSocket route: id → (path, plugin), for
+    /// closing those whose plugin went away in a swap.
+    routed: Mutex<HashMap<u64, (String, String)>>,
 }
 
 impl Hub {
@@ -79,6 +94,7 @@ impl Hub {
         Hub {
             registry: Arc::new(Mutex::new(registry)),
             left: Notify::new(),
+            routed: Mutex::new(HashMap::new()),
         }
     }
 
@@ -86,12 +102,21 @@ impl Hub {
         lock(&self.registry)
     }
 
-    /// Registers a new connection; the [`Outgoing`] feeds its writer.
-    pub fn register(&self, path: &str) -> Result<(Arc<Conn>, Outgoing), RegisterError> {
+    /// Registers a new connection, made through `owner`'s WebSocket route (or on the
+    /// dedicated port: `None`); the [`Outgoing`] feeds its writer.
+    pub fn register(
+        &self,
+        path: &str,
+        owner: Option<&str>,
+    ) -> Result<(Arc<Conn>, Outgoing), RegisterError> {
         let id = self.registry().open()?;
+        if let Some(owner) = owner {
+            lock_routed(&self.routed).insert(id, (path.to_string(), owner.to_string()));
+        }
         let conn = Arc::new(Conn {
             id,
             path: path.to_string(),
+            owner: owner.map(str::to_string),
             registry: self.registry.clone(),
         });
         let outgoing = Outgoing {
@@ -103,6 +128,7 @@ impl Hub {
 
     /// Forgets a connection: it leaves its rooms and its data is dropped.
     pub fn unregister(&self, id: u64) {
+        lock_routed(&self.routed).remove(&id);
         self.registry().end(id);
         self.left.notify_waiters();
     }
@@ -142,6 +168,27 @@ impl Hub {
             }
         };
         let _ = tokio::time::timeout(grace, drained).await;
+    }
+
+    /// Closes, with `code`, every routed connection whose route `still_served(path,
+    /// plugin)` says is gone (its plugin was removed, or no longer routes that path);
+    /// returns how many.
+    pub fn close_orphans(
+        &self,
+        still_served: impl Fn(&str, &str) -> bool,
+        code: u16,
+        reason: &str,
+    ) -> usize {
+        let orphans: Vec<u64> = lock_routed(&self.routed)
+            .iter()
+            .filter(|(_, (path, owner))| !still_served(path, owner))
+            .map(|(id, _)| *id)
+            .collect();
+        let mut registry = self.registry();
+        for id in &orphans {
+            let _ = registry.close(*id, code, reason);
+        }
+        orphans.len()
     }
 
     /// Reads per-connection data.
@@ -214,7 +261,7 @@ mod tests {
             10,
             4 * (100 + berth_core::ws_registry::ITEM_OVERHEAD),
         ));
-        let (a, mut out) = hub.register("/").unwrap();
+        let (a, mut out) = hub.register("/", None).unwrap();
         let big = "x".repeat(100);
         for _ in 0..4 {
             hub.send(a.id, text(&big)).unwrap();
@@ -232,8 +279,8 @@ mod tests {
     #[test]
     fn broadcast_shares_the_frame() {
         let hub = Hub::new(&limits(10, 1 << 20));
-        let (a, mut ra) = hub.register("/").unwrap();
-        let (b, mut rb) = hub.register("/").unwrap();
+        let (a, mut ra) = hub.register("/", None).unwrap();
+        let (b, mut rb) = hub.register("/", None).unwrap();
         hub.join(a.id, "r").unwrap();
         hub.join(b.id, "r").unwrap();
         assert_eq!(hub.broadcast(Some("r"), text("hi"), Some(a.id)), 1);

@@ -35,6 +35,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::hub::{Conn, Outbox, Outgoing};
 use crate::pool::PoolInvoker;
+use crate::snapshot::Snapshot;
 use crate::Shared;
 
 /// How long a close handshake may take before the socket is dropped.
@@ -49,13 +50,7 @@ type Socket = WebSocketStream<TokioIo<Upgraded>>;
 type Sink = futures_util::stream::SplitSink<Socket, Message>;
 
 /// Serves one upgraded connection to its end, then delivers `ws-disconnect`.
-pub async fn run(
-    shared: Arc<Shared>,
-    conn: Arc<Conn>,
-    outbox: Outgoing,
-    upgraded: Upgraded,
-    endpoint: Endpoint,
-) {
+pub async fn run(shared: Arc<Shared>, conn: Arc<Conn>, outbox: Outgoing, upgraded: Upgraded) {
     let limits = &shared.limits;
     let config = WebSocketConfig::default()
         .max_frame_size(Some(limits.ws_max_frame))
@@ -68,7 +63,7 @@ pub async fn run(
 
     let started = Instant::now();
     let heard = AtomicU64::new(0);
-    let reader = read(&shared, &conn, endpoint, stream, started, &heard);
+    let reader = read(&shared, &conn, stream, started, &heard);
     let writer = write(&shared, &conn, outbox, sink, started, &heard);
     tokio::pin!(reader, writer);
 
@@ -90,12 +85,12 @@ pub async fn run(
         }
     };
 
-    finish(&shared, &conn, endpoint, code, reason).await;
+    finish(&shared, &conn, code, reason).await;
 }
 
 /// Delivers `ws-disconnect` while the connection's data and rooms still exist, then
 /// forgets the connection. Also used when the upgrade itself failed after `ws-connect`.
-pub async fn finish(shared: &Shared, conn: &Conn, endpoint: Endpoint, code: u16, reason: String) {
+pub async fn finish(shared: &Shared, conn: &Conn, code: u16, reason: String) {
     // Nothing more can be queued for it from here on.
     conn.request_close(code, &reason);
     let event = Event::WsDisconnect(WsDisconnect {
@@ -104,9 +99,11 @@ pub async fn finish(shared: &Shared, conn: &Conn, endpoint: Endpoint, code: u16,
         code,
         reason,
     });
-    shared
-        .app
-        .ws_disconnect(endpoint, &event, &mut PoolInvoker(&shared.pools))
+    // The plugin set live now; a route whose plugin went away leaves the hooks only.
+    let snap = shared.live.load_full();
+    let endpoint = endpoint(&snap, conn).unwrap_or(Endpoint::Hooks);
+    snap.app
+        .ws_disconnect(endpoint, &event, &mut PoolInvoker(&snap.pools))
         .await;
     shared.ws.unregister(conn.id);
 }
@@ -115,7 +112,6 @@ pub async fn finish(shared: &Shared, conn: &Conn, endpoint: Endpoint, code: u16,
 async fn read(
     shared: &Shared,
     conn: &Conn,
-    endpoint: Endpoint,
     mut stream: futures_util::stream::SplitStream<Socket>,
     started: Instant,
     heard: &AtomicU64,
@@ -152,15 +148,31 @@ async fn read(
         });
         // Plugin calls are deadline-bounded futures, like HTTP handlers; the messages of
         // one connection are handled in order.
-        let reply = shared
+        // Each message goes to the plugin set live when it arrives: after a swap, the new
+        // version answers on the same connection (its data and rooms are the host's).
+        let snap = shared.live.load_full();
+        let Some(endpoint) = endpoint(&snap, conn) else {
+            // Its route went away in a swap, which is closing the connection (1001).
+            continue;
+        };
+        let reply = snap
             .app
-            .ws_message(endpoint, &event, &mut PoolInvoker(&shared.pools))
+            .ws_message(endpoint, &event, &mut PoolInvoker(&snap.pools))
             .await;
         if let Some(reply) = reply {
             let _ = shared.ws.send(conn.id, reply);
         }
     }
     closed_with
+}
+
+/// Who hears the events of `conn` in `snap`: the hooks, and the route it connected
+/// through while its plugin still serves that route (`None` once it does not).
+fn endpoint(snap: &Snapshot, conn: &Conn) -> Option<Endpoint> {
+    match &conn.owner {
+        None => Some(Endpoint::Hooks),
+        Some(owner) => snap.ws_route_of(&conn.path, owner).map(Endpoint::Route),
+    }
 }
 
 /// The close code for a read error, and its reason.

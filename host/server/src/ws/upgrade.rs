@@ -23,6 +23,7 @@ use super::hub::RegisterError;
 use crate::body::{to_hyper, ResponseBody};
 use crate::meta::Headers;
 use crate::pool::PoolInvoker;
+use crate::snapshot::Snapshot;
 use crate::Shared;
 
 /// berth-core's [`upgrade::check`] on a hyper request: not an upgrade, a valid one
@@ -36,6 +37,7 @@ pub fn check<B>(req: &hyper::Request<B>) -> Upgrade {
 /// the reason it was refused.
 pub async fn accept(
     shared: &Arc<Shared>,
+    snap: &Snapshot,
     remote: SocketAddr,
     mut req: hyper::Request<Incoming>,
     endpoint: Endpoint,
@@ -50,7 +52,11 @@ pub async fn accept(
             .map(|p| p.as_str())
             .unwrap_or("/"),
     );
-    let (conn, outbox) = match shared.ws.register(&target.path) {
+    let owner = match endpoint {
+        Endpoint::Route(t) => Some(snap.name(t.plugin)),
+        Endpoint::Hooks => None,
+    };
+    let (conn, outbox) = match shared.ws.register(&target.path, owner) {
         Ok(pair) => pair,
         Err(RegisterError::Full) => {
             tracing::warn!("WebSocket connection limit reached; refusing {remote}");
@@ -74,9 +80,9 @@ pub async fn accept(
         headers,
         remote_addr: remote.to_string(),
     });
-    if let Err(refusal) = shared
+    if let Err(refusal) = snap
         .app
-        .ws_connect(endpoint, &event, &mut PoolInvoker(&shared.pools))
+        .ws_connect(endpoint, &event, &mut PoolInvoker(&snap.pools))
         .await
     {
         shared.ws.unregister(conn.id);
@@ -87,11 +93,11 @@ pub async fn accept(
     let shared = shared.clone();
     tokio::spawn(async move {
         match on_upgrade.await {
-            Ok(upgraded) => super::session::run(shared, conn, outbox, upgraded, endpoint).await,
+            Ok(upgraded) => super::session::run(shared, conn, outbox, upgraded).await,
             Err(e) => {
                 tracing::debug!("upgrade of {remote} failed: {e}");
                 let code = super::session::ABNORMAL;
-                super::session::finish(&shared, &conn, endpoint, code, String::new()).await;
+                super::session::finish(&shared, &conn, code, String::new()).await;
             }
         }
     });
