@@ -49,6 +49,9 @@ pub struct EngineLimits {
     pub call_timeout_ms: u64,
     /// The most linear memory one instance may grow to, in bytes.
     pub memory_bytes: usize,
+    /// The same cap for a component that imports WASI (a Python plugin: CPython's heap
+    /// starts at about 30 MiB, so `memory_bytes` would refuse it).
+    pub wasi_memory_bytes: usize,
 }
 
 impl Default for EngineLimits {
@@ -56,6 +59,7 @@ impl Default for EngineLimits {
         EngineLimits {
             call_timeout_ms: 1_000,
             memory_bytes: 16 << 20,
+            wasi_memory_bytes: 128 << 20,
         }
     }
 }
