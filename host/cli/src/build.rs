@@ -6,7 +6,8 @@ use berth_build::BuildOptions;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Plugin crates, or a folder of them with a workspace Cargo.toml (like `plugins`).
+    /// Plugin crates, or a folder of them with a workspace Cargo.toml (like `plugins`);
+    /// Python plugin folders (an app.py), or a folder of them.
     #[arg(default_value = "plugins")]
     paths: Vec<PathBuf>,
     /// Where to write <name>.wasm [default: beside the crate, or into the workspace folder].
@@ -28,7 +29,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ..BuildOptions::default()
     };
     for path in &args.paths {
-        for built in berth_build::build(path, &opts)? {
+        let built = match crate::python::build(path, args.out.as_deref())? {
+            Some(built) => built,
+            None => berth_build::build(path, &opts)?,
+        };
+        for built in built {
             println!(
                 "built {:<12} {} ({} bytes)",
                 built.name,

@@ -6,6 +6,7 @@ mod embedded;
 mod inspect;
 mod logging;
 mod new;
+mod python;
 mod serve;
 mod signal;
 mod statics;

@@ -15,9 +15,15 @@ pub struct Args {
     /// published version].
     #[arg(long)]
     sdk_path: Option<PathBuf>,
+    /// The plugin's language: `rust` (a crate) or `python` (a folder with app.py).
+    #[arg(long, default_value = "rust", value_parser = ["rust", "python"])]
+    lang: String,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.lang == "python" {
+        return crate::python::new(&args.name, args.path);
+    }
     let valid = !args.name.is_empty()
         && args
             .name

@@ -117,6 +117,25 @@ pub enum LoadError {
     Invalid(String),
     /// A valid component that does not implement the `berth:plugin` world.
     Contract(String),
+    /// The component imports WASI (a Python plugin does), which this engine does not
+    /// provide; the text names the import. See [`LoadError::needs_wasi`].
+    NeedsWasi {
+        /// The engine that refused it.
+        engine: &'static str,
+        /// One WASI import, e.g. `wasi:io/poll@0.2.0`.
+        import: String,
+    },
+}
+
+impl LoadError {
+    /// The refusal of a WASI-importing component by an engine without WASI (wasmi, and
+    /// so the embedded runtime): one message, naming the engine to use instead.
+    pub fn needs_wasi(engine: &'static str, import: &str) -> LoadError {
+        LoadError::NeedsWasi {
+            engine,
+            import: String::from(import),
+        }
+    }
 }
 
 impl fmt::Display for LoadError {
@@ -124,6 +143,13 @@ impl fmt::Display for LoadError {
         match self {
             LoadError::Invalid(why) => write!(f, "not a valid plugin component: {why}"),
             LoadError::Contract(why) => write!(f, "does not implement berth:plugin@0.1.0: {why}"),
+            LoadError::NeedsWasi { engine, import } => write!(
+                f,
+                "imports WASI ({import}), as Python plugins do, and the {engine} engine \
+                 (which the embedded runtime always uses) provides no WASI: serve it on the \
+                 wasmtime engine (`berth serve --engine wasmtime`, or `engine = \"wasmtime\"` \
+                 in [server])"
+            ),
         }
     }
 }

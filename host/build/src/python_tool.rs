@@ -1,0 +1,87 @@
+//! Finding componentize-py, or installing it with pip into a virtualenv in the user's
+//! cache folder (once; later builds reuse it).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::python::COMPONENTIZE_PY_VERSION;
+use crate::BuildError;
+
+/// The componentize-py to run: `$BERTH_COMPONENTIZE_PY`, else the cached virtualenv's,
+/// made with `python3 -m venv` (`$BERTH_PYTHON` names another interpreter) and
+/// `pip install componentize-py==<version>` when it is not there yet.
+pub(crate) fn componentize_py() -> Result<PathBuf, BuildError> {
+    if let Some(path) = std::env::var_os("BERTH_COMPONENTIZE_PY") {
+        return Ok(PathBuf::from(path));
+    }
+    let venv = tools_dir()?.join(format!("componentize-py-{COMPONENTIZE_PY_VERSION}"));
+    let program = venv.join("bin").join("componentize-py");
+    if has_version(&program) {
+        return Ok(program);
+    }
+    install(&venv)?;
+    if has_version(&program) {
+        Ok(program)
+    } else {
+        Err(fail(format!("{} does not run after installing", program.display())))
+    }
+}
+
+/// `$XDG_CACHE_HOME/berth-tools`, else `$HOME/.cache/berth-tools`.
+fn tools_dir() -> Result<PathBuf, BuildError> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .ok_or_else(|| fail("neither XDG_CACHE_HOME nor HOME is set".into()))?;
+    Ok(base.join("berth-tools"))
+}
+
+fn has_version(program: &Path) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| {
+            o.status.success()
+                && String::from_utf8_lossy(&o.stdout).contains(COMPONENTIZE_PY_VERSION)
+        })
+}
+
+fn install(venv: &Path) -> Result<(), BuildError> {
+    let python = std::env::var_os("BERTH_PYTHON").unwrap_or_else(|| "python3".into());
+    // A half-made virtualenv from an interrupted install is made again.
+    let _ = std::fs::remove_dir_all(venv);
+    if let Some(parent) = venv.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| BuildError::io(parent, e))?;
+    }
+    run(Command::new(&python).args(["-m", "venv"]).arg(venv))?;
+    let pip = venv.join("bin").join("pip");
+    run(Command::new(&pip).args([
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        &format!("componentize-py=={COMPONENTIZE_PY_VERSION}"),
+    ]))
+}
+
+fn run(command: &mut Command) -> Result<(), BuildError> {
+    let shown = format!("{command:?}");
+    let output = command
+        .output()
+        .map_err(|e| fail(format!("cannot run {shown}: {e} (is Python 3 installed?)")))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(fail(format!(
+        "{shown} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )))
+}
+
+fn fail(message: String) -> BuildError {
+    BuildError::PythonTool {
+        version: COMPONENTIZE_PY_VERSION,
+        message,
+    }
+}
