@@ -146,7 +146,7 @@ impl fmt::Display for LoadError {
             LoadError::NeedsWasi { engine, import } => write!(
                 f,
                 "imports WASI ({import}), as Python plugins do, and the {engine} engine \
-                 (which the embedded runtime always uses) provides no WASI: serve it on the \
+                 (which the embedded runtime always uses) provides no WASI: serve it with the server runtime on the \
                  wasmtime engine (`berth serve --engine wasmtime`, or `engine = \"wasmtime\"` \
                  in [server])"
             ),
