@@ -144,12 +144,27 @@ pub fn build_python(dir: &Path, opts: &PythonOptions) -> Result<Built, BuildErro
         });
     }
 
+    // componentize-py's output differs from run to run (its heap snapshot), so builds
+    // are also kept by their inputs' digest: another checkout of the same sources reuses
+    // the component, and with it the server's compiled-artifact cache entry.
+    let cached = crate::python_tool::cached_build(&digest);
+    if let Some(component) = cached.as_ref().filter(|_| !opts.force).and_then(|p| fs::read(p).ok()) {
+        write_atomically(&out, &component)?;
+        fs::write(&stamp, &digest).map_err(|e| BuildError::io(&stamp, e))?;
+        return Ok(Built {
+            name,
+            path: out,
+            core_size: component.len(),
+            component,
+        });
+    }
+
     let tool = match &opts.componentize_py {
         Some(p) => p.clone(),
         None => crate::python_tool::componentize_py()?,
     };
-    let staging = staging_dir(&out_dir, &name)?;
-    let result = componentize(dir, &name, &module, &tool, &staging);
+    let staging = staging_dir(dir, &digest)?;
+    let result = componentize(&name, &module, &tool, &staging);
     let _ = fs::remove_dir_all(&staging);
     let component = result?;
     if !exports_guest(&component) {
@@ -160,6 +175,9 @@ pub fn build_python(dir: &Path, opts: &PythonOptions) -> Result<Built, BuildErro
     }
     write_atomically(&out, &component)?;
     fs::write(&stamp, &digest).map_err(|e| BuildError::io(&stamp, e))?;
+    if let Some(path) = cached {
+        crate::python_tool::keep_build(&path, &component);
+    }
     Ok(Built {
         name,
         path: out,
@@ -200,22 +218,38 @@ fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// A fresh folder for the WIT, the SDK and the entry module of one build.
-fn staging_dir(out_dir: &Path, name: &str) -> Result<PathBuf, BuildError> {
-    let dir = out_dir.join(format!(".berth-python-{name}-{}", std::process::id()));
+/// A fresh folder holding a copy of everything the build reads: `wit/`, the SDK and
+/// the entry module in `sdk/`, the plugin's files in `app/`. Python records source paths
+/// in the component, so the folder is named by the inputs' digest: the same sources give
+/// the same paths wherever the checkout is.
+fn staging_dir(plugin: &Path, digest: &str) -> Result<PathBuf, BuildError> {
+    let dir = std::env::temp_dir()
+        .join("berth-python")
+        .join(digest.get(..16).unwrap_or(digest));
     let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(dir.join("wit")).map_err(|e| BuildError::io(&dir, e))?;
-    fs::create_dir_all(dir.join("berth")).map_err(|e| BuildError::io(&dir, e))?;
-    let write = |path: PathBuf, text: &str| fs::write(&path, text).map_err(|e| BuildError::io(&path, e));
-    write(dir.join("wit/plugin.wit"), WIT)?;
+    for sub in ["wit", "sdk/berth", "app"] {
+        let path = dir.join(sub);
+        fs::create_dir_all(&path).map_err(|e| BuildError::io(&path, e))?;
+    }
+    let write =
+        |path: PathBuf, bytes: &[u8]| fs::write(&path, bytes).map_err(|e| BuildError::io(&path, e));
+    write(dir.join("wit/plugin.wit"), WIT.as_bytes())?;
     for (file, text) in SDK {
-        write(dir.join("berth").join(file), text)?;
+        write(dir.join("sdk/berth").join(file), text.as_bytes())?;
+    }
+    let mut files = Vec::new();
+    collect_files(plugin, plugin, &mut files)?;
+    for (rel, path) in files {
+        let to = dir.join("app").join(&rel);
+        if let Some(parent) = to.parent() {
+            fs::create_dir_all(parent).map_err(|e| BuildError::io(parent, e))?;
+        }
+        fs::copy(&path, &to).map_err(|e| BuildError::io(&path, e))?;
     }
     Ok(dir)
 }
 
 fn componentize(
-    dir: &Path,
     name: &str,
     module: &str,
     tool: &Path,
@@ -226,17 +260,16 @@ fn componentize(
          import berth\nberth.app.name = {name:?}\nimport {module}  # noqa: F401\n\
          from berth._guest import Guest  # noqa: F401\n"
     );
-    let entry_path = staging.join(format!("{ENTRY_MODULE}.py"));
+    let entry_path = staging.join("sdk").join(format!("{ENTRY_MODULE}.py"));
     fs::write(&entry_path, entry).map_err(|e| BuildError::io(&entry_path, e))?;
     let out = staging.join("plugin.wasm");
-    let plugin_dir = fs::canonicalize(dir).map_err(|e| BuildError::io(dir, e))?;
     let output = Command::new(tool)
         .arg("-d")
         .arg(staging.join("wit"))
         .args(["-w", "plugin", "componentize", "-p"])
-        .arg(&plugin_dir)
+        .arg(staging.join("app"))
         .arg("-p")
-        .arg(staging)
+        .arg(staging.join("sdk"))
         .arg(ENTRY_MODULE)
         .arg("-o")
         .arg(&out)

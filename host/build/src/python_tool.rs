@@ -37,6 +37,41 @@ fn tools_dir() -> Result<PathBuf, BuildError> {
     Ok(base.join("berth-tools"))
 }
 
+/// Builds kept between checkouts, by their inputs' digest (at most [`KEPT_BUILDS`]).
+const KEPT_BUILDS: usize = 32;
+
+/// Where the build with inputs `digest` is kept (it may not exist yet); None without a
+/// cache folder.
+pub(crate) fn cached_build(digest: &str) -> Option<PathBuf> {
+    let dir = tools_dir().ok()?.join("python-builds");
+    Some(dir.join(format!("{digest}.wasm")))
+}
+
+/// Keeps a build (best effort: a cache that cannot be written is skipped), then drops
+/// the oldest beyond [`KEPT_BUILDS`] (each is some 18 MB).
+pub(crate) fn keep_build(path: &Path, component: &[u8]) {
+    let Some(dir) = path.parent() else { return };
+    if std::fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    if std::fs::write(&tmp, component).is_err() || std::fs::rename(&tmp, path).is_err() {
+        let _ = std::fs::remove_file(&tmp);
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut kept: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "wasm"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    kept.sort();
+    let excess = kept.len().saturating_sub(KEPT_BUILDS);
+    for (_, old) in kept.into_iter().take(excess) {
+        let _ = std::fs::remove_file(old);
+    }
+}
+
 fn has_version(program: &Path) -> bool {
     Command::new(program)
         .arg("--version")
