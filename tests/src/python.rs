@@ -35,7 +35,8 @@ pub fn plugins_dir() -> &'static Path {
                 s.spawn(|| loop {
                     let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
                     let Some(dir) = next else { break };
-                    let result = build_python(&dir, &opts).map_err(|e| format!("{}: {e}", dir.display()));
+                    let result =
+                        build_python(&dir, &opts).map_err(|e| format!("{}: {e}", dir.display()));
                     let _ = tx.send(result.map(|b| b.name));
                 });
             }
@@ -54,7 +55,10 @@ pub fn plugins_dir() -> &'static Path {
 /// from [`crate::plugins::DIR`]), for servers that load both.
 pub fn mixed_dir(name: &str, rust: &[&str]) -> PathBuf {
     let python = plugins_dir();
-    let dir = python.parent().unwrap_or(python).join(format!("mixed-{name}"));
+    let dir = python
+        .parent()
+        .unwrap_or(python)
+        .join(format!("mixed-{name}"));
     std::fs::create_dir_all(&dir).expect("mixed plugins folder");
     for entry in std::fs::read_dir(python).expect("Python plugins").flatten() {
         let path = entry.path();
@@ -76,7 +80,9 @@ pub fn mixed_dir(name: &str, rust: &[&str]) -> PathBuf {
 /// The config of `examples/python/<name>.toml` on the server·wasmtime runtime, its
 /// plugins from [`plugins_dir`], port 0 (and `ws_port` 0 when it has one).
 pub fn example(name: &str) -> crate::Config {
-    let path = repo_root().join("examples/python").join(format!("{name}.toml"));
+    let path = repo_root()
+        .join("examples/python")
+        .join(format!("{name}.toml"));
     let mut config = crate::Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
     config.plugins_dir = plugins_dir().to_path_buf();
     config.port = 0;

@@ -66,7 +66,10 @@ fn mixed() -> &'static TestServer {
 
 #[test]
 fn quickstart_says_hello() {
-    let r = client().get(quickstart().url("/hello")).send().expect("GET");
+    let r = client()
+        .get(quickstart().url("/hello"))
+        .send()
+        .expect("GET");
     assert_eq!(r.status(), 200);
     assert_eq!(
         header(&r, "content-type").as_deref(),
@@ -135,7 +138,10 @@ fn metrics_count_requests_and_websocket_traffic() {
         if n(&now, "ws_connections") == n(&first, "ws_connections") {
             break;
         }
-        assert!(Instant::now() < deadline, "connection never uncounted: {now}");
+        assert!(
+            Instant::now() < deadline,
+            "connection never uncounted: {now}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -163,7 +169,13 @@ fn full_welcome_and_api_key() {
     let r = client().delete(s.url("/")).send().expect("DELETE");
     assert_eq!(r.status(), 405);
     assert_eq!(header(&r, "allow").as_deref(), Some("GET, HEAD"));
-    let get_len = client().get(s.url("/")).send().expect("GET").bytes().expect("body").len();
+    let get_len = client()
+        .get(s.url("/"))
+        .send()
+        .expect("GET")
+        .bytes()
+        .expect("body")
+        .len();
     let r = client().head(s.url("/")).send().expect("HEAD");
     assert_eq!(header(&r, "content-length"), Some(get_len.to_string()));
     assert!(r.bytes().expect("body").is_empty());
@@ -271,13 +283,19 @@ fn chat_room_reaches_the_others_in_the_room_only() {
     let s = chat();
     block_on(async {
         let url = s.ws_port_url("/");
-        let (mut alice, mut bob, mut carol) =
-            (connect(&url).await, connect(&url).await, connect(&url).await);
+        let (mut alice, mut bob, mut carol) = (
+            connect(&url).await,
+            connect(&url).await,
+            connect(&url).await,
+        );
         send_json(&mut alice, json!({"type": "set_name", "name": "alice"})).await;
         recv_json(&mut alice).await;
         for (ws, room) in [(&mut alice, "dev"), (&mut bob, "dev"), (&mut carol, "ops")] {
             send_json(ws, json!({"action": "join", "room": room})).await;
-            assert_eq!(recv_json(ws).await, json!({"action": "joined", "room": room}));
+            assert_eq!(
+                recv_json(ws).await,
+                json!({"action": "joined", "room": room})
+            );
         }
         send_json(&mut alice, json!({"action": "message", "text": "hi dev"})).await;
         assert_eq!(recv_json(&mut alice).await, json!({"action": "sent"}));
@@ -323,11 +341,21 @@ fn python_and_rust_share_app_state() {
         assert_eq!(r.status(), 200);
     };
     let py_get = |key: &str| {
-        json_of(client().get(s.url(&format!("/interop/state/{key}"))).send().expect("GET"))["value"]
+        json_of(
+            client()
+                .get(s.url(&format!("/interop/state/{key}")))
+                .send()
+                .expect("GET"),
+        )["value"]
             .clone()
     };
     let rust_get = |key: &str| {
-        json_of(client().get(s.url(&format!("/state/shared?key={key}"))).send().expect("GET"))["value"]
+        json_of(
+            client()
+                .get(s.url(&format!("/state/shared?key={key}")))
+                .send()
+                .expect("GET"),
+        )["value"]
             .clone()
     };
     put("room", r#"{"name":"dev","members":[1,2]}"#);
@@ -364,7 +392,10 @@ fn middleware_runs_in_load_order_across_languages() {
     assert_eq!(header(&r, "x-python").as_deref(), Some("seen"));
     assert_eq!(json_of(r), json!({"stopped_by": "python"}));
     // Rust auth (third) stops it: Python ran first, its header is on auth's 401.
-    let r = client().get(s.url("/interop/guarded/x")).send().expect("GET");
+    let r = client()
+        .get(s.url("/interop/guarded/x"))
+        .send()
+        .expect("GET");
     assert_eq!(r.status(), 401);
     assert_eq!(header(&r, "x-python").as_deref(), Some("seen"));
     // Python's request header reaches the route.
@@ -398,7 +429,10 @@ fn module_defaults_never_reset_stored_state() {
     assert_eq!(json_of(r), json!({"error": "Plugin failed", "code": 500}));
     let third = visits();
     assert!(setups() > made, "no new instance was set up");
-    assert!(third > second, "{second} then {third}: the default reset the count");
+    assert!(
+        third > second,
+        "{second} then {third}: the default reset the count"
+    );
 }
 
 #[test]
@@ -426,7 +460,9 @@ fn wasi_grants_nothing_but_clocks_and_randomness() {
         );
     }
     assert!(
-        seen["socket"].as_str().is_some_and(|v| v.starts_with("error:")),
+        seen["socket"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("error:")),
         "socket: {}",
         seen["socket"]
     );

@@ -301,7 +301,11 @@ pub fn bench(root: &Path) -> Result<()> {
             "GET /hello",
             "/hello",
             None,
-            servers.iter().chain(&wasmtime_serve).chain(&python).collect(),
+            servers
+                .iter()
+                .chain(&wasmtime_serve)
+                .chain(&python)
+                .collect(),
         ),
         (
             "POST /echo-json (1 KiB)",

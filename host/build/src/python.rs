@@ -28,14 +28,38 @@ const WIT: &str = include_str!("../../../wit/plugin.wit");
 
 /// The `berth` package, file by file.
 const SDK: &[(&str, &str)] = &[
-    ("__init__.py", include_str!("../../../guest-sdk/python/berth/__init__.py")),
-    ("_app.py", include_str!("../../../guest-sdk/python/berth/_app.py")),
-    ("_codec.py", include_str!("../../../guest-sdk/python/berth/_codec.py")),
-    ("_guest.py", include_str!("../../../guest-sdk/python/berth/_guest.py")),
-    ("_host.py", include_str!("../../../guest-sdk/python/berth/_host.py")),
-    ("_http.py", include_str!("../../../guest-sdk/python/berth/_http.py")),
-    ("_state.py", include_str!("../../../guest-sdk/python/berth/_state.py")),
-    ("_ws.py", include_str!("../../../guest-sdk/python/berth/_ws.py")),
+    (
+        "__init__.py",
+        include_str!("../../../guest-sdk/python/berth/__init__.py"),
+    ),
+    (
+        "_app.py",
+        include_str!("../../../guest-sdk/python/berth/_app.py"),
+    ),
+    (
+        "_codec.py",
+        include_str!("../../../guest-sdk/python/berth/_codec.py"),
+    ),
+    (
+        "_guest.py",
+        include_str!("../../../guest-sdk/python/berth/_guest.py"),
+    ),
+    (
+        "_host.py",
+        include_str!("../../../guest-sdk/python/berth/_host.py"),
+    ),
+    (
+        "_http.py",
+        include_str!("../../../guest-sdk/python/berth/_http.py"),
+    ),
+    (
+        "_state.py",
+        include_str!("../../../guest-sdk/python/berth/_state.py"),
+    ),
+    (
+        "_ws.py",
+        include_str!("../../../guest-sdk/python/berth/_ws.py"),
+    ),
 ];
 
 /// The module componentize-py starts from: it names the plugin, imports the plugin's
@@ -98,7 +122,9 @@ fn plugin_name(dir: &Path) -> Result<String, BuildError> {
     if !valid {
         return Err(BuildError::PythonPlugin {
             dir: dir.to_path_buf(),
-            message: format!("the folder's name {name:?} is not a plugin name (letters, digits, '-', '_')"),
+            message: format!(
+                "the folder's name {name:?} is not a plugin name (letters, digits, '-', '_')"
+            ),
         });
     }
     Ok(name)
@@ -127,7 +153,10 @@ pub fn build_python(dir: &Path, opts: &PythonOptions) -> Result<Built, BuildErro
         Some(d) => d.clone(),
         None => {
             let canonical = fs::canonicalize(dir).map_err(|e| BuildError::io(dir, e))?;
-            canonical.parent().map(Path::to_path_buf).unwrap_or(canonical)
+            canonical
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or(canonical)
         }
     };
     fs::create_dir_all(&out_dir).map_err(|e| BuildError::io(&out_dir, e))?;
@@ -148,7 +177,11 @@ pub fn build_python(dir: &Path, opts: &PythonOptions) -> Result<Built, BuildErro
     // are also kept by their inputs' digest: another checkout of the same sources reuses
     // the component, and with it the server's compiled-artifact cache entry.
     let cached = crate::python_tool::cached_build(&digest);
-    if let Some(component) = cached.as_ref().filter(|_| !opts.force).and_then(|p| fs::read(p).ok()) {
+    if let Some(component) = cached
+        .as_ref()
+        .filter(|_| !opts.force)
+        .and_then(|p| fs::read(p).ok())
+    {
         write_atomically(&out, &component)?;
         fs::write(&stamp, &digest).map_err(|e| BuildError::io(&stamp, e))?;
         return Ok(Built {
@@ -314,27 +347,32 @@ fn inputs_digest(dir: &Path, name: &str, module: &str) -> Result<String, BuildEr
         hash.update((bytes.len() as u64).to_le_bytes());
         hash.update(&bytes);
     }
-    Ok(hash
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn collect_files(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<(), BuildError> {
+fn collect_files(
+    root: &Path,
+    dir: &Path,
+    out: &mut Vec<(String, PathBuf)>,
+) -> Result<(), BuildError> {
     let entries = fs::read_dir(dir).map_err(|e| BuildError::io(dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| BuildError::io(dir, e))?;
         let file_name = entry.file_name();
         let file_name = file_name.to_string_lossy();
-        if file_name.starts_with('.') || file_name == "__pycache__" || file_name.ends_with(".wasm") {
+        if file_name.starts_with('.') || file_name == "__pycache__" || file_name.ends_with(".wasm")
+        {
             continue;
         }
         let path = entry.path();
         if path.is_dir() {
             collect_files(root, &path, out)?;
         } else {
-            let rel = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().into_owned();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .into_owned();
             out.push((rel, path));
         }
     }

@@ -23,7 +23,10 @@ pub(crate) fn componentize_py() -> Result<PathBuf, BuildError> {
     if has_version(&program) {
         Ok(program)
     } else {
-        Err(fail(format!("{} does not run after installing", program.display())))
+        Err(fail(format!(
+            "{} does not run after installing",
+            program.display()
+        )))
     }
 }
 
@@ -59,7 +62,9 @@ pub(crate) fn keep_build(path: &Path, component: &[u8]) {
         let _ = std::fs::remove_file(&tmp);
         return;
     }
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut kept: Vec<(std::time::SystemTime, PathBuf)> = entries
         .flatten()
         .filter(|e| e.path().extension().is_some_and(|x| x == "wasm"))

@@ -163,6 +163,9 @@ fn wasmi_and_the_embedded_runtime_refuse_python_naming_wasmtime() {
         assert!(shown.contains("quickstart"), "names the plugin: {shown}");
         assert!(shown.contains("imports WASI (wasi:"), "{shown}");
         assert!(shown.contains("the wasmi engine"), "{shown}");
-        assert!(shown.contains("--engine wasmtime"), "names the engine to use: {shown}");
+        assert!(
+            shown.contains("--engine wasmtime"),
+            "names the engine to use: {shown}"
+        );
     }
 }

@@ -397,12 +397,12 @@ impl WasmtimeInstance {
     async fn ready(&mut self) -> Result<(), CallError> {
         if let Instantiated::Pending(pre) = &self.plugin {
             let pre = pre.clone();
-            let plugin = pre
-                .instantiate_async(&mut self.store)
-                .await
-                .map_err(|e| match classify(e, self.store.data().limiter.hit) {
-                    CallError::Trap(message) => CallError::Instantiate(message),
-                    other => other,
+            let plugin =
+                pre.instantiate_async(&mut self.store).await.map_err(|e| {
+                    match classify(e, self.store.data().limiter.hit) {
+                        CallError::Trap(message) => CallError::Instantiate(message),
+                        other => other,
+                    }
                 })?;
             self.plugin = Instantiated::Ready(plugin);
         }

@@ -76,7 +76,9 @@ impl WasiState {
 impl WasiView for StoreData {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         let host = &self.host;
-        let state = self.wasi.get_or_insert_with(|| Box::new(WasiState::new(host)));
+        let state = self
+            .wasi
+            .get_or_insert_with(|| Box::new(WasiState::new(host)));
         WasiCtxView {
             ctx: &mut state.ctx,
             table: &mut state.table,
