@@ -24,16 +24,23 @@ fn text(out: &std::process::Output) -> String {
     )
 }
 
-/// `berth serve` on `config` until `path` answers 200; returns the child and its port.
+/// A `berth serve` child (stopped by the test with `stop_child`).
+struct Served {
+    child: std::process::Child,
+}
+
+/// `berth serve` on `config` until `path` answers 200.
 fn serve(config: &Path, port: u16, path: &str) -> std::process::Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn berth serve");
+    let mut served = Served {
+        child: Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(["serve", "--config"])
+            .arg(config)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn berth serve"),
+    };
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let r = reqwest::blocking::Client::new()
@@ -41,9 +48,13 @@ fn serve(config: &Path, port: u16, path: &str) -> std::process::Child {
             .timeout(Duration::from_secs(5))
             .send();
         if r.is_ok_and(|r| r.status() == 200) {
-            return child;
+            return served.child;
         }
-        assert!(Instant::now() < deadline, "berth never answered {path}");
+        if Instant::now() >= deadline {
+            let _ = served.child.kill();
+            let _ = served.child.wait();
+            panic!("berth never answered {path}");
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }

@@ -67,9 +67,11 @@ pub const TICK: Duration = Duration::from_millis(1);
 /// Instance slots the pooling allocator reserves (across all plugins).
 const POOL_SLOTS: u32 = 1000;
 
-/// Instance slots of the WASI engine's pool (across all plugins that import WASI). A
-/// Python instance is tens of MiB of linear memory, so fewer, larger slots; past them
-/// an instance is still made, on demand, by the fallback below.
+/// Instance slots of the WASI engine's pool (across all plugins that import WASI): at
+/// most this many Python instances exist at once (idle in the pools or in a call). Each
+/// slot reserves `wasi_plugin_memory` of address space and holds some 6 MiB once used,
+/// so fewer, larger slots than [`POOL_SLOTS`]; a call that finds none free fails (500)
+/// and is logged, as any instantiation failure.
 pub const WASI_POOL_SLOTS: u32 = 64;
 
 /// A compiled Python plugin is one component of about a dozen core modules sharing one
