@@ -8,8 +8,11 @@ pooled or swapped, and every instance sees the same values.
 - In a handler, reading an attribute fetches it from the host once per call; the value
   is yours to mutate (``app.state.users[uid] = user``). When the handler returns, every
   value it read or assigned is written back if it changed. A handler that raises writes
-  nothing. Two requests served at once by two instances each write what they saw last
-  (read-modify-write): for a counter under load use `berth.incr`, which is atomic.
+  nothing. When another instance changed a value meanwhile, this call's changes are
+  merged into it (keys of a dict it did not touch, items it added to or removed from a
+  list), so ``app.state.metrics.requests += 1`` beside a ``ws_connections += 1``
+  elsewhere keeps both. Two calls that change the same key at once still race (the
+  last write wins): for a counter under load use `berth.incr`, which is atomic.
 """
 
 import copy
@@ -86,14 +89,65 @@ def begin(state: State):
     object.__getattribute__(state, "_seen").clear()
 
 
+def _same(a, b) -> bool:
+    return _codec.dumps(a) == _codec.dumps(b)
+
+
+def _merge(orig, mine, current):
+    """What this call changed (``orig`` → ``mine``) applied onto what another instance
+    stored meanwhile (``current``): dict keys this call did not touch keep the other's
+    values, and list items this call added or removed are added to or removed from the
+    other's list. Anything else: this call's value."""
+    if isinstance(orig, dict) and isinstance(mine, dict) and isinstance(current, dict):
+        result = type(current)(current)
+        for key in set(orig) | set(mine):
+            if key not in mine:
+                result.pop(key, None)
+            elif key not in orig:
+                result[key] = mine[key]
+            elif not _same(orig[key], mine[key]):
+                result[key] = _merge(orig[key], mine[key], current[key]) if key in current else mine[key]
+        return result
+    if isinstance(orig, list) and isinstance(mine, list) and isinstance(current, list):
+        before = [_codec.dumps(v) for v in orig]
+        after = [_codec.dumps(v) for v in mine]
+        result = list(current)
+        for text in set(before):
+            for _ in range(before.count(text) - after.count(text)):
+                texts = [_codec.dumps(v) for v in result]
+                if text in texts:
+                    del result[texts.index(text)]
+        added = {}
+        for text, value in zip(after, mine):
+            added.setdefault(text, [value, after.count(text) - before.count(text)])
+        for value, n in added.values():
+            result.extend([value] * max(0, n))
+        return result
+    if type(orig) is int and type(mine) is int and type(current) is int:
+        # Both changed a number: a counter, as the seeds keep them (`+= 1`), so the two
+        # changes add up.
+        return current + (mine - orig)
+    return mine
+
+
 def commit(state: State):
-    """A call returned: write back what changed (see the module docs)."""
+    """A call returned: write back what changed (see the module docs). A value this
+    call read that another instance changed since is merged (`_merge`), not replaced, so
+    two handlers that each bump one counter of ``app.state.metrics`` both count."""
     seen = object.__getattribute__(state, "_seen")
+    scope = _host.host.Scope.SHARED
     try:
         for name, (value, stored) in seen.items():
             text = _codec.dumps(value)
-            if text != stored:
-                _host.host.state_try_set(_host.host.Scope.SHARED, name, text.encode(), None)
+            if text == stored:
+                continue
+            if stored is not None:
+                raw = _host.host.state_get(scope, name)
+                now = None if raw is None else bytes(raw).decode("utf-8", "replace")
+                if now is not None and now != stored:
+                    merged = _merge(_codec.loads(stored), value, _codec.loads(now))
+                    text = _codec.dumps(merged)
+            _host.host.state_try_set(scope, name, text.encode(), None)
     finally:
         seen.clear()
 

@@ -19,7 +19,7 @@ pub(crate) fn componentize_py() -> Result<PathBuf, BuildError> {
     if has_version(&program) {
         return Ok(program);
     }
-    install(&venv)?;
+    install_once(&venv, &program)?;
     if has_version(&program) {
         Ok(program)
     } else {
@@ -85,6 +85,53 @@ fn has_version(program: &Path) -> bool {
             o.status.success()
                 && String::from_utf8_lossy(&o.stdout).contains(COMPONENTIZE_PY_VERSION)
         })
+}
+
+/// Installs under a lock file beside the virtualenv, so concurrent builds (two test
+/// threads, two `berth build`s) make it once: the others wait for it. A lock older than
+/// ten minutes is taken to be left by a build that died.
+fn install_once(venv: &Path, program: &Path) -> Result<(), BuildError> {
+    let lock = venv.with_extension("lock");
+    if let Some(parent) = lock.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| BuildError::io(parent, e))?;
+    }
+    let started = std::time::Instant::now();
+    loop {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&lock)
+        {
+            Ok(_) => {
+                let result = if has_version(program) {
+                    Ok(())
+                } else {
+                    install(venv)
+                };
+                let _ = std::fs::remove_file(&lock);
+                return result;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let stale = std::fs::metadata(&lock)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > std::time::Duration::from_secs(600));
+                if stale {
+                    let _ = std::fs::remove_file(&lock);
+                } else if has_version(program) {
+                    return Ok(());
+                } else if started.elapsed() > std::time::Duration::from_secs(900) {
+                    return Err(fail(format!(
+                        "{} is held by another install",
+                        lock.display()
+                    )));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            Err(e) => return Err(BuildError::io(&lock, e)),
+        }
+    }
 }
 
 fn install(venv: &Path) -> Result<(), BuildError> {
