@@ -15,6 +15,7 @@ pub mod clients;
 pub mod device;
 pub mod garbage;
 pub mod http_client;
+pub mod python;
 pub mod raw;
 mod runtime;
 

@@ -260,6 +260,7 @@ pub fn bench(root: &Path) -> Result<()> {
 
     // Plugin load time: the first start compiles (cold), the second reads the cache.
     let load = load_times(&bin, &work)?;
+    let python_wasm = crate::bench_python::prepare(root, &bin, &work, &limits)?;
 
     let berth = |config: &str, engine: &str, port: u16| {
         let mut cmd = Command::new(bin.join("berth"));
@@ -279,6 +280,11 @@ pub fn bench(root: &Path) -> Result<()> {
         Server::start("wasmtime", 18304, berth("chain.toml", "wasmtime", 18304))?,
         Server::start("wasmi", 18305, berth("chain.toml", "wasmi", 18305))?,
     ];
+    let python = [Server::start(
+        "wasmtime·python",
+        18308,
+        berth("python.toml", "wasmtime", 18308),
+    )?];
     let mut native_ws = Command::new(bin.join("native-ws-echo"));
     native_ws.arg("18306");
     let native_ws = Server::start("native", 18306, native_ws)?;
@@ -295,7 +301,11 @@ pub fn bench(root: &Path) -> Result<()> {
             "GET /hello",
             "/hello",
             None,
-            servers.iter().chain(&wasmtime_serve).collect(),
+            servers
+                .iter()
+                .chain(&wasmtime_serve)
+                .chain(&python)
+                .collect(),
         ),
         (
             "POST /echo-json (1 KiB)",
@@ -351,7 +361,24 @@ pub fn bench(root: &Path) -> Result<()> {
         )?);
     }
 
-    let report = report(&opts, &scenarios, &http, &ws_urls, &ws_runs, &idle, &load);
+    let mut report = report(&opts, &scenarios, &http, &ws_urls, &ws_runs, &idle, &load);
+    let hello = |name: &str| {
+        let i = scenarios[0].3.iter().position(|s| s.name == name)?;
+        let runs = &http[0][i];
+        Some((
+            median(runs.iter().map(|r| r.rps).collect()),
+            median(runs.iter().map(|r| r.cpu_us).collect()),
+        ))
+    };
+    if let (Some(rust), Some(py)) = (hello("wasmtime"), hello("wasmtime·python")) {
+        let costs = crate::bench_python::instance_costs(
+            &bin,
+            &plugins_dir.join("hello.wasm"),
+            &python_wasm,
+        )?;
+        let size = std::fs::metadata(&python_wasm).map_or(0, |m| m.len());
+        report.push_str(&crate::bench_python::note(rust, py, &costs, size));
+    }
     println!("{report}");
     let document = format!(
         "# Benchmarks\n\nWritten by `cargo xtask bench` on {}.\n\n{}\n{report}",

@@ -7,6 +7,31 @@ use std::path::{Path, PathBuf};
 /// crate and includes the compiler's own diagnostics.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    /// A Python plugin folder is not usable (no module to build, a bad name).
+    #[error("{}: {message}", .dir.display())]
+    PythonPlugin {
+        /// The folder.
+        dir: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// componentize-py could not be installed (no Python 3 with venv and pip, or pip
+    /// failed).
+    #[error("cannot install componentize-py {version}: {message}")]
+    PythonTool {
+        /// The version Berth builds with.
+        version: &'static str,
+        /// What failed, with the tool's output.
+        message: String,
+    },
+    /// componentize-py failed: the plugin's Python does not import, or does not fit.
+    #[error("plugin {name} failed to build:\n{output}")]
+    ComponentizePy {
+        /// The plugin.
+        name: String,
+        /// componentize-py's output (Python's traceback included).
+        output: String,
+    },
     /// The directory has no `Cargo.toml`.
     #[error("{}: not a cargo crate or workspace (no Cargo.toml)", .0.display())]
     NotACrate(PathBuf),

@@ -22,6 +22,8 @@
 
 mod cargo;
 mod error;
+pub mod python;
+mod python_tool;
 mod toolchain;
 
 use std::fs;

@@ -7,7 +7,8 @@ use berth_build::BuildOptions;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Plugin crates, or a folder of them with a workspace Cargo.toml (like `plugins`).
+    /// Plugin crates, or a folder of them with a workspace Cargo.toml (like `plugins`);
+    /// Python plugin folders (an app.py), or a folder of them.
     #[arg(default_value = "plugins")]
     paths: Vec<PathBuf>,
     /// Where to write <name>.wasm [default: beside the crate, or into the workspace folder].
@@ -36,13 +37,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut total = 0;
     for path in &args.paths {
-        // A crate from `berth new` depends on the SDK this berth carries: unpack it
-        // again if the cache was cleared.
-        let manifest = std::fs::read_to_string(path.join("Cargo.toml")).unwrap_or_default();
-        if crate::sdk::used_by(&manifest) {
-            crate::sdk::unpack()?;
-        }
-        for built in berth_build::build(path, &opts)? {
+        let built = match crate::python::build(path, args.out.as_deref())? {
+            Some(built) => built,
+            None => {
+                // A crate from `berth new` depends on the SDK this berth carries: unpack
+                // it again if the cache was cleared.
+                let manifest = std::fs::read_to_string(path.join("Cargo.toml")).unwrap_or_default();
+                if crate::sdk::used_by(&manifest) {
+                    crate::sdk::unpack()?;
+                }
+                berth_build::build(path, &opts)?
+            }
+        };
+        for built in built {
             total += built.component.len();
             println!(
                 "built {:<12} {} ({} bytes; core module {} bytes)",

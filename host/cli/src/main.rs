@@ -7,6 +7,7 @@ mod embedded;
 mod inspect;
 mod logging;
 mod new;
+mod python;
 mod sdk;
 mod serve;
 mod signal;

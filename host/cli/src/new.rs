@@ -16,6 +16,9 @@ pub struct Args {
     /// Berth), else the SDK this berth carries, unpacked into its cache folder].
     #[arg(long)]
     sdk_path: Option<PathBuf>,
+    /// The plugin's language: `rust` (a crate) or `python` (a folder with app.py).
+    #[arg(long, default_value = "rust", value_parser = ["rust", "python"])]
+    lang: String,
     /// What the plugin starts as.
     #[arg(long, value_enum, default_value_t = Template::Http)]
     template: Template,
@@ -50,6 +53,9 @@ impl Template {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.lang == "python" {
+        return crate::python::new(&args.name, args.path);
+    }
     let valid = !args.name.is_empty()
         && args
             .name

@@ -28,6 +28,7 @@ pub(crate) struct LimitsSection {
     plugin_timeout: Option<f64>,
     request_timeout: Option<f64>,
     plugin_memory: Option<usize>,
+    wasi_plugin_memory: Option<usize>,
     state_max_keys: Option<usize>,
     state_max_bytes: Option<usize>,
     state_max_value: Option<usize>,
@@ -68,6 +69,7 @@ impl LimitsSection {
             plugin_timeout,
             request_timeout,
             plugin_memory,
+            wasi_plugin_memory,
             state_max_keys,
             state_max_bytes,
             state_max_value,
@@ -143,6 +145,9 @@ impl LimitsSection {
         }
         if let Some(v) = plugin_memory {
             l.plugin_memory = v;
+        }
+        if let Some(v) = wasi_plugin_memory {
+            l.wasi_plugin_memory = v;
         }
         if let Some(v) = state_max_keys {
             l.state_max_keys = v;

@@ -49,6 +49,9 @@ pub struct EngineLimits {
     pub call_timeout_ms: u64,
     /// The most linear memory one instance may grow to, in bytes.
     pub memory_bytes: usize,
+    /// The same cap for a component that imports WASI (a Python plugin: CPython's heap
+    /// starts at about 30 MiB, so `memory_bytes` would refuse it).
+    pub wasi_memory_bytes: usize,
 }
 
 impl Default for EngineLimits {
@@ -56,6 +59,7 @@ impl Default for EngineLimits {
         EngineLimits {
             call_timeout_ms: 1_000,
             memory_bytes: 16 << 20,
+            wasi_memory_bytes: 128 << 20,
         }
     }
 }
@@ -113,6 +117,25 @@ pub enum LoadError {
     Invalid(String),
     /// A valid component that does not implement the `berth:plugin` world.
     Contract(String),
+    /// The component imports WASI (a Python plugin does), which this engine does not
+    /// provide; the text names the import. See [`LoadError::needs_wasi`].
+    NeedsWasi {
+        /// The engine that refused it.
+        engine: &'static str,
+        /// One WASI import, e.g. `wasi:io/poll@0.2.0`.
+        import: String,
+    },
+}
+
+impl LoadError {
+    /// The refusal of a WASI-importing component by an engine without WASI (wasmi, and
+    /// so the embedded runtime): one message, naming the engine to use instead.
+    pub fn needs_wasi(engine: &'static str, import: &str) -> LoadError {
+        LoadError::NeedsWasi {
+            engine,
+            import: String::from(import),
+        }
+    }
 }
 
 impl fmt::Display for LoadError {
@@ -120,6 +143,13 @@ impl fmt::Display for LoadError {
         match self {
             LoadError::Invalid(why) => write!(f, "not a valid plugin component: {why}"),
             LoadError::Contract(why) => write!(f, "does not implement berth:plugin@0.1.0: {why}"),
+            LoadError::NeedsWasi { engine, import } => write!(
+                f,
+                "imports WASI ({import}), as Python plugins do, and the {engine} engine \
+                 (which the embedded runtime always uses) provides no WASI: serve it with the server runtime on the \
+                 wasmtime engine (`berth serve --engine wasmtime`, or `engine = \"wasmtime\"` \
+                 in [server])"
+            ),
         }
     }
 }

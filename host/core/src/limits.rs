@@ -49,6 +49,8 @@ pub struct Limits {
     pub request_timeout_ms: u64,
     /// Linear memory cap per plugin instance, bytes.
     pub plugin_memory: usize,
+    /// Linear memory cap per instance of a plugin that imports WASI (Python), bytes.
+    pub wasi_plugin_memory: usize,
     /// Live keys one state namespace (a plugin's own, or the shared one) may hold;
     /// `state-set` of a new key past it fails.
     pub state_max_keys: usize,
@@ -97,6 +99,7 @@ impl Default for Limits {
             plugin_timeout_ms: 1_000,
             request_timeout_ms: 5_000,
             plugin_memory: 16 << 20,
+            wasi_plugin_memory: 128 << 20,
             state_max_keys: quota.max_keys,
             state_max_bytes: quota.max_bytes,
             state_max_value: quota.max_value,
@@ -122,6 +125,7 @@ impl Limits {
         crate::engine::EngineLimits {
             call_timeout_ms: self.plugin_timeout_ms,
             memory_bytes: self.plugin_memory,
+            wasi_memory_bytes: self.wasi_plugin_memory,
         }
     }
 }

@@ -40,6 +40,16 @@ pub(crate) fn main_module(component: &[u8]) -> Result<&[u8], LoadError> {
             }
             Payload::ComponentSection { .. } => depth += 1,
             Payload::End(_) => depth = depth.saturating_sub(1),
+            // A Python plugin (componentize-py) imports WASI: refused with the engine
+            // to use, rather than as an unknown import further down.
+            Payload::ComponentImportSection(imports) if depth == 0 => {
+                for import in imports {
+                    let name = import.map_err(invalid)?.name.name;
+                    if name.starts_with("wasi:") {
+                        return Err(LoadError::needs_wasi("wasmi", name));
+                    }
+                }
+            }
             _ => {}
         }
     }

@@ -289,6 +289,7 @@ fn an_endless_loop_hits_the_deadline_and_a_fresh_instance_works() {
     let engine = WasmiEngine::new(EngineLimits {
         call_timeout_ms: 100,
         memory_bytes: 8 << 20,
+        ..EngineLimits::default()
     });
     let mut inst = instance(&engine);
     let started = Instant::now();

@@ -27,16 +27,21 @@
 //!   [`CallError::OutOfMemory`].
 //! - **Instances**: the pooling allocator pre-reserves slots, so instantiation is a few
 //!   microseconds; `InstancePre` resolves imports once per plugin, not per instance.
+//! - **WASI**: a component that imports `wasi:` interfaces (a Python plugin) is compiled
+//!   by a second engine, made on first use, with WASI 0.2 linked and nothing granted
+//!   ([`wasi`](crate::wasi)), a pool of [`WASI_POOL_SLOTS`] larger slots, and the
+//!   `wasi_memory_bytes` cap. Every other plugin never links WASI.
 
 #![deny(missing_docs)]
 
 mod bindings;
 mod cache;
 mod host_impl;
+mod wasi;
 
 pub use cache::{ArtifactCache, CacheError};
 
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use berth_core::engine::{
@@ -62,10 +67,35 @@ pub const TICK: Duration = Duration::from_millis(1);
 /// Instance slots the pooling allocator reserves (across all plugins).
 const POOL_SLOTS: u32 = 1000;
 
-/// The wasmtime engine. Cheap to share; compiling is the expensive part.
-pub struct WasmtimeEngine {
+/// Instance slots of the WASI engine's pool (across all plugins that import WASI): at
+/// most this many Python instances exist at once (idle in the pools or in a call). Each
+/// slot reserves `wasi_plugin_memory` of address space and holds some 6 MiB once used,
+/// so fewer, larger slots than [`POOL_SLOTS`]; a call that finds none free fails (500)
+/// and is logged, as any instantiation failure.
+pub const WASI_POOL_SLOTS: u32 = 64;
+
+/// A compiled Python plugin is one component of about a dozen core modules sharing one
+/// memory (CPython, libc, the bindings): the per-component allowances of its pool.
+const WASI_CORE_INSTANCES_PER_COMPONENT: u32 = 32;
+/// Function-table entries of one WASI module (CPython's indirect table is large).
+const WASI_TABLE_ELEMENTS: usize = 100_000;
+
+/// One wasmtime engine and the linker over it.
+struct Flavor {
     engine: wasmtime::Engine,
     linker: Arc<Linker<StoreData>>,
+    /// The linear-memory cap of its instances.
+    memory_bytes: usize,
+    /// Whether WASI is linked (its instances get a [`wasi::WasiState`]).
+    wasi: bool,
+}
+
+/// The wasmtime engine. Cheap to share; compiling is the expensive part.
+pub struct WasmtimeEngine {
+    plain: Flavor,
+    /// The engine for components that import WASI, made when the first one is compiled
+    /// (its pool reserves address space a server without Python plugins never needs).
+    wasi: OnceLock<Result<Flavor, String>>,
     limits: EngineLimits,
     // The ticker thread holds a `Weak` to this and stops once the engine and every
     // module compiled by it are dropped (modules outlive the engine in a server).
@@ -86,6 +116,8 @@ pub struct StoreData {
     may_yield: bool,
     /// The executor's own yield, when it has one.
     yield_now: Option<YieldNow>,
+    /// WASI's context, for a component that imports WASI (made on first use).
+    wasi: Option<Box<wasi::WasiState>>,
 }
 
 /// What a guest does on each epoch tick: trap past its call's deadline, otherwise yield
@@ -135,52 +167,27 @@ impl wasmtime::ResourceLimiter for MemoryCap {
 impl WasmtimeEngine {
     /// Creates the engine and its epoch ticker thread.
     pub fn new(limits: EngineLimits) -> Result<WasmtimeEngine, LoadError> {
-        let mut config = Config::new();
-        config.epoch_interruption(true);
-        config.wasm_component_model(true);
-        // Plugins are small; a modest reservation per memory keeps thousands of pooled
-        // slots within the address space (bounds checks become explicit, which is cheap).
-        let reservation = (limits.memory_bytes as u64)
-            .next_power_of_two()
-            .max(1 << 20);
-        config.memory_reservation(reservation);
-        config.memory_guard_size(64 << 10);
-        let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(POOL_SLOTS)
-            .total_core_instances(POOL_SLOTS * 4)
-            .total_memories(POOL_SLOTS)
-            .total_tables(POOL_SLOTS * 2)
-            // Async calls run on fiber stacks; one per call in flight, from the pool.
-            .total_stacks(POOL_SLOTS)
-            .max_memory_size(limits.memory_bytes);
-        let pooled = config.clone();
-        let engine = match wasmtime::Engine::new(
-            pooled
-                .clone()
-                .allocation_strategy(InstanceAllocationStrategy::Pooling(pool)),
-        ) {
-            Ok(engine) => engine,
-            Err(e) => {
-                // Some sandboxes cap virtual memory; on-demand allocation still works.
-                tracing::warn!("pooling allocator unavailable ({e}); allocating on demand");
-                wasmtime::Engine::new(&config).map_err(|e| LoadError::Invalid(e.to_string()))?
-            }
-        };
-
-        let mut linker = Linker::new(&engine);
-        Plugin::add_to_linker::<StoreData, HasSelf<StoreData>>(&mut linker, |d| d)
-            .map_err(|e| LoadError::Invalid(e.to_string()))?;
-
         let alive = Arc::new(());
-        spawn_ticker(engine.clone(), Arc::downgrade(&alive));
+        let plain = flavor(limits.memory_bytes, false, &alive)?;
         Ok(WasmtimeEngine {
-            engine,
-            linker: Arc::new(linker),
+            plain,
+            wasi: OnceLock::new(),
             limits,
             ticker_alive: alive,
             cache: None,
             yield_now: None,
         })
+    }
+
+    /// The engine for components that import WASI, made on first use.
+    fn wasi_flavor(&self) -> Result<&Flavor, LoadError> {
+        self.wasi
+            .get_or_init(|| {
+                flavor(self.limits.wasi_memory_bytes, true, &self.ticker_alive)
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| LoadError::Invalid(format!("the WASI engine: {e}")))
     }
 
     /// Makes busy guests yield with the executor's own yield (see [`YieldNow`]).
@@ -194,6 +201,67 @@ impl WasmtimeEngine {
         self.cache = cache;
         self
     }
+}
+
+/// Makes one engine (pooled when the sandbox allows), its linker and its epoch ticker.
+/// `wasi`: the WASI engine, with larger, fewer slots and WASI 0.2 linked.
+fn flavor(memory_bytes: usize, wasi: bool, alive: &Arc<()>) -> Result<Flavor, LoadError> {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    config.wasm_component_model(true);
+    // Plugins are small; a modest reservation per memory keeps thousands of pooled
+    // slots within the address space (bounds checks become explicit, which is cheap).
+    let reservation = (memory_bytes as u64).next_power_of_two().max(1 << 20);
+    config.memory_reservation(reservation);
+    config.memory_guard_size(64 << 10);
+    let mut pool = PoolingAllocationConfig::default();
+    if wasi {
+        let slots = WASI_POOL_SLOTS;
+        pool.total_component_instances(slots)
+            .total_core_instances(slots * WASI_CORE_INSTANCES_PER_COMPONENT)
+            .max_core_instances_per_component(WASI_CORE_INSTANCES_PER_COMPONENT)
+            .total_memories(slots)
+            .total_tables(slots * WASI_CORE_INSTANCES_PER_COMPONENT)
+            .table_elements(WASI_TABLE_ELEMENTS)
+            .total_stacks(slots)
+            .max_memory_size(memory_bytes);
+    } else {
+        pool.total_component_instances(POOL_SLOTS)
+            .total_core_instances(POOL_SLOTS * 4)
+            .total_memories(POOL_SLOTS)
+            .total_tables(POOL_SLOTS * 2)
+            // Async calls run on fiber stacks; one per call in flight, from the pool.
+            .total_stacks(POOL_SLOTS)
+            .max_memory_size(memory_bytes);
+    }
+    let pooled = config.clone();
+    let engine = match wasmtime::Engine::new(
+        pooled
+            .clone()
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool)),
+    ) {
+        Ok(engine) => engine,
+        Err(e) => {
+            // Some sandboxes cap virtual memory; on-demand allocation still works.
+            tracing::warn!("pooling allocator unavailable ({e}); allocating on demand");
+            wasmtime::Engine::new(&config).map_err(|e| LoadError::Invalid(e.to_string()))?
+        }
+    };
+
+    let mut linker = Linker::new(&engine);
+    Plugin::add_to_linker::<StoreData, HasSelf<StoreData>>(&mut linker, |d| d)
+        .map_err(|e| LoadError::Invalid(e.to_string()))?;
+    if wasi {
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| LoadError::Invalid(e.to_string()))?;
+    }
+    spawn_ticker(engine.clone(), Arc::downgrade(alive));
+    Ok(Flavor {
+        engine,
+        linker: Arc::new(linker),
+        memory_bytes,
+        wasi,
+    })
 }
 
 fn spawn_ticker(engine: wasmtime::Engine, alive: Weak<()>) {
@@ -220,20 +288,29 @@ impl Engine for WasmtimeEngine {
         if !is_component(bytes) {
             return Err(LoadError::Invalid("not a Wasm component".into()));
         }
+        let flavor = if wasi::imports_wasi(bytes) {
+            self.wasi_flavor()?
+        } else {
+            &self.plain
+        };
         let component = match &self.cache {
-            Some(cache) => cache.load(&self.engine, bytes),
-            None => Component::new(&self.engine, bytes),
+            Some(cache) => cache.load(&flavor.engine, bytes),
+            None => Component::new(&flavor.engine, bytes),
         }
         .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
-        let pre = self
+        let pre = flavor
             .linker
             .instantiate_pre(&component)
             .map_err(|e| LoadError::Contract(format!("{e:#}")))?;
         let pre = PluginPre::new(pre).map_err(|e| LoadError::Contract(format!("{e:#}")))?;
         Ok(Box::new(WasmtimeModule {
-            engine: self.engine.clone(),
+            engine: flavor.engine.clone(),
             pre,
-            limits: self.limits,
+            limits: EngineLimits {
+                memory_bytes: flavor.memory_bytes,
+                ..self.limits
+            },
+            wasi: flavor.wasi,
             yield_now: self.yield_now,
             _ticker_alive: self.ticker_alive.clone(),
         }))
@@ -248,13 +325,17 @@ fn is_component(bytes: &[u8]) -> bool {
 struct WasmtimeModule {
     engine: wasmtime::Engine,
     pre: PluginPre<StoreData>,
+    /// The limits of its instances (`memory_bytes`: its flavor's cap).
     limits: EngineLimits,
+    /// Whether its instances get a WASI context.
+    wasi: bool,
     yield_now: Option<YieldNow>,
     _ticker_alive: Arc<()>,
 }
 
 impl Module for WasmtimeModule {
     fn instantiate(&self, host: PluginHost) -> Result<Box<dyn Instance>, CallError> {
+        let wasi = self.wasi.then(|| Box::new(wasi::WasiState::new(&host)));
         let data = StoreData {
             host,
             limiter: MemoryCap {
@@ -264,15 +345,23 @@ impl Module for WasmtimeModule {
             deadline: deadline_from_now(self.limits.call_timeout_ms),
             may_yield: false,
             yield_now: self.yield_now,
+            wasi,
         };
         let mut store = Store::new(&self.engine, data);
         store.limiter(|d| &mut d.limiter);
         store.epoch_deadline_callback(|ctx| Ok(on_epoch(ctx.data())));
         store.set_epoch_deadline(1);
-        let plugin = self
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| CallError::Instantiate(format!("{e:#}")))?;
+        // WASI's host functions are async, so such a component is instantiated by its
+        // first call (always `setup`), inside that call's future; the rest right here.
+        let plugin = if self.wasi {
+            Instantiated::Pending(self.pre.clone())
+        } else {
+            let plugin = self
+                .pre
+                .instantiate(&mut store)
+                .map_err(|e| CallError::Instantiate(format!("{e:#}")))?;
+            Instantiated::Ready(plugin)
+        };
         Ok(Box::new(WasmtimeInstance {
             store,
             plugin,
@@ -285,9 +374,15 @@ fn deadline_from_now(timeout_ms: u64) -> Option<Instant> {
     Instant::now().checked_add(Duration::from_millis(timeout_ms))
 }
 
+/// An instance's exports, or what makes them on the first call.
+enum Instantiated {
+    Ready(Plugin),
+    Pending(PluginPre<StoreData>),
+}
+
 struct WasmtimeInstance {
     store: Store<StoreData>,
-    plugin: Plugin,
+    plugin: Instantiated,
     timeout_ms: u64,
 }
 
@@ -300,6 +395,22 @@ impl WasmtimeInstance {
         self.store.set_epoch_deadline(1);
     }
 
+    /// Instantiates a pending (WASI) instance, under the current call's deadline.
+    async fn ready(&mut self) -> Result<(), CallError> {
+        if let Instantiated::Pending(pre) = &self.plugin {
+            let pre = pre.clone();
+            let plugin =
+                pre.instantiate_async(&mut self.store).await.map_err(|e| {
+                    match classify(e, self.store.data().limiter.hit) {
+                        CallError::Trap(message) => CallError::Instantiate(message),
+                        other => other,
+                    }
+                })?;
+            self.plugin = Instantiated::Ready(plugin);
+        }
+        Ok(())
+    }
+
     /// Classifies a call's failure.
     fn finish<R>(&self, result: wasmtime::Result<R>) -> Result<R, CallError> {
         result.map_err(|e| classify(e, self.store.data().limiter.hit))
@@ -310,9 +421,17 @@ impl WasmtimeInstance {
 macro_rules! guest_call {
     ($self:ident . $export:ident ( $($arg:expr),* )) => {{
         $self.begin();
-        let guest = $self.plugin.berth_plugin_guest();
-        let result = guest.$export(&mut $self.store, $($arg),*).await;
-        $self.finish(result)
+        match $self.ready().await {
+            Err(e) => Err(e),
+            Ok(()) => match &$self.plugin {
+                Instantiated::Ready(plugin) => {
+                    let guest = plugin.berth_plugin_guest();
+                    let result = guest.$export(&mut $self.store, $($arg),*).await;
+                    $self.finish(result)
+                }
+                Instantiated::Pending(_) => Err(CallError::Instantiate("not instantiated".into())),
+            },
+        }
     }};
 }
 

@@ -90,6 +90,7 @@ pub fn limits() -> EngineLimits {
     EngineLimits {
         call_timeout_ms: 200,
         memory_bytes: 8 << 20,
+        ..EngineLimits::default()
     }
 }
 
