@@ -234,6 +234,8 @@ fn ci(root: &Path) -> Result<()> {
         "plugins/Cargo.toml",
         "host/qemu/Cargo.toml",
         "host/firmware-esp32c6/Cargo.toml",
+        "bench/wasi-hello/Cargo.toml",
+        "tests/guests/Cargo.toml",
     ] {
         let mut fmt = cargo();
         fmt.args(["fmt", "--all", "--check", "--manifest-path", manifest]);
