@@ -289,49 +289,7 @@ fn chat_pings_names_and_echoes() {
 #[test]
 fn chat_room_reaches_the_others_in_the_room_only() {
     let s = chat();
-    block_on(async {
-        let url = s.ws_port_url("/");
-        let (mut alice, mut bob, mut carol) = (
-            connect(&url).await,
-            connect(&url).await,
-            connect(&url).await,
-        );
-        send_json(&mut alice, json!({"type": "set_name", "name": "alice"})).await;
-        recv_json(&mut alice).await;
-        for (ws, room) in [(&mut alice, "dev"), (&mut bob, "dev"), (&mut carol, "ops")] {
-            send_json(ws, json!({"action": "join", "room": room})).await;
-            assert_eq!(
-                recv_json(ws).await,
-                json!({"action": "joined", "room": room})
-            );
-        }
-        send_json(&mut alice, json!({"action": "message", "text": "hi dev"})).await;
-        assert_eq!(recv_json(&mut alice).await, json!({"action": "sent"}));
-        assert_eq!(
-            recv_json(&mut bob).await,
-            json!({"action": "message", "from": "alice", "text": "hi dev"})
-        );
-        send_json(&mut bob, json!({"action": "message", "text": "hello"})).await;
-        assert_eq!(recv_json(&mut bob).await, json!({"action": "sent"}));
-        assert_eq!(
-            recv_json(&mut alice).await,
-            json!({"action": "message", "from": "anonymous", "text": "hello"})
-        );
-        send_json(&mut carol, json!({"type": "ping"})).await;
-        assert_eq!(recv_json(&mut carol).await, json!({"type": "pong"}));
-        let mut dave = connect(&url).await;
-        send_json(&mut dave, json!({"action": "message", "text": "anyone?"})).await;
-        assert_eq!(recv_json(&mut dave).await, json!({"action": "sent"}));
-        send_json(&mut dave, json!({"action": "join"})).await;
-        assert_eq!(
-            recv_json(&mut dave).await,
-            json!({"action": "joined", "room": "general"})
-        );
-        bob.close(None).await.expect("close");
-        drop(bob);
-        send_json(&mut alice, json!({"action": "message", "text": "alone?"})).await;
-        assert_eq!(recv_json(&mut alice).await, json!({"action": "sent"}));
-    });
+    block_on(seed000_chat_session(&s.ws_port_url("/")));
 }
 
 // ---- a Python plugin among Rust ones ----------------------------------------------------

@@ -170,56 +170,7 @@ fn seed000_ping_names_and_default_echo(rt: Runtime) {
 
 fn seed000_chat_room_reaches_the_others_in_the_room_only(rt: Runtime) {
     let server = seed000_chat(rt);
-    block_on(async {
-        let url = chat_url(server);
-        let (mut alice, mut bob, mut carol) = (
-            connect(&url).await,
-            connect(&url).await,
-            connect(&url).await,
-        );
-        send_json(&mut alice, json!({"type": "set_name", "name": "alice"})).await;
-        recv_json(&mut alice).await;
-        for (ws, room) in [(&mut alice, "dev"), (&mut bob, "dev"), (&mut carol, "ops")] {
-            send_json(ws, json!({"action": "join", "room": room})).await;
-            assert_eq!(
-                recv_json(ws).await,
-                json!({"action": "joined", "room": room})
-            );
-        }
-        send_json(&mut alice, json!({"action": "message", "text": "hi dev"})).await;
-        assert_eq!(recv_json(&mut alice).await, json!({"action": "sent"}));
-        assert_eq!(
-            recv_json(&mut bob).await,
-            json!({"action": "message", "from": "alice", "text": "hi dev"})
-        );
-        // bob never set a name: the seed's ws:connect made him "anonymous".
-        send_json(&mut bob, json!({"action": "message", "text": "hello"})).await;
-        assert_eq!(recv_json(&mut bob).await, json!({"action": "sent"}));
-        assert_eq!(
-            recv_json(&mut alice).await,
-            json!({"action": "message", "from": "anonymous", "text": "hello"})
-        );
-        // carol (another room) got nothing: her next message is her own ping's pong.
-        send_json(&mut carol, json!({"type": "ping"})).await;
-        assert_eq!(recv_json(&mut carol).await, json!({"type": "pong"}));
-
-        // A message without a room is acknowledged and reaches nobody; the default
-        // room is "general".
-        let mut dave = connect(&url).await;
-        send_json(&mut dave, json!({"action": "message", "text": "anyone?"})).await;
-        assert_eq!(recv_json(&mut dave).await, json!({"action": "sent"}));
-        send_json(&mut dave, json!({"action": "join"})).await;
-        assert_eq!(
-            recv_json(&mut dave).await,
-            json!({"action": "joined", "room": "general"})
-        );
-
-        // bob leaves: alice's messages reach nobody, and nothing breaks.
-        bob.close(None).await.expect("close");
-        drop(bob);
-        send_json(&mut alice, json!({"action": "message", "text": "alone?"})).await;
-        assert_eq!(recv_json(&mut alice).await, json!({"action": "sent"}));
-    });
+    block_on(seed000_chat_session(&chat_url(server)));
 }
 
 fn chat_on_its_route_answers_and_never_echoes(rt: Runtime) {

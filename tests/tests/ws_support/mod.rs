@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -236,4 +237,54 @@ impl Raw {
             .await
             .expect("timed out waiting for the close frame")
     }
+}
+
+/// Seed 000's chat room, as one session of four clients on `url` (its Rust and Python
+/// plugins both serve it): names, rooms, a message reaching only its room, the
+/// default room, and a member leaving.
+pub async fn seed000_chat_session(url: &str) {
+    let (mut alice, mut bob, mut carol) =
+        (connect(url).await, connect(url).await, connect(url).await);
+    send_json(&mut alice, json!({"type": "set_name", "name": "alice"})).await;
+    recv_json(&mut alice).await;
+    for (ws, room) in [(&mut alice, "dev"), (&mut bob, "dev"), (&mut carol, "ops")] {
+        send_json(ws, json!({"action": "join", "room": room})).await;
+        assert_eq!(
+            recv_json(ws).await,
+            json!({"action": "joined", "room": room})
+        );
+    }
+    send_json(&mut alice, json!({"action": "message", "text": "hi dev"})).await;
+    assert_eq!(recv_json(&mut alice).await, json!({"action": "sent"}));
+    assert_eq!(
+        recv_json(&mut bob).await,
+        json!({"action": "message", "from": "alice", "text": "hi dev"})
+    );
+    // bob never set a name: the seed's ws:connect made him "anonymous".
+    send_json(&mut bob, json!({"action": "message", "text": "hello"})).await;
+    assert_eq!(recv_json(&mut bob).await, json!({"action": "sent"}));
+    assert_eq!(
+        recv_json(&mut alice).await,
+        json!({"action": "message", "from": "anonymous", "text": "hello"})
+    );
+    // carol (another room) got nothing: her next message is her own ping's pong.
+    send_json(&mut carol, json!({"type": "ping"})).await;
+    assert_eq!(recv_json(&mut carol).await, json!({"type": "pong"}));
+
+    // A message without a room is acknowledged and reaches nobody; the default
+    // room is "general".
+    let mut dave = connect(url).await;
+    send_json(&mut dave, json!({"action": "message", "text": "anyone?"})).await;
+    assert_eq!(recv_json(&mut dave).await, json!({"action": "sent"}));
+    send_json(&mut dave, json!({"action": "join"})).await;
+    assert_eq!(
+        recv_json(&mut dave).await,
+        json!({"action": "joined", "room": "general"})
+    );
+
+    // bob leaves: alice's messages reach nobody, and nothing breaks.
+    bob.close(None).await.expect("close");
+    drop(bob);
+    send_json(&mut alice, json!({"action": "message", "text": "alone?"})).await;
+    assert_eq!(recv_json(&mut alice).await, json!({"action": "sent"}));
 }
