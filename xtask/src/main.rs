@@ -27,7 +27,6 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 mod bench;
-mod bench_python;
 mod elf;
 mod firmware;
 mod fuzz;

@@ -37,6 +37,7 @@
 mod bindings;
 mod cache;
 mod host_impl;
+mod lower;
 mod wasi;
 
 pub use cache::{ArtifactCache, CacheError};
@@ -360,7 +361,9 @@ impl Module for WasmtimeModule {
                 .pre
                 .instantiate(&mut store)
                 .map_err(|e| CallError::Instantiate(format!("{e:#}")))?;
-            Instantiated::Ready(plugin)
+            let exports = lower::check(&store, &plugin)
+                .map_err(|e| CallError::Instantiate(format!("{e:#}")))?;
+            Instantiated::Ready(plugin, exports)
         };
         Ok(Box::new(WasmtimeInstance {
             store,
@@ -376,7 +379,8 @@ fn deadline_from_now(timeout_ms: u64) -> Option<Instant> {
 
 /// An instance's exports, or what makes them on the first call.
 enum Instantiated {
-    Ready(Plugin),
+    /// The exports, and the request exports typed over borrowed requests.
+    Ready(Plugin, lower::RequestExports),
     Pending(PluginPre<StoreData>),
 }
 
@@ -406,7 +410,9 @@ impl WasmtimeInstance {
                         other => other,
                     }
                 })?;
-            self.plugin = Instantiated::Ready(plugin);
+            let exports = lower::check(&self.store, &plugin)
+                .map_err(|e| CallError::Instantiate(format!("{e:#}")))?;
+            self.plugin = Instantiated::Ready(plugin, exports);
         }
         Ok(())
     }
@@ -424,10 +430,29 @@ macro_rules! guest_call {
         match $self.ready().await {
             Err(e) => Err(e),
             Ok(()) => match &$self.plugin {
-                Instantiated::Ready(plugin) => {
+                Instantiated::Ready(plugin, _) => {
                     let guest = plugin.berth_plugin_guest();
                     let result = guest.$export(&mut $self.store, $($arg),*).await;
                     $self.finish(result)
+                }
+                Instantiated::Pending(_) => Err(CallError::Instantiate("not instantiated".into())),
+            },
+        }
+    }};
+}
+
+/// One async call of a request export on `$self`, lowered from borrowed data
+/// (see [`lower`]), under a fresh deadline.
+macro_rules! request_call {
+    ($self:ident . $export:ident ( $($arg:expr),* )) => {{
+        $self.begin();
+        match $self.ready().await {
+            Err(e) => Err(e),
+            Ok(()) => match &$self.plugin {
+                Instantiated::Ready(_, exports) => {
+                    let func = exports.$export();
+                    let result = func.call_async(&mut $self.store, ($($arg),*)).await;
+                    $self.finish(result.map(|(r,)| r))
                 }
                 Instantiated::Pending(_) => Err(CallError::Instantiate("not instantiated".into())),
             },
@@ -456,8 +481,8 @@ impl Instance for WasmtimeInstance {
 
     fn handle<'a>(&'a mut self, handler: HandlerId, req: &'a Request) -> CallFuture<'a, Response> {
         Box::pin(async move {
-            let req = req.to_wit();
-            guest_call!(self.call_handle(handler, &req)).map(Response::from_wit)
+            let req = lower::RequestRef::of(req);
+            request_call!(self.handle(handler, req)).map(Response::from_wit)
         })
     }
 
@@ -467,8 +492,8 @@ impl Instance for WasmtimeInstance {
         req: &'a Request,
     ) -> CallFuture<'a, BeforeOutcome> {
         Box::pin(async move {
-            let req = req.to_wit();
-            guest_call!(self.call_before(handler, &req)).map(BeforeOutcome::from_wit)
+            let req = lower::RequestRef::of(req);
+            request_call!(self.before(handler, req)).map(BeforeOutcome::from_wit)
         })
     }
 
@@ -479,8 +504,8 @@ impl Instance for WasmtimeInstance {
         resp: &'a Response,
     ) -> CallFuture<'a, Response> {
         Box::pin(async move {
-            let (req, resp) = (req.to_wit(), resp.to_wit());
-            guest_call!(self.call_after(handler, &req, &resp)).map(Response::from_wit)
+            let (req, resp) = (lower::RequestRef::of(req), lower::ResponseRef::of(resp));
+            request_call!(self.after(handler, req, resp)).map(Response::from_wit)
         })
     }
 

@@ -259,7 +259,7 @@ pub(crate) fn spawn(
     let _ = stream.set_nodelay(true);
     let activity = Activity::new(limits.max_keep_alive_requests.max(1));
     let idle = idle_expired(
-        activity.load.subscribe(),
+        activity.clone(),
         Duration::from_millis(limits.keep_alive_timeout_ms),
     );
     let abort = activity.abort.clone();

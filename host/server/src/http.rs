@@ -215,18 +215,11 @@ async fn read_request(
         })
         .collect();
 
-    let limited = Limited::new(body, limits.max_body_size);
-    let timeout = Duration::from_millis(limits.body_timeout_ms);
-    let body = match tokio::time::timeout(timeout, limited.collect()).await {
-        Err(_) => return Err(Response::error(408, "Request Timeout")),
-        Ok(Err(e))
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            return Err(Response::error(413, "Payload Too Large"));
-        }
-        Ok(Err(_)) => return Err(Response::error(400, "Bad Request")),
-        Ok(Ok(collected)) => collected.to_bytes().to_vec(),
+    // A request that has no body (most GETs) needs no timer to read it.
+    let body = if http_body::Body::is_end_stream(&body) {
+        Vec::new()
+    } else {
+        read_body(body, limits).await?
     };
 
     Ok(Request {
@@ -240,4 +233,24 @@ async fn read_request(
         body,
         remote_addr: remote.to_string(),
     })
+}
+
+/// Reads a request body within `max_body_size` (413) and `body_timeout` (408).
+async fn read_body(
+    body: Incoming,
+    limits: &berth_core::limits::Limits,
+) -> Result<Vec<u8>, Response> {
+    let limited = Limited::new(body, limits.max_body_size);
+    let timeout = Duration::from_millis(limits.body_timeout_ms);
+    match tokio::time::timeout(timeout, limited.collect()).await {
+        Err(_) => Err(Response::error(408, "Request Timeout")),
+        Ok(Err(e))
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(Response::error(413, "Payload Too Large"))
+        }
+        Ok(Err(_)) => Err(Response::error(400, "Bad Request")),
+        Ok(Ok(collected)) => Ok(collected.to_bytes().to_vec()),
+    }
 }
