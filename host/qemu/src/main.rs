@@ -12,8 +12,10 @@
 extern crate alloc;
 
 mod board;
+mod boot;
 mod heap;
 mod platform;
+mod profile;
 mod virtio;
 
 use alloc::sync::Arc;
@@ -36,7 +38,11 @@ use crate::platform::{ConnStats, QemuPlatform};
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    println!("panic: {info}");
+    println!(
+        "panic: {info} (heap: {} of {} bytes in use)",
+        HEAP.used(),
+        HEAP.size()
+    );
     loop {
         board::idle(1_000_000);
     }
@@ -77,8 +83,9 @@ fn read_store() -> Result<Vec<u8>, &'static str> {
 
 #[riscv_rt::entry]
 fn main() -> ! {
-    HEAP.init();
-    println!("berth-qemu: booting");
+    let boot = boot::read();
+    HEAP.init(boot.heap);
+    println!("berth-qemu: booting; heap {} bytes", HEAP.size());
     let image = match read_store() {
         Ok(image) => image,
         Err(e) => halt(e),
@@ -87,10 +94,18 @@ fn main() -> ! {
         Ok(stored) => stored,
         Err(e) => halt_fmt(format_args!("plugin store: {e}")),
     };
+    println!(
+        "berth-qemu: plugin store read: {} bytes; heap used {} bytes",
+        image.len(),
+        HEAP.used()
+    );
     let sources: Vec<PluginSource<'_>> = stored.plugins.iter().map(PluginSource::from).collect();
     let platform = Arc::new(QemuPlatform::new());
     let options = Options::device();
     let engine = WasmiEngine::new(options.limits.engine());
+    if boot.profile {
+        profile::run(&engine, &platform, &options, &sources);
+    }
     let started = board::instret();
     let mut server = match Server::new(&engine, platform, options, &sources) {
         Ok(s) => s,
