@@ -8,8 +8,8 @@
 //! It is safe to call from a build script: the environment cargo gives build scripts
 //! (target dir, rustflags, jobserver, wrappers, package variables) is removed from the
 //! nested cargo, which gets its own `--target-dir` and
-//! `CARGO_ENCODED_RUSTFLAGS=-C link-arg=-zstack-size=16384` (a small stack, so the
-//! module's memory starts at one page).
+//! [`RUSTFLAGS`] (a small stack and one-byte pages, so an instance's memory is the bytes
+//! it uses).
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -35,8 +35,20 @@ pub use error::BuildError;
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// The rustflags every plugin is linked with (as `CARGO_ENCODED_RUSTFLAGS`, separated by
-/// `\x1f`): a 16 KiB stack instead of 1 MiB, so linear memory starts at one page.
-pub const RUSTFLAGS: &[&str] = &["-C", "link-arg=-zstack-size=16384"];
+/// `\x1f`): a 16 KiB stack instead of 1 MiB; one-byte pages (the custom-page-sizes
+/// proposal, which both engines enable), so that linear memory is the stack, the data
+/// and 16 KiB of free heap (`--initial-heap`: what a small plugin's setup and requests
+/// allocate, so it rarely grows; a growth makes wasmi reallocate the whole memory)
+/// rather than a 64 KiB page, and grows in the SDK allocator's 4 KiB steps, not 64 KiB.
+pub const RUSTFLAGS: &[&str] = &[
+    "-C",
+    "link-arg=-zstack-size=16384",
+    "-C",
+    "link-arg=--page-size=1",
+    "-C",
+    "link-arg=--initial-heap=16384",
+];
+
 
 /// How to build.
 #[derive(Debug, Clone, Default)]
