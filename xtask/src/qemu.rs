@@ -106,13 +106,15 @@ fn build(root: &Path, plugins: &[String], example: Example) -> Result<(PathBuf, 
         plugins: files
             .iter()
             .zip(&tables)
-            .map(|((name, wasm), (pairs, gpio))| berth_embedded::store::Entry {
-                name,
-                config: pairs.clone(),
-                gpio: *gpio,
-                dirs: statics.dirs_of(name),
-                wasm,
-            })
+            .map(
+                |((name, wasm), (pairs, gpio))| berth_embedded::store::Entry {
+                    name,
+                    config: pairs.clone(),
+                    gpio: *gpio,
+                    dirs: statics.dirs_of(name),
+                    wasm,
+                },
+            )
             .collect(),
         folders: statics.store_folders(),
         mounts: statics.store_mounts(),
@@ -145,13 +147,7 @@ struct BootSettings {
     profile: bool,
 }
 
-fn boot(
-    elf: &Path,
-    store: &Path,
-    port: u16,
-    log: &Path,
-    settings: &BootSettings,
-) -> Result<Child> {
+fn boot(elf: &Path, store: &Path, port: u16, log: &Path, settings: &BootSettings) -> Result<Child> {
     if Command::new("qemu-system-riscv32")
         .arg("--version")
         .output()
@@ -312,7 +308,10 @@ pub fn qemu(root: &Path, args: &[String]) -> Result<()> {
 /// The number after `key` in `line` (`"heap used 123 bytes"`, key `"heap used "`).
 fn number_after(line: &str, key: &str) -> Option<u64> {
     let (_, rest) = line.split_once(key)?;
-    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Heap and instruction numbers from the serial log, and the heap table's row.
@@ -323,6 +322,9 @@ fn report(log: &Path, plugins: &[String], cap: u32) -> Result<()> {
     }
     let loaded = text.lines().find(|l| l.contains("loaded"));
     if let Some(line) = loaded {
+        println!("{}", line.trim_start_matches("berth-qemu: "));
+    }
+    if let Some(line) = text.lines().find(|l| l.contains("serving on")) {
         println!("{}", line.trim_start_matches("berth-qemu: "));
     }
     let last_conn = text.lines().rev().find(|l| l.starts_with("conn: "));

@@ -46,7 +46,13 @@ fn device_memory(addr: SocketAddr) {
 /// `POST /led` drives the granted pin and `GET /led` reads it back; no state is a 400.
 fn led(addr: SocketAddr) {
     for (state, shown) in [("on", "on"), ("off", "off"), ("on", "on")] {
-        let reply = request(addr, "POST", "/led", "", &format!(r#"{{"state":"{state}"}}"#));
+        let reply = request(
+            addr,
+            "POST",
+            "/led",
+            "",
+            &format!(r#"{{"state":"{state}"}}"#),
+        );
         assert_eq!((reply.0, json_of(&reply)), (200, json!({"led": shown})));
         let reply = request(addr, "GET", "/led", "", "");
         assert_eq!((reply.0, json_of(&reply)), (200, json!({"led": shown})));

@@ -49,7 +49,6 @@ pub const RUSTFLAGS: &[&str] = &[
     "link-arg=--initial-heap=16384",
 ];
 
-
 /// How to build.
 #[derive(Debug, Clone, Default)]
 pub struct BuildOptions {

@@ -35,7 +35,7 @@ use crate::store;
 pub struct PluginSource<'a> {
     /// The plugin's name (its file stem, or its name in the flash store).
     pub name: &'a str,
-    /// The component bytes.
+    /// The component bytes (empty when a [`ReadPlugin`] supplies them at load).
     pub bytes: &'a [u8],
     /// Its configuration table, as `setup` receives it.
     pub config: Pairs,
@@ -55,9 +55,22 @@ impl<'a> From<&store::Entry<'a>> for PluginSource<'a> {
     }
 }
 
+/// Reads plugin `index`'s component bytes at load time, when the caller does not hold
+/// them all at once: a device reads each plugin from flash just before compiling it and
+/// frees the bytes right after, so the loading peak holds one plugin's file, not the whole
+/// store ([`crate::Server::new_reading`]).
+pub type ReadPlugin<'r> = &'r mut dyn FnMut(usize) -> Result<Vec<u8>, String>;
+
 /// Why the plugins could not be loaded. Start-up reports it and stops.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoadFailure {
+    /// A plugin's bytes could not be read from the store.
+    Read {
+        /// The plugin.
+        plugin: String,
+        /// What the reader said.
+        reason: String,
+    },
     /// A file is not a usable component.
     Compile {
         /// The plugin.
@@ -79,6 +92,9 @@ pub enum LoadFailure {
 impl fmt::Display for LoadFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            LoadFailure::Read { plugin, reason } => {
+                write!(f, "plugin {plugin}: cannot read it: {reason}")
+            }
             LoadFailure::Compile { plugin, source } => write!(f, "plugin {plugin}: {source}"),
             LoadFailure::Setup { plugin, source } => {
                 write!(f, "plugin {plugin}: setup failed: {source}")
@@ -267,22 +283,34 @@ fn block_on_ready<F: Future>(future: F) -> F::Output {
     }
 }
 
-/// Loads every plugin, in order, and assembles the app.
+/// Loads every plugin, in order, and assembles the app. With `read`, each plugin's bytes
+/// come from it (and are dropped once compiled) instead of from [`PluginSource::bytes`].
 pub fn load(
     engine: &dyn Engine,
     api: Arc<dyn HostApi>,
     sources: &[PluginSource<'_>],
+    mut read: Option<ReadPlugin<'_>>,
     server_name: Option<String>,
 ) -> Result<(App, Vec<Plugin>), LoadFailure> {
     let mut plugins = Vec::with_capacity(sources.len());
     let mut entries = Vec::with_capacity(sources.len());
-    for src in sources {
+    for (index, src) in sources.iter().enumerate() {
+        let read_now = match read.as_mut() {
+            Some(read) => Some(read(index).map_err(|reason| LoadFailure::Read {
+                plugin: src.name.to_string(),
+                reason,
+            })?),
+            None => None,
+        };
+        let bytes = read_now.as_deref().unwrap_or(src.bytes);
         let module = engine
-            .compile(src.bytes)
+            .compile(bytes)
             .map_err(|source| LoadFailure::Compile {
                 plugin: src.name.to_string(),
                 source,
             })?;
+        // The module keeps what it needs: the file goes before the next one is read.
+        drop(read_now);
         let plugin = Plugin {
             name: src.name.to_string(),
             module,

@@ -18,6 +18,8 @@ mod platform;
 mod profile;
 mod virtio;
 
+use alloc::format;
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -31,6 +33,7 @@ use berth_engine_wasmi::WasmiEngine;
 use embassy_net::{Ipv4Address, Ipv4Cidr, StackResources, StaticConfigV4};
 use static_cell::StaticCell;
 use virtio_drivers::device::blk::{VirtIOBlk, SECTOR_SIZE};
+use virtio_drivers::transport::mmio::MmioTransport;
 use virtio_drivers::transport::DeviceType;
 
 use crate::heap::HEAP;
@@ -61,24 +64,73 @@ fn block_on<F: Future>(fut: F) -> F::Output {
     }
 }
 
-/// Reads the plugin store image from the virtio-blk drive.
-fn read_store() -> Result<Vec<u8>, &'static str> {
-    let transport = virtio::find(DeviceType::Block).ok_or("no virtio-blk drive")?;
-    let mut blk = VirtIOBlk::<virtio::HalImpl, _>::new(transport).map_err(|_| "virtio-blk init")?;
-    let mut first = vec![0u8; SECTOR_SIZE];
-    blk.read_blocks(0, &mut first)
-        .map_err(|_| "read sector 0")?;
-    let len =
-        berth_embedded::store::image_len(&first).map_err(|_| "no plugin image on the drive")?;
-    let sectors = len.div_ceil(SECTOR_SIZE);
-    if sectors as u64 > blk.capacity() {
-        return Err("plugin image is larger than the drive");
+/// The plugin store's drive (virtio-blk), read by byte range.
+struct Drive(VirtIOBlk<virtio::HalImpl, MmioTransport<'static>>);
+
+impl Drive {
+    fn open() -> Result<Drive, &'static str> {
+        let transport = virtio::find(DeviceType::Block).ok_or("no virtio-blk drive")?;
+        VirtIOBlk::new(transport)
+            .map(Drive)
+            .map_err(|_| "virtio-blk init")
     }
-    let mut image = vec![0u8; sectors * SECTOR_SIZE];
-    blk.read_blocks(0, &mut image)
-        .map_err(|_| "read plugin image")?;
-    image.truncate(len);
-    Ok(image)
+
+    /// `len` bytes at `offset` (whole sectors are read; at most one sector's worth of
+    /// capacity is left over).
+    fn read(&mut self, offset: usize, len: usize) -> Result<Vec<u8>, &'static str> {
+        let (first, skip) = (offset / SECTOR_SIZE, offset % SECTOR_SIZE);
+        let sectors = (skip + len).div_ceil(SECTOR_SIZE);
+        if (first + sectors) as u64 > self.0.capacity() {
+            return Err("plugin image is larger than the drive");
+        }
+        let mut bytes = vec![0u8; sectors * SECTOR_SIZE];
+        self.0
+            .read_blocks(first, &mut bytes)
+            .map_err(|_| "cannot read the drive")?;
+        bytes.drain(..skip);
+        bytes.truncate(len);
+        Ok(bytes)
+    }
+}
+
+/// What loading needs of the store besides the plugins' bytes, owned, so that the image
+/// is dropped before the plugins load and each plugin's file is read from the drive
+/// just before it is compiled: the loading peak then holds one file, not the store.
+struct Index {
+    names: Vec<String>,
+    configs: Vec<berth_core::model::Pairs>,
+    gpio: Vec<berth_embedded::GpioGrant>,
+    /// Where each plugin's bytes lie on the drive: (offset, length).
+    files: Vec<(usize, usize)>,
+    statics: berth_embedded::StaticConfig,
+}
+
+/// Reads and checks the whole store once (magic, CRC, every length), keeps its index.
+fn read_index(drive: &mut Drive) -> Result<Index, String> {
+    let header = drive.read(0, SECTOR_SIZE)?;
+    let len =
+        berth_embedded::store::image_len(&header).map_err(|_| "no plugin image on the drive")?;
+    drop(header);
+    let image = drive.read(0, len)?;
+    println!(
+        "berth-qemu: plugin store read: {} bytes; heap used {} bytes",
+        image.len(),
+        HEAP.used()
+    );
+    let stored = berth_embedded::store::parse(&image).map_err(|e| format!("plugin store: {e}"))?;
+    let base = image.as_ptr() as usize;
+    let index = Index {
+        names: stored.plugins.iter().map(|e| e.name.into()).collect(),
+        configs: stored.plugins.iter().map(|e| e.config.clone()).collect(),
+        gpio: stored.plugins.iter().map(|e| e.gpio).collect(),
+        files: stored
+            .plugins
+            .iter()
+            .map(|e| (e.wasm.as_ptr() as usize - base, e.wasm.len()))
+            .collect(),
+        statics: berth_embedded::StaticConfig::from_image(&stored),
+    };
+    Ok(index)
 }
 
 #[riscv_rt::entry]
@@ -86,39 +138,52 @@ fn main() -> ! {
     let boot = boot::read();
     HEAP.init(boot.heap);
     println!("berth-qemu: booting; heap {} bytes", HEAP.size());
-    let image = match read_store() {
-        Ok(image) => image,
+    let mut drive = match Drive::open() {
+        Ok(drive) => drive,
         Err(e) => halt(e),
     };
-    let stored = match berth_embedded::store::parse(&image) {
-        Ok(stored) => stored,
-        Err(e) => halt_fmt(format_args!("plugin store: {e}")),
+    let index = match read_index(&mut drive) {
+        Ok(index) => index,
+        Err(e) => halt(&e),
     };
-    println!(
-        "berth-qemu: plugin store read: {} bytes; heap used {} bytes",
-        image.len(),
-        HEAP.used()
-    );
-    let sources: Vec<PluginSource<'_>> = stored.plugins.iter().map(PluginSource::from).collect();
+    let Index {
+        names,
+        configs,
+        gpio,
+        files,
+        statics,
+    } = index;
+    let sources: Vec<PluginSource<'_>> = names
+        .iter()
+        .zip(configs)
+        .zip(gpio)
+        .map(|((name, config), gpio)| PluginSource {
+            name,
+            bytes: &[],
+            config,
+            gpio,
+        })
+        .collect();
+    let mut read = |i: usize| -> Result<Vec<u8>, String> {
+        let (offset, len) = files.get(i).copied().ok_or("no such plugin")?;
+        drive.read(offset, len).map_err(String::from)
+    };
     let platform = Arc::new(QemuPlatform::new());
     let options = Options::device();
     let engine = WasmiEngine::new(options.limits.engine());
     if boot.profile {
-        profile::run(&engine, &platform, &options, &sources);
+        profile::run(&engine, &platform, &options, &sources, &mut read);
     }
     let started = board::instret();
-    let mut server = match Server::new(&engine, platform, options, &sources) {
+    let mut server = match Server::new_reading(&engine, platform, options, &sources, &mut read) {
         Ok(s) => s,
         Err(e) => halt_fmt(format_args!("{e}")),
     };
-    if let Err(e) = server.serve_static(berth_embedded::StaticConfig::from_image(&stored)) {
+    if let Err(e) = server.serve_static(statics) {
         halt_fmt(format_args!("{e}"));
     }
     let load_instructions = board::instret() - started;
-    let names: Vec<alloc::string::String> = sources.iter().map(|s| s.name.into()).collect();
     drop(sources);
-    drop(stored);
-    drop(image);
     println!(
         "berth-qemu: loaded {} plugin(s) {:?} in {} instructions; heap used {} bytes (peak {} while loading)",
         names.len(),
@@ -142,7 +207,10 @@ fn main() -> ! {
     let (stack, mut runner) =
         embassy_net::new(nic, config, RESOURCES.init(StackResources::new()), seed);
     let listener = EmbassyListener::new(stack, 80, server.options().slots).observed(ConnStats);
-    println!("berth-qemu: serving on 10.0.2.15:80");
+    println!(
+        "berth-qemu: serving on 10.0.2.15:80; heap used {} bytes (network and sockets included)",
+        HEAP.used()
+    );
     block_on(embassy_futures::join::join(
         runner.run(),
         server.run(&listener, "10.0.2.15:80", core::future::pending::<()>()),

@@ -7,19 +7,32 @@ use alloc::sync::Arc;
 
 use berth_core::engine::Engine;
 use berth_core::host::{HostApi, PluginHost};
-use berth_embedded::{EmbeddedHost, Options, PluginSource};
+use berth_embedded::{EmbeddedHost, Options, PluginSource, ReadPlugin};
 
 use crate::heap::HEAP;
 use crate::platform::QemuPlatform;
 use crate::println;
 
 /// Prints `profile: NAME module KEPT (peak +P) instance KEPT (peak +P)` per plugin.
-pub fn run(engine: &dyn Engine, platform: &Arc<QemuPlatform>, options: &Options, sources: &[PluginSource<'_>]) {
+pub fn run(
+    engine: &dyn Engine,
+    platform: &Arc<QemuPlatform>,
+    options: &Options,
+    sources: &[PluginSource<'_>],
+    read: ReadPlugin<'_>,
+) {
     let api: Arc<dyn HostApi> = Arc::new(EmbeddedHost::new(platform.clone(), &options.limits));
-    for src in sources {
+    for (i, src) in sources.iter().enumerate() {
+        let bytes = match read(i) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                println!("profile: {}: {e}", src.name);
+                continue;
+            }
+        };
         let base = HEAP.used();
         HEAP.reset_peak();
-        let module = match engine.compile(src.bytes) {
+        let module = match engine.compile(&bytes) {
             Ok(m) => m,
             Err(e) => {
                 println!("profile: {}: {e}", src.name);
@@ -41,7 +54,7 @@ pub fn run(engine: &dyn Engine, platform: &Arc<QemuPlatform>, options: &Options,
                 module_peak,
                 instance_kept,
                 instance_peak,
-                src.bytes.len()
+                bytes.len()
             ),
             Err(e) => println!("profile: {}: cannot instantiate: {e}", src.name),
         }
