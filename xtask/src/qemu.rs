@@ -200,11 +200,10 @@ fn wait_for(log: &Path, needle: &str, child: &mut Child, within: Duration) -> Re
         if text.contains(needle) {
             return Ok(());
         }
-        if let Some(fatal) = text
-            .lines()
-            .find(|l| l.contains("fatal") || l.contains("panic"))
-        {
-            bail!("the image failed: {fatal}");
+        if let Some(at) = text.find("fatal").or_else(|| text.find("panic")) {
+            // A panic's message follows its location on the next line.
+            let fatal: Vec<&str> = text[at..].lines().take(2).collect();
+            bail!("the image failed: {}", fatal.join(" "));
         }
         if let Some(status) = child.try_wait()? {
             bail!("qemu exited ({status}) before serving:\n{text}");
@@ -286,7 +285,9 @@ pub fn qemu(root: &Path, args: &[String]) -> Result<()> {
         };
         // An allocation the capped heap could not serve stops the image.
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let crashed = text.lines().find(|l| l.starts_with("panic"));
+        let crashed = text
+            .find("\npanic")
+            .map(|at| text[at + 1..].lines().take(2).collect::<Vec<_>>().join(" "));
         report(&log, &plugins, settings.heap)?;
         if let Some(line) = crashed {
             bail!("the image stopped while serving: {line}");
