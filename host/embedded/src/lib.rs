@@ -55,5 +55,5 @@ pub use berth_core::device::{DeviceError, GpioGrant};
 pub use files::{StaticConfig, StaticError, StaticFile, StaticFolder};
 pub use host::EmbeddedHost;
 pub use net::{Connection, Listener, NetError, Platform};
-pub use plugins::{LoadFailure, PluginSource, ReadPlugin};
+pub use plugins::{LoadFailure, PluginReader, PluginSource, ReadPlugin};
 pub use server::{Options, Server};

@@ -35,7 +35,7 @@ use crate::store;
 pub struct PluginSource<'a> {
     /// The plugin's name (its file stem, or its name in the flash store).
     pub name: &'a str,
-    /// The component bytes (empty when a [`ReadPlugin`] supplies them at load).
+    /// The component bytes (empty when a [`PluginReader`] supplies them at load).
     pub bytes: &'a [u8],
     /// Its configuration table, as `setup` receives it.
     pub config: Pairs,
@@ -55,11 +55,17 @@ impl<'a> From<&store::Entry<'a>> for PluginSource<'a> {
     }
 }
 
-/// Reads plugin `index`'s component bytes at load time, when the caller does not hold
-/// them all at once: a device reads each plugin from flash just before compiling it and
-/// frees the bytes right after, so the loading peak holds one plugin's file, not the whole
-/// store ([`crate::Server::new_reading`]).
-pub type ReadPlugin<'r> = &'r mut dyn FnMut(usize) -> Result<Vec<u8>, String>;
+/// Reads each plugin's component bytes at load time, when the caller does not hold them
+/// all at once: a device reads each plugin from flash just before compiling it, into one
+/// buffer that it reuses, so loading holds one plugin's file rather than the whole store
+/// ([`crate::Server::new_reading`]).
+pub trait PluginReader {
+    /// Plugin `index`'s bytes (borrowed until the next call).
+    fn read(&mut self, index: usize) -> Result<&[u8], String>;
+}
+
+/// The reader [`load`] takes.
+pub type ReadPlugin<'r> = &'r mut dyn PluginReader;
 
 /// Why the plugins could not be loaded. Start-up reports it and stops.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,7 +290,8 @@ fn block_on_ready<F: Future>(future: F) -> F::Output {
 }
 
 /// Loads every plugin, in order, and assembles the app. With `read`, each plugin's bytes
-/// come from it (and are dropped once compiled) instead of from [`PluginSource::bytes`].
+/// come from it, each borrowed until it is compiled, instead of from
+/// [`PluginSource::bytes`].
 pub fn load(
     engine: &dyn Engine,
     api: Arc<dyn HostApi>,
@@ -295,22 +302,19 @@ pub fn load(
     let mut plugins = Vec::with_capacity(sources.len());
     let mut entries = Vec::with_capacity(sources.len());
     for (index, src) in sources.iter().enumerate() {
-        let read_now = match read.as_mut() {
-            Some(read) => Some(read(index).map_err(|reason| LoadFailure::Read {
+        let bytes = match read.as_mut() {
+            Some(read) => read.read(index).map_err(|reason| LoadFailure::Read {
                 plugin: src.name.to_string(),
                 reason,
-            })?),
-            None => None,
+            })?,
+            None => src.bytes,
         };
-        let bytes = read_now.as_deref().unwrap_or(src.bytes);
         let module = engine
             .compile(bytes)
             .map_err(|source| LoadFailure::Compile {
                 plugin: src.name.to_string(),
                 source,
             })?;
-        // The module keeps what it needs: the file goes before the next one is read.
-        drop(read_now);
         let plugin = Plugin {
             name: src.name.to_string(),
             module,

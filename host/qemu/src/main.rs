@@ -21,14 +21,13 @@ mod virtio;
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
-use alloc::vec;
 use alloc::vec::Vec;
 use core::future::Future;
 use core::pin::pin;
 use core::task::{Context, Poll, Waker};
 
 use berth_embedded::embassy_tcp::EmbassyListener;
-use berth_embedded::{Options, PluginSource, Server};
+use berth_embedded::{Options, PluginReader, PluginSource, Server};
 use berth_engine_wasmi::WasmiEngine;
 use embassy_net::{Ipv4Address, Ipv4Cidr, StackResources, StaticConfigV4};
 use static_cell::StaticCell;
@@ -75,21 +74,62 @@ impl Drive {
             .map_err(|_| "virtio-blk init")
     }
 
-    /// `len` bytes at `offset` (whole sectors are read; at most one sector's worth of
-    /// capacity is left over).
-    fn read(&mut self, offset: usize, len: usize) -> Result<Vec<u8>, &'static str> {
+    /// `len` bytes at `offset`, read (as whole sectors) into `buf`.
+    fn read_into<'b>(
+        &mut self,
+        offset: usize,
+        len: usize,
+        buf: &'b mut Vec<u8>,
+    ) -> Result<&'b [u8], &'static str> {
         let (first, skip) = (offset / SECTOR_SIZE, offset % SECTOR_SIZE);
         let sectors = (skip + len).div_ceil(SECTOR_SIZE);
         if (first + sectors) as u64 > self.0.capacity() {
             return Err("plugin image is larger than the drive");
         }
-        let mut bytes = vec![0u8; sectors * SECTOR_SIZE];
+        buf.clear();
+        buf.resize(sectors * SECTOR_SIZE, 0);
         self.0
-            .read_blocks(first, &mut bytes)
+            .read_blocks(first, buf)
             .map_err(|_| "cannot read the drive")?;
-        bytes.drain(..skip);
-        bytes.truncate(len);
-        Ok(bytes)
+        Ok(&buf[skip..skip + len])
+    }
+
+    /// `len` bytes at `offset`.
+    fn read(&mut self, offset: usize, len: usize) -> Result<Vec<u8>, &'static str> {
+        let mut buf = Vec::new();
+        self.read_into(offset, len, &mut buf)?;
+        buf.drain(..offset % SECTOR_SIZE);
+        buf.truncate(len);
+        Ok(buf)
+    }
+}
+
+/// Reads the plugins' files from the drive at load, one at a time, into one buffer
+/// allocated up front for the largest (so the heap gets one hole, not one per plugin).
+struct StoreReader<'d> {
+    drive: &'d mut Drive,
+    /// Where each plugin's bytes lie on the drive: (offset, length).
+    files: &'d [(usize, usize)],
+    buf: Vec<u8>,
+}
+
+impl<'d> StoreReader<'d> {
+    fn new(drive: &'d mut Drive, files: &'d [(usize, usize)]) -> StoreReader<'d> {
+        let largest = files.iter().map(|&(_, len)| len).max().unwrap_or(0);
+        StoreReader {
+            drive,
+            files,
+            buf: Vec::with_capacity(largest + 2 * SECTOR_SIZE),
+        }
+    }
+}
+
+impl PluginReader for StoreReader<'_> {
+    fn read(&mut self, index: usize) -> Result<&[u8], String> {
+        let (offset, len) = self.files.get(index).copied().ok_or("no such plugin")?;
+        self.drive
+            .read_into(offset, len, &mut self.buf)
+            .map_err(String::from)
     }
 }
 
@@ -164,10 +204,7 @@ fn main() -> ! {
             gpio,
         })
         .collect();
-    let mut read = |i: usize| -> Result<Vec<u8>, String> {
-        let (offset, len) = files.get(i).copied().ok_or("no such plugin")?;
-        drive.read(offset, len).map_err(String::from)
-    };
+    let mut read = StoreReader::new(&mut drive, &files);
     let platform = Arc::new(QemuPlatform::new());
     let options = Options::device();
     let engine = WasmiEngine::new(options.limits.engine());
@@ -183,6 +220,7 @@ fn main() -> ! {
         halt_fmt(format_args!("{e}"));
     }
     let load_instructions = board::instret() - started;
+    drop(read);
     drop(sources);
     println!(
         "berth-qemu: loaded {} plugin(s) {:?} in {} instructions; heap used {} bytes (peak {} while loading)",

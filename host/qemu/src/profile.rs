@@ -23,7 +23,7 @@ pub fn run(
 ) {
     let api: Arc<dyn HostApi> = Arc::new(EmbeddedHost::new(platform.clone(), &options.limits));
     for (i, src) in sources.iter().enumerate() {
-        let bytes = match read(i) {
+        let bytes = match read.read(i) {
             Ok(bytes) => bytes,
             Err(e) => {
                 println!("profile: {}: {e}", src.name);
@@ -32,7 +32,7 @@ pub fn run(
         };
         let base = HEAP.used();
         HEAP.reset_peak();
-        let module = match engine.compile(&bytes) {
+        let module = match engine.compile(bytes) {
             Ok(m) => m,
             Err(e) => {
                 println!("profile: {}: {e}", src.name);
