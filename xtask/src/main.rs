@@ -277,6 +277,7 @@ fn ci(root: &Path) -> Result<()> {
     }
     test(root)?;
     qemu::qemu(root, &[])?;
+    qemu::qemu(root, &qemu::CI_FULL_EXAMPLE.map(String::from))?;
     firmware::firmware(root, &[])
 }
 
