@@ -45,8 +45,8 @@ const REGION_ALIGN: usize = 16;
 
 /// Bytes per page of this module's memory: 64 KiB, or 1 with custom page sizes.
 fn page_size() -> usize {
-    // SAFETY: linker-defined symbols; only their addresses are taken.
-    let end = unsafe { ptr::addr_of!(__heap_end) } as usize as u64;
+    // A linker-defined symbol: only its address is taken.
+    let end = ptr::addr_of!(__heap_end) as usize as u64;
     let pages = wasm32::memory_size::<0>() as u64;
     if pages * 65_536 == end {
         65_536
@@ -65,13 +65,11 @@ unsafe impl dlmalloc::Allocator for Grow {
         if size == 0 {
             return (ptr::null_mut(), 0, 0);
         }
-        // SAFETY: linker-defined symbols; only their addresses are taken.
-        let (base, end) = unsafe {
-            (
-                ptr::addr_of!(__heap_base) as usize,
-                ptr::addr_of!(__heap_end) as usize,
-            )
-        };
+        // Linker-defined symbols: only their addresses are taken.
+        let (base, end) = (
+            ptr::addr_of!(__heap_base) as usize,
+            ptr::addr_of!(__heap_end) as usize,
+        );
         let base = base.next_multiple_of(REGION_ALIGN);
         if end > base && end - base >= size && !TAIL_GIVEN.swap(true, Ordering::Relaxed) {
             return (base as *mut u8, end - base, 0);

@@ -27,7 +27,7 @@ use core::pin::pin;
 use core::task::{Context, Poll, Waker};
 
 use berth_embedded::embassy_tcp::EmbassyListener;
-use berth_embedded::{Options, PluginReader, PluginSource, Server};
+use berth_embedded::{Options, PluginReader, Server, StoreIndex};
 use berth_engine_wasmi::WasmiEngine;
 use embassy_net::{Ipv4Address, Ipv4Cidr, StackResources, StaticConfigV4};
 use static_cell::StaticCell;
@@ -108,45 +108,32 @@ impl Drive {
 /// allocated up front for the largest (so the heap gets one hole, not one per plugin).
 struct StoreReader<'d> {
     drive: &'d mut Drive,
-    /// Where each plugin's bytes lie on the drive: (offset, length).
-    files: &'d [(usize, usize)],
+    index: &'d StoreIndex,
     buf: Vec<u8>,
 }
 
 impl<'d> StoreReader<'d> {
-    fn new(drive: &'d mut Drive, files: &'d [(usize, usize)]) -> StoreReader<'d> {
-        let largest = files.iter().map(|&(_, len)| len).max().unwrap_or(0);
+    fn new(drive: &'d mut Drive, index: &'d StoreIndex) -> StoreReader<'d> {
         StoreReader {
             drive,
-            files,
-            buf: Vec::with_capacity(largest + 2 * SECTOR_SIZE),
+            index,
+            buf: Vec::with_capacity(index.largest() + 2 * SECTOR_SIZE),
         }
     }
 }
 
 impl PluginReader for StoreReader<'_> {
-    fn read(&mut self, index: usize) -> Result<&[u8], String> {
-        let (offset, len) = self.files.get(index).copied().ok_or("no such plugin")?;
+    fn read(&mut self, i: usize) -> Result<&[u8], String> {
+        let plugin = self.index.plugins.get(i).ok_or("no such plugin")?;
         self.drive
-            .read_into(offset, len, &mut self.buf)
+            .read_into(plugin.offset, plugin.len, &mut self.buf)
             .map_err(String::from)
     }
 }
 
-/// What loading needs of the store besides the plugins' bytes, owned, so that the image
-/// is dropped before the plugins load and each plugin's file is read from the drive
-/// just before it is compiled: the loading peak then holds one file, not the store.
-struct Index {
-    names: Vec<String>,
-    configs: Vec<berth_core::model::Pairs>,
-    gpio: Vec<berth_embedded::GpioGrant>,
-    /// Where each plugin's bytes lie on the drive: (offset, length).
-    files: Vec<(usize, usize)>,
-    statics: berth_embedded::StaticConfig,
-}
-
-/// Reads and checks the whole store once (magic, CRC, every length), keeps its index.
-fn read_index(drive: &mut Drive) -> Result<Index, String> {
+/// Reads and checks the whole store once (magic, CRC, every length) and keeps its index:
+/// the image is dropped before the plugins load.
+fn read_index(drive: &mut Drive) -> Result<StoreIndex, String> {
     let header = drive.read(0, SECTOR_SIZE)?;
     let len =
         berth_embedded::store::image_len(&header).map_err(|_| "no plugin image on the drive")?;
@@ -157,20 +144,7 @@ fn read_index(drive: &mut Drive) -> Result<Index, String> {
         image.len(),
         HEAP.used()
     );
-    let stored = berth_embedded::store::parse(&image).map_err(|e| format!("plugin store: {e}"))?;
-    let base = image.as_ptr() as usize;
-    let index = Index {
-        names: stored.plugins.iter().map(|e| e.name.into()).collect(),
-        configs: stored.plugins.iter().map(|e| e.config.clone()).collect(),
-        gpio: stored.plugins.iter().map(|e| e.gpio).collect(),
-        files: stored
-            .plugins
-            .iter()
-            .map(|e| (e.wasm.as_ptr() as usize - base, e.wasm.len()))
-            .collect(),
-        statics: berth_embedded::StaticConfig::from_image(&stored),
-    };
-    Ok(index)
+    StoreIndex::of(&image).map_err(|e| format!("plugin store: {e}"))
 }
 
 #[riscv_rt::entry]
@@ -182,29 +156,14 @@ fn main() -> ! {
         Ok(drive) => drive,
         Err(e) => halt(e),
     };
-    let index = match read_index(&mut drive) {
+    let mut index = match read_index(&mut drive) {
         Ok(index) => index,
         Err(e) => halt(&e),
     };
-    let Index {
-        names,
-        configs,
-        gpio,
-        files,
-        statics,
-    } = index;
-    let sources: Vec<PluginSource<'_>> = names
-        .iter()
-        .zip(configs)
-        .zip(gpio)
-        .map(|((name, config), gpio)| PluginSource {
-            name,
-            bytes: &[],
-            config,
-            gpio,
-        })
-        .collect();
-    let mut read = StoreReader::new(&mut drive, &files);
+    let statics = core::mem::take(&mut index.statics);
+    let configs = index.take_configs();
+    let sources = index.sources(configs);
+    let mut read = StoreReader::new(&mut drive, &index);
     let platform = Arc::new(QemuPlatform::new());
     let options = Options::device();
     let engine = WasmiEngine::new(options.limits.engine());
@@ -222,11 +181,16 @@ fn main() -> ! {
     let load_instructions = board::instret() - started;
     drop(read);
     drop(sources);
+    for plugin in &index.plugins {
+        println!(
+            "berth-qemu: plugin {} ({} bytes of Wasm)",
+            plugin.name, plugin.len
+        );
+    }
+    let count = index.plugins.len();
+    drop(index);
     println!(
-        "berth-qemu: loaded {} plugin(s) {:?} in {} instructions; heap used {} bytes (peak {} while loading)",
-        names.len(),
-        names,
-        load_instructions,
+        "berth-qemu: loaded {count} plugin(s) in {load_instructions} instructions; heap used {} bytes (peak {} while loading)",
         HEAP.used(),
         HEAP.peak()
     );
