@@ -1,6 +1,12 @@
-//! `cargo xtask qemu [--serve PORT]`: build the bare-metal image (host/qemu) and the
-//! plugin store, boot them on `qemu-system-riscv32 -machine virt`, and test the device
-//! from the host through QEMU's user networking (a loopback port forwarded to :80).
+//! `cargo xtask qemu [--serve PORT] [--example full] [--plugins a,b] [--heap BYTES]
+//! [--profile]`: build the bare-metal image (host/qemu) and the plugin store, boot them on
+//! `qemu-system-riscv32 -machine virt`, and test the device from the host through QEMU's
+//! user networking (a loopback port forwarded to :80).
+//!
+//! `--heap BYTES` caps the image's heap (QEMU's generic loader hands it the figure, see
+//! host/qemu/src/boot.rs): a set that does not fit then fails to load or fails its checks.
+//! `--example full` is seed 002's Full Example (logger, cors, device, ws-echo with
+//! `examples/seed002-full/berth.toml`, plus a `/static` mount) and its own checks.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -17,8 +23,45 @@ use crate::{cargo, run, target_dir};
 const PLUGINS: &[&str] = &["hello", "chat", "ws-echo", "micro-api"];
 const TARGET: &str = "riscv32imac-unknown-none-elf";
 
+/// What CI runs after the default set (`.ci/run` spells it out too): the Full Example
+/// with the heap capped at its measured high-water mark plus room for fragmentation.
+pub const CI_FULL_EXAMPLE: [&str; 4] = ["--example", "full", "--heap", "819200"];
+
+/// Seed 002's Full Example: its plugins, in its order.
+const FULL: &[&str] = &["logger", "cors", "device", "ws-echo"];
+
+/// Which plugin set the store carries and which checks run against it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Example {
+    /// hello, chat, ws-echo, micro-api with seed 002 medium's folders (or `--plugins`).
+    Default,
+    /// Seed 002's Full Example with its berth.toml and a `/static` mount.
+    Full,
+}
+
+/// The static folders and plugin tables of the default set: micro-api's
+/// `mount_static("/static", "www")` and `send_file("data/…")` with the folders of seed
+/// 002's medium example, granted to it as that example's config does.
+fn default_statics(root: &Path) -> Result<berth_embedded::StaticConfig> {
+    let example = root.join("examples/seed002-medium");
+    let mut budget = 1 << 20;
+    let mut statics = berth_embedded::StaticConfig::default();
+    for dir in ["www", "data"] {
+        let files = berth_embedded::desktop::read_folder(&example.join(dir), &mut budget)
+            .with_context(|| format!("reading {dir}"))?;
+        statics.folders.push(berth_embedded::StaticFolder {
+            dir: dir.into(),
+            files,
+        });
+    }
+    statics
+        .grants
+        .push(("micro-api".into(), vec!["www".into(), "data".into()]));
+    Ok(statics)
+}
+
 /// Builds everything and returns (kernel ELF, store image).
-fn build(root: &Path, plugins: &[String]) -> Result<(PathBuf, PathBuf)> {
+fn build(root: &Path, plugins: &[String], example: Example) -> Result<(PathBuf, PathBuf)> {
     let target = target_dir(root);
     let out = target.join("qemu");
     std::fs::create_dir_all(&out)?;
@@ -35,32 +78,47 @@ fn build(root: &Path, plugins: &[String]) -> Result<(PathBuf, PathBuf)> {
         let bytes = std::fs::read(&path).with_context(|| format!("{}", path.display()))?;
         files.push((name.to_string(), bytes));
     }
-    // micro-api's `mount_static("/static", "www")` and `send_file("data/…")`: the
-    // folders of seed 002's medium example, granted to it as that example's config does.
-    let example = root.join("examples/seed002-medium");
-    let mut budget = 1 << 20;
-    let mut statics = berth_embedded::StaticConfig::default();
-    for dir in ["www", "data"] {
-        let files = berth_embedded::desktop::read_folder(&example.join(dir), &mut budget)
-            .with_context(|| format!("reading {dir}"))?;
-        statics.folders.push(berth_embedded::StaticFolder {
-            dir: dir.into(),
-            files,
-        });
-    }
-    statics
-        .grants
-        .push(("micro-api".into(), vec!["www".into(), "data".into()]));
+    // The Full Example's `[plugin.*]` tables and GPIO grant come from its berth.toml,
+    // and seed 002 medium's `www/` is mounted at `/static` (`--static /static=…`).
+    let config = match example {
+        Example::Full => Some(
+            berth_config::Config::load(&root.join("examples/seed002-full/berth.toml"))
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        ),
+        Example::Default => None,
+    };
+    let statics = match &config {
+        Some(config) => {
+            let mount = berth_config::StaticMountConfig {
+                prefix: "/static".into(),
+                dir: root.join("examples/seed002-medium/www"),
+                max_age: 3600,
+            };
+            berth_embedded::desktop::static_files(config, &[mount])
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+        }
+        None => default_statics(root)?,
+    };
+    let tables: Vec<_> = files
+        .iter()
+        .map(|(name, _)| match &config {
+            Some(c) => (c.plugin_pairs(name), c.gpio_grant(name)),
+            None => (Vec::new(), berth_embedded::GpioGrant::NONE),
+        })
+        .collect();
     let image = berth_embedded::store::Image {
         plugins: files
             .iter()
-            .map(|(name, wasm)| berth_embedded::store::Entry {
-                name,
-                config: Vec::new(),
-                gpio: berth_embedded::GpioGrant::NONE,
-                dirs: statics.dirs_of(name),
-                wasm,
-            })
+            .zip(&tables)
+            .map(
+                |((name, wasm), (pairs, gpio))| berth_embedded::store::Entry {
+                    name,
+                    config: pairs.clone(),
+                    gpio: *gpio,
+                    dirs: statics.dirs_of(name),
+                    wasm,
+                },
+            )
             .collect(),
         folders: statics.store_folders(),
         mounts: statics.store_mounts(),
@@ -85,7 +143,15 @@ fn free_port() -> Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
-fn boot(elf: &Path, store: &Path, port: u16, log: &Path) -> Result<Child> {
+/// What the image is told at boot (host/qemu/src/boot.rs).
+struct BootSettings {
+    /// Heap cap in bytes; 0 for the whole measuring heap.
+    heap: u32,
+    /// Print the per-plugin profile.
+    profile: bool,
+}
+
+fn boot(elf: &Path, store: &Path, port: u16, log: &Path, settings: &BootSettings) -> Result<Child> {
     if Command::new("qemu-system-riscv32")
         .arg("--version")
         .output()
@@ -106,6 +172,16 @@ fn boot(elf: &Path, store: &Path, port: u16, log: &Path) -> Result<Child> {
     // Exact instruction counts (minstret) for the per-request numbers.
     cmd.args(["-icount", "shift=0"]);
     cmd.arg("-kernel").arg(elf);
+    // The boot settings: magic `BRTH` and the heap cap in one 8-byte write, the flags
+    // in the next word (see host/qemu/src/boot.rs for the address).
+    let magic = u64::from(u32::from_le_bytes(*b"BRTH"));
+    let word = (u64::from(settings.heap) << 32) | magic;
+    cmd.arg("-device")
+        .arg(format!("loader,addr=0x87800000,data={word:#x},data-len=8"));
+    cmd.arg("-device").arg(format!(
+        "loader,addr=0x87800008,data={},data-len=4",
+        u32::from(settings.profile)
+    ));
     cmd.arg("-serial").arg(format!("file:{}", log.display()));
     cmd.args(["-monitor", "none"]);
     cmd.arg("-drive").arg(format!(
@@ -128,11 +204,10 @@ fn wait_for(log: &Path, needle: &str, child: &mut Child, within: Duration) -> Re
         if text.contains(needle) {
             return Ok(());
         }
-        if let Some(fatal) = text
-            .lines()
-            .find(|l| l.contains("fatal") || l.contains("panic"))
-        {
-            bail!("the image failed: {fatal}");
+        if let Some(at) = text.find("fatal").or_else(|| text.find("panic")) {
+            // A panic's message follows its location on the next line.
+            let fatal: Vec<&str> = text[at..].lines().take(2).collect();
+            bail!("the image failed: {}", fatal.join(" "));
         }
         if let Some(status) = child.try_wait()? {
             bail!("qemu exited ({status}) before serving:\n{text}");
@@ -144,19 +219,47 @@ fn wait_for(log: &Path, needle: &str, child: &mut Child, within: Duration) -> Re
     }
 }
 
-/// `cargo xtask qemu [--serve PORT]`.
+const USAGE: &str = "usage: cargo xtask qemu [--serve PORT] [--example full] [--plugins a,b,…] [--heap BYTES] [--profile]";
+
+/// `cargo xtask qemu [--serve PORT] [--example full] [--plugins a,b] [--heap BYTES]
+/// [--profile]`.
 pub fn qemu(root: &Path, args: &[String]) -> Result<()> {
     let mut serve = None;
-    let mut plugins: Vec<String> = PLUGINS.iter().map(|p| p.to_string()).collect();
+    let mut plugins: Option<Vec<String>> = None;
+    let mut example = Example::Default;
+    let mut settings = BootSettings {
+        heap: 0,
+        profile: false,
+    };
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
+        if flag == "--profile" {
+            settings.profile = true;
+            continue;
+        }
         match (flag.as_str(), rest.next()) {
             ("--serve", Some(port)) => serve = Some(port.parse::<u16>().context("--serve PORT")?),
-            ("--plugins", Some(list)) => plugins = list.split(',').map(String::from).collect(),
-            _ => bail!("usage: cargo xtask qemu [--serve PORT] [--plugins a,b,…]"),
+            ("--plugins", Some(list)) => {
+                plugins = Some(list.split(',').map(String::from).collect())
+            }
+            ("--example", Some(name)) if name == "full" => example = Example::Full,
+            ("--heap", Some(bytes)) => {
+                settings.heap = bytes
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|&b| b >= 64 << 10)
+                    .context("--heap BYTES: a number of bytes, at least 65536")?
+            }
+            _ => bail!("{USAGE}"),
         }
     }
-    let (elf, store) = build(root, &plugins)?;
+    let default: &[&str] = match example {
+        Example::Default => PLUGINS,
+        Example::Full => FULL,
+    };
+    let plugins =
+        plugins.unwrap_or_else(|| default.iter().map(|p| p.to_string()).collect::<Vec<_>>());
+    let (elf, store) = build(root, &plugins, example)?;
     let sizes = crate::elf::sizes(&elf)?;
     println!(
         "qemu image: .text {} B, .data {} B, .bss {} B (16 MiB of .bss is the measuring heap)",
@@ -168,7 +271,7 @@ pub fn qemu(root: &Path, args: &[String]) -> Result<()> {
     };
     let log = target_dir(root).join("qemu").join("serial.log");
     let _ = std::fs::remove_file(&log);
-    let mut child = boot(&elf, &store, port, &log)?;
+    let mut child = boot(&elf, &store, port, &log, &settings)?;
     let outcome = (|| -> Result<()> {
         wait_for(&log, "serving on", &mut child, Duration::from_secs(120))?;
         if serve.is_some() {
@@ -180,8 +283,19 @@ pub fn qemu(root: &Path, args: &[String]) -> Result<()> {
             return Ok(());
         }
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
-        let (passed, failed) = crate::qemu_tests::run_all(addr);
-        report(&log)?;
+        let (passed, failed) = match example {
+            Example::Default => crate::qemu_tests::run_all(addr),
+            Example::Full => crate::qemu_full::run_full(addr),
+        };
+        // An allocation the capped heap could not serve stops the image.
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let crashed = text
+            .find("\npanic")
+            .map(|at| text[at + 1..].lines().take(2).collect::<Vec<_>>().join(" "));
+        report(&log, &plugins, settings.heap)?;
+        if let Some(line) = crashed {
+            bail!("the image stopped while serving: {line}");
+        }
         println!("qemu: {passed} passed, {failed} failed");
         if failed > 0 {
             bail!(
@@ -196,17 +310,50 @@ pub fn qemu(root: &Path, args: &[String]) -> Result<()> {
     outcome
 }
 
-/// Heap and instruction numbers from the serial log.
-fn report(log: &Path) -> Result<()> {
+/// The number after `key` in `line` (`"heap used 123 bytes"`, key `"heap used "`).
+fn number_after(line: &str, key: &str) -> Option<u64> {
+    let (_, rest) = line.split_once(key)?;
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Heap and instruction numbers from the serial log, and the heap table's row.
+fn report(log: &Path, plugins: &[String], cap: u32) -> Result<()> {
     let text = std::fs::read_to_string(log)?;
-    if let Some(line) = text.lines().find(|l| l.contains("loaded")) {
+    for line in text.lines().filter(|l| l.starts_with("profile: ")) {
+        println!("{line}");
+    }
+    let loaded = text.lines().find(|l| l.contains("loaded"));
+    if let Some(line) = loaded {
         println!("{}", line.trim_start_matches("berth-qemu: "));
     }
-    if let Some(line) = text.lines().rev().find(|l| l.starts_with("conn: ")) {
+    if let Some(line) = text.lines().find(|l| l.contains("serving on")) {
+        println!("{}", line.trim_start_matches("berth-qemu: "));
+    }
+    let last_conn = text.lines().rev().find(|l| l.starts_with("conn: "));
+    if let Some(line) = last_conn {
         if let Some((_, heap)) = line.split_once("; ") {
             println!("{heap} (since boot finished, after every check)");
         }
     }
+    let after = loaded.and_then(|l| number_after(l, "heap used "));
+    let peak = loaded.and_then(|l| number_after(l, "(peak "));
+    let high = last_conn.and_then(|l| number_after(l, "high-water mark "));
+    let shown = |n: Option<u64>| n.map_or("-".to_string(), |n| n.to_string());
+    println!(
+        "heap table: {} | after loading {} B | peak while loading {} B | high-water mark {} B | cap {}",
+        plugins.join("+"),
+        shown(after),
+        shown(peak),
+        shown(high),
+        if cap == 0 {
+            "none".to_string()
+        } else {
+            format!("{cap} B")
+        }
+    );
     // Each `conn:` line closes a connection; the access line before it names its request.
     let mut hello = Vec::new();
     let mut last_access = "";

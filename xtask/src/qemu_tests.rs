@@ -16,7 +16,7 @@ use crate::qemu::{http, read_response};
 #[path = "../../tests/tests/support/ws_client.rs"]
 #[allow(dead_code)]
 mod ws_client;
-use ws_client::WsClient;
+pub use ws_client::WsClient;
 
 fn get_json(addr: SocketAddr, path: &str) -> (u16, Value) {
     let (status, _, body) = http(
@@ -168,7 +168,7 @@ fn get(addr: SocketAddr, path: &str, extra: &str) -> (u16, Vec<(String, String)>
     .unwrap_or_else(|e| panic!("GET {path}: {e:#}"))
 }
 
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -210,9 +210,11 @@ fn static_files(addr: SocketAddr) {
     assert_eq!(get(addr, "/static/missing.txt", "").0, 404);
 }
 
+/// A named check: it panics on failure.
+pub type Check = (&'static str, fn(SocketAddr));
+
 /// Runs every check; returns (passed, failed).
 pub fn run_all(addr: SocketAddr) -> (usize, usize) {
-    type Check = (&'static str, fn(SocketAddr));
     let checks: &[Check] = &[
         ("GET /hello", hello),
         ("micro-api routes", micro_api),
@@ -223,6 +225,11 @@ pub fn run_all(addr: SocketAddr) -> (usize, usize) {
         ("chat rooms", chat_rooms),
         ("static files", static_files),
     ];
+    run_checks(addr, checks)
+}
+
+/// Runs `checks` in order against `addr`, printing each outcome; returns (passed, failed).
+pub fn run_checks(addr: SocketAddr, checks: &[Check]) -> (usize, usize) {
     let (mut passed, mut failed) = (0, 0);
     for (name, check) in checks {
         match catch_unwind(AssertUnwindSafe(|| check(addr))) {

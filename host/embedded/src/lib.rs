@@ -49,11 +49,13 @@ pub mod plugins;
 mod server;
 mod session;
 pub mod store;
+pub mod store_index;
 pub mod ws;
 
 pub use berth_core::device::{DeviceError, GpioGrant};
 pub use files::{StaticConfig, StaticError, StaticFile, StaticFolder};
 pub use host::EmbeddedHost;
 pub use net::{Connection, Listener, NetError, Platform};
-pub use plugins::{LoadFailure, PluginSource};
+pub use plugins::{LoadFailure, PluginReader, PluginSource, ReadPlugin};
 pub use server::{Options, Server};
+pub use store_index::{IndexedPlugin, StoreIndex};

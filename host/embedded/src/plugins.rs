@@ -35,7 +35,7 @@ use crate::store;
 pub struct PluginSource<'a> {
     /// The plugin's name (its file stem, or its name in the flash store).
     pub name: &'a str,
-    /// The component bytes.
+    /// The component bytes (empty when a [`PluginReader`] supplies them at load).
     pub bytes: &'a [u8],
     /// Its configuration table, as `setup` receives it.
     pub config: Pairs,
@@ -55,9 +55,28 @@ impl<'a> From<&store::Entry<'a>> for PluginSource<'a> {
     }
 }
 
+/// Reads each plugin's component bytes at load time, when the caller does not hold them
+/// all at once: a device reads each plugin from flash just before compiling it, into one
+/// buffer that it reuses, so loading holds one plugin's file rather than the whole store
+/// ([`crate::Server::new_reading`]).
+pub trait PluginReader {
+    /// Plugin `index`'s bytes (borrowed until the next call).
+    fn read(&mut self, index: usize) -> Result<&[u8], String>;
+}
+
+/// The reader [`load`] takes.
+pub type ReadPlugin<'r> = &'r mut dyn PluginReader;
+
 /// Why the plugins could not be loaded. Start-up reports it and stops.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoadFailure {
+    /// A plugin's bytes could not be read from the store.
+    Read {
+        /// The plugin.
+        plugin: String,
+        /// What the reader said.
+        reason: String,
+    },
     /// A file is not a usable component.
     Compile {
         /// The plugin.
@@ -79,6 +98,9 @@ pub enum LoadFailure {
 impl fmt::Display for LoadFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            LoadFailure::Read { plugin, reason } => {
+                write!(f, "plugin {plugin}: cannot read it: {reason}")
+            }
             LoadFailure::Compile { plugin, source } => write!(f, "plugin {plugin}: {source}"),
             LoadFailure::Setup { plugin, source } => {
                 write!(f, "plugin {plugin}: setup failed: {source}")
@@ -267,18 +289,28 @@ fn block_on_ready<F: Future>(future: F) -> F::Output {
     }
 }
 
-/// Loads every plugin, in order, and assembles the app.
+/// Loads every plugin, in order, and assembles the app. With `read`, each plugin's bytes
+/// come from it, each borrowed until it is compiled, instead of from
+/// [`PluginSource::bytes`].
 pub fn load(
     engine: &dyn Engine,
     api: Arc<dyn HostApi>,
     sources: &[PluginSource<'_>],
+    mut read: Option<ReadPlugin<'_>>,
     server_name: Option<String>,
 ) -> Result<(App, Vec<Plugin>), LoadFailure> {
     let mut plugins = Vec::with_capacity(sources.len());
     let mut entries = Vec::with_capacity(sources.len());
-    for src in sources {
+    for (index, src) in sources.iter().enumerate() {
+        let bytes = match read.as_mut() {
+            Some(read) => read.read(index).map_err(|reason| LoadFailure::Read {
+                plugin: src.name.to_string(),
+                reason,
+            })?,
+            None => src.bytes,
+        };
         let module = engine
-            .compile(src.bytes)
+            .compile(bytes)
             .map_err(|source| LoadFailure::Compile {
                 plugin: src.name.to_string(),
                 source,

@@ -14,7 +14,7 @@ use berth_core::pipeline::App;
 use crate::files::{StaticConfig, StaticError, StaticFiles};
 use crate::host::EmbeddedHost;
 use crate::net::Platform;
-use crate::plugins::{load, LoadFailure, Plugin, PluginInvoker, PluginSource};
+use crate::plugins::{load, LoadFailure, Plugin, PluginInvoker, PluginSource, ReadPlugin};
 
 /// How the embedded host is sized. Limits are the desktop server's, from `[limits]`.
 #[derive(Debug, Clone)]
@@ -99,13 +99,36 @@ impl<P: Platform> Server<P> {
         options: Options,
         sources: &[PluginSource<'_>],
     ) -> Result<Server<P>, LoadFailure> {
+        Server::start(engine, platform, options, sources, None)
+    }
+
+    /// [`Server::new`] with each plugin's bytes read by `read` just before it is compiled
+    /// and dropped right after (the sources' `bytes` are not used): a device reads them
+    /// from flash one at a time, so loading never holds the whole store.
+    pub fn new_reading(
+        engine: &dyn Engine,
+        platform: Arc<P>,
+        options: Options,
+        sources: &[PluginSource<'_>],
+        read: ReadPlugin<'_>,
+    ) -> Result<Server<P>, LoadFailure> {
+        Server::start(engine, platform, options, sources, Some(read))
+    }
+
+    fn start(
+        engine: &dyn Engine,
+        platform: Arc<P>,
+        options: Options,
+        sources: &[PluginSource<'_>],
+        read: Option<ReadPlugin<'_>>,
+    ) -> Result<Server<P>, LoadFailure> {
         let mut host = EmbeddedHost::new(platform, &options.limits);
         if let Some(sse) = &options.sse {
             host = host.with_sse(*sse);
         }
         let host = Arc::new(host);
         let api: Arc<dyn HostApi> = host.clone();
-        let (app, plugins) = load(engine, api, sources, options.server_name.clone())?;
+        let (app, plugins) = load(engine, api, sources, read, options.server_name.clone())?;
         Ok(Server {
             app,
             plugins,

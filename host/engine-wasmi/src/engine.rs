@@ -41,6 +41,9 @@ impl WasmiEngine {
     pub fn new(limits: EngineLimits) -> WasmiEngine {
         let mut config = Config::default();
         config.consume_fuel(true);
+        // berth-build links plugins with one-byte pages (the custom-page-sizes proposal):
+        // an instance's memory is then the bytes it uses, not 64 KiB steps of them.
+        config.wasm_custom_page_sizes(true);
         // wasmi translates a function on its first call and, by default, charges the
         // call fuel for it. Out of fuel there, wasmi 2.0 fails the call for good instead
         // of letting it resume (the lazy translation's error is not a resumable

@@ -210,6 +210,9 @@ fn flavor(memory_bytes: usize, wasi: bool, alive: &Arc<()>) -> Result<Flavor, Lo
     let mut config = Config::new();
     config.epoch_interruption(true);
     config.wasm_component_model(true);
+    // berth-build links plugins with one-byte pages (the custom-page-sizes proposal), so
+    // that a device's instance holds only the bytes it uses; the same file runs here.
+    config.wasm_custom_page_sizes(true);
     // Plugins are small; a modest reservation per memory keeps thousands of pooled
     // slots within the address space (bounds checks become explicit, which is cheap).
     let reservation = (memory_bytes as u64).next_power_of_two().max(1 << 20);

@@ -2,9 +2,10 @@
 //! `berth device pack` writes (berth-embedded's `store` format).
 //!
 //! The partition is found by name in the partition table that espflash wrote, so moving
-//! or resizing it in `partitions.csv` needs no firmware change. The image is copied into
-//! the heap (wasmi compiles from a byte slice); the caller drops it once the plugins are
-//! loaded.
+//! or resizing it in `partitions.csv` needs no firmware change. The image is read into
+//! the heap once to be checked and indexed ([`berth_embedded::StoreIndex`]) and dropped;
+//! each plugin's file is then read again, into one buffer, just before it is compiled
+//! ([`StoreFlash::read_at`]), so the loading peak holds one plugin, not the store.
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -26,6 +27,8 @@ pub enum FlashError {
     NoPartition,
     /// Reading the partition failed.
     Read(partitions::Error),
+    /// Reading a plugin's bytes from flash failed.
+    Storage(esp_storage::FlashStorageError),
     /// The partition holds no valid image (erased flash, or a foreign one).
     Store(StoreError),
     /// The image's header claims more bytes than the partition has.
@@ -48,6 +51,7 @@ impl fmt::Display for FlashError {
                 "no data partition named `{PARTITION}` (flash with --partition-table partitions.csv)"
             ),
             FlashError::Read(e) => write!(f, "reading the `{PARTITION}` partition: {e}"),
+            FlashError::Storage(e) => write!(f, "reading the `{PARTITION}` partition: {e:?}"),
             FlashError::Store(StoreError::NoImage) => write!(
                 f,
                 "the `{PARTITION}` partition holds no plugin image (write plugins.bin to it with espflash write-bin)"
@@ -72,37 +76,70 @@ pub struct Location {
     pub size: u32,
 }
 
-/// Reads the whole plugin image from the `plugins` partition.
-pub fn read_store(flash: FLASH<'_>) -> Result<(Location, Vec<u8>), FlashError> {
-    let mut flash = FlashStorage::new(flash);
-    let mut table_buf = [0u8; PARTITION_TABLE_MAX_LEN];
-    let table =
-        partitions::read_partition_table(&mut flash, &mut table_buf).map_err(FlashError::Table)?;
-    let entry: PartitionEntry = table
-        .iter()
-        // Type 1 is "data"; the raw number avoids decoding every entry's subtype.
-        .find(|p| p.raw_type() == 1 && p.label_as_str() == PARTITION)
-        .ok_or(FlashError::NoPartition)?;
-    let location = Location {
-        offset: entry.offset(),
-        size: entry.len(),
-    };
-    let mut region = entry.as_flash_region(&mut flash);
+/// The `plugins` partition, holding an image header.
+pub struct StoreFlash<'d> {
+    flash: FlashStorage<'d>,
+    /// Where the partition is.
+    pub location: Location,
+    /// Bytes of the image its header announces (within the partition).
+    pub image_len: usize,
+}
 
-    let mut header = [0u8; HEADER_LEN];
-    region.read(0, &mut header).map_err(FlashError::Read)?;
-    let len = store::image_len(&header).map_err(FlashError::Store)?;
-    if len > region.partition_size() {
-        return Err(FlashError::TooLarge {
-            image: len,
-            partition: region.partition_size(),
-        });
+impl<'d> StoreFlash<'d> {
+    /// Finds the partition and reads the image's header.
+    pub fn open(flash: FLASH<'d>) -> Result<StoreFlash<'d>, FlashError> {
+        let mut flash = FlashStorage::new(flash);
+        let mut table_buf = [0u8; PARTITION_TABLE_MAX_LEN];
+        let table = partitions::read_partition_table(&mut flash, &mut table_buf)
+            .map_err(FlashError::Table)?;
+        let entry: PartitionEntry = table
+            .iter()
+            // Type 1 is "data"; the raw number avoids decoding every entry's subtype.
+            .find(|p| p.raw_type() == 1 && p.label_as_str() == PARTITION)
+            .ok_or(FlashError::NoPartition)?;
+        let location = Location {
+            offset: entry.offset(),
+            size: entry.len(),
+        };
+        let mut region = entry.as_flash_region(&mut flash);
+        let mut header = [0u8; HEADER_LEN];
+        region.read(0, &mut header).map_err(FlashError::Read)?;
+        let image_len = store::image_len(&header).map_err(FlashError::Store)?;
+        if image_len > region.partition_size() {
+            return Err(FlashError::TooLarge {
+                image: image_len,
+                partition: region.partition_size(),
+            });
+        }
+        Ok(StoreFlash {
+            flash,
+            location,
+            image_len,
+        })
     }
-    let mut image = Vec::new();
-    image
-        .try_reserve_exact(len)
-        .map_err(|_| FlashError::OutOfMemory(len))?;
-    image.resize(len, 0);
-    region.read(0, &mut image).map_err(FlashError::Read)?;
-    Ok((location, image))
+
+    /// The whole image, to check and index.
+    pub fn read_image(&mut self) -> Result<Vec<u8>, FlashError> {
+        let mut image = Vec::new();
+        image
+            .try_reserve_exact(self.image_len)
+            .map_err(|_| FlashError::OutOfMemory(self.image_len))?;
+        image.resize(self.image_len, 0);
+        self.read_at(0, &mut image)?;
+        Ok(image)
+    }
+
+    /// Fills `buf` from `offset` of the image.
+    pub fn read_at(&mut self, offset: usize, buf: &mut [u8]) -> Result<(), FlashError> {
+        let end = offset
+            .checked_add(buf.len())
+            .filter(|&e| e <= self.image_len);
+        let at = u32::try_from(offset).ok().filter(|_| end.is_some());
+        let at =
+            at.and_then(|o| self.location.offset.checked_add(o))
+                .ok_or(FlashError::Storage(
+                    esp_storage::FlashStorageError::OutOfBounds,
+                ))?;
+        self.flash.read(at, buf).map_err(FlashError::Storage)
+    }
 }

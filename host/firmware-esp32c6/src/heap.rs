@@ -7,8 +7,8 @@
 //!
 //! Everything dynamic lives here: the Wi-Fi driver's buffers and tasks (≈ 50 KiB), the
 //! socket buffers (4 KiB per connection slot), and the plugins — each compiled wasmi
-//! module, its instance and its linear memory (at least two 64 KiB pages, see the
-//! docs/embedded.md).
+//! module, its instance and its linear memory (the bytes it uses: plugins are linked with
+//! one-byte pages; see docs/embedded.md's tables).
 
 /// Bytes of the main heap region, in `.bss`.
 pub const MAIN_HEAP: usize = 352 * 1024;

@@ -24,7 +24,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use berth_embedded::embassy_tcp::EmbassyListener;
-use berth_embedded::{Options, PluginSource, Server};
+use berth_embedded::{Options, PluginReader, Server, StoreIndex};
 use berth_engine_wasmi::WasmiEngine;
 use embassy_executor::Spawner;
 use embassy_time::{Duration, Timer};
@@ -95,42 +95,73 @@ async fn main(spawner: Spawner) {
     halt("server stopped").await
 }
 
+/// Reads each plugin's file from flash just before it is compiled, into one buffer sized
+/// for the largest.
+struct FlashReader<'a, 'd> {
+    store: &'a mut flash::StoreFlash<'d>,
+    index: &'a StoreIndex,
+    buf: Vec<u8>,
+}
+
+impl PluginReader for FlashReader<'_, '_> {
+    fn read(&mut self, i: usize) -> Result<&[u8], alloc::string::String> {
+        let plugin = self.index.plugins.get(i).ok_or("no such plugin")?;
+        self.buf.clear();
+        self.buf.resize(plugin.len, 0);
+        self.store
+            .read_at(plugin.offset, &mut self.buf)
+            .map_err(|e| format!("{e}"))?;
+        Ok(&self.buf)
+    }
+}
+
 /// Reads the plugin store, prepares the pins its grants name, loads every plugin, logs
 /// them and the heap.
 fn load_plugins(
     flash: esp_hal::peripherals::FLASH<'_>,
     free_pins: gpio::FreePins,
 ) -> Result<Server<EspPlatform>, alloc::string::String> {
-    let (location, image) = flash::read_store(flash).map_err(|e| format!("{e}"))?;
-    let stored = berth_embedded::store::parse(&image).map_err(|e| format!("plugin store: {e}"))?;
-    let entries = &stored.plugins;
+    let mut store = flash::StoreFlash::open(flash).map_err(|e| format!("{e}"))?;
+    let image = store.read_image().map_err(|e| format!("{e}"))?;
+    let mut index = StoreIndex::of(&image).map_err(|e| format!("plugin store: {e}"))?;
     println!(
         "berth: plugin store at {:#x} ({} of {} bytes): {} plugin(s)",
-        location.offset,
+        store.location.offset,
         image.len(),
-        location.size,
-        entries.len()
+        store.location.size,
+        index.plugins.len()
     );
-    let sources: Vec<PluginSource<'_>> = entries.iter().map(PluginSource::from).collect();
-    let gpio = Gpio::new(free_pins, berth_embedded::store::granted_pins(entries));
+    drop(image);
+    let gpio = Gpio::new(free_pins, index.granted_pins());
+    let statics = core::mem::take(&mut index.statics);
+    let configs = index.take_configs();
+    let sources = index.sources(configs);
+    let mut read = FlashReader {
+        store: &mut store,
+        index: &index,
+        buf: Vec::with_capacity(index.largest()),
+    };
     let options = Options::device();
     let engine = WasmiEngine::new(options.limits.engine());
-    let mut server = Server::new(&engine, Arc::new(EspPlatform::new(gpio)), options, &sources)
-        .map_err(|e| format!("{e}"))?;
-    server
-        .serve_static(berth_embedded::StaticConfig::from_image(&stored))
-        .map_err(|e| format!("{e}"))?;
-    for entry in entries {
+    let mut server = Server::new_reading(
+        &engine,
+        Arc::new(EspPlatform::new(gpio)),
+        options,
+        &sources,
+        &mut read,
+    )
+    .map_err(|e| format!("{e}"))?;
+    server.serve_static(statics).map_err(|e| format!("{e}"))?;
+    drop(read);
+    drop(sources);
+    for plugin in &index.plugins {
         println!(
             "berth: loaded plugin {} ({} bytes of Wasm)",
-            entry.name,
-            entry.wasm.len()
+            plugin.name, plugin.len
         );
     }
     let peak = heap::peak();
-    drop(sources);
-    drop(stored);
-    drop(image);
+    drop(index);
     println!(
         "berth: heap after loading: {} bytes used, {} free (peak {} while loading)",
         heap::used(),

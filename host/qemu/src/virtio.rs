@@ -58,7 +58,13 @@ pub fn find(kind: DeviceType) -> Option<MmioTransport<'static>> {
     })
 }
 
-type Net = VirtIONet<HalImpl, MmioTransport<'static>, 16>;
+/// Descriptors per virtio-net queue, each receive one holding a 2 KiB buffer. The
+/// TCP sockets' own windows are 2 KiB per connection (berth_embedded::embassy_tcp), so
+/// 8 frames in flight are plenty; 16 cost another 16 KiB of heap that, on a board, is
+/// the Wi-Fi driver's.
+const QUEUE: usize = 8;
+
+type Net = VirtIONet<HalImpl, MmioTransport<'static>, QUEUE>;
 
 /// embassy-net's view of the virtio NIC.
 pub struct NetDriver {
