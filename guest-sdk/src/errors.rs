@@ -16,6 +16,7 @@ use crate::Response;
 /// | from | status |
 /// |---|---|
 /// | `serde_json::Error` (a body or message that is not the JSON asked for) | 400 |
+/// | [`StateError`] whose host reason is that the store is unreachable (a cluster's Redis is down: [`StateError::is_unavailable`]) | 503 |
 /// | [`StateError::Refused`] (over the namespace's quota) | 507 |
 /// | [`StateError::Incr`], [`StateError::Encode`] | 500 |
 /// | [`DeviceError::NotGranted`], [`DeviceError::Unsupported`] | 503 |
@@ -99,6 +100,7 @@ impl From<serde_json::Error> for Error {
 impl From<StateError> for Error {
     fn from(e: StateError) -> Error {
         let status = match e {
+            _ if e.is_unavailable() => 503,
             StateError::Refused(_) => 507,
             StateError::Incr(_) | StateError::Encode(_) => 500,
         };
