@@ -39,7 +39,14 @@ impl Redis {
     pub fn restart(&mut self) {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "yes", "--appendfsync", "always"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())
@@ -107,7 +114,9 @@ impl Node {
             .expect("berth-node");
         let mut line = String::new();
         let out = child.stdout.take().expect("piped stdout");
-        BufReader::new(out).read_line(&mut line).expect("node output");
+        BufReader::new(out)
+            .read_line(&mut line)
+            .expect("node output");
         let mut words = line.split_whitespace().skip(1);
         let addr = words
             .next()

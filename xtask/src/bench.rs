@@ -228,6 +228,13 @@ pub fn bench(root: &Path) -> Result<()> {
 
     let work = std::env::temp_dir().join(format!("berth-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
+    if std::env::var_os("CLUSTER_ONLY").is_some() {
+        println!(
+            "{}",
+            crate::bench_cluster::run(&bin, &root.join("plugins"), &work)?
+        );
+        return Ok(());
+    }
     std::fs::create_dir_all(work.join("www"))?;
     std::fs::write(work.join("www/4k.txt"), "0123456789abcdef".repeat(256))?;
     std::fs::write(work.join("post.lua"), format!(
@@ -379,6 +386,7 @@ pub fn bench(root: &Path) -> Result<()> {
         let size = std::fs::metadata(&python_wasm).map_or(0, |m| m.len());
         report.push_str(&crate::bench_python::note(rust, py, &costs, size));
     }
+    report.push_str(&crate::bench_cluster::run(&bin, &plugins_dir, &work)?);
     println!("{report}");
     let document = format!(
         "# Benchmarks\n\nWritten by `cargo xtask bench` on {}.\n\n{}\n{report}",

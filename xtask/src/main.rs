@@ -27,6 +27,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 mod bench;
+mod bench_cluster;
 mod bench_python;
 mod elf;
 mod firmware;

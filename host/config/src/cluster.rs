@@ -67,7 +67,11 @@ impl ClusterConfig {
 }
 
 /// Seconds in `range`, or an error naming the key.
-fn seconds(key: &str, value: f64, range: std::ops::RangeInclusive<f64>) -> Result<Duration, String> {
+fn seconds(
+    key: &str,
+    value: f64,
+    range: std::ops::RangeInclusive<f64>,
+) -> Result<Duration, String> {
     if !value.is_finite() || !range.contains(&value) {
         return Err(format!(
             "[cluster] {key} = {value}: expected {} to {} seconds",
@@ -147,12 +151,17 @@ mod tests {
             ("redis = \"http://x\"", "redis://"),
             ("redis = \"redis://x\"\nnode = \"a b\"", "node"),
             ("redis = \"redis://x\"\ntimeout = 0.0", "timeout"),
-            ("redis = \"redis://x\"\npresence_ttl = 100.0", "presence_ttl"),
-            ("redis = \"redis://x\"\ntimers = { a = \"everywhere\" }", "everywhere"),
+            (
+                "redis = \"redis://x\"\npresence_ttl = 100.0",
+                "presence_ttl",
+            ),
+            (
+                "redis = \"redis://x\"\ntimers = { a = \"everywhere\" }",
+                "everywhere",
+            ),
             ("redis = \"redis://x\"\nredis_url = \"y\"", "redis_url"),
         ] {
-            let err = Config::parse(&format!("[cluster]\n{bad}\n"), Path::new("."))
-                .expect_err(bad);
+            let err = Config::parse(&format!("[cluster]\n{bad}\n"), Path::new(".")).expect_err(bad);
             assert!(err.contains(word), "{bad}: {err}");
         }
     }

@@ -112,8 +112,8 @@ use berth_core::limits::Limits;
 use berth_core::model::Pairs;
 use serde::Deserialize;
 
-use crate::limits::{millis, LimitsSection};
 pub use crate::cluster::{ClusterConfig, TimerScope};
+use crate::limits::{millis, LimitsSection};
 pub use crate::plugins::PluginFilesError;
 pub use crate::reload::ReloadConfig;
 use crate::serving::{GrantSection, LogSection, SseSection, StaticSection};

@@ -428,7 +428,9 @@ impl<M: Clone> WsRegistry<M> {
 
     /// Every room with a member here, and its members.
     pub fn rooms(&self) -> impl Iterator<Item = (&str, &BTreeSet<u64>)> {
-        self.rooms.iter().map(|(room, members)| (room.as_str(), members))
+        self.rooms
+            .iter()
+            .map(|(room, members)| (room.as_str(), members))
     }
 
     /// The data keys a connection holds (none for an unknown id).

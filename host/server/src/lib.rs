@@ -177,7 +177,7 @@ impl Server {
         let sse_hub = Arc::new(sse::SseHub::new(config.sse.settings(&limits)));
         let mut server_host = ServerHost::new(ws_hub.clone(), sse_hub.clone(), &limits);
         if let Some(c) = &cluster {
-            c.attach(ws_hub.clone(), sse_hub.clone());
+            c.attach(ws_hub.clone(), sse_hub.clone()).await?;
             server_host = server_host.with_cluster(c.clone(), &limits);
         }
         let host = Arc::new(server_host);

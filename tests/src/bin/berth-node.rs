@@ -5,7 +5,9 @@
 use std::io::{BufRead, Write};
 
 fn main() {
-    let path = std::env::args().nth(1).expect("usage: berth-node <berth.toml>");
+    let path = std::env::args()
+        .nth(1)
+        .expect("usage: berth-node <berth.toml>");
     let config = berth_server::Config::load(path.as_ref()).unwrap_or_else(|e| panic!("{e}"));
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -13,6 +15,7 @@ fn main() {
                 .unwrap_or_else(|_| "warn,cluster=info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(false)
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

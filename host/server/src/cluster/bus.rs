@@ -60,7 +60,11 @@ pub(crate) enum BusMsg {
     /// `ws-send` to a connection of the receiving node.
     Send { conn: u64, msg: Payload },
     /// `ws-close`.
-    Close { conn: u64, code: u16, reason: String },
+    Close {
+        conn: u64,
+        code: u16,
+        reason: String,
+    },
     /// `ws-data-set` (`None` removes).
     DataSet {
         conn: u64,
@@ -97,10 +101,17 @@ impl BusMsg {
 }
 
 /// Reads this node's channels until the cluster is dropped, reconnecting as needed.
-pub(crate) async fn subscribe(core: Arc<Core>, ws: Arc<Hub>, sse: Arc<SseHub>) {
+/// `ready` is told once the first subscription stands.
+pub(crate) async fn subscribe(
+    core: Arc<Core>,
+    ws: Arc<Hub>,
+    sse: Arc<SseHub>,
+    ready: tokio::sync::oneshot::Sender<()>,
+) {
     let mut backoff = Duration::from_millis(100);
+    let mut ready = Some(ready);
     loop {
-        match read(&core, &ws, &sse).await {
+        match read(&core, &ws, &sse, &mut ready).await {
             Ok(()) => tracing::warn!(target: "cluster", "bus subscription ended; reconnecting"),
             Err(e) => tracing::warn!(target: "cluster", "bus subscription failed ({e}); retrying"),
         }
@@ -109,17 +120,25 @@ pub(crate) async fn subscribe(core: Arc<Core>, ws: Arc<Hub>, sse: Arc<SseHub>) {
     }
 }
 
-async fn read(core: &Core, ws: &Hub, sse: &SseHub) -> redis::RedisResult<()> {
+async fn read(
+    core: &Core,
+    ws: &Hub,
+    sse: &SseHub,
+    ready: &mut Option<tokio::sync::oneshot::Sender<()>>,
+) -> redis::RedisResult<()> {
     let connect = tokio::time::timeout(core.timeout.max(Duration::from_secs(1)), async {
         let mut pubsub = core.client.get_async_pubsub().await?;
         pubsub.subscribe(to_node(core.node)).await?;
         pubsub.subscribe(ALL).await?;
         redis::RedisResult::Ok(pubsub)
     });
-    let pubsub = connect
-        .await
-        .map_err(|_| redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut)))??;
+    let pubsub = connect.await.map_err(|_| {
+        redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut))
+    })??;
     tracing::info!(target: "cluster", node = core.node, "bus subscribed");
+    if let Some(ready) = ready.take() {
+        let _ = ready.send(());
+    }
     let mut messages = pubsub.into_on_message();
     while let Some(msg) = messages.next().await {
         match postcard::from_bytes::<BusMsg>(msg.get_payload_bytes()) {

@@ -127,10 +127,6 @@ impl Leases {
 /// Releases `names` if this node (`token`) holds them.
 pub(crate) async fn release(conn: &mut ConnectionManager, token: &str, names: &[String]) {
     for name in names {
-        let _: redis::RedisResult<i64> = RELEASE
-            .key(key(name))
-            .arg(token)
-            .invoke_async(conn)
-            .await;
+        let _: redis::RedisResult<i64> = RELEASE.key(key(name)).arg(token).invoke_async(conn).await;
     }
 }

@@ -262,21 +262,34 @@ impl Cluster {
     }
 
     /// Starts the heartbeat, the bus subscriber and the leases, delivering what other
-    /// nodes send to `ws` and `sse`.
-    pub fn attach(self: &Arc<Self>, ws: Arc<Hub>, sse: Arc<SseHub>) {
+    /// nodes send to `ws` and `sse`; returns once the bus is subscribed (so a node
+    /// that listens hears the others), or fails after a few timeouts.
+    pub async fn attach(
+        self: &Arc<Self>,
+        ws: Arc<Hub>,
+        sse: Arc<SseHub>,
+    ) -> Result<(), ClusterError> {
         let _ = self.ws.set(ws.clone());
         let _ = self.sse.set(sse.clone());
         let core = self.core.clone();
         ws.on_leave(Box::new(move |id, rooms, keys| {
             ws::forget(&core, id, rooms, keys)
         }));
+        let core = self.core.clone();
+        ws.on_count(Box::new(move |n| presence::count(&core, n)));
         self.core
             .rt
             .spawn(presence::heartbeat(self.core.clone(), ws.clone()));
+        let (ready, subscribed) = tokio::sync::oneshot::channel();
         self.core
             .rt
-            .spawn(bus::subscribe(self.core.clone(), ws, sse));
+            .spawn(bus::subscribe(self.core.clone(), ws, sse, ready));
         self.core.rt.spawn(self.leases.run());
+        let wait = self.core.timeout.max(Duration::from_secs(1)) * 3;
+        match tokio::time::timeout(wait, subscribed).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(ClusterError::Timeout(wait)),
+        }
     }
 
     /// Whether this node fires `plugin`'s timer number `index` now: always for a

@@ -56,6 +56,17 @@ static RENEW: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
+/// Sets the connection count, only while the presence exists (an `HSET` alone would
+/// recreate an expired presence without its expiry, and it would never die).
+static COUNT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+        redis.call('HSET', KEYS[1], 'conns', ARGV[1])
+        return 1",
+    )
+});
+
 /// Drops this node's presence if it is still ours.
 static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -144,6 +155,15 @@ async fn renew(core: &Core, conn: &mut ConnectionManager, ws: &Hub) -> RedisResu
         _ => {}
     }
     Ok(())
+}
+
+/// Publishes this node's connection count at once (broadcasts to all count it), rather
+/// than at the next heartbeat; the heartbeat still writes it too.
+pub(crate) fn count(core: &Core, n: usize) {
+    let key = node_key(core.node);
+    core.spawn("counting connections", move |mut conn| async move {
+        COUNT.key(key).arg(n).invoke_async::<()>(&mut conn).await
+    });
 }
 
 /// Drops the presence at shutdown.

@@ -280,9 +280,11 @@ impl Store for RedisStore {
                     .arg(1000)
                     .query_async(&mut c)
                     .await?;
-                found.extend(batch.into_iter().filter_map(|k| {
-                    k.strip_prefix(head.as_str()).map(str::to_string)
-                }));
+                found.extend(
+                    batch
+                        .into_iter()
+                        .filter_map(|k| k.strip_prefix(head.as_str()).map(str::to_string)),
+                );
                 // A namespace holds at most `max` keys; SCAN may repeat some.
                 if next == 0 || found.len() > max.saturating_mul(2) {
                     break;

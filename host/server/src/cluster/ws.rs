@@ -105,11 +105,13 @@ pub(crate) async fn mirror_data(
                 .query_async(conn)
                 .await
         }
-        None => redis::cmd("HDEL")
-            .arg(data_key(node))
-            .arg(field)
-            .query_async(conn)
-            .await,
+        None => {
+            redis::cmd("HDEL")
+                .arg(data_key(node))
+                .arg(field)
+                .query_async(conn)
+                .await
+        }
     }
 }
 
@@ -207,7 +209,11 @@ impl Cluster {
         let (hash, field) = (data_key(node_of(conn)), format!("{conn}:{key}"));
         self.core
             .call(move |mut c| async move {
-                redis::cmd("HGET").arg(hash).arg(field).query_async(&mut c).await
+                redis::cmd("HGET")
+                    .arg(hash)
+                    .arg(field)
+                    .query_async(&mut c)
+                    .await
             })
             .inspect_err(|e| tracing::warn!(target: "cluster", conn, "ws-data-get: {e}"))
             .ok()
@@ -242,7 +248,11 @@ impl Cluster {
         hub.join(conn, room)?;
         let key = room_key(room);
         self.tell("ws-join", move |mut c| async move {
-            redis::cmd("SADD").arg(key).arg(conn).query_async(&mut c).await
+            redis::cmd("SADD")
+                .arg(key)
+                .arg(conn)
+                .query_async(&mut c)
+                .await
         });
         Ok(())
     }
@@ -256,7 +266,11 @@ impl Cluster {
         hub.leave(conn, room)?;
         let key = room_key(room);
         self.tell("ws-leave", move |mut c| async move {
-            redis::cmd("SREM").arg(key).arg(conn).query_async(&mut c).await
+            redis::cmd("SREM")
+                .arg(key)
+                .arg(conn)
+                .query_async(&mut c)
+                .await
         });
         Ok(())
     }
@@ -276,9 +290,7 @@ impl Cluster {
             except,
         }
         .encode();
-        let local = self
-            .hub()
-            .map_or(0, |hub| hub.broadcast(room, msg, except));
+        let local = self.hub().map_or(0, |hub| hub.broadcast(room, msg, except));
         let key = room.map_or_else(String::new, room_key);
         let (me, in_room) = (self.core.node, if room.is_some() { "1" } else { "0" });
         let except = except.map_or_else(String::new, |e| e.to_string());
@@ -316,7 +328,8 @@ impl Cluster {
             }
             Err(e) => {
                 tracing::warn!(target: "cluster", "ws-room-members lists this node only: {e}");
-                self.hub().map_or_else(Vec::new, |hub| hub.room_members(room))
+                self.hub()
+                    .map_or_else(Vec::new, |hub| hub.room_members(room))
             }
         }
     }

@@ -89,7 +89,12 @@ pub struct Hub {
     routed: Mutex<HashMap<u64, (String, String)>>,
     /// Set once by a cluster (see [`Hub::on_leave`]).
     on_leave: std::sync::OnceLock<OnLeave>,
+    /// Set once by a cluster: told the number of connections whenever it changes.
+    on_count: std::sync::OnceLock<OnCount>,
 }
+
+/// What hears the number of open connections when it changes.
+pub type OnCount = Box<dyn Fn(usize) + Send + Sync>;
 
 impl Hub {
     /// A hub within `limits`: `ws_max_connections`, each with `ws_send_queue` bytes of
@@ -108,6 +113,7 @@ impl Hub {
             left: Notify::new(),
             routed: Mutex::new(HashMap::new()),
             on_leave: std::sync::OnceLock::new(),
+            on_count: std::sync::OnceLock::new(),
         }
     }
 
@@ -115,6 +121,18 @@ impl Hub {
     /// only the first call counts.
     pub fn on_leave(&self, hook: OnLeave) {
         let _ = self.on_leave.set(hook);
+    }
+
+    /// Runs `hook` with the number of open connections whenever it changes; only the
+    /// first call counts.
+    pub fn on_count(&self, hook: OnCount) {
+        let _ = self.on_count.set(hook);
+    }
+
+    fn counted(&self) {
+        if let Some(hook) = self.on_count.get() {
+            hook(self.len());
+        }
     }
 
     /// Every room with a member here, and those members.
@@ -150,6 +168,7 @@ impl Hub {
             id,
             registry: self.registry.clone(),
         };
+        self.counted();
         Ok((conn, outgoing))
     }
 
@@ -168,6 +187,7 @@ impl Hub {
         if let (Some(hook), Some((rooms, keys))) = (self.on_leave.get(), held) {
             hook(id, rooms, keys);
         }
+        self.counted();
         self.left.notify_waiters();
     }
 

@@ -42,7 +42,10 @@ fn on_command(ws: Conn, m: &WsMessage) -> Outcome {
             json!({"value": conn.data().get(&s("key"))})
         }
         "members" => {
-            let ids: Vec<u64> = ws::room_members(&s("room")).iter().map(|c| c.id()).collect();
+            let ids: Vec<u64> = ws::room_members(&s("room"))
+                .iter()
+                .map(|c| c.id())
+                .collect();
             json!({"members": ids})
         }
         other => json!({"error": format!("unknown op {other:?}")}),
@@ -64,14 +67,18 @@ impl Plugin for Probe {
                 None => Response::error("missing", 404),
             }
         });
-        app.route("/state/<key>", &[Method::Put], |req| -> Result<Value, Error> {
-            let key = req.param("key").unwrap_or_default();
-            match req.query_param("ttl").and_then(|t| t.parse::<u64>().ok()) {
-                Some(ms) => state::try_set_ttl(key, req.body(), Duration::from_millis(ms))?,
-                None => state::try_set(key, req.body())?,
-            }
-            Ok(json!({"stored": key}))
-        });
+        app.route(
+            "/state/<key>",
+            &[Method::Put],
+            |req| -> Result<Value, Error> {
+                let key = req.param("key").unwrap_or_default();
+                match req.query_param("ttl").and_then(|t| t.parse::<u64>().ok()) {
+                    Some(ms) => state::try_set_ttl(key, req.body(), Duration::from_millis(ms))?,
+                    None => state::try_set(key, req.body())?,
+                }
+                Ok(json!({"stored": key}))
+            },
+        );
         app.get("/state/<key>", |req| {
             match state::get(req.param("key").unwrap_or_default()) {
                 Some(v) => Response::text(String::from_utf8_lossy(&v).into_owned()),
@@ -89,7 +96,9 @@ impl Plugin for Probe {
             let ids: Vec<u64> = ws::room_members(room).iter().map(|c| c.id()).collect();
             Response::json(&json!({"members": ids}))
         });
-        let conn = |req: &Request| Conn::from_id(req.param("conn").and_then(|c| c.parse().ok()).unwrap_or(0));
+        let conn = |req: &Request| {
+            Conn::from_id(req.param("conn").and_then(|c| c.parse().ok()).unwrap_or(0))
+        };
         app.post("/send/<conn>", move |req| {
             Response::json(&json!({"sent": conn(req).send(req.text().into_owned()).is_ok()}))
         });
@@ -104,7 +113,9 @@ impl Plugin for Probe {
             let room = req.param("room").filter(|r| *r != "all");
             Response::json(&json!({"reached": ws::broadcast(room, req.text().into_owned(), None)}))
         });
-        app.get("/sse/<topic>", |req| Response::sse(req.param("topic").unwrap_or_default()));
+        app.get("/sse/<topic>", |req| {
+            Response::sse(req.param("topic").unwrap_or_default())
+        });
         app.post("/publish/<topic>", |req| {
             let topic = req.param("topic").unwrap_or_default();
             let n = berth_sdk::publish(topic, &req.text(), None, req.query_param("id"));
