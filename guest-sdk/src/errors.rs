@@ -121,3 +121,25 @@ impl From<DeviceError> for Error {
 /// `Result<T, Error>`, with `T` a [`Response`] unless named: `fn h(req: &Request) ->
 /// berth_sdk::Result { … }`.
 pub type Result<T = Response, E = Error> = core::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_errors_get_their_status() {
+        let unreachable = "state store unavailable: redis did not answer within 300ms";
+        for e in [
+            StateError::Refused(unreachable.into()),
+            StateError::Incr(unreachable.into()),
+        ] {
+            assert!(e.is_unavailable());
+            assert_eq!(Error::from(e).status(), 503);
+        }
+        let quota = StateError::Refused("state-set refused: state namespace already holds".into());
+        assert!(!quota.is_unavailable());
+        assert_eq!(Error::from(quota).status(), 507);
+        assert_eq!(Error::from(StateError::Incr("value is not an integer".into())).status(), 500);
+        assert_eq!(Error::from(StateError::Encode("x".into())).status(), 500);
+    }
+}

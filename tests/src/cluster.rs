@@ -14,6 +14,8 @@ pub struct Redis {
     pub port: u16,
     dir: PathBuf,
     child: Option<Child>,
+    /// TLS and password flags (`start_tls`): then only TLS is served.
+    tls: Vec<String>,
 }
 
 impl Redis {
@@ -25,9 +27,102 @@ impl Redis {
             port: crate::free_port(),
             dir,
             child: None,
+            tls: Vec::new(),
         };
         redis.restart();
         redis
+    }
+
+    /// Starts one that serves only TLS, with a certificate from a fresh CA (made with
+    /// the `openssl` command) and `password` required; returns it and the CA's PEM file.
+    pub fn start_tls(dir: &Path, password: &str) -> (Redis, PathBuf) {
+        let certs = dir.join("certs");
+        std::fs::create_dir_all(&certs).expect("certs dir");
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(&certs)
+                .output()
+                .expect("openssl");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        std::fs::write(certs.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").expect("ext");
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=berth test CA",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "redis.key",
+            "-out",
+            "redis.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "redis.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "redis.pem",
+            "-days",
+            "1",
+            "-extfile",
+            "san.ext",
+        ]);
+        let dir = dir.join("redis-tls");
+        std::fs::create_dir_all(&dir).expect("redis dir");
+        let port = crate::free_port();
+        let file = |name: &str| certs.join(name).display().to_string();
+        let tls = vec![
+            "--port".into(),
+            "0".into(),
+            "--tls-port".into(),
+            port.to_string(),
+            "--tls-cert-file".into(),
+            file("redis.pem"),
+            "--tls-key-file".into(),
+            file("redis.key"),
+            "--tls-ca-cert-file".into(),
+            file("ca.pem"),
+            "--tls-auth-clients".into(),
+            "no".into(),
+            "--requirepass".into(),
+            password.into(),
+        ];
+        let mut redis = Redis {
+            port,
+            dir,
+            child: None,
+            tls,
+        };
+        redis.restart();
+        (redis, certs.join("ca.pem"))
     }
 
     /// `redis://127.0.0.1:<port>`.
@@ -37,8 +132,12 @@ impl Redis {
 
     /// Starts it (again) on the same port and folder, and waits for `PING`.
     pub fn restart(&mut self) {
+        let port = self.port.to_string();
+        let plain = ["--port", port.as_str()];
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(if self.tls.is_empty() { &plain[..] } else { &[] })
+            .args(&self.tls)
+            .args(["--bind", "127.0.0.1"])
             .args([
                 "--save",
                 "",
@@ -54,7 +153,12 @@ impl Redis {
             .expect("redis-server (scripts/test-deps.sh installs it)");
         self.child = Some(child);
         let started = Instant::now();
-        while !self.pings() {
+        // A TLS server is ready once it accepts (a plain PING cannot cross TLS).
+        let ready = |r: &Redis| match r.tls.is_empty() {
+            true => r.pings(),
+            false => TcpStream::connect(("127.0.0.1", r.port)).is_ok(),
+        };
+        while !ready(self) {
             assert!(
                 started.elapsed() < Duration::from_secs(10),
                 "redis-server did not answer PING"
@@ -104,6 +208,11 @@ impl Node {
     /// Starts a node serving `toml` (written to `dir/<name>.toml`), and waits until it
     /// listens.
     pub fn start(bin: &str, dir: &Path, name: &str, toml: &str) -> Node {
+        Node::try_start(bin, dir, name, toml).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Node::start`], or an error when the node exits without listening.
+    pub fn try_start(bin: &str, dir: &Path, name: &str, toml: &str) -> Result<Node, String> {
         let path = dir.join(format!("{name}.toml"));
         std::fs::write(&path, toml).expect("write config");
         let mut child = Command::new(bin)
@@ -118,17 +227,17 @@ impl Node {
             .read_line(&mut line)
             .expect("node output");
         let mut words = line.split_whitespace().skip(1);
-        let addr = words
-            .next()
-            .unwrap_or_else(|| panic!("node {name} did not start: {line:?}"))
-            .parse()
-            .expect("address");
+        let Some(addr) = words.next() else {
+            let _ = child.wait();
+            return Err(format!("node {name} did not start (its stderr says why)"));
+        };
+        let addr = addr.parse().expect("address");
         let ws_addr = words.next().map(|a| a.parse().expect("ws address"));
-        Node {
+        Ok(Node {
             addr,
             ws_addr,
             child,
-        }
+        })
     }
 
     /// `http://<addr><path>`.

@@ -190,6 +190,38 @@ fn state_is_shared_across_nodes(engine: &str) {
     assert!((47..=48).contains(&at), "refused at key {at}");
 }
 
+/// `rediss://` with a password: two nodes share state over TLS, trusting the CA of
+/// `[cluster] ca_file`; a node that does not trust it refuses to start.
+#[test]
+fn state_is_shared_over_tls_with_a_password() {
+    let dir = setup("tls");
+    let (redis, ca) = Redis::start_tls(&dir, "s3cret");
+    let config = |name: &str, url: &str, ca: &Path| {
+        let plain = node_toml(&dir, &redis, name, "wasmtime", "");
+        let url_line = format!("redis = \"{}\"", redis.url());
+        let tls_line = format!(
+            "redis = \"{url}\"\nca_file = {:?}",
+            ca.display().to_string()
+        );
+        plain.replace(&url_line, &tls_line)
+    };
+    let url = format!("rediss://:s3cret@127.0.0.1:{}", redis.port);
+    let a = Node::start(BIN, &dir, "a", &config("a", &url, &ca));
+    let b = Node::start(BIN, &dir, "b", &config("b", &url, &ca));
+    assert_eq!(get(&a.url("/incr/tls")).1["n"], 1);
+    assert_eq!(get(&b.url("/incr/tls")).1["n"], 2);
+    // The wrong password, or a CA that did not sign Redis's certificate: no start.
+    let bad = format!("rediss://:wrong@127.0.0.1:{}", redis.port);
+    let refused = Node::try_start(BIN, &dir, "c", &config("c", &bad, &ca));
+    assert!(refused.is_err(), "started with the wrong password");
+    let other_ca = dir.join("certs").join("redis.pem");
+    let refused = Node::try_start(BIN, &dir, "d", &config("d", &url, &other_ca));
+    assert!(
+        refused.is_err(),
+        "started without trusting Redis's certificate"
+    );
+}
+
 /// Connection ids are unique across nodes, and every `ws-*` import reaches connections
 /// on the other node: rooms and members, broadcasts with `except`, send and close by id,
 /// data by id.
@@ -407,6 +439,16 @@ fn redis_outage_fails_cleanly_and_recovers() {
     for _ in 0..10 {
         assert_eq!(get(&a.url("/incr/kept")).0, 200);
     }
+    let put = |body: &str| {
+        client()
+            .put(a.url("/state/note"))
+            .body(body.to_string())
+            .send()
+            .expect("PUT")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(put("written before the outage"), 200);
     block_on(async {
         let mut on_a = connect(&a.ws_url("/ws")).await;
         assert_eq!(
@@ -432,6 +474,16 @@ fn redis_outage_fails_cleanly_and_recovers() {
                 started.elapsed()
             );
         }
+        // Writes fail too (503, nothing stored), and reads answer "missing".
+        let url = a.url("/state/note");
+        let refused = tokio::task::spawn_blocking(move || {
+            let r = client().put(url).body("during").send().expect("PUT");
+            r.status().as_u16()
+        })
+        .await
+        .expect("PUT task");
+        assert_eq!(refused, 503);
+        assert_eq!(get(&a.url("/state/note")).0, 404);
         // Local WebSocket traffic goes on.
         let reply = ask(&mut on_a, json!({"op": "whoami"})).await;
         assert!(reply["id"].is_u64());
@@ -453,6 +505,11 @@ fn redis_outage_fails_cleanly_and_recovers() {
         get(&a.url("/incr/kept")).1["n"],
         11,
         "acknowledged increments survive"
+    );
+    assert_eq!(
+        text_of(&a.url("/state/note")),
+        (200, "written before the outage".into()),
+        "an acknowledged write survives, and the refused one was not stored"
     );
 }
 

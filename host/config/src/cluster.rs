@@ -3,7 +3,8 @@
 //!
 //! ```toml
 //! [cluster]
-//! redis = "redis://:password@127.0.0.1:6379/0"   # redis:// (rediss:// needs a TLS build)
+//! redis = "redis://:password@127.0.0.1:6379/0"   # or rediss:// for TLS
+//! ca_file = "redis-ca.pem"    # rediss:// only: the CA to trust (default: the system's)
 //! node = "a"                  # this node's name (default: host name + pid)
 //! timeout = 0.5               # seconds: the most one Redis call may hold a plugin call
 //! presence_ttl = 5.0          # seconds a dead node's connections stay listed
@@ -13,6 +14,7 @@
 //! Without the section nothing changes: state, rooms and SSE topics live in the process.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -34,6 +36,7 @@ pub enum TimerScope {
 #[serde(deny_unknown_fields)]
 pub(crate) struct ClusterSection {
     redis: Option<String>,
+    ca_file: Option<PathBuf>,
     node: Option<String>,
     timeout: Option<f64>,
     presence_ttl: Option<f64>,
@@ -46,6 +49,9 @@ pub(crate) struct ClusterSection {
 pub struct ClusterConfig {
     /// The Redis URL (`redis://[user:password@]host:port[/db]`, or `rediss://`).
     pub redis: String,
+    /// For `rediss://`: the PEM file of the certificate authority to trust instead of
+    /// the system's roots (a private CA, a self-signed Redis).
+    pub ca_file: Option<PathBuf>,
     /// This node's name, for logs and the lease holder's value; `None` means host name
     /// and process id, made when the server starts.
     pub node: Option<String>,
@@ -85,7 +91,7 @@ fn seconds(
 impl ClusterSection {
     /// `None` without a section; an error for a section without `redis`, a URL that is
     /// not Redis's, or a bound out of range.
-    pub(crate) fn resolve(self) -> Result<Option<ClusterConfig>, String> {
+    pub(crate) fn resolve(self, base: &Path) -> Result<Option<ClusterConfig>, String> {
         let Some(redis) = self.redis else {
             if self.node.is_some() || !self.timers.is_empty() || self.timeout.is_some() {
                 return Err("[cluster] needs redis = \"redis://host:port\"".into());
@@ -96,6 +102,9 @@ impl ClusterSection {
             return Err(format!(
                 "[cluster] redis = {redis:?}: expected a redis:// or rediss:// URL"
             ));
+        }
+        if self.ca_file.is_some() && !redis.starts_with("rediss://") {
+            return Err("[cluster] ca_file needs a rediss:// (TLS) URL".into());
         }
         if let Some(node) = &self.node {
             let ok = !node.is_empty()
@@ -111,6 +120,7 @@ impl ClusterSection {
         }
         Ok(Some(ClusterConfig {
             redis,
+            ca_file: self.ca_file.map(|f| base.join(f)),
             node: self.node,
             timeout: seconds("timeout", self.timeout.unwrap_or(0.5), 0.01..=30.0)?,
             presence_ttl: seconds("presence_ttl", self.presence_ttl.unwrap_or(5.0), 1.0..=60.0)?,
@@ -160,6 +170,7 @@ mod tests {
                 "everywhere",
             ),
             ("redis = \"redis://x\"\nredis_url = \"y\"", "redis_url"),
+            ("redis = \"redis://x\"\nca_file = \"ca.pem\"", "rediss://"),
         ] {
             let err = Config::parse(&format!("[cluster]\n{bad}\n"), Path::new(".")).expect_err(bad);
             assert!(err.contains(word), "{bad}: {err}");

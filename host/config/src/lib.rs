@@ -388,7 +388,7 @@ impl Config {
         config.sse = file.sse.resolve()?;
         config.log = file.log.resolve(base);
         config.reload = file.reload.resolve()?;
-        config.cluster = file.cluster.resolve()?;
+        config.cluster = file.cluster.resolve(base)?;
         config.plugin_config = file
             .plugin
             .into_iter()

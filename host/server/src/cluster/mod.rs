@@ -66,6 +66,9 @@ pub enum ClusterError {
     /// An earlier call failed and the heartbeat has not reached Redis since.
     #[error("redis is unreachable (reconnecting)")]
     Down,
+    /// `ca_file` could not be read.
+    #[error("{0}")]
+    Tls(String),
     /// Every node number is taken.
     #[error("no free node number (all {MAX_NODE} are live)")]
     NoNodeNumber,
@@ -173,7 +176,7 @@ pub struct Cluster {
 impl Cluster {
     /// Connects to `config.redis` (within a few timeouts) and claims a node number.
     pub async fn connect(config: &ClusterConfig) -> Result<Arc<Cluster>, ClusterError> {
-        let client = redis::Client::open(config.redis.as_str())?;
+        let client = client(config)?;
         let (stop, stopped) = std::sync::mpsc::sync_channel::<()>(0);
         let (handle_tx, handle_rx) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
@@ -317,6 +320,33 @@ impl Cluster {
     fn hub(&self) -> Option<&Arc<Hub>> {
         self.ws.get()
     }
+}
+
+/// The Redis client for `config.redis`: for `rediss://`, rustls with the ring provider
+/// (installed unless the process has one already) and `ca_file`'s roots, or the
+/// system's.
+fn client(config: &ClusterConfig) -> Result<redis::Client, ClusterError> {
+    if !config.redis.starts_with("rediss://") {
+        return Ok(redis::Client::open(config.redis.as_str())?);
+    }
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Fails only when another thread installed one meanwhile: that one serves.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+    let root_cert = match &config.ca_file {
+        Some(path) => Some(std::fs::read(path).map_err(|e| {
+            ClusterError::Tls(format!(
+                "cannot read [cluster] ca_file {}: {e}",
+                path.display()
+            ))
+        })?),
+        None => None,
+    };
+    let certs = redis::TlsCertificates {
+        client_tls: None,
+        root_cert,
+    };
+    Ok(redis::Client::build_with_tls(config.redis.as_str(), certs)?)
 }
 
 /// The host name and process id, when `[cluster] node` is not set.
