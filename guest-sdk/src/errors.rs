@@ -139,7 +139,10 @@ mod tests {
         let quota = StateError::Refused("state-set refused: state namespace already holds".into());
         assert!(!quota.is_unavailable());
         assert_eq!(Error::from(quota).status(), 507);
-        assert_eq!(Error::from(StateError::Incr("value is not an integer".into())).status(), 500);
+        assert_eq!(
+            Error::from(StateError::Incr("value is not an integer".into())).status(),
+            500
+        );
         assert_eq!(Error::from(StateError::Encode("x".into())).status(), 500);
     }
 }

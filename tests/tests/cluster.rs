@@ -31,7 +31,7 @@ fn setup(case: &str) -> std::path::PathBuf {
     )
     .expect("probe");
     for (name, bytes) in berth_tests::plugins::ALL {
-        if *name == "chat" {
+        if ["chat", "ws-echo", "sse-sensor"].contains(name) {
             std::fs::write(plugins.join(format!("{name}.wasm")), bytes).expect("plugin");
         }
     }
@@ -42,11 +42,11 @@ fn node_toml(dir: &Path, redis: &Redis, name: &str, engine: &str, extra: &str) -
     format!(
         "[server]\nhost = \"127.0.0.1\"\nport = 0\nws_port = 0\ncache_dir = \"\"\nengine = \"{engine}\"\n\
          shutdown_timeout = 1.0\n\
-         [plugins]\ndir = {plugins:?}\nload = [\"cluster-probe\", \"chat\"]\n\
+         [plugins]\ndir = {plugins:?}\nload = [\"cluster-probe\", \"chat\", \"ws-echo\", \"sse-sensor\"]\n\
          [reload]\nwatch = false\n\
          [limits]\nstate_max_keys = 50\n\
-         [plugin.cluster-probe]\nnode = \"{name}\"\n\
-         [cluster]\nredis = \"{url}\"\nnode = \"{name}\"\ntimeout = 0.3\npresence_ttl = 3.0\n{extra}",
+         [plugin.cluster-probe]\nnode = \"{name}\"\n[plugin.sse-sensor]\ninterval = 0.5\n\
+         [cluster]\nredis = \"{url}\"\nnode = \"{name}\"\ntimeout = 1.0\npresence_ttl = 3.0\n{extra}",
         plugins = dir.join("plugins").display().to_string(),
         url = redis.url(),
     )
@@ -229,8 +229,8 @@ fn state_is_shared_over_tls_with_a_password() {
 fn websockets_span_nodes() {
     let (_redis, a, b) = two_nodes("ws", "wasmtime", "");
     block_on(async {
-        let mut on_a = connect(&a.ws_url("/ws")).await;
-        let mut on_b = connect(&b.ws_url("/ws")).await;
+        let mut on_a = connect(&a.ws_url("/probe")).await;
+        let mut on_b = connect(&b.ws_url("/probe")).await;
         let id_a = ask(&mut on_a, json!({"op": "whoami"})).await["id"]
             .as_u64()
             .expect("id");
@@ -355,6 +355,42 @@ fn chat_room_with_one_client_per_node() {
     });
 }
 
+/// Seed 002's broadcast pattern (`/ws/chat`: every message to every client, the sender
+/// included) with clients split over two nodes: everyone hears everything, in order
+/// per sender.
+#[test]
+fn seed002_broadcast_spans_nodes() {
+    let (_redis, a, b) = two_nodes("bcast", "wasmtime", "");
+    block_on(async {
+        let mut clients = Vec::new();
+        for i in 0..4 {
+            let node = if i % 2 == 0 { &a } else { &b };
+            clients.push(connect(&node.ws_url("/ws/chat")).await);
+        }
+        for round in 0..5 {
+            for (i, ws) in clients.iter_mut().enumerate() {
+                ws_support::send(ws, &format!("{i}:{round}")).await;
+            }
+        }
+        // Every client hears 20 messages; from each sender, rounds 0..5 in order.
+        for ws in clients.iter_mut() {
+            let mut next = [0u32; 4];
+            for _ in 0..20 {
+                let text = ws_support::recv_text(ws).await;
+                let (sender, round) = text.split_once(':').expect("sender:round");
+                let sender: usize = sender.parse().expect("sender");
+                assert_eq!(
+                    round,
+                    next[sender].to_string(),
+                    "order from sender {sender}"
+                );
+                next[sender] += 1;
+            }
+            assert_eq!(next, [5; 4]);
+        }
+    });
+}
+
 /// An SSE client on B receives what A publishes, and `Last-Event-ID` replays on
 /// whichever node the client reconnects to.
 #[test]
@@ -401,8 +437,8 @@ fn sse_spans_nodes_with_replay() {
 fn a_killed_node_leaves_every_room() {
     let (_redis, a, mut b) = two_nodes("kill", "wasmtime", "");
     block_on(async {
-        let mut on_a = connect(&a.ws_url("/ws")).await;
-        let mut on_b = connect(&b.ws_url("/ws")).await;
+        let mut on_a = connect(&a.ws_url("/probe")).await;
+        let mut on_b = connect(&b.ws_url("/probe")).await;
         let id_a = ask(&mut on_a, json!({"op": "whoami"})).await["id"]
             .as_u64()
             .expect("id");
@@ -450,7 +486,7 @@ fn redis_outage_fails_cleanly_and_recovers() {
     };
     assert_eq!(put("written before the outage"), 200);
     block_on(async {
-        let mut on_a = connect(&a.ws_url("/ws")).await;
+        let mut on_a = connect(&a.ws_url("/probe")).await;
         assert_eq!(
             ask(&mut on_a, json!({"op": "join", "room": "o"})).await["joined"],
             true
@@ -516,8 +552,34 @@ fn redis_outage_fails_cleanly_and_recovers() {
 /// A cluster-wide timer fires on one node only, and moves when that node dies.
 #[test]
 fn a_cluster_timer_fires_once_and_moves() {
-    let extra = "timers = { cluster-probe = \"cluster\" }\n";
+    let extra = "timers = { cluster-probe = \"cluster\", sse-sensor = \"cluster\" }\n";
     let (_redis, a, b) = two_nodes("timer", "wasmtime", extra);
+    // Seed 002's SSE sensor (every 0.5 s) publishes once per interval with two nodes:
+    // six events take at least 2.5 s, and their ids go up by one.
+    let r = client().get(b.url("/events")).send().expect("subscribe");
+    let mut sensor = SseReader::new(BufReader::new(r));
+    let first: u64 = sensor
+        .next_event()
+        .id
+        .expect("id")
+        .parse()
+        .expect("numeric id");
+    let started = Instant::now();
+    for n in 1..=5 {
+        let id: u64 = sensor
+            .next_event()
+            .id
+            .expect("id")
+            .parse()
+            .expect("numeric id");
+        assert_eq!(id, first + n, "one publisher, consecutive ids");
+    }
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(2000),
+        "5 intervals took {took:?}: two publishers?"
+    );
+    drop(sensor);
     let mut nodes = [Some(a), Some(b)];
     let observer = |nodes: &[Option<Node>; 2]| -> String {
         nodes.iter().flatten().next().expect("a node").url("")

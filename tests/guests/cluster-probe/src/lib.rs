@@ -9,7 +9,7 @@
 //! - `GET /members/<room>`, `POST /send/<conn>` (body: text), `POST /close/<conn>`,
 //!   `GET /data/<conn>/<key>`, `POST /broadcast/<room>` (`all` for everyone);
 //! - `GET /sse/<topic>`, `POST /publish/<topic>?id=<id>` (body: data);
-//! - `/ws`: JSON commands, answered with JSON: `{"op":"whoami"}`, `join`/`leave`
+//! - `/probe` (WebSocket): JSON commands, answered with JSON: `{"op":"whoami"}`, `join`/`leave`
 //!   (`room`), `bcast` (`room` or none, `text`, `except_me`), `send` (`to`, `text`),
 //!   `set` (`key`, `value`), `get` (`conn`, `key`), `members` (`room`);
 //! - a timer every `tick` seconds (config, default 0.2) that counts
@@ -121,7 +121,7 @@ impl Plugin for Probe {
             let n = berth_sdk::publish(topic, &req.text(), None, req.query_param("id"));
             Response::json(&json!({"subscribers": n}))
         });
-        app.websocket("/ws").on_message(on_command);
+        app.websocket("/probe").on_message(on_command);
         let counter = format!("ticks:{node}");
         app.every(Duration::from_secs_f64(tick), move |_now| {
             state::shared::incr(&counter, 1).ok();
