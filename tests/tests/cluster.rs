@@ -454,7 +454,12 @@ fn a_killed_node_leaves_every_room() {
                 .map(Vec::len),
             Some(2)
         );
+        // Traffic from A while B dies: replies keep coming.
         b.kill();
+        for _ in 0..5 {
+            let reply = ask(&mut on_a, json!({"op": "whoami"})).await;
+            assert_eq!(reply["id"].as_u64(), Some(id_a));
+        }
         let took = within(Duration::from_secs(10), "dead node's members gone", || {
             get(&a.url("/members/k")).1["members"] == json!([id_a])
         });
@@ -471,7 +476,7 @@ fn a_killed_node_leaves_every_room() {
 /// before (AOF, `appendfsync always`) is still there.
 #[test]
 fn redis_outage_fails_cleanly_and_recovers() {
-    let (mut redis, a, _b) = two_nodes("outage", "wasmtime", "");
+    let (mut redis, a, b) = two_nodes("outage", "wasmtime", "");
     for _ in 0..10 {
         assert_eq!(get(&a.url("/incr/kept")).0, 200);
     }
@@ -485,6 +490,27 @@ fn redis_outage_fails_cleanly_and_recovers() {
             .as_u16()
     };
     assert_eq!(put("written before the outage"), 200);
+    // Traffic throughout: increments from node B, each answered 200 or 503, none slow.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let traffic = {
+        let (stop, url) = (stop.clone(), b.url("/incr/traffic"));
+        std::thread::spawn(move || {
+            let (mut ok, mut slowest) = (0i64, Duration::ZERO);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let started = Instant::now();
+                let (status, body) = get(&url);
+                slowest = slowest.max(started.elapsed());
+                match status {
+                    200 => ok += 1,
+                    503 => {}
+                    other => panic!("incr answered {other} {body}"),
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (ok, slowest)
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
     block_on(async {
         let mut on_a = connect(&a.ws_url("/probe")).await;
         assert_eq!(
@@ -546,6 +572,19 @@ fn redis_outage_fails_cleanly_and_recovers() {
         text_of(&a.url("/state/note")),
         (200, "written before the outage".into()),
         "an acknowledged write survives, and the refused one was not stored"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (ok, slowest) = traffic.join().expect("traffic thread");
+    assert!(
+        slowest < Duration::from_millis(2500),
+        "a request took {slowest:?}"
+    );
+    let (_, n) = get(&a.url("/incr/traffic"));
+    let counted = n["n"].as_i64().expect("count") - 1;
+    assert!(
+        counted >= ok,
+        "{ok} acknowledged increments, {counted} kept"
     );
 }
 
