@@ -556,6 +556,10 @@ fn redis_outage_fails_cleanly_and_recovers() {
         .await;
         assert_eq!(ws_support::recv_text(&mut on_a).await, "local");
         assert_eq!(recv_json(&mut on_a).await["reached"], 1);
+        // It leaves while Redis is away: its clean-up waits for Redis.
+        ws_support::close_normally(&mut on_a).await;
+        let _ = ws_support::expect_close(&mut on_a).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
     });
     redis.restart();
     within(
@@ -586,6 +590,10 @@ fn redis_outage_fails_cleanly_and_recovers() {
         counted >= ok,
         "{ok} acknowledged increments, {counted} kept"
     );
+    // The connection that closed during the outage left room "o" once Redis was back.
+    within(Duration::from_secs(5), "clean-up after the outage", || {
+        get(&b.url("/members/o")).1["members"] == json!([])
+    });
 }
 
 /// A cluster-wide timer fires on one node only, and moves when that node dies.

@@ -35,7 +35,7 @@ mod ws;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use berth_config::{ClusterConfig, TimerScope};
@@ -93,7 +93,14 @@ pub(crate) struct Core {
     presence_ttl: Duration,
     /// False after a failed call, until the heartbeat reaches Redis again.
     up: AtomicBool,
+    /// Clean-ups of connections that left while Redis was unreachable, run by the
+    /// heartbeat once it is back (at most [`MAX_DEFERRED`]).
+    deferred: Mutex<Vec<ws::Forgotten>>,
 }
+
+/// The most clean-ups kept for after an outage; older ones are dropped (their ids then
+/// stay in room sets until this node's presence ends).
+const MAX_DEFERRED: usize = 100_000;
 
 impl Core {
     /// Runs `f` against Redis on the cluster runtime and waits, at most `timeout`, for
@@ -131,8 +138,35 @@ impl Core {
         Err(result)
     }
 
+    /// Keeps a clean-up for when Redis is back.
+    pub(crate) fn defer(&self, gone: ws::Forgotten) {
+        let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
+        if deferred.len() >= MAX_DEFERRED {
+            deferred.remove(0);
+        }
+        deferred.push(gone);
+    }
+
+    /// Runs the deferred clean-ups (after the heartbeat reached Redis); those that fail
+    /// again are kept.
+    pub(crate) async fn run_deferred(&self) {
+        let list = std::mem::take(&mut *self.deferred.lock().unwrap_or_else(|p| p.into_inner()));
+        if list.is_empty() {
+            return;
+        }
+        let n = list.len();
+        if ws::clean(self, &list).await.is_ok() {
+            tracing::info!(target: "cluster", "cleaned up {n} connection(s) that left during the outage");
+        } else {
+            for gone in list {
+                self.defer(gone);
+            }
+        }
+    }
+
     /// Runs `f` against Redis on the cluster runtime without waiting (what needs no
-    /// answer: clean-ups after a connection leaves). Failures are logged.
+    /// answer and is rewritten by the next heartbeat anyway: the connection count).
+    /// Failures are logged.
     pub(crate) fn spawn<F, Fut>(&self, what: &'static str, f: F)
     where
         F: FnOnce(ConnectionManager) -> Fut,
@@ -240,6 +274,7 @@ impl Cluster {
             timeout,
             presence_ttl: ttl,
             up: AtomicBool::new(true),
+            deferred: Mutex::new(Vec::new()),
         });
         Ok(Arc::new(Cluster {
             leases: lease::Leases::new(core.clone()),

@@ -119,6 +119,7 @@ pub(crate) async fn heartbeat(core: Arc<Core>, ws: Arc<Hub>) {
                 if !core.up.swap(true, Ordering::Relaxed) {
                     tracing::info!(target: "cluster", "redis reachable again");
                 }
+                core.run_deferred().await;
             }
             Ok(Err(e)) => core.failed(&ClusterError::Redis(e)),
             Err(_) => core.failed(&ClusterError::Timeout(core.timeout)),

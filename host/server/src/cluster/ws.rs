@@ -8,7 +8,7 @@
 //! others, so a killed node's connections vanish from every room within the presence
 //! TTL. When Redis is down, local delivery goes on and only the other nodes miss out.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use berth_core::host::WsError;
 use berth_core::model::WsPayload;
@@ -115,20 +115,52 @@ pub(crate) async fn mirror_data(
     }
 }
 
-/// After connection `id` left: out of its rooms' sets, its data gone.
-pub(crate) fn forget(core: &Core, id: u64, rooms: Vec<String>, keys: Vec<String>) {
-    let node = core.node;
-    core.spawn("forgetting a connection", move |mut conn| async move {
-        let mut pipe = redis::pipe();
-        for room in rooms {
-            pipe.srem(room_key(&room), id).ignore();
+/// What a connection that left held in Redis: its rooms and data keys.
+pub(crate) struct Forgotten {
+    id: u64,
+    rooms: Vec<String>,
+    keys: Vec<String>,
+}
+
+/// After connection `id` left: out of its rooms' sets, its data gone. When Redis cannot
+/// be reached, the clean-up waits for the heartbeat to see Redis again (see
+/// [`Core::defer`]), so a connection that closed during an outage is not listed forever.
+pub(crate) fn forget(core: &Arc<Core>, id: u64, rooms: Vec<String>, keys: Vec<String>) {
+    if rooms.is_empty() && keys.is_empty() {
+        return;
+    }
+    let gone = Forgotten { id, rooms, keys };
+    let core = core.clone();
+    core.rt.clone().spawn(async move {
+        let list = [gone];
+        if clean(&core, &list).await.is_err() {
+            let [gone] = list;
+            core.defer(gone);
         }
-        if !keys.is_empty() {
-            let fields: Vec<String> = keys.iter().map(|k| format!("{id}:{k}")).collect();
-            pipe.hdel(data_key(node), fields).ignore();
-        }
-        pipe.query_async::<()>(&mut conn).await
     });
+}
+
+/// Removes what `list` held, in one pipeline, within the timeout.
+pub(crate) async fn clean(core: &Core, list: &[Forgotten]) -> Result<(), ()> {
+    let mut pipe = redis::pipe();
+    for gone in list {
+        for room in &gone.rooms {
+            pipe.srem(room_key(room), gone.id).ignore();
+        }
+        if !gone.keys.is_empty() {
+            let fields: Vec<String> = gone
+                .keys
+                .iter()
+                .map(|k| format!("{}:{k}", gone.id))
+                .collect();
+            pipe.hdel(data_key(core.node), fields).ignore();
+        }
+    }
+    let mut conn = core.conn.clone();
+    match tokio::time::timeout(core.timeout, pipe.query_async::<()>(&mut conn)).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
 }
 
 impl Cluster {
