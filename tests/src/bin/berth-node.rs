@@ -23,9 +23,14 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async move {
-        let server = berth_server::Server::start(config)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let server = match berth_server::Server::start(config).await {
+            Ok(server) => server,
+            Err(e) => {
+                // A refusal the tests expect (bad password, untrusted certificate).
+                eprintln!("berth-node: cannot start: {e}");
+                std::process::exit(1);
+            }
+        };
         match server.ws_addr() {
             Some(ws) => println!("listening {} {ws}", server.local_addr()),
             None => println!("listening {}", server.local_addr()),
