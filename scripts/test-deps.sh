@@ -2,8 +2,8 @@
 # Installs what the black-box tests drive the server with, besides Rust:
 # Python's `websockets`, `kosoku` (the Autobahn TestSuite's runner) and `playwright`
 # (the driver only: it runs Debian's Chromium, never a downloaded browser), Debian's
-# chromium, and componentize-py (for the Python plugins). Idempotent; needs root (or sudo)
-# for the Debian packages. `cargo xtask test` and `.ci/run` call it.
+# chromium, componentize-py (for the Python plugins) and redis-server (the cluster
+# suite). Idempotent; needs root (or sudo) for the Debian packages. `cargo xtask test` and `.ci/run` call it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,4 +31,13 @@ if ! command -v chromium >/dev/null 2>&1; then
     if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+fi
+
+# redis-server, for the cluster suite (tests/tests/cluster.rs starts its own on a free
+# loopback port; no system service is needed or used).
+if ! command -v redis-server >/dev/null 2>&1; then
+    sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
 fi

@@ -16,6 +16,7 @@ use crate::Response;
 /// | from | status |
 /// |---|---|
 /// | `serde_json::Error` (a body or message that is not the JSON asked for) | 400 |
+/// | [`StateError`] whose host reason is that the store is unreachable (a cluster's Redis is down: [`StateError::is_unavailable`]) | 503 |
 /// | [`StateError::Refused`] (over the namespace's quota) | 507 |
 /// | [`StateError::Incr`], [`StateError::Encode`] | 500 |
 /// | [`DeviceError::NotGranted`], [`DeviceError::Unsupported`] | 503 |
@@ -99,6 +100,7 @@ impl From<serde_json::Error> for Error {
 impl From<StateError> for Error {
     fn from(e: StateError) -> Error {
         let status = match e {
+            _ if e.is_unavailable() => 503,
             StateError::Refused(_) => 507,
             StateError::Incr(_) | StateError::Encode(_) => 500,
         };
@@ -119,3 +121,28 @@ impl From<DeviceError> for Error {
 /// `Result<T, Error>`, with `T` a [`Response`] unless named: `fn h(req: &Request) ->
 /// berth_sdk::Result { … }`.
 pub type Result<T = Response, E = Error> = core::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_errors_get_their_status() {
+        let unreachable = "state store unavailable: redis did not answer within 300ms";
+        for e in [
+            StateError::Refused(unreachable.into()),
+            StateError::Incr(unreachable.into()),
+        ] {
+            assert!(e.is_unavailable());
+            assert_eq!(Error::from(e).status(), 503);
+        }
+        let quota = StateError::Refused("state-set refused: state namespace already holds".into());
+        assert!(!quota.is_unavailable());
+        assert_eq!(Error::from(quota).status(), 507);
+        assert_eq!(
+            Error::from(StateError::Incr("value is not an integer".into())).status(),
+            500
+        );
+        assert_eq!(Error::from(StateError::Encode("x".into())).status(), 500);
+    }
+}

@@ -50,7 +50,20 @@ impl std::fmt::Display for StateError {
     }
 }
 
+/// How the host's reason starts when the store could not be reached (a cluster node
+/// whose Redis is down or too slow): berth-core's `state::UNAVAILABLE`.
+const UNAVAILABLE: &str = "state store unavailable";
+
 impl StateError {
+    /// Whether the host could not reach its store (a cluster's Redis is down): the
+    /// write may be retried later, and [`Error`](crate::Error) answers it with 503.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StateError::Refused(why) | StateError::Incr(why) => why.starts_with(UNAVAILABLE),
+            StateError::Encode(_) => false,
+        }
+    }
+
     /// The host's (or the encoder's) reason, without the kind.
     pub fn reason(&self) -> &str {
         match self {

@@ -12,6 +12,7 @@ use std::sync::{mpsc, Mutex};
 pub use berth_server::{Config, EngineKind};
 
 pub mod clients;
+pub mod cluster;
 pub mod device;
 pub mod garbage;
 pub mod http_client;

@@ -75,6 +75,10 @@
 //! [reload]                           # hot swap (reload.rs)
 //! watch = true                       # swap plugins as their files change
 //! settle = 0.2                       # seconds a changed file must be left alone
+//!
+//! [cluster]                          # several nodes through Redis (cluster.rs)
+//! redis = "redis://127.0.0.1:6379"
+//! node = "a"                         # default: host name + pid
 //! ```
 //!
 //! **Static files are capabilities.** A plugin never reaches the file system on its own:
@@ -93,6 +97,7 @@
 
 #![deny(missing_docs)]
 
+mod cluster;
 mod limits;
 mod plugins;
 mod reload;
@@ -107,6 +112,7 @@ use berth_core::limits::Limits;
 use berth_core::model::Pairs;
 use serde::Deserialize;
 
+pub use crate::cluster::{ClusterConfig, TimerScope};
 use crate::limits::{millis, LimitsSection};
 pub use crate::plugins::PluginFilesError;
 pub use crate::reload::ReloadConfig;
@@ -178,6 +184,8 @@ pub struct Config {
     // --- hot swap (reload.rs) ---
     /// `[reload]`.
     pub reload: crate::reload::ReloadConfig,
+    /// `[cluster]`: Redis-backed scale-out (`None`: everything stays in-process).
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl Default for Config {
@@ -200,6 +208,7 @@ impl Default for Config {
             log: LogConfig::default(),
             allow: AllowLists::default(),
             reload: crate::reload::ReloadConfig::default(),
+            cluster: None,
         }
     }
 }
@@ -256,6 +265,9 @@ struct File {
     // --- hot swap (reload.rs) ---
     #[serde(default)]
     reload: crate::reload::ReloadSection,
+    // --- scale-out (cluster.rs) ---
+    #[serde(default)]
+    cluster: crate::cluster::ClusterSection,
 }
 
 #[derive(Deserialize, Default)]
@@ -376,6 +388,7 @@ impl Config {
         config.sse = file.sse.resolve()?;
         config.log = file.log.resolve(base);
         config.reload = file.reload.resolve()?;
+        config.cluster = file.cluster.resolve(base)?;
         config.plugin_config = file
             .plugin
             .into_iter()

@@ -195,7 +195,10 @@ impl PluginHost {
         self.api
             .store()
             .set(&self.namespace(scope), key, value, ttl_ms)
-            .map_err(|e| self.state_refused("state-set", e))
+            .map_err(|e| match e {
+                StateError::Unavailable(_) => format!("{e}"),
+                quota => self.state_refused("state-set", quota),
+            })
     }
 
     /// `state-delete`.
@@ -209,7 +212,9 @@ impl PluginHost {
             .store()
             .incr(&self.namespace(scope), key, delta)
             .map_err(|e| match e {
-                StateError::NotAnInteger | StateError::Overflow => format!("{e}"),
+                StateError::NotAnInteger | StateError::Overflow | StateError::Unavailable(_) => {
+                    format!("{e}")
+                }
                 quota => self.state_refused("state-incr", quota),
             })
     }

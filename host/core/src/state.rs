@@ -41,7 +41,14 @@ pub enum StateError {
         /// The limit.
         max: usize,
     },
+    /// The store could not be reached (a cluster's Redis is down or slower than
+    /// `[cluster] timeout`): nothing is known to be stored. The text starts with
+    /// [`UNAVAILABLE`], which the guest SDK answers with 503.
+    Unavailable(String),
 }
+
+/// How the text of [`StateError::Unavailable`] starts: the guest SDK recognises it.
+pub const UNAVAILABLE: &str = "state store unavailable";
 
 impl fmt::Display for StateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -60,6 +67,7 @@ impl fmt::Display for StateError {
                 f,
                 "state namespace would hold more than {max} bytes ([limits] state_max_bytes)"
             ),
+            StateError::Unavailable(why) => write!(f, "{UNAVAILABLE}: {why}"),
         }
     }
 }

@@ -219,6 +219,13 @@ impl<M: Clone> WsRegistry<M> {
         self
     }
 
+    /// Starts ids after `base` (a cluster node's share of the id space, so that ids are
+    /// unique across every node); call before the first [`WsRegistry::open`].
+    pub fn with_id_base(mut self, base: u64) -> WsRegistry<M> {
+        self.next_id = base + 1;
+        self
+    }
+
     /// Registers a new connection and returns its id.
     pub fn open(&mut self) -> Result<u64, RegisterError> {
         if self.conns.len() >= self.max_connections {
@@ -409,6 +416,29 @@ impl<M: Clone> WsRegistry<M> {
             }
         }
         Ok(())
+    }
+
+    /// The rooms a connection is in (none for an unknown id).
+    pub fn rooms_of(&self, id: u64) -> Vec<String> {
+        self.conns
+            .get(&id)
+            .map(|c| c.rooms.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Every room with a member here, and its members.
+    pub fn rooms(&self) -> impl Iterator<Item = (&str, &BTreeSet<u64>)> {
+        self.rooms
+            .iter()
+            .map(|(room, members)| (room.as_str(), members))
+    }
+
+    /// The data keys a connection holds (none for an unknown id).
+    pub fn data_keys(&self, id: u64) -> Vec<String> {
+        self.conns
+            .get(&id)
+            .map(|c| c.data.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// The members of a room, in id order.

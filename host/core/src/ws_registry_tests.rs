@@ -163,3 +163,21 @@ fn data_and_rooms_are_held_within_the_budget() {
     r.join(d, "z").unwrap();
     assert_eq!(r.room_members("z"), vec![d]);
 }
+
+#[test]
+fn an_id_base_offsets_ids_and_what_a_connection_holds_is_listed() {
+    let base = 3u64 << 40;
+    let mut r: WsRegistry<&'static str> = WsRegistry::new(10, 1 << 20).with_id_base(base);
+    let (a, b) = (r.open().unwrap(), r.open().unwrap());
+    assert_eq!((a, b), (base + 1, base + 2));
+    r.join(a, "x").unwrap();
+    r.join(a, "y").unwrap();
+    r.data_set(a, "name", Some("ann".into())).unwrap();
+    assert_eq!(r.rooms_of(a), vec![String::from("x"), String::from("y")]);
+    assert_eq!(r.data_keys(a), vec![String::from("name")]);
+    assert!(r.rooms_of(b).is_empty() && r.data_keys(b).is_empty());
+    let rooms: Vec<(&str, usize)> = r.rooms().map(|(room, m)| (room, m.len())).collect();
+    assert_eq!(rooms, vec![("x", 1), ("y", 1)]);
+    r.end(a);
+    assert!(r.rooms_of(a).is_empty() && r.rooms().next().is_none());
+}

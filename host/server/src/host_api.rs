@@ -11,13 +11,17 @@ use berth_core::limits::Limits;
 use berth_core::model::WsPayload;
 use berth_core::state::{MemoryStore, StdClock, Store};
 
+use crate::cluster::Cluster;
 use crate::sse::SseHub;
 use crate::ws::Hub;
 
 /// What every plugin on this server shares.
 pub struct ServerHost {
-    /// berth-core's bounded store, on the process's monotonic clock.
-    store: MemoryStore<StdClock>,
+    /// berth-core's bounded store, on the process's monotonic clock; or, in a cluster,
+    /// the one in Redis every node shares.
+    store: Box<dyn Store>,
+    /// In a cluster, the `ws-*` imports and `publish` go through it (to other nodes too).
+    cluster: Option<Arc<Cluster>>,
     ws: Arc<Hub>,
     sse: Arc<SseHub>,
     /// A desktop has no GPIO: pins live in memory, and every write is logged.
@@ -45,12 +49,24 @@ impl ServerHost {
     /// state store is bounded by `limits`.
     pub fn new(ws: Arc<Hub>, sse: Arc<SseHub>, limits: &Limits) -> ServerHost {
         ServerHost {
-            store: MemoryStore::new(limits.state(), StdClock::default()),
+            store: Box::new(MemoryStore::new(limits.state(), StdClock::default())),
+            cluster: None,
             ws,
             sse,
             pins: SimulatedPins::new(),
             collector: OnceLock::new(),
         }
+    }
+
+    /// The same host as a node of `cluster`: state in Redis (bounded by `limits`' state
+    /// quota), WebSockets and SSE across every node.
+    pub fn with_cluster(mut self, cluster: Arc<Cluster>, limits: &Limits) -> ServerHost {
+        self.store = Box::new(crate::cluster::state::RedisStore::new(
+            cluster.core().clone(),
+            limits.state(),
+        ));
+        self.cluster = Some(cluster);
+        self
     }
 
     /// Sets what `memory-collect` does (the server passes "trim every pool to one idle
@@ -95,7 +111,7 @@ impl HostApi for ServerHost {
     }
 
     fn store(&self) -> &dyn Store {
-        &self.store
+        self.store.as_ref()
     }
 
     fn now_ms(&self) -> u64 {
@@ -112,39 +128,66 @@ impl HostApi for ServerHost {
     }
 
     fn ws_send(&self, conn: u64, msg: WsPayload) -> Result<(), WsError> {
-        self.ws.send(conn, msg)
+        match &self.cluster {
+            Some(cluster) => cluster.ws_send(conn, msg),
+            None => self.ws.send(conn, msg),
+        }
     }
 
     fn ws_close(&self, conn: u64, code: u16, reason: &str) -> Result<(), WsError> {
-        self.ws.close(conn, code, reason)
+        match &self.cluster {
+            Some(cluster) => cluster.ws_close(conn, code, reason),
+            None => self.ws.close(conn, code, reason),
+        }
     }
 
     fn ws_data_get(&self, conn: u64, key: &str) -> Option<String> {
-        self.ws.data_get(conn, key)
+        match &self.cluster {
+            Some(cluster) => cluster.ws_data_get(conn, key),
+            None => self.ws.data_get(conn, key),
+        }
     }
 
     fn ws_data_set(&self, conn: u64, key: &str, value: Option<String>) -> Result<(), WsError> {
-        self.ws.data_set(conn, key, value)
+        match &self.cluster {
+            Some(cluster) => cluster.ws_data_set(conn, key, value),
+            None => self.ws.data_set(conn, key, value),
+        }
     }
 
     fn ws_join(&self, conn: u64, room: &str) -> Result<(), WsError> {
-        self.ws.join(conn, room)
+        match &self.cluster {
+            Some(cluster) => cluster.ws_join(conn, room),
+            None => self.ws.join(conn, room),
+        }
     }
 
     fn ws_leave(&self, conn: u64, room: &str) -> Result<(), WsError> {
-        self.ws.leave(conn, room)
+        match &self.cluster {
+            Some(cluster) => cluster.ws_leave(conn, room),
+            None => self.ws.leave(conn, room),
+        }
     }
 
     fn ws_broadcast(&self, room: Option<&str>, msg: WsPayload, except: Option<u64>) -> u32 {
-        self.ws.broadcast(room, msg, except)
+        match &self.cluster {
+            Some(cluster) => cluster.ws_broadcast(room, msg, except),
+            None => self.ws.broadcast(room, msg, except),
+        }
     }
 
     fn ws_room_members(&self, room: &str) -> Vec<u64> {
-        self.ws.room_members(room)
+        match &self.cluster {
+            Some(cluster) => cluster.ws_room_members(room),
+            None => self.ws.room_members(room),
+        }
     }
 
     fn publish(&self, topic: &str, data: &str, event: Option<&str>, id: Option<&str>) -> u32 {
-        self.sse.publish(topic, data, event, id)
+        match &self.cluster {
+            Some(cluster) => cluster.publish(topic, data, event, id),
+            None => self.sse.publish(topic, data, event, id),
+        }
     }
 
     fn gpio_write(&self, plugin: &str, pin: u8, high: bool) -> Result<(), DeviceError> {

@@ -16,6 +16,7 @@
 mod activity;
 mod allow;
 mod body;
+pub mod cluster;
 mod conn;
 mod file_response;
 mod host_api;
@@ -71,6 +72,9 @@ pub enum StartError {
     /// A static mount or grant names a folder that cannot be served.
     #[error(transparent)]
     Static(#[from] StaticError),
+    /// `[cluster]`: Redis could not be reached, or no node number was free.
+    #[error("cannot join the cluster: {0}")]
+    Cluster(#[from] cluster::ClusterError),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -97,6 +101,8 @@ pub(crate) struct Shared {
     pub(crate) conns: Arc<conn::ConnLimiter>,
     /// `[server]` `allowed_hosts` / `allowed_origins`.
     pub(crate) allow: berth_core::allow::AllowLists,
+    /// `[cluster]`: this node's link to the others (`None`: a single process).
+    pub(crate) cluster: Option<Arc<cluster::Cluster>>,
 }
 
 /// Which listener a connection came in on.
@@ -162,9 +168,19 @@ impl Server {
         let engine: Arc<dyn Engine> =
             engine(config.engine, &config.limits, config.cache_dir.as_deref())?.into();
         let limits = config.limits;
-        let ws_hub = Arc::new(ws::Hub::new(&limits));
+        let cluster = match &config.cluster {
+            Some(c) => Some(cluster::Cluster::connect(c).await?),
+            None => None,
+        };
+        let id_base = cluster.as_ref().map_or(0, |c| c.id_base());
+        let ws_hub = Arc::new(ws::Hub::with_id_base(&limits, id_base));
         let sse_hub = Arc::new(sse::SseHub::new(config.sse.settings(&limits)));
-        let host = Arc::new(ServerHost::new(ws_hub.clone(), sse_hub.clone(), &limits));
+        let mut server_host = ServerHost::new(ws_hub.clone(), sse_hub.clone(), &limits);
+        if let Some(c) = &cluster {
+            c.attach(ws_hub.clone(), sse_hub.clone()).await?;
+            server_host = server_host.with_cluster(c.clone(), &limits);
+        }
+        let host = Arc::new(server_host);
         let api: Arc<dyn berth_core::host::HostApi> = host.clone();
         let reload_api = api.clone();
         // Enough idle instances for every worker thread to have one per plugin, twice.
@@ -215,6 +231,7 @@ impl Server {
             sse: sse_hub,
             conns: Arc::new(conn::ConnLimiter::new(limits.max_connections.max(1))),
             allow: config.allow.clone(),
+            cluster,
         });
         let watch = config.reload.watch.then(|| reload::watch::WatchPaths {
             plugins_dir: config.plugins_dir.clone(),
@@ -355,6 +372,9 @@ impl Server {
         last.app
             .broadcast_event(EventKind::ServerStop, &Event::ServerStop, &mut invoker)
             .await;
+        if let Some(cluster) = &shared.cluster {
+            cluster.leave().await;
+        }
         Ok(())
     }
 }

@@ -6,6 +6,10 @@
 //! the same timer, late ticks delayed rather than bunched. A handler that fails is
 //! logged (the pool replaces its instance) and the timer keeps going.
 //!
+//! **In a cluster** (`[cluster] timers`), a plugin's timers may be cluster-wide: every
+//! node keeps the schedule, but a tick fires only on the node holding the timer's lease
+//! (`cluster::lease`), so two nodes do not both publish.
+//!
 //! **Across swaps.** A timer is known by its plugin's *name*, its place among that
 //! plugin's timers and its interval ([`Key`]), and each tick finds its handler in the
 //! snapshot live at that moment. So when a plugin is replaced, its timers go on on the
@@ -126,7 +130,12 @@ async fn run(shared: Arc<Shared>, key: Key, epoch: Instant) {
         tokio::time::sleep_until(epoch + Duration::from_millis(due)).await;
         let snap = shared.live.load_full();
         // Between a swap and its reconcile, a removed timer has no target: skip a beat.
-        if let Some(target) = target(&snap, &key) {
+        // A cluster-wide timer fires only on the node holding its lease.
+        let fires = shared
+            .cluster
+            .as_ref()
+            .is_none_or(|c| c.fires_timer(&key.0, key.1));
+        if let Some(target) = target(&snap, &key).filter(|_| fires) {
             // A call yields while it computes, so a slow timer handler shares the
             // worker with the connections instead of holding it.
             let now = Event::Tick(unix_ms());

@@ -21,7 +21,8 @@
 //! `wasmtime serve` running `bench/wasi-hello` (the same hello route written for
 //! `wasi:http`) to the `GET /hello` scenario twice: with its default, a fresh instance per
 //! request, and with instance reuse (`-Wmax-instance-reuse-count=128`); berth's ratio is
-//! to the better of the two.
+//! to the better of the two. The cluster rows (Redis state, cross-node broadcast) come
+//! from `cluster`; `CLUSTER_ONLY=1` runs only those.
 
 use std::path::Path;
 use std::process::Command;
@@ -30,6 +31,7 @@ use anyhow::{bail, Result};
 
 use crate::{cargo, run, target_dir};
 
+mod cluster;
 mod measure;
 mod python;
 mod report;
@@ -121,6 +123,10 @@ pub fn bench(root: &Path) -> Result<()> {
 
     let work = std::env::temp_dir().join(format!("berth-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
+    if std::env::var_os("CLUSTER_ONLY").is_some() {
+        println!("{}", cluster::run(&bin, &root.join("plugins"), &work)?);
+        return Ok(());
+    }
     std::fs::create_dir_all(work.join("www"))?;
     std::fs::write(work.join("www/4k.txt"), "0123456789abcdef".repeat(256))?;
     std::fs::write(work.join("post.lua"), format!(
@@ -183,6 +189,7 @@ pub fn bench(root: &Path) -> Result<()> {
             report.push_str(&python::note(rust, py, &costs, size));
         }
     }
+    report.push_str(&cluster::run(&bin, &plugins_dir, &work)?);
     report.push_str(&format!(
         "\nPlugin load (wasmtime, hello + bench-kit + ws-echo, read + compile + setup): \
          {:.1} ms per plugin cold, {:.2} ms warm (from the compiled-artifact cache).\n",

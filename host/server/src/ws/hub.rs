@@ -75,6 +75,10 @@ impl Outgoing {
     }
 }
 
+/// What runs after a connection leaves: its id, the rooms it was in, its data keys
+/// (a cluster removes them from Redis).
+pub type OnLeave = Box<dyn Fn(u64, Vec<String>, Vec<String>) + Send + Sync>;
+
 /// The registry of open connections.
 pub struct Hub {
     registry: Registry,
@@ -83,19 +87,60 @@ pub struct Hub {
     /// Connections made through a plugin's WebSocket route: id → (path, plugin), for
     /// closing those whose plugin went away in a swap.
     routed: Mutex<HashMap<u64, (String, String)>>,
+    /// Set once by a cluster (see [`Hub::on_leave`]).
+    on_leave: std::sync::OnceLock<OnLeave>,
+    /// Set once by a cluster: told the number of connections whenever it changes.
+    on_count: std::sync::OnceLock<OnCount>,
 }
+
+/// What hears the number of open connections when it changes.
+pub type OnCount = Box<dyn Fn(usize) + Send + Sync>;
 
 impl Hub {
     /// A hub within `limits`: `ws_max_connections`, each with `ws_send_queue` bytes of
     /// queue and `ws_max_data` / `ws_max_rooms` of data and rooms.
     pub fn new(limits: &berth_core::limits::Limits) -> Hub {
+        Hub::with_id_base(limits, 0)
+    }
+
+    /// A hub whose ids start after `base` (a cluster node's share of the id space).
+    pub fn with_id_base(limits: &berth_core::limits::Limits, base: u64) -> Hub {
         let registry = WsRegistry::new(limits.ws_max_connections, limits.ws_send_queue)
-            .with_budget(limits.ws_max_data, limits.ws_max_rooms);
+            .with_budget(limits.ws_max_data, limits.ws_max_rooms)
+            .with_id_base(base);
         Hub {
             registry: Arc::new(Mutex::new(registry)),
             left: Notify::new(),
             routed: Mutex::new(HashMap::new()),
+            on_leave: std::sync::OnceLock::new(),
+            on_count: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Runs `hook` after every connection leaves, with the rooms and data keys it held;
+    /// only the first call counts.
+    pub fn on_leave(&self, hook: OnLeave) {
+        let _ = self.on_leave.set(hook);
+    }
+
+    /// Runs `hook` with the number of open connections whenever it changes; only the
+    /// first call counts.
+    pub fn on_count(&self, hook: OnCount) {
+        let _ = self.on_count.set(hook);
+    }
+
+    fn counted(&self) {
+        if let Some(hook) = self.on_count.get() {
+            hook(self.len());
+        }
+    }
+
+    /// Every room with a member here, and those members.
+    pub fn memberships(&self) -> Vec<(String, Vec<u64>)> {
+        self.registry()
+            .rooms()
+            .map(|(room, members)| (room.to_string(), members.iter().copied().collect()))
+            .collect()
     }
 
     fn registry(&self) -> MutexGuard<'_, WsRegistry<Message>> {
@@ -123,13 +168,26 @@ impl Hub {
             id,
             registry: self.registry.clone(),
         };
+        self.counted();
         Ok((conn, outgoing))
     }
 
     /// Forgets a connection: it leaves its rooms and its data is dropped.
     pub fn unregister(&self, id: u64) {
         lock_routed(&self.routed).remove(&id);
-        self.registry().end(id);
+        let held = {
+            let mut registry = self.registry();
+            let held = self
+                .on_leave
+                .get()
+                .map(|_| (registry.rooms_of(id), registry.data_keys(id)));
+            registry.end(id);
+            held
+        };
+        if let (Some(hook), Some((rooms, keys))) = (self.on_leave.get(), held) {
+            hook(id, rooms, keys);
+        }
+        self.counted();
         self.left.notify_waiters();
     }
 
