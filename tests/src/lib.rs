@@ -11,6 +11,7 @@ use std::sync::{mpsc, Mutex};
 
 pub use berth_server::{Config, EngineKind};
 
+pub mod certs;
 pub mod clients;
 pub mod device;
 pub mod garbage;
@@ -44,6 +45,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The dedicated WebSocket port's address, when the config asks for one.
     pub ws_addr: Option<SocketAddr>,
+    /// The admin listener's address (`[admin] listen`), when the config asks for one.
+    pub admin_addr: Option<SocketAddr>,
     stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
     stopped: Mutex<Option<mpsc::Receiver<()>>>,
 }
@@ -63,7 +66,11 @@ impl TestServer {
             runtime.block_on(async move {
                 match berth_server::Server::start(config).await {
                     Ok(server) => {
-                        let _ = tx.send(Ok((server.local_addr(), server.ws_addr())));
+                        let _ = tx.send(Ok((
+                            server.local_addr(),
+                            server.ws_addr(),
+                            server.admin_addr(),
+                        )));
                         let _ = server
                             .run(async {
                                 let _ = stop_rx.await;
@@ -77,12 +84,13 @@ impl TestServer {
                 }
             });
         });
-        let (addr, ws_addr) = rx
+        let (addr, ws_addr, admin_addr) = rx
             .recv()
             .map_err(|e| format!("server thread died: {e}"))??;
         Ok(TestServer {
             addr,
             ws_addr,
+            admin_addr,
             stop: Mutex::new(Some(stop)),
             stopped: Mutex::new(Some(stopped)),
         })
@@ -99,6 +107,7 @@ impl TestServer {
         TestServer {
             addr,
             ws_addr,
+            admin_addr: None,
             stop: Mutex::new(Some(stop)),
             stopped: Mutex::new(Some(stopped)),
         }

@@ -379,6 +379,15 @@ pub fn bench(root: &Path) -> Result<()> {
         let size = std::fs::metadata(&python_wasm).map_or(0, |m| m.len());
         report.push_str(&crate::bench_python::note(rust, py, &costs, size));
     }
+    // TLS and HTTP/2 rows (bench_ops.rs).
+    report.push_str(&crate::bench_ops::rows(
+        &bin,
+        &work,
+        &plugins_dir,
+        opts.rounds,
+        opts.seconds,
+        opts.conns,
+    )?);
     println!("{report}");
     let document = format!(
         "# Benchmarks\n\nWritten by `cargo xtask bench` on {}.\n\n{}\n{report}",

@@ -27,6 +27,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 mod bench;
+mod bench_ops;
 mod bench_python;
 mod elf;
 mod firmware;
@@ -65,6 +66,7 @@ fn main() -> Result<()> {
         Some("build-plugins") => build_plugins(&root),
         Some("test") => test(&root),
         Some("bench") => bench::bench(&root),
+        Some("bench-ops") => bench_ops::standalone(&root),
         Some("ci") => ci(&root),
         Some("swap-bench") => swap_bench(&root, args[1..].iter().any(|a| a == "--release")),
         Some("qemu") => qemu::qemu(&root, &args[1..]),

@@ -75,6 +75,18 @@
 //! [reload]                           # hot swap (reload.rs)
 //! watch = true                       # swap plugins as their files change
 //! settle = 0.2                       # seconds a changed file must be left alone
+//!
+//! [server.tls]                       # TLS on the server runtime (tls.rs)
+//! cert = "cert.pem"                  # PEM chain, leaf first
+//! key = "key.pem"
+//! listeners = ["http", "ws"]         # default: both
+//!
+//! [server.http2]                     # h2 by ALPN, h2c with prior knowledge (tls.rs)
+//! enabled = true
+//! max_concurrent_streams = 100
+//!
+//! [admin]                            # metrics and health checks (admin.rs)
+//! listen = "127.0.0.1:9464"          # default: off
 //! ```
 //!
 //! **Static files are capabilities.** A plugin never reaches the file system on its own:
@@ -93,10 +105,12 @@
 
 #![deny(missing_docs)]
 
+mod admin;
 mod limits;
 mod plugins;
 mod reload;
 mod serving;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -108,8 +122,10 @@ use berth_core::model::Pairs;
 use serde::Deserialize;
 
 use crate::limits::{millis, LimitsSection};
+pub use crate::admin::Admin;
 pub use crate::plugins::PluginFilesError;
 pub use crate::reload::ReloadConfig;
+pub use crate::tls::{Http2Config, Listener, TlsConfig};
 use crate::serving::{GrantSection, LogSection, SseSection, StaticSection};
 pub use crate::serving::{
     LogConfig, LogFormat, SseConfig, StaticConfig, StaticMountConfig, DEFAULT_MAX_AGE,
@@ -178,6 +194,13 @@ pub struct Config {
     // --- hot swap (reload.rs) ---
     /// `[reload]`.
     pub reload: crate::reload::ReloadConfig,
+    // --- operations (tls.rs, admin.rs) ---
+    /// `[server.tls]`: `None` serves plain TCP.
+    pub tls: Option<TlsConfig>,
+    /// `[server.http2]`.
+    pub http2: Http2Config,
+    /// `[admin]`.
+    pub admin: Admin,
 }
 
 impl Default for Config {
@@ -200,6 +223,9 @@ impl Default for Config {
             log: LogConfig::default(),
             allow: AllowLists::default(),
             reload: crate::reload::ReloadConfig::default(),
+            tls: None,
+            http2: Http2Config::default(),
+            admin: Admin::default(),
         }
     }
 }
@@ -256,6 +282,9 @@ struct File {
     // --- hot swap (reload.rs) ---
     #[serde(default)]
     reload: crate::reload::ReloadSection,
+    // --- operations (tls.rs, admin.rs) ---
+    #[serde(default)]
+    admin: Admin,
 }
 
 #[derive(Deserialize, Default)]
@@ -270,6 +299,9 @@ struct ServerSection {
     shutdown_timeout: Option<f64>,
     allowed_hosts: Option<Vec<String>>,
     allowed_origins: Option<Vec<String>>,
+    tls: Option<crate::tls::TlsSection>,
+    #[serde(default)]
+    http2: crate::tls::Http2Section,
 }
 
 #[derive(Deserialize, Default)]
@@ -364,6 +396,9 @@ impl Config {
             hosts: s.allowed_hosts,
             origins: s.allowed_origins,
         };
+        config.tls = s.tls.map(|t| t.resolve(base)).transpose()?;
+        config.http2 = s.http2.resolve()?;
+        config.admin = file.admin;
         if let Some(dir) = file.plugins.dir {
             config.plugins_dir = base.join(dir);
         } else {

@@ -115,3 +115,21 @@ pub(crate) async fn idle_expired(mut load: watch::Receiver<Load>, timeout: Durat
         }
     }
 }
+
+/// Completes when the connection has sent no request within `timeout` of opening (an
+/// HTTP/2 connection's `header_timeout`: hyper's header read timeout is HTTP/1's alone).
+pub(crate) async fn silent(load: watch::Receiver<Load>, timeout: Duration) {
+    tokio::time::sleep(timeout).await;
+    if load.borrow().served == 0 {
+        return;
+    }
+    std::future::pending().await
+}
+
+/// Completes once the connection has begun `max` requests (`max_keep_alive_requests` on
+/// HTTP/2, where no `Connection: close` exists: the connection sends GOAWAY instead).
+pub(crate) async fn used_up(mut load: watch::Receiver<Load>, max: u32) {
+    if load.wait_for(|l| l.served >= max).await.is_err() {
+        std::future::pending().await
+    }
+}

@@ -22,6 +22,8 @@ pub enum FromConfigError {
     /// `[server] ws_port`: the embedded runtime has one port, and serves WebSockets on
     /// routes there.
     WsPort,
+    /// `[server.tls]`: the embedded runtime has no TLS (put a TLS proxy in front of it).
+    Tls,
     /// The plugin files the config names cannot be listed.
     Plugins(PluginFilesError),
     /// A plugin file cannot be read.
@@ -35,6 +37,9 @@ impl fmt::Display for FromConfigError {
         match self {
             FromConfigError::WsPort => f.write_str(
                 "the embedded runtime serves WebSockets on the HTTP port only (drop ws_port)",
+            ),
+            FromConfigError::Tls => f.write_str(
+                "the embedded runtime has no TLS (drop [server.tls], or put a TLS proxy in front of it)",
             ),
             FromConfigError::Plugins(e) => write!(f, "{e}"),
             FromConfigError::Read(path, e) => write!(f, "cannot read {}: {e}", path.display()),
@@ -51,6 +56,9 @@ impl DesktopConfig {
     pub fn from_config(config: &Config) -> Result<DesktopConfig, FromConfigError> {
         if config.ws_port.is_some() {
             return Err(FromConfigError::WsPort);
+        }
+        if config.tls.is_some() {
+            return Err(FromConfigError::Tls);
         }
         let mut plugins = Vec::new();
         for (name, path) in config.plugin_files().map_err(FromConfigError::Plugins)? {
