@@ -73,7 +73,9 @@ impl TestCa {
         params.distinguished_name.push(DnType::CommonName, cn);
         params.not_before = from.into();
         params.not_after = until.into();
-        let cert = params.signed_by(&key, &self.issuer).expect("leaf certificate");
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("leaf certificate");
         let (cert_path, key_path) = (dir.join(format!("{cn}.crt")), dir.join(format!("{cn}.key")));
         std::fs::write(&cert_path, format!("{}{}", cert.pem(), self.pem)).expect("write cert");
         std::fs::write(&key_path, key.serialize_pem()).expect("write key");

@@ -16,6 +16,7 @@ pub mod clients;
 pub mod device;
 pub mod garbage;
 pub mod http_client;
+pub mod logs;
 pub mod python;
 pub mod raw;
 mod runtime;

@@ -58,7 +58,11 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
     let found: Vec<&Sample> = samples
         .iter()
         .filter(|s| s.name == name)
-        .filter(|s| labels.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v)))
+        .filter(|s| {
+            labels
+                .iter()
+                .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
         .collect();
     assert!(found.len() <= 1, "{name} {labels:?} matches {found:?}");
     found.first().map_or(0.0, |s| s.value)
@@ -68,8 +72,14 @@ fn scrape(server: &TestServer) -> (String, Vec<Sample>) {
     let admin = server.admin_addr.expect("an admin listener");
     let response = reqwest::blocking::get(format!("http://{admin}/metrics")).expect("scrape");
     assert_eq!(response.status(), 200);
-    let content_type = response.headers()["content-type"].to_str().expect("ascii").to_string();
-    assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
     let text = response.text().expect("body");
     let samples = parse(&text);
     (text, samples)
@@ -103,7 +113,8 @@ fn promtool_accepts(text: &str) {
 
 fn raw_request(server: &TestServer, request: &str) -> String {
     let mut tcp = TcpStream::connect(server.addr).expect("connect");
-    tcp.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     tcp.write_all(request.as_bytes()).expect("write");
     let mut out = String::new();
     let _ = tcp.read_to_string(&mut out);
@@ -122,27 +133,65 @@ fn counters_move_by_what_was_sent(engine: EngineKind) {
     let server = TestServer::start(config(&toml, engine)).expect("starts");
     let client = reqwest::blocking::Client::new();
     for _ in 0..7 {
-        assert_eq!(client.get(server.url("/hello")).send().expect("GET").status(), 200);
+        assert_eq!(
+            client
+                .get(server.url("/hello"))
+                .send()
+                .expect("GET")
+                .status(),
+            200
+        );
     }
     for path in ["/state/shared?key=a", "/state/other?key=b"] {
         client.get(server.url(path)).send().expect("GET");
     }
     for _ in 0..3 {
-        assert_eq!(client.get(server.url("/nope")).send().expect("GET").status(), 404);
+        assert_eq!(
+            client
+                .get(server.url("/nope"))
+                .send()
+                .expect("GET")
+                .status(),
+            404
+        );
     }
     for _ in 0..2 {
-        let r = client.post(server.url("/hello")).body(vec![b'x'; 101]).send().expect("POST");
+        let r = client
+            .post(server.url("/hello"))
+            .body(vec![b'x'; 101])
+            .send()
+            .expect("POST");
         assert_eq!(r.status(), 413);
     }
-    let big = client.get(server.url("/hello")).header("x-big", "v".repeat(250)).send();
+    let big = client
+        .get(server.url("/hello"))
+        .header("x-big", "v".repeat(250))
+        .send();
     assert_eq!(big.expect("GET").status(), 431);
     let long = raw_request(
         &server,
-        &format!("GET /{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "a".repeat(9000)),
+        &format!(
+            "GET /{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            "a".repeat(9000)
+        ),
     );
     assert!(long.starts_with("HTTP/1.1 414"), "{long}");
-    assert_eq!(client.get(server.url("/panic")).send().expect("GET").status(), 500);
-    assert_eq!(client.get(server.url("/loop")).send().expect("GET").status(), 504);
+    assert_eq!(
+        client
+            .get(server.url("/panic"))
+            .send()
+            .expect("GET")
+            .status(),
+        500
+    );
+    assert_eq!(
+        client
+            .get(server.url("/loop"))
+            .send()
+            .expect("GET")
+            .status(),
+        504
+    );
 
     let ws_traffic = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -161,7 +210,9 @@ fn counters_move_by_what_was_sent(engine: EngineKind) {
                 assert_eq!(echo.to_text().expect("text"), format!("Echo: {m}"));
             }
             // Over ws_max_message: closed with 1009.
-            ws.send(Message::text("x".repeat(1500))).await.expect("send");
+            ws.send(Message::text("x".repeat(1500)))
+                .await
+                .expect("send");
             let mut code = None;
             while let Some(Ok(m)) = ws.next().await {
                 if let Message::Close(Some(frame)) = m {
@@ -179,19 +230,34 @@ fn counters_move_by_what_was_sent(engine: EngineKind) {
         value(
             &samples,
             "berth_requests_total",
-            &[("plugin", plugin), ("route", route), ("method", method), ("status", status)],
+            &[
+                ("plugin", plugin),
+                ("route", route),
+                ("method", method),
+                ("status", status),
+            ],
         )
     };
     assert_eq!(requests("hello", "/hello", "GET", "2xx"), 7.0);
-    assert_eq!(requests("misbehave", "/state/<scope>", "GET", "2xx")
-        + requests("misbehave", "/state/<scope>", "GET", "4xx"), 2.0);
-    assert_eq!(requests("", "", "GET", "4xx"), 3.0 + 1.0 + 1.0, "404s, 431, 414");
+    assert_eq!(
+        requests("misbehave", "/state/<scope>", "GET", "2xx")
+            + requests("misbehave", "/state/<scope>", "GET", "4xx"),
+        2.0
+    );
+    assert_eq!(
+        requests("", "", "GET", "4xx"),
+        3.0 + 1.0 + 1.0,
+        "404s, 431, 414"
+    );
     assert_eq!(requests("", "", "POST", "4xx"), 2.0, "413s");
     assert_eq!(requests("misbehave", "/panic", "GET", "5xx"), 1.0);
     assert_eq!(requests("misbehave", "/loop", "GET", "5xx"), 1.0);
     assert_eq!(requests("", "", "GET", "1xx"), 1.0, "the WebSocket upgrade");
     let total = 7.0 + 2.0 + 3.0 + 2.0 + 1.0 + 1.0 + 2.0 + 1.0;
-    assert_eq!(value(&samples, "berth_request_duration_seconds_count", &[]), total);
+    assert_eq!(
+        value(&samples, "berth_request_duration_seconds_count", &[]),
+        total
+    );
     let calls = |plugin, entry| {
         value(
             &samples,
@@ -203,11 +269,31 @@ fn counters_move_by_what_was_sent(engine: EngineKind) {
     assert_eq!(calls("misbehave", "handle"), 2.0 + 2.0);
     // ws-echo hears connect, 3 messages, then the disconnect (or not yet: it follows the
     // close), all as events.
-    assert!((4.0..=5.0).contains(&calls("ws-echo", "event")), "{}", calls("ws-echo", "event"));
-    let failures = |kind| value(&samples, "berth_plugin_failures_total", &[("plugin", "misbehave"), ("kind", kind)]);
-    assert_eq!((failures("trap"), failures("timeout"), failures("out_of_memory")), (1.0, 1.0, 0.0));
+    assert!(
+        (4.0..=5.0).contains(&calls("ws-echo", "event")),
+        "{}",
+        calls("ws-echo", "event")
+    );
+    let failures = |kind| {
+        value(
+            &samples,
+            "berth_plugin_failures_total",
+            &[("plugin", "misbehave"), ("kind", kind)],
+        )
+    };
+    assert_eq!(
+        (
+            failures("trap"),
+            failures("timeout"),
+            failures("out_of_memory")
+        ),
+        (1.0, 1.0, 0.0)
+    );
     let hits = |kind| value(&samples, "berth_limit_hits_total", &[("kind", kind)]);
-    assert_eq!((hits("413"), hits("414"), hits("431"), hits("1009")), (2.0, 1.0, 1.0, 1.0));
+    assert_eq!(
+        (hits("413"), hits("414"), hits("431"), hits("1009")),
+        (2.0, 1.0, 1.0, 1.0)
+    );
     // The message over ws_max_message is refused before it is read whole: not counted.
     let in_bytes: usize = ws_traffic.iter().map(|m| m.len()).sum::<usize>();
     let out_bytes: usize = "Welcome!".len() + ws_traffic.iter().map(|m| 6 + m.len()).sum::<usize>();
@@ -217,13 +303,21 @@ fn counters_move_by_what_was_sent(engine: EngineKind) {
     assert_eq!(ws("berth_websocket_messages_total", "out"), 4.0);
     assert_eq!(ws("berth_websocket_bytes_total", "out"), out_bytes as f64);
     // misbehave's trap and timeout replaced instances: more were created than plugins.
-    let created = |plugin| value(&samples, "berth_instances_created_total", &[("plugin", plugin)]);
+    let created = |plugin| {
+        value(
+            &samples,
+            "berth_instances_created_total",
+            &[("plugin", plugin)],
+        )
+    };
     assert!(created("misbehave") >= 2.0, "{}", created("misbehave"));
     assert!(created("hello") >= 1.0);
     assert!(value(&samples, "berth_instances_pooled", &[("plugin", "hello")]) >= 1.0);
 
     // Connections open: exactly the ones held now (earlier clients have gone).
-    let held: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(server.addr).expect("connect")).collect();
+    let held: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(server.addr).expect("connect"))
+        .collect();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let (_, samples) = scrape(&server);
@@ -231,7 +325,10 @@ fn counters_move_by_what_was_sent(engine: EngineKind) {
         if open == 3.0 {
             break;
         }
-        assert!(Instant::now() < deadline, "connections open: {open}, 3 held");
+        assert!(
+            Instant::now() < deadline,
+            "connections open: {open}, 3 held"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     drop(held);
@@ -240,14 +337,15 @@ fn counters_move_by_what_was_sent(engine: EngineKind) {
 
 /// Over `max_connections`: 503s counted by listener; SSE subscribers and topics.
 fn refusals_and_sse_gauges(engine: EngineKind) {
-    let toml = format!(
-        "{ADMIN}[plugins]\nload = [\"sse-sensor\"]\n[limits]\nmax_connections = 2\n"
-    );
+    let toml =
+        format!("{ADMIN}[plugins]\nload = [\"sse-sensor\"]\n[limits]\nmax_connections = 2\n");
     let server = TestServer::start(config(&toml, engine)).expect("starts");
     let subscribe = || {
         let mut tcp = TcpStream::connect(server.addr).expect("connect");
-        tcp.write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
-        tcp.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        tcp.write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("write");
+        tcp.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
         let mut head = [0u8; 12];
         tcp.read_exact(&mut head).expect("response head");
         (tcp, head)
@@ -256,12 +354,22 @@ fn refusals_and_sse_gauges(engine: EngineKind) {
     assert_eq!(&head, b"HTTP/1.1 200");
     let (b, _) = subscribe();
     for _ in 0..3 {
-        let refused = raw_request(&server, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let refused = raw_request(
+            &server,
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
         assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
     }
     let (text, samples) = scrape(&server);
     promtool_accepts(&text);
-    assert_eq!(value(&samples, "berth_connections_refused_total", &[("listener", "http")]), 3.0);
+    assert_eq!(
+        value(
+            &samples,
+            "berth_connections_refused_total",
+            &[("listener", "http")]
+        ),
+        3.0
+    );
     assert_eq!(value(&samples, "berth_sse_subscribers", &[]), 2.0);
     assert_eq!(value(&samples, "berth_sse_topics", &[]), 1.0);
     drop((a, b));
@@ -278,7 +386,8 @@ fn health_checks(engine: EngineKind) {
     let server = TestServer::start(config(&toml, engine)).expect("starts");
     let admin = server.admin_addr.expect("admin");
     let get = |path: &str| {
-        reqwest::blocking::get(format!("http://{admin}{path}")).map(|r| (r.status().as_u16(), r.text().unwrap_or_default()))
+        reqwest::blocking::get(format!("http://{admin}{path}"))
+            .map(|r| (r.status().as_u16(), r.text().unwrap_or_default()))
     };
     assert_eq!(get("/healthz").expect("healthz"), (200, "ok\n".into()));
     assert_eq!(get("/readyz").expect("readyz"), (200, "ready\n".into()));
@@ -305,9 +414,17 @@ fn health_checks(engine: EngineKind) {
     assert_eq!(slow.join().expect("thread").expect("answered"), 504);
     assert!(server.wait_stopped(Duration::from_secs(10)));
 
-    let plain = TestServer::start(config("[plugins]\nload = [\"hello\"]\n", engine)).expect("starts");
-    assert!(plain.admin_addr.is_none(), "the admin listener is off by default");
+    let plain =
+        TestServer::start(config("[plugins]\nload = [\"hello\"]\n", engine)).expect("starts");
+    assert!(
+        plain.admin_addr.is_none(),
+        "the admin listener is off by default"
+    );
     plain.shutdown();
 }
 
-per_engine!(counters_move_by_what_was_sent, refusals_and_sse_gauges, health_checks);
+per_engine!(
+    counters_move_by_what_was_sent,
+    refusals_and_sse_gauges,
+    health_checks
+);

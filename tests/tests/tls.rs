@@ -38,7 +38,10 @@ fn https_serves_both_http_versions(engine: EngineKind) {
     let (server, _dir) = tls_server(engine, &ca, "https");
     let url = format!("https://localhost:{}/hello", server.addr.port());
     for (client, version) in [
-        (ca.reqwest(server.addr).http1_only(), reqwest::Version::HTTP_11),
+        (
+            ca.reqwest(server.addr).http1_only(),
+            reqwest::Version::HTTP_11,
+        ),
         (ca.reqwest(server.addr), reqwest::Version::HTTP_2),
     ] {
         let client = client.build().expect("client");
@@ -80,7 +83,10 @@ fn wss_on_both_ports(engine: EngineKind) {
         assert_eq!(next_text(&mut ws).await, "Echo: over TLS");
 
         // The dedicated port offers http/1.1 alone, even to a client that prefers h2.
-        let tls = ca.connect(ws_addr, &[b"h2", b"http/1.1"]).await.expect("TLS");
+        let tls = ca
+            .connect(ws_addr, &[b"h2", b"http/1.1"])
+            .await
+            .expect("TLS");
         assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
         let url = format!("wss://localhost:{}/any", ws_addr.port());
         let (mut ws, _) = tokio_tungstenite::client_async(url, tls)
@@ -129,7 +135,11 @@ where
     }
     let mut body = vec![0; length];
     conn.read_exact(&mut body).await.expect("read body");
-    format!("{}{}", head.lines().next().unwrap_or(""), String::from_utf8_lossy(&body))
+    format!(
+        "{}{}",
+        head.lines().next().unwrap_or(""),
+        String::from_utf8_lossy(&body)
+    )
 }
 
 /// Replacing the certificate files swaps the certificate for new handshakes while an
@@ -165,7 +175,10 @@ fn certificate_swap_keeps_open_connections(engine: EngineKind) {
             if peer_leaf(&fresh) == Some(second.der.clone()) {
                 break;
             }
-            assert!(Instant::now() < deadline, "the new certificate was never served");
+            assert!(
+                Instant::now() < deadline,
+                "the new certificate was never served"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         // The connections opened before still work, on the certificate they agreed on.
@@ -204,13 +217,31 @@ fn bad_files_stop_the_server_with_the_reason(engine: EngineKind) {
         )
     };
     let cases = [
-        (section(&missing, &good.key), vec!["cannot read", "missing.pem"]),
-        (section(&good.cert, &missing), vec!["cannot read", "missing.pem"]),
-        (section(&garbage, &good.key), vec!["garbage.pem", "no CERTIFICATE"]),
-        (section(&good.cert, &garbage), vec!["garbage.pem", "PRIVATE KEY"]),
-        (section(&good.cert, &other.key), vec!["does not fit", "good.crt", "other.key"]),
+        (
+            section(&missing, &good.key),
+            vec!["cannot read", "missing.pem"],
+        ),
+        (
+            section(&good.cert, &missing),
+            vec!["cannot read", "missing.pem"],
+        ),
+        (
+            section(&garbage, &good.key),
+            vec!["garbage.pem", "no CERTIFICATE"],
+        ),
+        (
+            section(&good.cert, &garbage),
+            vec!["garbage.pem", "PRIVATE KEY"],
+        ),
+        (
+            section(&good.cert, &other.key),
+            vec!["does not fit", "good.crt", "other.key"],
+        ),
         // A certificate where a key should be.
-        (section(&good.cert, &good.cert), vec!["good.crt", "PRIVATE KEY"]),
+        (
+            section(&good.cert, &good.cert),
+            vec!["good.crt", "PRIVATE KEY"],
+        ),
     ];
     for (toml, expected) in cases {
         let err = match TestServer::start(config(&toml, engine)) {
@@ -226,7 +257,7 @@ fn bad_files_stop_the_server_with_the_reason(engine: EngineKind) {
 /// An expired certificate is served (the operator may be replacing it) with a warning
 /// at start-up; clients refuse it.
 fn an_expired_certificate_starts_with_a_warning(engine: EngineKind) {
-    let logs = capture_logs();
+    let logs = berth_tests::logs::capture();
     let ca = TestCa::new("Berth test CA");
     let dir = temp_dir(&format!("tls-expired-{engine:?}"));
     let leaf = ca.expired_leaf(&dir, "old");
@@ -238,8 +269,16 @@ fn an_expired_certificate_starts_with_a_warning(engine: EngineKind) {
         "no expiry warning in {text}"
     );
     let url = format!("https://localhost:{}/hello", server.addr.port());
-    let refused = ca.reqwest(server.addr).build().expect("client").get(url).send();
-    let err = format!("{:?}", refused.expect_err("an expired certificate is refused"));
+    let refused = ca
+        .reqwest(server.addr)
+        .build()
+        .expect("client")
+        .get(url)
+        .send();
+    let err = format!(
+        "{:?}",
+        refused.expect_err("an expired certificate is refused")
+    );
     assert!(err.to_ascii_lowercase().contains("expired"), "{err}");
     server.shutdown();
 }
@@ -258,9 +297,14 @@ fn tls_on_one_listener_only(engine: EngineKind) {
     assert_eq!(hello.status(), 200);
     block_on(async {
         let ws_addr = server.ws_addr.expect("ws port");
-        let tls = ca.connect(ws_addr, &[b"http/1.1"]).await.expect("TLS on the ws port");
+        let tls = ca
+            .connect(ws_addr, &[b"http/1.1"])
+            .await
+            .expect("TLS on the ws port");
         let url = format!("wss://localhost:{}/", ws_addr.port());
-        let (mut ws, _) = tokio_tungstenite::client_async(url, tls).await.expect("wss");
+        let (mut ws, _) = tokio_tungstenite::client_async(url, tls)
+            .await
+            .expect("wss");
         ws.send(Message::text("hi")).await.expect("send");
         assert_eq!(next_text(&mut ws).await, "hi");
     });
@@ -288,46 +332,3 @@ per_engine!(
     an_expired_certificate_starts_with_a_warning,
     tls_on_one_listener_only,
 );
-
-/// The log lines of this test binary, from a subscriber installed once.
-struct Logs(&'static std::sync::Mutex<Vec<u8>>);
-
-impl Logs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
-    }
-}
-
-fn capture_logs() -> Logs {
-    static BUFFER: std::sync::OnceLock<&'static std::sync::Mutex<Vec<u8>>> =
-        std::sync::OnceLock::new();
-    let buffer = *BUFFER.get_or_init(|| {
-        let buffer: &'static std::sync::Mutex<Vec<u8>> =
-            Box::leak(Box::new(std::sync::Mutex::new(Vec::new())));
-        use tracing_subscriber::util::SubscriberInitExt;
-        let _ = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_max_level(tracing_subscriber::filter::LevelFilter::WARN)
-            .with_writer(move || LogWriter(buffer))
-            .finish()
-            .try_init();
-        buffer
-    });
-    Logs(buffer)
-}
-
-struct LogWriter(&'static std::sync::Mutex<Vec<u8>>);
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}

@@ -36,7 +36,14 @@ fn wait_ready(port: u16) -> Result<()> {
 fn certificate(work: &Path) -> Result<(std::path::PathBuf, std::path::PathBuf)> {
     let (cert, key) = (work.join("ops-cert.pem"), work.join("ops-key.pem"));
     let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
         .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
         .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
         .arg("-keyout")
@@ -119,7 +126,11 @@ pub fn rows(
     let _tls = start("ops-tls.toml", 18322)?;
     let cases = [
         ("HTTP/1.1", "http://127.0.0.1:18321/hello", true),
-        ("h2c (prior knowledge)", "http://127.0.0.1:18321/hello", false),
+        (
+            "h2c (prior knowledge)",
+            "http://127.0.0.1:18321/hello",
+            false,
+        ),
         ("HTTP/1.1 over TLS", "https://127.0.0.1:18322/hello", true),
         ("h2 over TLS (ALPN)", "https://127.0.0.1:18322/hello", false),
     ];
@@ -148,7 +159,11 @@ pub fn rows(
         let m = median(r);
         let lo = r.iter().copied().fold(f64::MAX, f64::min);
         let hi = r.iter().copied().fold(0.0, f64::max);
-        let _ = writeln!(out, "| {name} | {m:.0} | {lo:.0}–{hi:.0} | {:.2} |", m / plain);
+        let _ = writeln!(
+            out,
+            "| {name} | {m:.0} | {lo:.0}–{hi:.0} | {:.2} |",
+            m / plain
+        );
     }
     Ok(out)
 }

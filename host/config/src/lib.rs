@@ -121,15 +121,15 @@ use berth_core::limits::Limits;
 use berth_core::model::Pairs;
 use serde::Deserialize;
 
-use crate::limits::{millis, LimitsSection};
 pub use crate::admin::Admin;
+use crate::limits::{millis, LimitsSection};
 pub use crate::plugins::PluginFilesError;
 pub use crate::reload::ReloadConfig;
-pub use crate::tls::{Http2Config, Listener, TlsConfig};
 use crate::serving::{GrantSection, LogSection, SseSection, StaticSection};
 pub use crate::serving::{
     LogConfig, LogFormat, SseConfig, StaticConfig, StaticMountConfig, DEFAULT_MAX_AGE,
 };
+pub use crate::tls::{Http2Config, Listener, TlsConfig};
 
 /// Which engine runs the plugins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]

@@ -167,7 +167,8 @@ mod tests {
         let config = Config::parse("", Path::new(".")).expect("empty");
         assert!(config.http2.enabled);
         assert_eq!(config.http2.max_concurrent_streams, 100);
-        let text = "[server.http2]\nenabled = false\nmax_concurrent_streams = 4\nping_interval = 0\n";
+        let text =
+            "[server.http2]\nenabled = false\nmax_concurrent_streams = 4\nping_interval = 0\n";
         let h2 = Config::parse(text, Path::new(".")).expect("valid").http2;
         assert!(!h2.enabled && h2.max_concurrent_streams == 4 && h2.ping_interval.is_none());
         let bad = "[server.http2]\nmax_concurrent_streams = 0\n";

@@ -68,7 +68,11 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
 
 fn answer<B>(shared: &Shared, req: &hyper::Request<B>) -> hyper::Response<Full<Bytes>> {
     let text = |status: u16, body: &'static str| {
-        response(status, "text/plain; charset=utf-8", Bytes::from_static(body.as_bytes()))
+        response(
+            status,
+            "text/plain; charset=utf-8",
+            Bytes::from_static(body.as_bytes()),
+        )
     };
     if req.method() != hyper::Method::GET && req.method() != hyper::Method::HEAD {
         return text(405, "only GET\n");

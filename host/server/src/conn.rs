@@ -373,7 +373,15 @@ async fn serve_h1(
         tracing::debug!("keep-alive connection from {remote} idle: closing");
         Some(Duration::from_millis(limits.header_timeout_ms))
     };
-    drive(conn, |c| c.graceful_shutdown(), expired, abort, phase, remote).await
+    drive(
+        conn,
+        |c| c.graceful_shutdown(),
+        expired,
+        abort,
+        phase,
+        remote,
+    )
+    .await
 }
 
 /// HTTP/2, hyper's http2 builder with the HTTP/2 limits (see [`crate::proto`]).
@@ -432,7 +440,15 @@ async fn serve_h2(
             }
         }
     };
-    drive(conn, |c| c.graceful_shutdown(), expired, abort, phase, remote).await
+    drive(
+        conn,
+        |c| c.graceful_shutdown(),
+        expired,
+        abort,
+        phase,
+        remote,
+    )
+    .await
 }
 
 /// Runs a hyper connection until it ends; `expired` (idle, and the like) and a drain

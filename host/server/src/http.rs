@@ -46,6 +46,8 @@ pub async fn serve(
     if h2 {
         authority_as_host(&mut req);
     }
+    let seq = shared.next_request_id.fetch_add(1, Ordering::Relaxed);
+    let request_id = crate::request_id::of(&req, shared.request_id_prefix, seq);
     // Both are cheap clones (an enum and shared bytes): no per-request string building.
     let (method, uri) = (req.method().clone(), req.uri().clone());
     let checked = check_head(&shared.limits, &req)
@@ -64,7 +66,9 @@ pub async fn serve(
             }
             Some(Err(refused)) => to_hyper(refused, false),
             None => {
-                let (response, target) = http(&shared, &snap, &activity, remote, req).await;
+                let handled = http(&shared, &snap, &activity, remote, seq, req);
+                let (response, target) =
+                    crate::request_id::scope(request_id.clone(), handled).await;
                 routed = target;
                 response
             }
@@ -77,6 +81,9 @@ pub async fn serve(
             .headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));
     }
+    response
+        .headers_mut()
+        .insert("x-request-id", request_id.clone());
     let response = response.map(|body| activity.track(body));
     // Seed 002's access line: ip | METHOD path | status | ms (time to the response head;
     // a streamed body may go on after it).
@@ -101,7 +108,8 @@ pub async fn serve(
         status,
         elapsed_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
     };
-    tracing::info!(target: "access", %ip, %method, uri = %line.target, status, ms, "{line}");
+    let request_id = request_id.to_str().unwrap_or("");
+    tracing::info!(target: "access", %ip, %method, uri = %line.target, status, ms, request_id, "{line}");
     Ok(response)
 }
 
@@ -200,12 +208,13 @@ async fn http(
     snap: &Arc<Snapshot>,
     activity: &Activity,
     remote: SocketAddr,
+    seq: u64,
     req: hyper::Request<Incoming>,
 ) -> (
     hyper::Response<ResponseBody>,
     Option<berth_core::pipeline::Target>,
 ) {
-    match read_request(shared, remote, req).await {
+    match read_request(shared, remote, seq, req).await {
         Ok(request) => {
             let head = request.method == Method::Head;
             let mut meta = RequestMeta::of(&request);
@@ -237,6 +246,7 @@ async fn http(
 async fn read_request(
     shared: &Shared,
     remote: SocketAddr,
+    seq: u64,
     req: hyper::Request<Incoming>,
 ) -> Result<Request, Response> {
     let limits = &shared.limits;
@@ -285,7 +295,7 @@ async fn read_request(
     };
 
     Ok(Request {
-        id: shared.next_request_id.fetch_add(1, Ordering::Relaxed),
+        id: seq,
         method,
         path: target.path,
         query: target.query,

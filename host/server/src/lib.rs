@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 mod activity;
+mod admin;
 mod allow;
 mod body;
 mod conn;
@@ -24,9 +25,10 @@ mod invoker;
 pub mod loader;
 mod meta;
 mod metrics;
-mod admin;
 mod pool;
+mod proto;
 pub mod reload;
+mod request_id;
 mod respond;
 mod snapshot;
 pub mod sse;
@@ -34,7 +36,6 @@ mod static_files;
 mod stream;
 mod timers;
 mod tls;
-mod proto;
 mod ws;
 
 use std::future::Future;
@@ -97,6 +98,8 @@ pub(crate) struct Shared {
     pub(crate) timers: std::sync::Mutex<timers::Timers>,
     pub(crate) limits: Limits,
     pub(crate) next_request_id: AtomicU64,
+    /// The random half of the request ids this server makes (see [`request_id`]).
+    pub(crate) request_id_prefix: u32,
     /// Every open WebSocket, whichever port it came in on.
     pub(crate) ws: Arc<ws::Hub>,
     /// Every SSE subscriber, by topic.
@@ -200,7 +203,10 @@ impl Server {
             Some(t) => Some(Arc::new(tls::Tls::load(t, config.http2.enabled)?)),
             None => None,
         };
-        let tls_on = config.tls.as_ref().map_or((false, false), |t| (t.http, t.ws));
+        let tls_on = config
+            .tls
+            .as_ref()
+            .map_or((false, false), |t| (t.http, t.ws));
         let ws_hub = Arc::new(ws::Hub::new(&limits));
         let sse_hub = Arc::new(sse::SseHub::new(config.sse.settings(&limits)));
         let host = Arc::new(ServerHost::new(ws_hub.clone(), sse_hub.clone(), &limits));
@@ -250,6 +256,12 @@ impl Server {
             timers: std::sync::Mutex::new(timers::Timers::default()),
             limits,
             next_request_id: AtomicU64::new(1),
+            request_id_prefix: {
+                let mut bytes = [0u8; 4];
+                // Without randomness the ids are still unique within this server.
+                let _ = getrandom::fill(&mut bytes);
+                u32::from_le_bytes(bytes)
+            },
             ws: ws_hub,
             sse: sse_hub,
             conns: Arc::new(conn::ConnLimiter::new(limits.max_connections.max(1))),
@@ -264,14 +276,16 @@ impl Server {
             pool.attach(&shared.metrics);
         }
         let admin = match &config.admin.listen {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| StartError::Bind {
-                        addr: addr.clone(),
-                        source,
-                    })?,
-            ),
+            Some(addr) => {
+                Some(
+                    TcpListener::bind(addr)
+                        .await
+                        .map_err(|source| StartError::Bind {
+                            addr: addr.clone(),
+                            source,
+                        })?,
+                )
+            }
             None => None,
         };
         let watch = config.reload.watch.then(|| reload::watch::WatchPaths {
@@ -375,7 +389,9 @@ impl Server {
             tracing::info!("metrics and health checks on http://{}", address(&l));
             tokio::spawn(admin::serve(l, shared.clone()))
         });
-        shared.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+        shared
+            .ready
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let (http_scheme, ws_scheme) = match shared.tls_on {
             (true, true) => ("https", "wss"),
             (true, false) => ("https", "ws"),
@@ -407,7 +423,9 @@ impl Server {
             connections = shared.conns.live(),
             "shutting down (waiting up to {grace:?} for open requests)"
         );
-        shared.ready.store(false, std::sync::atomic::Ordering::Relaxed);
+        shared
+            .ready
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         watcher.abort();
         if let Some(task) = tls_reload {
             task.abort();
