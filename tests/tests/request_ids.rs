@@ -48,7 +48,7 @@ fn ids_are_kept_made_and_logged(engine: EngineKind) {
     // Made when absent or unacceptable: 16 hex digits, a new one each time.
     let made: Vec<String> = [None, None, Some("x".repeat(200).as_str()), Some("a b")]
         .into_iter()
-        .map(|id| get(id))
+        .map(get)
         .collect();
     for id in &made {
         assert!(
