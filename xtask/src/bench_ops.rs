@@ -106,7 +106,9 @@ pub fn rows(
     }
     let (cert, key) = certificate(work)?;
     let base = format!(
-        "[plugins]\ndir = {plugins_dir:?}\nload = [\"hello\"]\n[limits]\nmax_connections = {}\n",
+        // h2load does not reconnect after GOAWAY: no per-connection request cap here.
+        "[plugins]\ndir = {plugins_dir:?}\nload = [\"hello\"]\n[limits]\nmax_connections = {}\n\
+         max_keep_alive_requests = 4000000000\n",
         conns * 4 + 100
     );
     let tls = format!("[server.tls]\ncert = {cert:?}\nkey = {key:?}\n{base}");
