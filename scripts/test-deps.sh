@@ -26,6 +26,16 @@ if ! "$CPY_VENV/bin/componentize-py" --version 2>/dev/null | grep -q "$CPY_VERSI
     "$CPY_VENV/bin/pip" install --quiet --disable-pip-version-check "componentize-py==$CPY_VERSION"
 fi
 
+# promtool (Debian's prometheus package) checks the metrics exposition (tests/tests/metrics.rs);
+# about 40 s to install here with --no-install-recommends.
+# curl (with nghttp2) drives HTTP/2 in tests/tests/http2.rs.
+if ! command -v promtool >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1; then
+    sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus curl >/dev/null
+fi
+
 if ! command -v chromium >/dev/null 2>&1; then
     sudo=""
     if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi

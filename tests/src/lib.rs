@@ -11,11 +11,13 @@ use std::sync::{mpsc, Mutex};
 
 pub use berth_server::{Config, EngineKind};
 
+pub mod certs;
 pub mod clients;
 pub mod cluster;
 pub mod device;
 pub mod garbage;
 pub mod http_client;
+pub mod logs;
 pub mod python;
 pub mod raw;
 mod runtime;
@@ -45,6 +47,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The dedicated WebSocket port's address, when the config asks for one.
     pub ws_addr: Option<SocketAddr>,
+    /// The admin listener's address (`[admin] listen`), when the config asks for one.
+    pub admin_addr: Option<SocketAddr>,
     stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
     stopped: Mutex<Option<mpsc::Receiver<()>>>,
 }
@@ -64,7 +68,11 @@ impl TestServer {
             runtime.block_on(async move {
                 match berth_server::Server::start(config).await {
                     Ok(server) => {
-                        let _ = tx.send(Ok((server.local_addr(), server.ws_addr())));
+                        let _ = tx.send(Ok((
+                            server.local_addr(),
+                            server.ws_addr(),
+                            server.admin_addr(),
+                        )));
                         let _ = server
                             .run(async {
                                 let _ = stop_rx.await;
@@ -78,12 +86,13 @@ impl TestServer {
                 }
             });
         });
-        let (addr, ws_addr) = rx
+        let (addr, ws_addr, admin_addr) = rx
             .recv()
             .map_err(|e| format!("server thread died: {e}"))??;
         Ok(TestServer {
             addr,
             ws_addr,
+            admin_addr,
             stop: Mutex::new(Some(stop)),
             stopped: Mutex::new(Some(stopped)),
         })
@@ -100,6 +109,7 @@ impl TestServer {
         TestServer {
             addr,
             ws_addr,
+            admin_addr: None,
             stop: Mutex::new(Some(stop)),
             stopped: Mutex::new(Some(stopped)),
         }

@@ -66,6 +66,7 @@ fn main() -> Result<()> {
         Some("build-plugins") => build_plugins(&root),
         Some("test") => test(&root),
         Some("bench") => bench::bench(&root),
+        Some("bench-ops") => bench::ops::standalone(&root),
         Some("ci") => ci(&root),
         Some("swap-bench") => swap_bench(&root, args[1..].iter().any(|a| a == "--release")),
         Some("qemu") => qemu::qemu(&root, &args[1..]),

@@ -79,6 +79,18 @@
 //! [cluster]                          # several nodes through Redis (cluster.rs)
 //! redis = "redis://127.0.0.1:6379"
 //! node = "a"                         # default: host name + pid
+//!
+//! [server.tls]                       # TLS on the server runtime (tls.rs)
+//! cert = "cert.pem"                  # PEM chain, leaf first
+//! key = "key.pem"
+//! listeners = ["http", "ws"]         # default: both
+//!
+//! [server.http2]                     # h2 by ALPN, h2c with prior knowledge (tls.rs)
+//! enabled = true
+//! max_concurrent_streams = 100
+//!
+//! [admin]                            # metrics and health checks (admin.rs)
+//! listen = "127.0.0.1:9464"          # default: off
 //! ```
 //!
 //! **Static files are capabilities.** A plugin never reaches the file system on its own:
@@ -97,11 +109,13 @@
 
 #![deny(missing_docs)]
 
+mod admin;
 mod cluster;
 mod limits;
 mod plugins;
 mod reload;
 mod serving;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -112,6 +126,7 @@ use berth_core::limits::Limits;
 use berth_core::model::Pairs;
 use serde::Deserialize;
 
+pub use crate::admin::Admin;
 pub use crate::cluster::{ClusterConfig, TimerScope};
 use crate::limits::{millis, LimitsSection};
 pub use crate::plugins::PluginFilesError;
@@ -120,6 +135,7 @@ use crate::serving::{GrantSection, LogSection, SseSection, StaticSection};
 pub use crate::serving::{
     LogConfig, LogFormat, SseConfig, StaticConfig, StaticMountConfig, DEFAULT_MAX_AGE,
 };
+pub use crate::tls::{Http2Config, Listener, TlsConfig};
 
 /// Which engine runs the plugins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -186,6 +202,13 @@ pub struct Config {
     pub reload: crate::reload::ReloadConfig,
     /// `[cluster]`: Redis-backed scale-out (`None`: everything stays in-process).
     pub cluster: Option<ClusterConfig>,
+    // --- operations (tls.rs, admin.rs) ---
+    /// `[server.tls]`: `None` serves plain TCP.
+    pub tls: Option<TlsConfig>,
+    /// `[server.http2]`.
+    pub http2: Http2Config,
+    /// `[admin]`.
+    pub admin: Admin,
 }
 
 impl Default for Config {
@@ -209,6 +232,9 @@ impl Default for Config {
             allow: AllowLists::default(),
             reload: crate::reload::ReloadConfig::default(),
             cluster: None,
+            tls: None,
+            http2: Http2Config::default(),
+            admin: Admin::default(),
         }
     }
 }
@@ -268,6 +294,9 @@ struct File {
     // --- scale-out (cluster.rs) ---
     #[serde(default)]
     cluster: crate::cluster::ClusterSection,
+    // --- operations (tls.rs, admin.rs) ---
+    #[serde(default)]
+    admin: Admin,
 }
 
 #[derive(Deserialize, Default)]
@@ -282,6 +311,9 @@ struct ServerSection {
     shutdown_timeout: Option<f64>,
     allowed_hosts: Option<Vec<String>>,
     allowed_origins: Option<Vec<String>>,
+    tls: Option<crate::tls::TlsSection>,
+    #[serde(default)]
+    http2: crate::tls::Http2Section,
 }
 
 #[derive(Deserialize, Default)]
@@ -376,6 +408,9 @@ impl Config {
             hosts: s.allowed_hosts,
             origins: s.allowed_origins,
         };
+        config.tls = s.tls.map(|t| t.resolve(base)).transpose()?;
+        config.http2 = s.http2.resolve()?;
+        config.admin = file.admin;
         if let Some(dir) = file.plugins.dir {
             config.plugins_dir = base.join(dir);
         } else {

@@ -348,6 +348,11 @@ impl<F: Clone> SseTable<F> {
         self.topics.get(topic).map_or(0, |t| t.subscribers.len())
     }
 
+    /// Live subscribers over all topics.
+    pub fn subscriber_count(&self) -> usize {
+        self.topics.values().map(|t| t.subscribers.len()).sum()
+    }
+
     /// Replay bytes kept over all topics.
     pub fn replay_bytes(&self) -> usize {
         self.topics.values().map(|t| t.replay_bytes).sum()

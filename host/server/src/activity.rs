@@ -34,6 +34,9 @@ pub(crate) struct Activity {
     /// When the connection was accepted: the origin of `idle_since_ms`.
     opened: Instant,
     max_requests: u32,
+    /// Notified once, when the request that reaches `max_requests` begins (HTTP/2's
+    /// GOAWAY; HTTP/1.1 says `Connection: close` on that response instead).
+    used_up: tokio::sync::Notify,
     /// Notified to close the connection at once, whatever it is doing (an SSE client
     /// that stopped reading: hyper, blocked on the full socket, would not notice).
     pub(crate) abort: Arc<tokio::sync::Notify>,
@@ -47,6 +50,7 @@ impl Activity {
             idle_since_ms: AtomicU64::new(0),
             opened: Instant::now(),
             max_requests,
+            used_up: tokio::sync::Notify::new(),
             abort: Arc::new(tokio::sync::Notify::new()),
         })
     }
@@ -56,6 +60,10 @@ impl Activity {
     pub(crate) fn begin(&self) -> bool {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         let served = self.served.fetch_add(1, Ordering::AcqRel).saturating_add(1);
+        if served == self.max_requests {
+            // A permit is kept if no one waits yet: `used_up` completes either way.
+            self.used_up.notify_one();
+        }
         served >= self.max_requests
     }
 
@@ -137,6 +145,22 @@ pub(crate) async fn idle_expired(activity: Arc<Activity>, timeout: Duration) {
             None => now + timeout,
         };
     }
+}
+
+/// Completes when the connection has sent no request within `timeout` of opening (an
+/// HTTP/2 connection's `header_timeout`: hyper's header read timeout is HTTP/1's alone).
+pub(crate) async fn silent(activity: Arc<Activity>, timeout: Duration) {
+    tokio::time::sleep(timeout).await;
+    if activity.served.load(Ordering::Acquire) == 0 {
+        return;
+    }
+    std::future::pending().await
+}
+
+/// Completes once the connection has begun `max_keep_alive_requests` requests (on
+/// HTTP/2, where no `Connection: close` exists: the connection sends GOAWAY instead).
+pub(crate) async fn used_up(activity: Arc<Activity>) {
+    activity.used_up.notified().await;
 }
 
 #[cfg(test)]

@@ -43,7 +43,7 @@ use std::time::Duration;
 
 use berth_core::limits::Limits;
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -172,6 +172,23 @@ impl Drop for ConnPermit {
 pub(crate) struct Counted {
     stream: TcpStream,
     _permit: ConnPermit,
+    _open: OpenGauge,
+}
+
+/// One connection in its listener's `berth_connections_open` gauge while it lives.
+struct OpenGauge(prometheus::IntGauge);
+
+impl OpenGauge {
+    fn new(gauge: prometheus::IntGauge) -> OpenGauge {
+        gauge.inc();
+        OpenGauge(gauge)
+    }
+}
+
+impl Drop for OpenGauge {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 impl AsyncRead for Counted {
@@ -246,7 +263,9 @@ pub(crate) enum Phase {
 }
 
 /// Serves one accepted connection on its own task until it ends, expires, or shutdown
-/// asks it to drain (it finishes the request in flight and closes) or to abort.
+/// asks it to drain (it finishes the request in flight and closes) or to abort. A TLS
+/// listener's handshake comes first, bounded by `header_timeout`; then the connection
+/// speaks HTTP/1.1 or HTTP/2 (see [`crate::proto`]).
 pub(crate) fn spawn(
     shared: Arc<Shared>,
     stream: TcpStream,
@@ -255,8 +274,79 @@ pub(crate) fn spawn(
     port: Port,
     phase: watch::Receiver<Phase>,
 ) {
-    let limits = shared.limits;
     let _ = stream.set_nodelay(true);
+    let io = Counted {
+        stream,
+        _permit: permit,
+        _open: OpenGauge::new(shared.metrics.listener(port).open),
+    };
+    let acceptor = shared.tls_acceptor(port);
+    let h2c = port == Port::Http && shared.http2.enabled;
+    let first_bytes = Duration::from_millis(shared.limits.header_timeout_ms);
+    tokio::spawn(async move {
+        let opening = async {
+            match acceptor {
+                Some(acceptor) => {
+                    let tls = acceptor.accept(io).await?;
+                    let h2 = tls.get_ref().1.alpn_protocol() == Some(&b"h2"[..]);
+                    Ok::<_, io::Error>(Opened::Tls(Box::new(tls), h2))
+                }
+                None if h2c => {
+                    let (io, h2) = crate::proto::sniff(io).await?;
+                    Ok(Opened::Sniffed(io, h2))
+                }
+                None => Ok(Opened::Plain(io)),
+            }
+        };
+        // Nothing is in flight yet: a drain, or a client that says nothing, ends it here.
+        let opened = tokio::select! {
+            opened = tokio::time::timeout(first_bytes, opening) => opened,
+            _ = wait_for(phase.clone(), Phase::Drain) => return,
+        };
+        let served = match opened {
+            Ok(Ok(Opened::Tls(io, true))) => serve_h2(shared, *io, remote, port, phase).await,
+            Ok(Ok(Opened::Tls(io, false))) => serve_h1(shared, *io, remote, port, phase).await,
+            Ok(Ok(Opened::Sniffed(io, true))) => serve_h2(shared, io, remote, port, phase).await,
+            Ok(Ok(Opened::Sniffed(io, false))) => serve_h1(shared, io, remote, port, phase).await,
+            Ok(Ok(Opened::Plain(io))) => serve_h1(shared, io, remote, port, phase).await,
+            Ok(Err(e)) => {
+                tracing::debug!("connection from {remote} failed to open: {e}");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!("connection from {remote} sent nothing in time: closing");
+                return;
+            }
+        };
+        if let Err(e) = served {
+            tracing::debug!("connection from {remote} ended: {e}");
+        }
+    });
+}
+
+/// A connection after its TLS handshake or its first bytes.
+enum Opened {
+    /// TLS, and whether ALPN agreed on h2.
+    Tls(Box<tokio_rustls::server::TlsStream<Counted>>, bool),
+    /// Plain, its first bytes read, and whether they were the HTTP/2 preface.
+    Sniffed(crate::proto::Prefixed<Counted>, bool),
+    /// Plain, HTTP/1.1 only.
+    Plain(Counted),
+}
+
+/// What a served connection's socket must be.
+trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Socket for T {}
+
+/// HTTP/1.1 with upgrades (WebSockets), hyper's http1 builder with the head limits.
+async fn serve_h1(
+    shared: Arc<Shared>,
+    io: impl Socket,
+    remote: SocketAddr,
+    port: Port,
+    phase: watch::Receiver<Phase>,
+) -> hyper::Result<()> {
+    let limits = shared.limits;
     let activity = Activity::new(limits.max_keep_alive_requests.max(1));
     let idle = idle_expired(
         activity.clone(),
@@ -269,10 +359,6 @@ pub(crate) fn spawn(
             crate::http::serve(shared.clone(), activity.clone(), remote, port, req)
         })
     };
-    let io = Counted {
-        stream,
-        _permit: permit,
-    };
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -282,35 +368,129 @@ pub(crate) fn spawn(
     let conn = builder
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
-    tokio::spawn(async move {
-        tokio::pin!(conn);
-        tokio::pin!(idle);
-        let draining = phase.clone();
-        let ended = tokio::select! {
-            ended = conn.as_mut() => ended,
-            _ = wait_for(draining, Phase::Drain) => {
-                conn.as_mut().graceful_shutdown();
-                tokio::select! {
-                    ended = conn.as_mut() => ended,
-                    _ = wait_for(phase.clone(), Phase::Abort) => Ok(()),
-                }
+    let expired = async move {
+        idle.await;
+        tracing::debug!("keep-alive connection from {remote} idle: closing");
+        Some(Duration::from_millis(limits.header_timeout_ms))
+    };
+    drive(
+        conn,
+        |c| c.graceful_shutdown(),
+        expired,
+        abort,
+        phase,
+        remote,
+    )
+    .await
+}
+
+/// HTTP/2, hyper's http2 builder with the HTTP/2 limits (see [`crate::proto`]).
+async fn serve_h2(
+    shared: Arc<Shared>,
+    io: impl Socket,
+    remote: SocketAddr,
+    port: Port,
+    phase: watch::Receiver<Phase>,
+) -> hyper::Result<()> {
+    let limits = shared.limits;
+    let settings = shared.http2;
+    let activity = Activity::new(limits.max_keep_alive_requests.max(1));
+    let idle = idle_expired(
+        activity.clone(),
+        Duration::from_millis(limits.keep_alive_timeout_ms),
+    );
+    let silent = crate::activity::silent(
+        activity.clone(),
+        Duration::from_millis(limits.header_timeout_ms),
+    );
+    let used_up = crate::activity::used_up(activity.clone());
+    let abort = activity.abort.clone();
+    let service = {
+        let activity = activity.clone();
+        hyper::service::service_fn(move |req| {
+            crate::http::serve(shared.clone(), activity.clone(), remote, port, req)
+        })
+    };
+    let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    builder
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(settings.max_concurrent_streams)
+        .max_header_list_size(u32::try_from(head_budget(&limits)).unwrap_or(u32::MAX))
+        .keep_alive_interval(settings.ping_interval)
+        .keep_alive_timeout(settings.ping_timeout);
+    let conn = builder.serve_connection(TokioIo::new(io), service);
+    // Idle or silent, nothing is in flight: the GOAWAY exchange gets `header_timeout`
+    // (a peer that never answers it must not keep the connection). Used up, the last
+    // requests are still being served and get the time they need.
+    let quiet = Some(Duration::from_millis(limits.header_timeout_ms));
+    let expired = async move {
+        tokio::select! {
+            () = idle => {
+                tracing::debug!("HTTP/2 connection from {remote} idle: closing");
+                quiet
             }
-            () = &mut idle => {
-                tracing::debug!("keep-alive connection from {remote} idle: closing");
-                conn.as_mut().graceful_shutdown();
-                conn.await
+            () = silent => {
+                tracing::debug!("HTTP/2 connection from {remote} sent no request: closing");
+                quiet
             }
-            () = abort.notified() => {
-                tracing::debug!("connection from {remote} aborted: its client stopped reading");
-                Ok(())
+            () = used_up => {
+                tracing::debug!("HTTP/2 connection from {remote} used up max_keep_alive_requests: closing");
+                None
             }
-        };
-        if let Err(e) = ended {
-            tracing::debug!("connection from {remote} ended: {e}");
         }
-        // Dropping the receiver tells the server this connection is gone.
-        drop(phase);
-    });
+    };
+    drive(
+        conn,
+        |c| c.graceful_shutdown(),
+        expired,
+        abort,
+        phase,
+        remote,
+    )
+    .await
+}
+
+/// Runs a hyper connection until it ends; `expired` (idle, and the like) and a drain
+/// shut it down gracefully, an abort ends it at once. `expired` says how long the
+/// graceful end may take (`None`: as long as it needs).
+async fn drive<C>(
+    conn: C,
+    graceful: impl Fn(Pin<&mut C>),
+    expired: impl std::future::Future<Output = Option<Duration>>,
+    abort: Arc<tokio::sync::Notify>,
+    phase: watch::Receiver<Phase>,
+    remote: SocketAddr,
+) -> hyper::Result<()>
+where
+    C: std::future::Future<Output = hyper::Result<()>>,
+{
+    tokio::pin!(conn);
+    tokio::pin!(expired);
+    let draining = phase.clone();
+    let ended = tokio::select! {
+        ended = conn.as_mut() => ended,
+        _ = wait_for(draining, Phase::Drain) => {
+            graceful(conn.as_mut());
+            tokio::select! {
+                ended = conn.as_mut() => ended,
+                _ = wait_for(phase.clone(), Phase::Abort) => Ok(()),
+            }
+        }
+        bound = &mut expired => {
+            graceful(conn.as_mut());
+            match bound {
+                Some(bound) => tokio::time::timeout(bound, conn).await.unwrap_or(Ok(())),
+                None => conn.await,
+            }
+        }
+        () = abort.notified() => {
+            tracing::debug!("connection from {remote} aborted: its client stopped reading");
+            Ok(())
+        }
+    };
+    // Dropping the receiver tells the server this connection is gone.
+    drop(phase);
+    ended
 }
 
 #[cfg(test)]

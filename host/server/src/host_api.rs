@@ -90,13 +90,14 @@ impl Default for ServerHost {
 
 impl HostApi for ServerHost {
     fn log(&self, plugin: &str, level: Level, message: &str) {
-        match level {
-            Level::Trace => tracing::trace!(target: "plugin", plugin, "{message}"),
-            Level::Debug => tracing::debug!(target: "plugin", plugin, "{message}"),
-            Level::Info => tracing::info!(target: "plugin", plugin, "{message}"),
-            Level::Warn => tracing::warn!(target: "plugin", plugin, "{message}"),
-            Level::Error => tracing::error!(target: "plugin", plugin, "{message}"),
-        }
+        // The id of the request whose plugin call writes this, when there is one.
+        crate::request_id::with_current(|request_id| match level {
+            Level::Trace => tracing::trace!(target: "plugin", plugin, request_id, "{message}"),
+            Level::Debug => tracing::debug!(target: "plugin", plugin, request_id, "{message}"),
+            Level::Info => tracing::info!(target: "plugin", plugin, request_id, "{message}"),
+            Level::Warn => tracing::warn!(target: "plugin", plugin, request_id, "{message}"),
+            Level::Error => tracing::error!(target: "plugin", plugin, request_id, "{message}"),
+        })
     }
 
     /// Answers from the subscriber's filter for the `plugin` target (`[log]`, RUST_LOG).

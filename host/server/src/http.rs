@@ -38,34 +38,52 @@ pub async fn serve(
     activity: Arc<Activity>,
     remote: SocketAddr,
     port: Port,
-    req: hyper::Request<Incoming>,
+    mut req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<ResponseBody>, Infallible> {
     let started = std::time::Instant::now();
     let last = activity.begin();
+    let h2 = req.version() == hyper::Version::HTTP_2;
+    if h2 {
+        authority_as_host(&mut req);
+    }
+    let seq = shared.next_request_id.fetch_add(1, Ordering::Relaxed);
+    let request_id = crate::request_id::of(&req, shared.request_id_prefix, seq);
     // Both are cheap clones (an enum and shared bytes): no per-request string building.
     let (method, uri) = (req.method().clone(), req.uri().clone());
     let checked = check_head(&shared.limits, &req)
         .and_then(|()| crate::allow::check_host(&shared.allow, &req));
+    // The plugin set this request runs on, start to finish, whatever swaps happen
+    // meanwhile (see `snapshot`).
+    let snap = shared.live.load_full();
+    let mut routed = None;
     let mut response = if let Err(rejection) = checked {
+        limit_hit(&shared, rejection.status);
         to_hyper(rejection, false)
     } else {
-        // The plugin set this request runs on, start to finish, whatever swaps happen
-        // meanwhile (see `snapshot`).
-        let snap = shared.live.load_full();
         match websocket(&snap, port, &req) {
             Some(Ok((endpoint, key))) => {
                 ws::accept(&shared, &snap, remote, req, endpoint, &key).await
             }
             Some(Err(refused)) => to_hyper(refused, false),
-            None => http(&shared, &snap, &activity, remote, req).await,
+            None => {
+                let handled = http(&shared, &snap, &activity, remote, seq, req);
+                let (response, target) =
+                    crate::request_id::scope(request_id.clone(), handled).await;
+                routed = target;
+                response
+            }
         }
     };
-    if last && response.status() != hyper::StatusCode::SWITCHING_PROTOCOLS {
+    // (HTTP/2 has no `Connection`: its connection task sends GOAWAY instead.)
+    if last && !h2 && response.status() != hyper::StatusCode::SWITCHING_PROTOCOLS {
         // `max_keep_alive_requests`: hyper closes the connection after this response.
         response
             .headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));
     }
+    response
+        .headers_mut()
+        .insert("x-request-id", request_id.clone());
     let response = response.map(|body| activity.track(body));
     // Seed 002's access line: ip | METHOD path | status | ms (time to the response head;
     // a streamed body may go on after it).
@@ -73,6 +91,10 @@ pub async fn serve(
     // embedded runtime; the JSON format keeps the fields as well.
     let (ip, status) = (remote.ip(), response.status().as_u16());
     let elapsed = started.elapsed();
+    let (plugin, route) = routed.map_or(("", ""), |t| snap.route_label(t));
+    shared
+        .metrics
+        .request(plugin, route, method.as_str(), status, elapsed);
     let ms = elapsed.as_secs_f64() * 1000.0;
     // An origin-form target is already text; only an absolute-form one is rebuilt.
     let target = match (uri.authority(), uri.path_and_query()) {
@@ -86,8 +108,24 @@ pub async fn serve(
         status,
         elapsed_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
     };
-    tracing::info!(target: "access", %ip, %method, uri = %line.target, status, ms, "{line}");
+    let request_id = request_id.to_str().unwrap_or("");
+    tracing::info!(target: "access", %ip, %method, uri = %line.target, status, ms, request_id, "{line}");
     Ok(response)
+}
+
+/// HTTP/2 carries the host in `:authority` (RFC 9113 §8.3.1), which hyper puts in the
+/// URI: it becomes the `Host` header the host rules, the allow-lists and plugins read.
+fn authority_as_host<B>(req: &mut hyper::Request<B>) {
+    if req.headers().contains_key(hyper::header::HOST) {
+        return;
+    }
+    let host = req
+        .uri()
+        .authority()
+        .and_then(|a| HeaderValue::from_str(a.as_str()).ok());
+    if let Some(host) = host {
+        req.headers_mut().insert(hyper::header::HOST, host);
+    }
 }
 
 /// The head checks hyper cannot make (see [`crate::conn`] for the ones it makes): the
@@ -108,6 +146,10 @@ pub fn check_head<B>(
     let line = req.method().as_str().len() + 1 + target + 1 + "HTTP/1.1".len();
     if line > limits.max_request_line {
         return Err(Response::error(414, "URI Too Long"));
+    }
+    // hyper counts HTTP/1 headers itself; an HTTP/2 header list is only bounded in bytes.
+    if req.headers().len() > limits.max_headers {
+        return Err(Response::error(431, "Request Header Fields Too Large"));
     }
     let too_large = req.headers().iter().any(|(name, value)| {
         name.as_str().len() + ": ".len() + value.len() > limits.max_header_size
@@ -147,15 +189,32 @@ fn websocket(
     }
 }
 
-/// Serves a plain HTTP request through the pipeline.
+/// Counts a request the host refused for a limit (by the status it got).
+fn limit_hit(shared: &Shared, status: u16) {
+    let kind = match status {
+        408 => "408",
+        413 => "413",
+        414 => "414",
+        431 => "431",
+        _ => return,
+    };
+    shared.metrics.limit_hit(kind);
+}
+
+/// Serves a plain HTTP request through the pipeline; also returns the route handler it
+/// reached, if any (the metrics' labels).
 async fn http(
     shared: &Arc<Shared>,
     snap: &Arc<Snapshot>,
     activity: &Activity,
     remote: SocketAddr,
+    seq: u64,
     req: hyper::Request<Incoming>,
-) -> hyper::Response<ResponseBody> {
-    match read_request(shared, remote, req).await {
+) -> (
+    hyper::Response<ResponseBody>,
+    Option<berth_core::pipeline::Target>,
+) {
+    match read_request(shared, remote, seq, req).await {
         Ok(request) => {
             let head = request.method == Method::Head;
             let mut meta = RequestMeta::of(&request);
@@ -171,10 +230,15 @@ async fn http(
             for note in finalise(&mut response, shared.limits.max_response_headers) {
                 tracing::warn!("{note}");
             }
+            let routed = invoker.routed;
             let origin = invoker.into_origin(&response.body);
-            respond(shared, snap, response, origin, &meta, head, pull).await
+            let response = respond(shared, snap, response, origin, &meta, head, pull).await;
+            (response, routed)
         }
-        Err(rejection) => to_hyper(rejection, false),
+        Err(rejection) => {
+            limit_hit(shared, rejection.status);
+            (to_hyper(rejection, false), None)
+        }
     }
 }
 
@@ -182,6 +246,7 @@ async fn http(
 async fn read_request(
     shared: &Shared,
     remote: SocketAddr,
+    seq: u64,
     req: hyper::Request<Incoming>,
 ) -> Result<Request, Response> {
     let limits = &shared.limits;
@@ -223,7 +288,7 @@ async fn read_request(
     };
 
     Ok(Request {
-        id: shared.next_request_id.fetch_add(1, Ordering::Relaxed),
+        id: seq,
         method,
         path: target.path,
         query: target.query,

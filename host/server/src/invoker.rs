@@ -47,6 +47,8 @@ pub struct TrackingInvoker<'a> {
     origin: Option<Origin>,
     /// When the request's plugin calls together must be done (`request_timeout`).
     deadline: Instant,
+    /// The route handler the request reached, if it reached one (the metrics' labels).
+    pub routed: Option<Target>,
 }
 
 impl<'a> TrackingInvoker<'a> {
@@ -57,6 +59,7 @@ impl<'a> TrackingInvoker<'a> {
             pools,
             origin: None,
             deadline: Instant::now() + budget,
+            routed: None,
         }
     }
 
@@ -136,14 +139,19 @@ async fn within_budget<R>(
 
 impl Invoker for TrackingInvoker<'_> {
     async fn handle(&mut self, to: Target, req: &Request) -> Result<Response, CallError> {
+        self.routed = Some(to);
         let (pool, mut instance) = checkout(self.pools, self.deadline, to).await?;
+        let started = std::time::Instant::now();
         let result = within_budget(self.deadline, instance.handle(to.handler, req)).await;
+        pool.record(crate::metrics::Entry::Handle, started, &result);
         self.track(to, pool, instance, result, None, |r| Some(&r.body))
     }
 
     async fn before(&mut self, to: Target, req: &Request) -> Result<BeforeOutcome, CallError> {
         let (pool, mut instance) = checkout(self.pools, self.deadline, to).await?;
+        let started = std::time::Instant::now();
         let result = within_budget(self.deadline, instance.before(to.handler, req)).await;
+        pool.record(crate::metrics::Entry::Before, started, &result);
         self.track(to, pool, instance, result, None, |o| match o {
             BeforeOutcome::Respond(r) => Some(&r.body),
             BeforeOutcome::Proceed(_) => None,
@@ -157,7 +165,9 @@ impl Invoker for TrackingInvoker<'_> {
         resp: &Response,
     ) -> Result<Response, CallError> {
         let (pool, mut instance) = checkout(self.pools, self.deadline, to).await?;
+        let started = std::time::Instant::now();
         let result = within_budget(self.deadline, instance.after(to.handler, req, resp)).await;
+        pool.record(crate::metrics::Entry::After, started, &result);
         self.track(to, pool, instance, result, Some(&resp.body), |r| {
             Some(&r.body)
         })
@@ -165,7 +175,9 @@ impl Invoker for TrackingInvoker<'_> {
 
     async fn on_event(&mut self, to: Target, event: &Event) -> Result<EventOutcome, CallError> {
         let (pool, mut instance) = checkout(self.pools, self.deadline, to).await?;
+        let started = std::time::Instant::now();
         let result = within_budget(self.deadline, instance.on_event(to.handler, event)).await;
+        pool.record(crate::metrics::Entry::Event, started, &result);
         pool.finish(instance, result)
     }
 }

@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 mod activity;
+mod admin;
 mod allow;
 mod body;
 pub mod cluster;
@@ -24,14 +25,18 @@ mod http;
 mod invoker;
 pub mod loader;
 mod meta;
+mod metrics;
 mod pool;
+mod proto;
 pub mod reload;
+mod request_id;
 mod respond;
 mod snapshot;
 pub mod sse;
 mod static_files;
 mod stream;
 mod timers;
+mod tls;
 mod ws;
 
 use std::future::Future;
@@ -54,6 +59,7 @@ pub use host_api::ServerHost;
 pub use loader::PluginError;
 use pool::PoolInvoker;
 pub use static_files::StaticError;
+pub use tls::TlsError;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +81,9 @@ pub enum StartError {
     /// `[cluster]`: Redis could not be reached, or no node number was free.
     #[error("cannot join the cluster: {0}")]
     Cluster(#[from] cluster::ClusterError),
+    /// `[server.tls]`'s certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -93,6 +102,8 @@ pub(crate) struct Shared {
     pub(crate) timers: std::sync::Mutex<timers::Timers>,
     pub(crate) limits: Limits,
     pub(crate) next_request_id: AtomicU64,
+    /// The random half of the request ids this server makes (see [`request_id`]).
+    pub(crate) request_id_prefix: u32,
     /// Every open WebSocket, whichever port it came in on.
     pub(crate) ws: Arc<ws::Hub>,
     /// Every SSE subscriber, by topic.
@@ -103,6 +114,29 @@ pub(crate) struct Shared {
     pub(crate) allow: berth_core::allow::AllowLists,
     /// `[cluster]`: this node's link to the others (`None`: a single process).
     pub(crate) cluster: Option<Arc<cluster::Cluster>>,
+    // --- operations: TLS and HTTP/2 (tls.rs, proto.rs) ---
+    /// `[server.tls]`, loaded; `None` serves plain TCP.
+    pub(crate) tls: Option<Arc<tls::Tls>>,
+    /// Which listeners speak TLS: the HTTP port, the WebSocket port.
+    pub(crate) tls_on: (bool, bool),
+    /// `[server.http2]`.
+    pub(crate) http2: berth_config::Http2Config,
+    /// Prometheus series (served on `[admin] listen`; recorded whether or not it is on).
+    pub(crate) metrics: Arc<metrics::Metrics>,
+    /// Set while the server serves (before `run` and from shutdown on: not ready).
+    pub(crate) ready: std::sync::atomic::AtomicBool,
+}
+
+impl Shared {
+    /// The TLS acceptor of `port`'s listener, when it speaks TLS.
+    pub(crate) fn tls_acceptor(&self, port: Port) -> Option<tokio_rustls::TlsAcceptor> {
+        let tls = self.tls.as_ref()?;
+        match port {
+            Port::Http if self.tls_on.0 => Some(tls.http.clone()),
+            Port::WebSocket if self.tls_on.1 => Some(tls.ws.clone()),
+            _ => None,
+        }
+    }
 }
 
 /// Which listener a connection came in on.
@@ -118,6 +152,8 @@ pub(crate) enum Port {
 pub struct Server {
     listener: TcpListener,
     ws_listener: Option<TcpListener>,
+    /// `[admin] listen`: metrics and health checks, never on the public port.
+    admin: Option<TcpListener>,
     shared: Arc<Shared>,
     /// How long shutdown waits for in-flight requests and WebSocket close handshakes.
     shutdown_timeout: Duration,
@@ -168,6 +204,15 @@ impl Server {
         let engine: Arc<dyn Engine> =
             engine(config.engine, &config.limits, config.cache_dir.as_deref())?.into();
         let limits = config.limits;
+        // Certificates first: a bad pair fails fast, before plugins are compiled.
+        let tls = match &config.tls {
+            Some(t) => Some(Arc::new(tls::Tls::load(t, config.http2.enabled)?)),
+            None => None,
+        };
+        let tls_on = config
+            .tls
+            .as_ref()
+            .map_or((false, false), |t| (t.http, t.ws));
         let cluster = match &config.cluster {
             Some(c) => Some(cluster::Cluster::connect(c).await?),
             None => None,
@@ -227,12 +272,39 @@ impl Server {
             timers: std::sync::Mutex::new(timers::Timers::default()),
             limits,
             next_request_id: AtomicU64::new(1),
+            request_id_prefix: {
+                let mut bytes = [0u8; 4];
+                // Without randomness the ids are still unique within this server.
+                let _ = getrandom::fill(&mut bytes);
+                u32::from_le_bytes(bytes)
+            },
             ws: ws_hub,
             sse: sse_hub,
             conns: Arc::new(conn::ConnLimiter::new(limits.max_connections.max(1))),
             allow: config.allow.clone(),
             cluster,
+            tls,
+            tls_on,
+            http2: config.http2,
+            metrics: Arc::new(metrics::Metrics::new()),
+            ready: std::sync::atomic::AtomicBool::new(false),
         });
+        for pool in &shared.live.load().pools {
+            pool.attach(&shared.metrics);
+        }
+        let admin = match &config.admin.listen {
+            Some(addr) => {
+                Some(
+                    TcpListener::bind(addr)
+                        .await
+                        .map_err(|source| StartError::Bind {
+                            addr: addr.clone(),
+                            source,
+                        })?,
+                )
+            }
+            None => None,
+        };
         let watch = config.reload.watch.then(|| reload::watch::WatchPaths {
             plugins_dir: config.plugins_dir.clone(),
             config_file: None,
@@ -257,6 +329,7 @@ impl Server {
         Ok(Server {
             listener,
             ws_listener,
+            admin,
             shared,
             shutdown_timeout: config.shutdown_timeout,
             reloader,
@@ -291,6 +364,11 @@ impl Server {
         address(&self.listener)
     }
 
+    /// The address of the admin listener (`[admin] listen`), when there is one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(address)
+    }
+
     /// The address of the dedicated WebSocket listener, when there is one.
     pub fn ws_addr(&self) -> Option<SocketAddr> {
         self.ws_listener.as_ref().map(address)
@@ -323,9 +401,23 @@ impl Server {
         drop(start);
         lock_timers(&shared).reconcile(&shared);
         let watcher = reload::watch::spawn(self.reloader.clone(), self.watch.clone());
-        tracing::info!("listening on http://{http_addr}");
+        let tls_reload = shared.tls.as_ref().map(|t| t.spawn_reload());
+        let admin = self.admin.map(|l| {
+            tracing::info!("metrics and health checks on http://{}", address(&l));
+            tokio::spawn(admin::serve(l, shared.clone()))
+        });
+        shared
+            .ready
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let (http_scheme, ws_scheme) = match shared.tls_on {
+            (true, true) => ("https", "wss"),
+            (true, false) => ("https", "ws"),
+            (false, true) => ("http", "wss"),
+            (false, false) => ("http", "ws"),
+        };
+        tracing::info!("listening on {http_scheme}://{http_addr}");
         if let Some(addr) = ws_addr {
-            tracing::info!("WebSockets on ws://{addr}");
+            tracing::info!("WebSockets on {ws_scheme}://{addr}");
         }
 
         // Every connection task holds a receiver: the sender says "drain" and then waits
@@ -348,7 +440,13 @@ impl Server {
             connections = shared.conns.live(),
             "shutting down (waiting up to {grace:?} for open requests)"
         );
+        shared
+            .ready
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         watcher.abort();
+        if let Some(task) = tls_reload {
+            task.abort();
+        }
         lock_timers(&shared).stop();
         let _ = drain.send(conn::Phase::Drain);
         // Event streams and WebSockets never end on their own: end them so connections
@@ -374,6 +472,9 @@ impl Server {
             .await;
         if let Some(cluster) = &shared.cluster {
             cluster.leave().await;
+        }
+        if let Some(task) = admin {
+            task.abort();
         }
         Ok(())
     }
@@ -424,7 +525,10 @@ async fn accept_loop(
                 port,
                 draining.clone(),
             ),
-            None => shared.conns.reject(stream, remote),
+            None => {
+                shared.metrics.refused(port);
+                shared.conns.reject(stream, remote)
+            }
         }
     }
 }

@@ -5,7 +5,8 @@
 //! per request. An instance whose call failed is dropped, never returned to the pool: its
 //! memory may be half-updated. The next call gets a fresh one.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
 use berth_core::engine::{CallError, Instance, Module};
 use berth_core::host::PluginHost;
@@ -26,6 +27,8 @@ pub struct Pool {
     /// What the pool was made from, so a rescan can tell an unchanged plugin (kept,
     /// warm instances and all) from one that must be loaded again.
     source: Source,
+    /// This plugin's metric series, set once the pool serves (see [`Pool::attach`]).
+    metrics: OnceLock<crate::metrics::PluginMetrics>,
 }
 
 /// What a pool was made from: the file's hash and the grants and config it was set up
@@ -65,6 +68,7 @@ impl Pool {
             idle: Mutex::new(Vec::new()),
             max_idle: max_idle.max(1),
             source: Source::default(),
+            metrics: OnceLock::new(),
         };
         let (instance, registration) = pool.fresh().await?;
         pool.checkin(instance);
@@ -87,7 +91,36 @@ impl Pool {
         &self.source
     }
 
+    /// Records this plugin's calls in `metrics` from now on (once; later calls are
+    /// ignored, so a pool kept across a swap keeps its series). Its first instance,
+    /// made when the pool was, is counted here.
+    pub(crate) fn attach(&self, metrics: &crate::metrics::Metrics) {
+        let mut first = false;
+        let series = self.metrics.get_or_init(|| {
+            first = true;
+            metrics.plugin(&self.name)
+        });
+        if first {
+            series.instantiated.inc();
+        }
+    }
+
+    /// Records one call of `entry` that started at `started`.
+    pub(crate) fn record<R>(
+        &self,
+        entry: crate::metrics::Entry,
+        started: Instant,
+        result: &Result<R, CallError>,
+    ) {
+        if let Some(m) = self.metrics.get() {
+            m.call(entry, started.elapsed(), result.as_ref().err());
+        }
+    }
+
     async fn fresh(&self) -> Result<(Box<dyn Instance>, Registration), CallError> {
+        if let Some(m) = self.metrics.get() {
+            m.instantiated.inc();
+        }
         let mut instance = self.module.instantiate(self.host.clone())?;
         let registration = instance
             .setup(&self.config)
@@ -189,14 +222,18 @@ impl Invoker for PoolInvoker<'_> {
     async fn handle(&mut self, to: Target, req: &Request) -> Result<Response, CallError> {
         let pool = self.pool(to)?;
         let mut instance = pool.checkout().await?;
+        let started = Instant::now();
         let result = instance.handle(to.handler, req).await;
+        pool.record(crate::metrics::Entry::Handle, started, &result);
         pool.finish(instance, result)
     }
 
     async fn before(&mut self, to: Target, req: &Request) -> Result<BeforeOutcome, CallError> {
         let pool = self.pool(to)?;
         let mut instance = pool.checkout().await?;
+        let started = Instant::now();
         let result = instance.before(to.handler, req).await;
+        pool.record(crate::metrics::Entry::Before, started, &result);
         pool.finish(instance, result)
     }
 
@@ -208,14 +245,22 @@ impl Invoker for PoolInvoker<'_> {
     ) -> Result<Response, CallError> {
         let pool = self.pool(to)?;
         let mut instance = pool.checkout().await?;
+        let started = Instant::now();
         let result = instance.after(to.handler, req, resp).await;
+        pool.record(crate::metrics::Entry::After, started, &result);
         pool.finish(instance, result)
     }
 
     async fn on_event(&mut self, to: Target, event: &Event) -> Result<EventOutcome, CallError> {
         let pool = self.pool(to)?;
         let mut instance = pool.checkout().await?;
+        let started = Instant::now();
         let result = instance.on_event(to.handler, event).await;
+        let entry = match event {
+            Event::Tick(_) => crate::metrics::Entry::Timer,
+            _ => crate::metrics::Entry::Event,
+        };
+        pool.record(entry, started, &result);
         pool.finish(instance, result)
     }
 }

@@ -50,6 +50,23 @@ impl Snapshot {
         self.pools.get(index).map_or("?", |p| p.name())
     }
 
+    /// The plugin name and route pattern of route handler `target`, for the metrics'
+    /// labels: a scan of that plugin's few routes, no allocation.
+    pub(crate) fn route_label(&self, target: Target) -> (&str, &str) {
+        let route = self
+            .app
+            .plugins()
+            .get(target.plugin)
+            .and_then(|p| {
+                p.registration
+                    .routes
+                    .iter()
+                    .find(|r| r.handler == target.handler)
+            })
+            .map_or("", |r| r.path.as_str());
+        (self.name(target.plugin), route)
+    }
+
     /// The hooks for `kind` of the plugins `include` selects (by index).
     pub(crate) fn hooks_of(&self, kind: EventKind, include: impl Fn(usize) -> bool) -> Vec<Target> {
         self.app.hooks(kind).filter(|t| include(t.plugin)).collect()

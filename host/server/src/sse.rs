@@ -107,6 +107,11 @@ impl SseHub {
         lock(&self.table).subscribers(topic)
     }
 
+    /// Live subscribers over all topics (the metrics' gauge).
+    pub fn subscriber_count(&self) -> usize {
+        lock(&self.table).subscriber_count()
+    }
+
     /// The number of topics kept (for logs and tests).
     pub fn topics(&self) -> usize {
         lock(&self.table).topic_count()

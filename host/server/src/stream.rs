@@ -115,8 +115,11 @@ impl Body for ChunkBody {
                     return Poll::Ready(None);
                 };
                 let stream = this.stream;
+                let metered = pool.clone();
                 *call = Some(Box::pin(async move {
+                    let started = std::time::Instant::now();
                     let chunk = instance.next_chunk(stream).await;
+                    metered.record(crate::metrics::Entry::Chunk, started, &chunk);
                     (instance, chunk)
                 }));
             }

@@ -33,6 +33,7 @@ use crate::{cargo, run, target_dir};
 
 mod cluster;
 mod measure;
+pub mod ops;
 mod python;
 mod report;
 
@@ -190,6 +191,15 @@ pub fn bench(root: &Path) -> Result<()> {
         }
     }
     report.push_str(&cluster::run(&bin, &plugins_dir, &work)?);
+    // TLS and HTTP/2 beside plain HTTP/1.1 (ops.rs).
+    report.push_str(&ops::rows(
+        &bin,
+        &work,
+        &plugins_dir,
+        opts.rounds,
+        opts.seconds,
+        opts.conns,
+    )?);
     report.push_str(&format!(
         "\nPlugin load (wasmtime, hello + bench-kit + ws-echo, read + compile + setup): \
          {:.1} ms per plugin cold, {:.2} ms warm (from the compiled-artifact cache).\n",

@@ -24,6 +24,8 @@ pub enum FromConfigError {
     WsPort,
     /// `[cluster]`: the embedded runtime keeps state, rooms and topics in memory.
     Cluster,
+    /// `[server.tls]`: the embedded runtime has no TLS (put a TLS proxy in front of it).
+    Tls,
     /// The plugin files the config names cannot be listed.
     Plugins(PluginFilesError),
     /// A plugin file cannot be read.
@@ -40,6 +42,9 @@ impl fmt::Display for FromConfigError {
             ),
             FromConfigError::Cluster => f.write_str(
                 "the embedded runtime keeps state in memory: [cluster] needs the server runtime",
+            ),
+            FromConfigError::Tls => f.write_str(
+                "the embedded runtime has no TLS (drop [server.tls], or put a TLS proxy in front of it)",
             ),
             FromConfigError::Plugins(e) => write!(f, "{e}"),
             FromConfigError::Read(path, e) => write!(f, "cannot read {}: {e}", path.display()),
@@ -59,6 +64,9 @@ impl DesktopConfig {
         }
         if config.cluster.is_some() {
             return Err(FromConfigError::Cluster);
+        }
+        if config.tls.is_some() {
+            return Err(FromConfigError::Tls);
         }
         let mut plugins = Vec::new();
         for (name, path) in config.plugin_files().map_err(FromConfigError::Plugins)? {

@@ -247,7 +247,14 @@ impl Reloader {
                 return report;
             }
         };
+        for pool in &new.pools {
+            pool.attach(&self.shared.metrics);
+        }
         self.shared.live.store(new.clone());
+        self.shared
+            .metrics
+            .hot_swaps
+            .inc_by(report.swapped.len() as u64);
         let took = started.elapsed();
         report.took = Some(took);
         self.after_swap(&old, &new, &report, &swapped_names).await;

@@ -133,10 +133,18 @@ async fn read(
             Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => continue,
             Err(e) => {
                 let (code, reason) = close_for(&e);
+                if code == 1009 {
+                    shared.metrics.limit_hit("1009");
+                }
                 tracing::debug!(conn = conn.id, "closing with {code}: {e}");
                 return (code, reason.to_string());
             }
         };
+        let size = match &payload {
+            WsPayload::Text(t) => t.len(),
+            WsPayload::Binary(b) => b.len(),
+        };
+        shared.metrics.ws_message(true, size);
         if conn.is_closing() {
             // Closing: what arrives now is drained, not served.
             continue;
@@ -205,6 +213,7 @@ async fn write(
             next = outbox.next() => match next {
                 Outbox::Messages(messages) => {
                     for message in messages {
+                        shared.metrics.ws_message(false, message.len());
                         if !deliver(&mut sink, conn, message).await {
                             return;
                         }

@@ -29,7 +29,8 @@ use crate::Shared;
 /// berth-core's [`upgrade::check`] on a hyper request: not an upgrade, a valid one
 /// (with its key), or the response that refuses it.
 pub fn check<B>(req: &hyper::Request<B>) -> Upgrade {
-    let http_1_1 = req.version() >= Version::HTTP_11;
+    // Exactly HTTP/1.1: an HTTP/2 stream cannot be upgraded (RFC 8441 is not offered).
+    let http_1_1 = req.version() == Version::HTTP_11;
     upgrade::check(req.method().as_str(), http_1_1, &Headers(req.headers()))
 }
 
