@@ -20,7 +20,7 @@
 //! `VIEWS` (`pinned,shared`), and `WASMTIME_SERVE`: a `wasmtime` binary, which adds
 //! `wasmtime serve` running `bench/wasi-hello` (the same hello route written for
 //! `wasi:http`) to the `GET /hello` scenario twice: with its default, a fresh instance per
-//! request, and with instance reuse (`-Wmax-instance-reuse-count=128`); berth's ratio is
+//! request, and with instance reuse (`--max-instance-reuse-count 128`); berth's ratio is
 //! to the better of the two. The cluster rows (Redis state, cross-node broadcast) come
 //! from `cluster`; `CLUSTER_ONLY=1` runs only those.
 
@@ -261,10 +261,10 @@ fn start_servers(
         let serve = |port: u16, reuse: bool| {
             let mut cmd = view.server(Path::new(wasmtime));
             // `-Scli`: the wasi:cli imports Rust's std links in (environment, exit,
-            // stdio). Without `-W`, `wasmtime serve` makes a fresh instance per request.
+            // stdio). By default `wasmtime serve` makes a fresh instance per request.
             cmd.args(["serve", "-Scli", "--addr", &format!("127.0.0.1:{port}")]);
             if reuse {
-                cmd.arg("-Wmax-instance-reuse-count=128");
+                cmd.args(["--max-instance-reuse-count", "128"]);
             }
             cmd.arg(wasm);
             cmd
