@@ -20,6 +20,7 @@ mod body;
 pub mod cluster;
 mod conn;
 mod file_response;
+mod hangup;
 mod host_api;
 mod http;
 mod invoker;

@@ -120,7 +120,7 @@ impl Tls {
     /// (the task is aborted with the returned handle).
     pub(crate) fn spawn_reload(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let tls = self.clone();
-        let mut hangup = hangup();
+        let mut hangup = crate::hangup::Hangup::new();
         tokio::spawn(async move {
             let mut seen = fingerprint(&tls.config);
             // The fingerprint a failed load had: reported once, not once a second.
@@ -128,7 +128,7 @@ impl Tls {
             loop {
                 let forced = tokio::select! {
                     () = tokio::time::sleep(POLL) => false,
-                    () = next_hangup(&mut hangup) => true,
+                    () = hangup.next() => true,
                 };
                 let now = fingerprint(&tls.config);
                 if !forced && (now == seen || Some(&now) == failed.as_ref()) {
@@ -231,35 +231,4 @@ fn warn_if_out_of_date(path: &Path, leaf: &CertificateDer<'_>) {
             validity.not_after
         );
     }
-}
-
-#[cfg(unix)]
-type Hangup = Option<tokio::signal::unix::Signal>;
-#[cfg(not(unix))]
-type Hangup = ();
-
-#[cfg(unix)]
-fn hangup() -> Hangup {
-    use tokio::signal::unix::{signal, SignalKind};
-    signal(SignalKind::hangup())
-        .inspect_err(|e| tracing::warn!("cannot listen for SIGHUP: {e}"))
-        .ok()
-}
-
-#[cfg(not(unix))]
-fn hangup() -> Hangup {}
-
-#[cfg(unix)]
-async fn next_hangup(hangup: &mut Hangup) {
-    match hangup {
-        Some(signal) => {
-            signal.recv().await;
-        }
-        None => std::future::pending().await,
-    }
-}
-
-#[cfg(not(unix))]
-async fn next_hangup(_: &mut Hangup) {
-    std::future::pending().await
 }

@@ -9,19 +9,13 @@
 //! (100), `FANOUT_MESSAGES` (200). Run `CLUSTER_ONLY=1 cargo xtask bench` for these
 //! rows alone.
 
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use super::env_or;
+use super::measure::wait_ready;
 
 /// A child process, killed when dropped.
 struct Proc(Child);
@@ -37,17 +31,6 @@ fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
-}
-
-fn wait_ready(port: u16) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            bail!("nothing listens on port {port} after 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok(())
 }
 
 /// `wrk` on every URL at once (the connections split between them): total requests/s

@@ -106,7 +106,8 @@ impl Server {
     }
 }
 
-fn wait_ready(port: u16) -> Result<()> {
+/// Waits (up to 60 s) until something accepts on `port` on loopback.
+pub fn wait_ready(port: u16) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         if Instant::now() > deadline {

@@ -65,7 +65,7 @@ pub fn spawn(reloader: Arc<Reloader>, paths: Option<WatchPaths>) -> JoinHandle<(
         kick.notify_one();
     }
     // Registered before `run` says it listens, so an early SIGHUP cannot kill the server.
-    let mut hangup = hangup();
+    let mut hangup = crate::hangup::Hangup::new();
     tokio::spawn(async move {
         // Kept alive for as long as the task runs; dropping it stops the events.
         let _watcher = watcher;
@@ -81,7 +81,7 @@ pub fn spawn(reloader: Arc<Reloader>, paths: Option<WatchPaths>) -> JoinHandle<(
                         }
                     }
                 }
-                () = next_hangup(&mut hangup) => {
+                () = hangup.next() => {
                     tracing::info!("SIGHUP: rescanning the plugins");
                     reloader.forget_refused();
                 }
@@ -125,39 +125,6 @@ fn start_watcher(
         }
     }
     Some(watcher)
-}
-
-#[cfg(unix)]
-type Hangup = Option<tokio::signal::unix::Signal>;
-#[cfg(not(unix))]
-type Hangup = ();
-
-#[cfg(unix)]
-fn hangup() -> Hangup {
-    use tokio::signal::unix::{signal, SignalKind};
-    signal(SignalKind::hangup())
-        .inspect_err(|e| tracing::warn!("cannot listen for SIGHUP: {e}"))
-        .ok()
-}
-
-#[cfg(not(unix))]
-fn hangup() -> Hangup {}
-
-#[cfg(unix)]
-async fn next_hangup(signal: &mut Hangup) {
-    match signal {
-        Some(s) => {
-            if s.recv().await.is_none() {
-                std::future::pending::<()>().await;
-            }
-        }
-        None => std::future::pending().await,
-    }
-}
-
-#[cfg(not(unix))]
-async fn next_hangup(_: &mut Hangup) {
-    std::future::pending().await
 }
 
 #[cfg(test)]
