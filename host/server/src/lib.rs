@@ -34,6 +34,7 @@ mod request_id;
 mod respond;
 mod snapshot;
 pub mod sse;
+mod state_metrics;
 mod static_files;
 mod stream;
 mod timers;
@@ -226,7 +227,8 @@ impl Server {
             c.attach(ws_hub.clone(), sse_hub.clone()).await?;
             server_host = server_host.with_cluster(c.clone(), &limits);
         }
-        let host = Arc::new(server_host);
+        let metrics = Arc::new(metrics::Metrics::new());
+        let host = Arc::new(server_host.metered(&metrics));
         let api: Arc<dyn berth_core::host::HostApi> = host.clone();
         let reload_api = api.clone();
         // Enough idle instances for every worker thread to have one per plugin, twice.
@@ -287,7 +289,7 @@ impl Server {
             tls,
             tls_on,
             http2: config.http2,
-            metrics: Arc::new(metrics::Metrics::new()),
+            metrics,
             ready: std::sync::atomic::AtomicBool::new(false),
         });
         for pool in &shared.live.load().pools {

@@ -72,6 +72,8 @@ pub(crate) struct Metrics {
     sse_subscribers: IntGauge,
     sse_topics: IntGauge,
     pub(crate) hot_swaps: IntCounter,
+    state_ops: IntCounterVec,
+    state_bytes: IntCounterVec,
 }
 
 /// One plugin's series, resolved once.
@@ -229,7 +231,30 @@ impl Metrics {
                 r.register(Box::new(c.clone())).expect("registered once");
                 c
             },
+            state_ops: counter_vec(
+                r,
+                "berth_state_operations_total",
+                "State calls, by operation (get, set, delete, incr, keys) and outcome \
+                 (ok, refused, unavailable).",
+                &["op", "outcome"],
+            ),
+            state_bytes: counter_vec(
+                r,
+                "berth_state_bytes_total",
+                "State value bytes, by direction (read, written).",
+                &["direction"],
+            ),
             registry,
+        }
+    }
+
+    /// The state store's series (see [`crate::state_metrics`]).
+    pub(crate) fn state(&self) -> crate::state_metrics::StateSeries {
+        use crate::state_metrics::{OPS, OUTCOMES};
+        crate::state_metrics::StateSeries {
+            ops: OPS.map(|op| OUTCOMES.map(|o| self.state_ops.with_label_values(&[op, o]))),
+            read_bytes: self.state_bytes.with_label_values(&["read"]),
+            written_bytes: self.state_bytes.with_label_values(&["written"]),
         }
     }
 

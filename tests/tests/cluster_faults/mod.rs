@@ -56,7 +56,13 @@ fn a_killed_node_leaves_every_room() {
 /// before (AOF, `appendfsync always`) is still there.
 #[test]
 fn redis_outage_fails_cleanly_and_recovers() {
-    let (mut redis, a, b) = two_nodes_in(setup_with("outage", true), "wasmtime", "");
+    let admin = "[admin]\nlisten = \"127.0.0.1:0\"\n";
+    let (mut redis, a, b) = two_nodes_in(setup_with("outage", true), "wasmtime", admin);
+    let ready = || {
+        let addr = a.admin_addr.expect("an admin listener");
+        berth_tests::clients::raw_get(addr, "/readyz", &[]).status
+    };
+    assert_eq!(ready(), 200);
     for _ in 0..10 {
         assert_eq!(get(&a.url("/incr/kept")).0, 200);
     }
@@ -103,6 +109,9 @@ fn redis_outage_fails_cleanly_and_recovers() {
             true
         );
         redis.stop();
+        within(Duration::from_secs(5), "/readyz to see Redis gone", || {
+            ready() == 503
+        });
         // Every state call answers 503 within a bounded time.
         for _ in 0..5 {
             let started = Instant::now();
@@ -188,6 +197,9 @@ fn redis_outage_fails_cleanly_and_recovers() {
         "recovery after redis returns",
         || get(&a.url("/incr/probe")).0 == 200,
     );
+    within(Duration::from_secs(10), "/readyz after recovery", || {
+        ready() == 200
+    });
     assert_eq!(
         get(&a.url("/incr/kept")).1["n"],
         11,
