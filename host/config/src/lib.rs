@@ -91,6 +91,9 @@
 //!
 //! [admin]                            # metrics and health checks (admin.rs)
 //! listen = "127.0.0.1:9464"          # default: off
+//!
+//! [trace]                            # OpenTelemetry spans over OTLP/HTTP (trace.rs)
+//! otlp = "http://127.0.0.1:4318/v1/traces"  # default: off
 //! ```
 //!
 //! **Static files are capabilities.** A plugin never reaches the file system on its own:
@@ -116,6 +119,7 @@ mod plugins;
 mod reload;
 mod serving;
 mod tls;
+mod trace;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -136,6 +140,7 @@ pub use crate::serving::{
     LogConfig, LogFormat, SseConfig, StaticConfig, StaticMountConfig, DEFAULT_MAX_AGE,
 };
 pub use crate::tls::{Http2Config, Listener, TlsConfig};
+pub use crate::trace::TraceConfig;
 
 /// Which engine runs the plugins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -209,6 +214,8 @@ pub struct Config {
     pub http2: Http2Config,
     /// `[admin]`.
     pub admin: Admin,
+    /// `[trace]`: OpenTelemetry export (`None`: off).
+    pub trace: Option<TraceConfig>,
 }
 
 impl Default for Config {
@@ -235,6 +242,7 @@ impl Default for Config {
             tls: None,
             http2: Http2Config::default(),
             admin: Admin::default(),
+            trace: None,
         }
     }
 }
@@ -297,6 +305,8 @@ struct File {
     // --- operations (tls.rs, admin.rs) ---
     #[serde(default)]
     admin: Admin,
+    #[serde(default)]
+    trace: crate::trace::TraceSection,
 }
 
 #[derive(Deserialize, Default)]
@@ -411,6 +421,7 @@ impl Config {
         config.tls = s.tls.map(|t| t.resolve(base)).transpose()?;
         config.http2 = s.http2.resolve()?;
         config.admin = file.admin;
+        config.trace = file.trace.resolve()?;
         if let Some(dir) = file.plugins.dir {
             config.plugins_dir = base.join(dir);
         } else {

@@ -33,6 +33,7 @@ pub mod reload;
 mod request_id;
 mod respond;
 mod snapshot;
+mod spans;
 pub mod sse;
 mod state_metrics;
 mod static_files;

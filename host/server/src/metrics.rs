@@ -35,6 +35,13 @@ pub(crate) enum Entry {
 
 const ENTRIES: [&str; 6] = ["handle", "before", "after", "event", "timer", "chunk"];
 
+impl Entry {
+    /// The entry point's label (metrics, spans).
+    pub(crate) fn label(self) -> &'static str {
+        ENTRIES[self as usize]
+    }
+}
+
 /// Which listener a connection came in on, as a label.
 pub(crate) fn listener_label(port: crate::Port) -> &'static str {
     match port {
