@@ -47,6 +47,7 @@ pub mod json;
 pub mod limits;
 pub mod model;
 pub mod pipeline;
+pub mod request_id;
 pub mod respond;
 pub mod router;
 pub mod sse;
