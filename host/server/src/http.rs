@@ -76,7 +76,9 @@ pub async fn serve(
             }
             Some(Err(refused)) => to_hyper(refused, false),
             None => {
-                let handled = http(&shared, &snap, &activity, remote, seq, req);
+                // Boxed: the pipeline's future is large, and the wrappers below (the request id,
+                // the span) would each move it by value.
+                let handled = Box::pin(http(&shared, &snap, &activity, remote, seq, req));
                 let (response, target) = crate::request_id::scope(request_id.clone(), handled)
                     .instrument(span.clone())
                     .await;
