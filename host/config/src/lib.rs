@@ -91,6 +91,12 @@
 //!
 //! [admin]                            # metrics and health checks (admin.rs)
 //! listen = "127.0.0.1:9464"          # default: off
+//!
+//! [server.compression]               # gzip and brotli responses (compression.rs)
+//! enabled = true                     # default: on; false sends everything as it is
+//! algorithms = ["br", "gzip"]
+//! min_size = 1024
+//! max_size = 8388608
 //! ```
 //!
 //! **Static files are capabilities.** A plugin never reaches the file system on its own:
@@ -111,6 +117,7 @@
 
 mod admin;
 mod cluster;
+mod compression;
 mod limits;
 mod plugins;
 mod reload;
@@ -128,6 +135,7 @@ use serde::Deserialize;
 
 pub use crate::admin::Admin;
 pub use crate::cluster::{ClusterConfig, TimerScope};
+pub use crate::compression::CompressionConfig;
 use crate::limits::{millis, LimitsSection};
 pub use crate::plugins::PluginFilesError;
 pub use crate::reload::ReloadConfig;
@@ -209,6 +217,8 @@ pub struct Config {
     pub http2: Http2Config,
     /// `[admin]`.
     pub admin: Admin,
+    /// `[server.compression]` (compression.rs).
+    pub compression: CompressionConfig,
 }
 
 impl Default for Config {
@@ -235,6 +245,7 @@ impl Default for Config {
             tls: None,
             http2: Http2Config::default(),
             admin: Admin::default(),
+            compression: CompressionConfig::default(),
         }
     }
 }
@@ -314,6 +325,8 @@ struct ServerSection {
     tls: Option<crate::tls::TlsSection>,
     #[serde(default)]
     http2: crate::tls::Http2Section,
+    #[serde(default)]
+    compression: crate::compression::CompressionSection,
 }
 
 #[derive(Deserialize, Default)]
@@ -410,6 +423,7 @@ impl Config {
         };
         config.tls = s.tls.map(|t| t.resolve(base)).transpose()?;
         config.http2 = s.http2.resolve()?;
+        config.compression = s.compression.resolve()?;
         config.admin = file.admin;
         if let Some(dir) = file.plugins.dir {
             config.plugins_dir = base.join(dir);
