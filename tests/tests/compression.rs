@@ -1,0 +1,623 @@
+//! Response compression (`[server.compression]`) as a client sees it, on every runtime:
+//! the server runtime compresses plugin bodies, streams and files on the fly and serves
+//! precompressed siblings; the embedded runtime serves the siblings only.
+//!
+//! The client is reqwest with its own decoding off (it sends no `Accept-Encoding` of its
+//! own and hands over the bytes as they came), so each test sees the raw
+//! `Content-Encoding` and decodes the body itself with flate2 or brotli, to prove the
+//! bytes are the original's.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use berth_server::config::StaticMountConfig;
+use berth_tests::http_client::client;
+use berth_tests::{config, per_runtime, Runtime, TestServer};
+use reqwest::Method;
+
+/// A response as it came: status, headers (lower-case names), body bytes.
+struct Got {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Got {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().expect("ascii"))
+    }
+
+    fn encoding(&self) -> Option<&str> {
+        self.header("content-encoding")
+    }
+
+    fn varies(&self) -> bool {
+        self.headers
+            .get_all("vary")
+            .iter()
+            .flat_map(|v| v.to_str().expect("ascii").split(','))
+            .any(|n| n.trim().eq_ignore_ascii_case("accept-encoding"))
+    }
+
+    /// The body decoded by its `Content-Encoding`.
+    fn decoded(&self) -> Vec<u8> {
+        decode(self.encoding(), &self.body)
+    }
+}
+
+fn decode(encoding: Option<&str>, bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    match encoding {
+        None => out.extend_from_slice(bytes),
+        Some("gzip") => {
+            flate2::read::GzDecoder::new(bytes)
+                .read_to_end(&mut out)
+                .expect("valid gzip");
+        }
+        Some("br") => {
+            brotli::Decompressor::new(bytes, 4096)
+                .read_to_end(&mut out)
+                .expect("valid brotli");
+        }
+        Some(other) => panic!("unexpected Content-Encoding {other}"),
+    }
+    out
+}
+
+fn send(
+    s: &TestServer,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> Got {
+    let mut req = client().request(method, s.url(path));
+    for (n, v) in headers {
+        req = req.header(*n, *v);
+    }
+    if let Some(body) = body {
+        req = req.header("content-type", "application/json").body(body);
+    }
+    let r = req.send().expect("request");
+    Got {
+        status: r.status().as_u16(),
+        headers: r.headers().clone(),
+        body: r.bytes().expect("body").to_vec(),
+    }
+}
+
+fn get(s: &TestServer, path: &str, headers: &[(&str, &str)]) -> Got {
+    send(s, Method::GET, path, headers, None)
+}
+
+fn accept(value: &str) -> [(&str, &str); 1] {
+    [("accept-encoding", value)]
+}
+
+/// Text that compresses well but not trivially: numbered lines.
+fn text(lines: usize) -> Vec<u8> {
+    (0..lines)
+        .flat_map(|i| {
+            format!(
+                ".rule-{i} {{ margin: {}px; color: #{:06x} }}\n",
+                i % 17,
+                i * 7919 % 0xffffff
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
+/// Bytes that do not compress (xorshift noise), for the image.
+fn noise(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// The precompressed siblings are made with other settings than the server's (gzip
+/// level 1 with a file name in its header, brotli quality 11), so their bytes differ
+/// from what compressing on the fly would send: a test can tell which was served.
+fn gzip_sibling(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::GzBuilder::new()
+        .filename("sibling")
+        .write(Vec::new(), flate2::Compression::new(1));
+    e.write_all(data).expect("gzip");
+    e.finish().expect("gzip")
+}
+
+fn br_sibling(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 11, 22);
+        w.write_all(data).expect("br");
+    }
+    out
+}
+
+/// The site every server of this binary serves (made once).
+fn site() -> &'static Path {
+    static SITE: OnceLock<PathBuf> = OnceLock::new();
+    SITE.get_or_init(|| {
+        let dir = berth_tests::temp_dir("compression");
+        let www = dir.join("www");
+        std::fs::create_dir_all(&www).expect("mkdir");
+        let write =
+            |name: &str, bytes: &[u8]| std::fs::write(www.join(name), bytes).expect("write");
+        write("big.css", &text(400));
+        let pre = text(300);
+        write("pre.js", &pre);
+        write("pre.js.br", &br_sibling(&pre));
+        write("pre.js.gz", &gzip_sibling(&pre));
+        let gz_only = text(200);
+        write("gz-only.txt", &gz_only);
+        write("gz-only.txt.gz", &gzip_sibling(&gz_only));
+        // Below the threshold, with a sibling anyway: the sibling is still served.
+        write("tiny.txt", b"tiny but precompressed\n");
+        write("tiny.txt.gz", &gzip_sibling(b"tiny but precompressed\n"));
+        write("small.txt", &text(10)[..200]);
+        write("photo.png", &noise(8000));
+        write("large.txt", &text(2500));
+        write("huge.txt", &text(8000));
+        dir
+    })
+}
+
+fn file(name: &str) -> Vec<u8> {
+    std::fs::read(site().join("www").join(name)).expect("site file")
+}
+
+const PLUGINS: &str = "[plugins]\nload = [\"bench-kit\", \"wire-probe\", \"sse-sensor\"]\n\
+                       [plugin.sse-sensor]\ninterval = 0.2\n";
+
+fn make(rt: Runtime, compression: &str) -> berth_tests::Config {
+    let mut c = config(&format!("{PLUGINS}[server.compression]\n{compression}"), rt);
+    c.statics.mounts.push(StaticMountConfig {
+        prefix: "/files".into(),
+        dir: site().join("www"),
+        max_age: 60,
+    });
+    c.statics.base = site().to_path_buf();
+    c
+}
+
+/// The default policy, with a cap (`max_size`) that `huge.txt` is over.
+fn server(rt: Runtime) -> &'static TestServer {
+    rt.shared("on", || make(rt, "max_size = 250000\n"))
+}
+
+/// `[server.compression] enabled = false`.
+fn off(rt: Runtime) -> &'static TestServer {
+    rt.shared("off", || make(rt, "enabled = false\n"))
+}
+
+/// A JSON document of about 9 KiB.
+fn document() -> Vec<u8> {
+    let items: Vec<String> = (0..150)
+        .map(|i| format!("{{\"id\":{i},\"name\":\"item number {i}\",\"tags\":[\"a\",\"b\"]}}"))
+        .collect();
+    format!("[{}]", items.join(",")).into_bytes()
+}
+
+fn plugin_json(s: &TestServer, accept_encoding: Option<&str>, body: Vec<u8>) -> Got {
+    let headers: Vec<(&str, &str)> = accept_encoding
+        .map(|a| ("accept-encoding", a))
+        .into_iter()
+        .collect();
+    send(s, Method::POST, "/echo-json", &headers, Some(body))
+}
+
+fn plugin_json_is_compressed(rt: Runtime) {
+    let s = server(rt);
+    let plain = plugin_json(s, None, document());
+    assert_eq!(plain.status, 200);
+    assert_eq!(plain.encoding(), None);
+    assert!(plain.body.len() > 4000, "{}", plain.body.len());
+    for (ae, want) in [("gzip, deflate, br", "br"), ("gzip", "gzip"), ("br", "br")] {
+        let r = plugin_json(s, Some(ae), document());
+        assert_eq!(r.status, 200);
+        if rt.is_embedded() {
+            // The embedded runtime never compresses on the fly.
+            assert_eq!(r.encoding(), None, "{ae}");
+            assert!(!r.varies());
+            assert_eq!(r.body, plain.body);
+            continue;
+        }
+        assert_eq!(r.encoding(), Some(want), "{ae}");
+        assert!(r.varies(), "{ae}: Vary: {:?}", r.header("vary"));
+        assert_eq!(r.header("content-type"), plain.header("content-type"));
+        assert_eq!(
+            r.header("content-length"),
+            Some(r.body.len().to_string().as_str())
+        );
+        assert!(
+            r.body.len() * 4 < plain.body.len(),
+            "{ae}: {} of {}",
+            r.body.len(),
+            plain.body.len()
+        );
+        assert_eq!(r.decoded(), plain.body, "{ae}");
+    }
+    // Identity chosen: the response still varies on the server.
+    let r = plugin_json(s, Some("identity"), document());
+    assert_eq!(r.encoding(), None);
+    assert_eq!(r.varies(), !rt.is_embedded());
+    assert_eq!(r.body, plain.body);
+    // Below the threshold: never compressed, and no Vary.
+    let small = plugin_json(s, Some("br, gzip"), b"{\"small\":true}".to_vec());
+    assert_eq!(small.encoding(), None);
+    assert!(!small.varies());
+    assert_eq!(small.body, b"{\"small\":true}");
+}
+
+/// Every way of writing `Accept-Encoding`, against a file the server compresses on the
+/// fly: what the client must get.
+fn negotiation_follows_accept_encoding(rt: Runtime) {
+    let s = server(rt);
+    let original = file("big.css");
+    let cases: &[(&str, Option<&str>)] = &[
+        ("br", Some("br")),
+        ("gzip", Some("gzip")),
+        ("x-gzip", Some("gzip")),
+        ("gzip, br", Some("br")),
+        ("br;q=1.0, gzip;q=1.0", Some("br")),
+        ("br;q=0.5, gzip;q=0.9", Some("gzip")),
+        ("  GZIP ; Q=0.8 ,\tBr;q=0.2", Some("gzip")),
+        ("br;q=0, gzip", Some("gzip")),
+        ("br;q=0, gzip;q=0", None),
+        ("*", Some("br")),
+        ("*;q=0.1, br;q=0", Some("gzip")),
+        ("*;q=0", None),
+        ("identity", None),
+        ("identity;q=1, gzip;q=0.5", None),
+        ("deflate, zstd", None),
+        ("br;q=abc, gzip;q=0.1", Some("gzip")),
+        ("", None),
+    ];
+    for (ae, want) in cases {
+        let r = get(s, "/files/big.css", &accept(ae));
+        assert_eq!(r.status, 200, "{ae:?}");
+        let want = if rt.is_embedded() { None } else { *want };
+        assert_eq!(r.encoding(), want, "Accept-Encoding: {ae:?}");
+        assert_eq!(r.varies(), !rt.is_embedded(), "{ae:?}");
+        assert_eq!(r.header("content-type"), Some("text/css; charset=utf-8"));
+        assert_eq!(r.decoded(), original, "{ae:?}");
+    }
+    // No Accept-Encoding at all: identity (but the response varies all the same).
+    let r = get(s, "/files/big.css", &[]);
+    assert_eq!(r.encoding(), None);
+    assert_eq!(r.body, original);
+    assert_eq!(r.varies(), !rt.is_embedded());
+}
+
+fn precompressed_siblings_are_served(rt: Runtime) {
+    let s = server(rt);
+    let original = file("pre.js");
+    for (ae, coding, sibling) in [
+        ("br, gzip", "br", "pre.js.br"),
+        ("gzip", "gzip", "pre.js.gz"),
+    ] {
+        let r = get(s, "/files/pre.js", &accept(ae));
+        assert_eq!(r.status, 200);
+        assert_eq!(r.encoding(), Some(coding), "{ae}");
+        assert!(r.varies());
+        // The original's type, the sibling's bytes (made with other settings than the
+        // server's: not compressed on the fly), which decode to the original.
+        assert_eq!(
+            r.header("content-type"),
+            Some("text/javascript; charset=utf-8")
+        );
+        let packed = file(sibling);
+        assert_eq!(
+            r.header("content-length"),
+            Some(packed.len().to_string().as_str())
+        );
+        assert!(r.body == packed, "{ae}: not the bytes of {sibling}");
+        assert_eq!(r.decoded(), original);
+    }
+    // Only a gzip sibling: taken over compressing with brotli at equal q.
+    let gz_only = file("gz-only.txt");
+    let r = get(s, "/files/gz-only.txt", &accept("br, gzip"));
+    assert_eq!(r.encoding(), Some("gzip"));
+    assert!(r.body == file("gz-only.txt.gz"));
+    // Brotli only: the server compresses it; the embedded runtime sends it as it is.
+    let r = get(s, "/files/gz-only.txt", &accept("br"));
+    assert_eq!(
+        r.encoding(),
+        if rt.is_embedded() { None } else { Some("br") }
+    );
+    assert!(r.varies());
+    assert_eq!(r.decoded(), gz_only);
+    // A sibling is served whatever the size.
+    let r = get(s, "/files/tiny.txt", &accept("gzip"));
+    assert_eq!(r.encoding(), Some("gzip"));
+    assert_eq!(r.decoded(), b"tiny but precompressed\n");
+    // Asking for the sibling itself is just a file: its own type, no Content-Encoding.
+    let r = get(s, "/files/pre.js.gz", &accept("gzip"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.encoding(), None);
+    assert_eq!(r.header("content-type"), Some("application/gzip"));
+    assert!(r.body == file("pre.js.gz"));
+    // Without Accept-Encoding: the original.
+    let r = get(s, "/files/pre.js", &[]);
+    assert_eq!(r.encoding(), None);
+    assert!(r.varies());
+    assert!(r.body == original);
+}
+
+fn not_compressed_when_it_should_not_be(rt: Runtime) {
+    let s = server(rt);
+    // Small files, and already compressed types: as they are, with no Vary.
+    for name in ["small.txt", "photo.png"] {
+        let r = get(s, &format!("/files/{name}"), &accept("br, gzip"));
+        assert_eq!(r.status, 200);
+        assert_eq!(r.encoding(), None, "{name}");
+        assert!(!r.varies(), "{name}");
+        assert!(r.body == file(name), "{name}");
+    }
+    // SSE: never, whatever the client accepts.
+    let r = client()
+        .get(s.url("/events"))
+        .header("accept-encoding", "br, gzip")
+        .send()
+        .expect("SSE");
+    assert_eq!(r.status(), 200);
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    assert!(ct.starts_with("text/event-stream"), "{ct}");
+    assert!(r.headers().get("content-encoding").is_none());
+    let mut sse = berth_tests::clients::SseReader::new(r);
+    let event = sse.next_event();
+    assert!(event.data.contains('{'), "{event:?}");
+    drop(sse);
+    // Over the on-the-fly cap: as it is (the server runtime; the embedded one never
+    // compresses on the fly anyway).
+    let r = get(s, "/files/huge.txt", &accept("br, gzip"));
+    assert_eq!(r.encoding(), None);
+    assert!(!r.varies());
+    assert!(r.body == file("huge.txt"));
+}
+
+fn head_matches_get(rt: Runtime) {
+    let s = server(rt);
+    for (path, ae) in [
+        ("/files/big.css", "br"),
+        ("/files/big.css", "gzip"),
+        ("/files/pre.js", "gzip"),
+        ("/files/big.css", "identity"),
+    ] {
+        let g = get(s, path, &accept(ae));
+        let h = send(s, Method::HEAD, path, &accept(ae), None);
+        assert_eq!(h.status, 200);
+        assert!(h.body.is_empty());
+        for name in [
+            "content-encoding",
+            "content-length",
+            "content-type",
+            "etag",
+            "vary",
+        ] {
+            assert_eq!(h.header(name), g.header(name), "{path} {ae}: {name}");
+        }
+        if g.header("content-length").is_some() {
+            assert_eq!(
+                g.header("content-length"),
+                Some(g.body.len().to_string().as_str())
+            );
+        }
+    }
+}
+
+fn ranges_get_the_identity_file(rt: Runtime) {
+    let s = server(rt);
+    for path in ["/files/big.css", "/files/pre.js"] {
+        let original = file(&path["/files/".len()..]);
+        let r = get(
+            s,
+            path,
+            &[("accept-encoding", "br, gzip"), ("range", "bytes=10-109")],
+        );
+        assert_eq!(r.status, 206, "{path}");
+        assert_eq!(r.encoding(), None, "{path}");
+        // It varies wherever a coding could have been sent to a request without a range
+        // (on the embedded runtime, only where a sibling exists).
+        let negotiable = !rt.is_embedded() || path == "/files/pre.js";
+        assert_eq!(r.varies(), negotiable, "{path}");
+        assert_eq!(
+            r.header("content-range"),
+            Some(format!("bytes 10-109/{}", original.len()).as_str())
+        );
+        assert!(r.body == original[10..110], "{path}");
+    }
+}
+
+fn etags_name_the_variant(rt: Runtime) {
+    let s = server(rt);
+    for path in ["/files/big.css", "/files/pre.js"] {
+        let identity = get(s, path, &accept("identity"));
+        let br = get(s, path, &accept("br"));
+        let gzip = get(s, path, &accept("gzip"));
+        let tag = |g: &Got| g.header("etag").expect("etag").to_string();
+        if rt.is_embedded() && path == "/files/big.css" {
+            // Nothing to negotiate there: one representation, one tag.
+            assert_eq!(tag(&identity), tag(&br));
+            continue;
+        }
+        assert_ne!(tag(&identity), tag(&br), "{path}");
+        assert_ne!(tag(&identity), tag(&gzip), "{path}");
+        assert_ne!(tag(&br), tag(&gzip), "{path}");
+        // Each variant's tag revalidates that variant: 304, with Vary and the tag.
+        for (variant, ae) in [(&br, "br"), (&gzip, "gzip"), (&identity, "identity")] {
+            let t = tag(variant);
+            let r = get(s, path, &[("accept-encoding", ae), ("if-none-match", &t)]);
+            assert_eq!(r.status, 304, "{path} {ae}");
+            assert!(r.body.is_empty());
+            assert_eq!(r.header("etag"), Some(t.as_str()));
+            assert!(r.varies(), "{path} {ae}");
+            assert_eq!(r.encoding(), None);
+        }
+        // A tag of another variant does not: the client gets the one it asked for.
+        let r = get(
+            s,
+            path,
+            &[("accept-encoding", "gzip"), ("if-none-match", &tag(&br))],
+        );
+        assert_eq!(r.status, 200);
+        assert_eq!(r.encoding(), Some("gzip"));
+        assert_eq!(r.decoded(), file(&path["/files/".len()..]));
+    }
+}
+
+/// A file larger than one read is compressed piece by piece, without `Content-Length`.
+fn large_files_are_compressed_as_they_stream(rt: Runtime) {
+    let s = server(rt);
+    let original = file("large.txt");
+    assert!(original.len() > 64 << 10);
+    for ae in ["br", "gzip"] {
+        let r = get(s, "/files/large.txt", &accept(ae));
+        assert_eq!(r.status, 200);
+        if rt.is_embedded() {
+            assert_eq!(r.encoding(), None);
+            assert!(r.body == original);
+            continue;
+        }
+        assert_eq!(r.encoding(), Some(ae));
+        assert_eq!(r.header("content-length"), None);
+        assert!(r.body.len() * 4 < original.len(), "{ae}: {}", r.body.len());
+        assert!(r.decoded() == original, "{ae}");
+    }
+}
+
+/// A plugin's stream is compressed chunk by chunk, and each chunk is flushed: the client
+/// can decode the first chunk while the plugin still holds back the rest.
+fn streams_are_compressed_and_flushed(rt: Runtime) {
+    let s = server(rt);
+    let want: String = (0..40).map(|i| format!("chunk {i}\n")).collect();
+    let r = get(s, "/stream?chunks=40", &accept("gzip"));
+    assert_eq!(r.status, 200);
+    if rt.is_embedded() {
+        assert_eq!(r.encoding(), None);
+        assert_eq!(r.body, want.as_bytes());
+        return;
+    }
+    assert_eq!(r.encoding(), Some("gzip"));
+    assert!(r.varies());
+    assert_eq!(r.decoded(), want.as_bytes());
+    let r = get(s, "/stream?chunks=40", &accept("br"));
+    assert_eq!(r.encoding(), Some("br"));
+    assert_eq!(r.decoded(), want.as_bytes());
+
+    // Three chunks 1.5 s apart: the first must decode long before the second is due.
+    for coding in ["gzip", "br"] {
+        let mut conn = TcpStream::connect(s.addr).expect("connect");
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        write!(
+            conn,
+            "GET /stream?chunks=3&interval=1500 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: {coding}\r\nConnection: close\r\n\r\n"
+        )
+        .expect("send");
+        let started = Instant::now();
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        let first = loop {
+            let n = conn.read(&mut buf).expect("read");
+            assert!(n > 0, "closed before the first chunk");
+            seen.extend_from_slice(&buf[..n]);
+            let Some(split) = seen.windows(4).position(|w| w == b"\r\n\r\n") else {
+                continue;
+            };
+            let decoded = partial_decode(coding, &dechunk(&seen[split + 4..]));
+            if decoded.starts_with(b"chunk 0\n") {
+                break started.elapsed();
+            }
+        };
+        assert!(
+            first < Duration::from_millis(1200),
+            "{coding}: the first chunk took {first:?} (not flushed?)"
+        );
+    }
+}
+
+/// The data of a chunked body received so far (a partial chunk counts).
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = raw.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&raw[..end])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s.trim(), 16).ok())
+            .unwrap_or(0);
+        raw = &raw[end + 2..];
+        let take = size.min(raw.len());
+        out.extend_from_slice(&raw[..take]);
+        if size == 0 || take < size {
+            break;
+        }
+        raw = raw.get(size + 2..).unwrap_or(&[]);
+    }
+    out
+}
+
+/// What a prefix of a compressed stream decodes to.
+fn partial_decode(coding: &str, bytes: &[u8]) -> Vec<u8> {
+    match coding {
+        "gzip" => {
+            let mut d = flate2::write::GzDecoder::new(Vec::new());
+            let _ = d.write_all(bytes);
+            let _ = d.flush();
+            d.get_ref().clone()
+        }
+        _ => {
+            let mut d = brotli::DecompressorWriter::new(Vec::new(), 4096);
+            let _ = d.write_all(bytes);
+            let _ = d.flush();
+            d.get_ref().clone()
+        }
+    }
+}
+
+fn switched_off_nothing_is_compressed(rt: Runtime) {
+    let s = off(rt);
+    for path in [
+        "/files/big.css",
+        "/files/pre.js",
+        "/files/gz-only.txt",
+        "/files/large.txt",
+    ] {
+        let r = get(s, path, &accept("br, gzip"));
+        assert_eq!(r.status, 200);
+        assert_eq!(r.encoding(), None, "{path}");
+        assert!(!r.varies(), "{path}");
+        assert!(r.body == file(&path["/files/".len()..]), "{path}");
+    }
+    let r = plugin_json(s, Some("br, gzip"), document());
+    assert_eq!(r.encoding(), None);
+    assert!(!r.varies());
+    let r = get(s, "/stream?chunks=40", &accept("gzip"));
+    assert_eq!(r.encoding(), None);
+}
+
+per_runtime!(
+    plugin_json_is_compressed,
+    negotiation_follows_accept_encoding,
+    precompressed_siblings_are_served,
+    not_compressed_when_it_should_not_be,
+    head_matches_get,
+    ranges_get_the_identity_file,
+    etags_name_the_variant,
+    large_files_are_compressed_as_they_stream,
+    streams_are_compressed_and_flushed,
+    switched_off_nothing_is_compressed,
+);
