@@ -176,7 +176,8 @@ fn file(name: &str) -> Vec<u8> {
     std::fs::read(site().join("www").join(name)).expect("site file")
 }
 
-const PLUGINS: &str = "[plugins]\nload = [\"bench-kit\", \"wire-probe\", \"sse-sensor\"]\n\
+const PLUGINS: &str =
+    "[plugins]\nload = [\"bench-kit\", \"wire-probe\", \"sse-sensor\", \"ws-echo\"]\n\
                        [plugin.sse-sensor]\ninterval = 0.2\n";
 
 fn make(rt: Runtime, compression: &str) -> berth_tests::Config {
@@ -397,6 +398,8 @@ fn head_matches_get(rt: Runtime) {
         ("/files/big.css", "gzip"),
         ("/files/pre.js", "gzip"),
         ("/files/big.css", "identity"),
+        // Compressed piece by piece on the server: no Content-Length on either.
+        ("/files/large.txt", "gzip"),
     ] {
         let g = get(s, path, &accept(ae));
         let h = send(s, Method::HEAD, path, &accept(ae), None);
@@ -609,7 +612,67 @@ fn switched_off_nothing_is_compressed(rt: Runtime) {
     assert_eq!(r.encoding(), None);
 }
 
+/// Over HTTP/2 (h2c with prior knowledge, server runtime only) the same rules hold.
+fn http2_responses_are_compressed(rt: Runtime) {
+    let s = server(rt);
+    let h2 = reqwest::blocking::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .expect("h2c client");
+    let original = file("big.css");
+    for (path, ae, want) in [
+        ("/files/big.css", "br", "br"),
+        ("/files/pre.js", "gzip", "gzip"),
+        ("/stream?chunks=40", "br", "br"),
+    ] {
+        let r = h2
+            .get(s.url(path))
+            .header("accept-encoding", ae)
+            .send()
+            .expect("h2c GET");
+        assert_eq!(r.version(), reqwest::Version::HTTP_2);
+        let encoding = r
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().expect("ascii").to_string());
+        assert_eq!(encoding.as_deref(), Some(want), "{path}");
+        let body = r.bytes().expect("body");
+        let decoded = decode(Some(want), &body);
+        match path {
+            "/files/big.css" => assert!(decoded == original),
+            "/files/pre.js" => assert!(decoded == file("pre.js")),
+            _ => assert!(decoded.starts_with(b"chunk 0\n")),
+        }
+    }
+}
+
+/// A WebSocket handshake is never compressed, whatever the client accepts.
+fn websocket_upgrades_are_not_compressed(rt: Runtime) {
+    let s = server(rt);
+    let mut conn = TcpStream::connect(s.addr).expect("connect");
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    conn.write_all(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+          Accept-Encoding: gzip, br\r\n\r\n",
+    )
+    .expect("send");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(conn.read(&mut byte).expect("read"), 1, "closed: {head:?}");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(!head.contains("content-encoding"), "{head}");
+    assert!(!head.contains("vary"), "{head}");
+}
+
 per_runtime!(
+    http2_responses_are_compressed: embedded_skip("the embedded runtime speaks HTTP/1.1 only"),
+    websocket_upgrades_are_not_compressed,
     plugin_json_is_compressed,
     negotiation_follows_accept_encoding,
     precompressed_siblings_are_served,
