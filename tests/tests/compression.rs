@@ -19,9 +19,11 @@ use berth_tests::{config, per_runtime, Runtime, TestServer};
 use compression_support::{accept, dechunk, decode, file, get, partial_decode, send, site, Got};
 use reqwest::Method;
 
+/// The plugins, and time enough for wasmi (in a debug build, on a busy machine) to parse
+/// and re-serialise the 9 KiB JSON document.
 const PLUGINS: &str =
     "[plugins]\nload = [\"bench-kit\", \"wire-probe\", \"sse-sensor\", \"ws-echo\"]\n\
-                       [plugin.sse-sensor]\ninterval = 0.2\n";
+     [plugin.sse-sensor]\ninterval = 0.2\n[limits]\nplugin_timeout = 10.0\nrequest_timeout = 20.0\n";
 
 fn make(rt: Runtime, compression: &str) -> berth_tests::Config {
     let mut c = config(&format!("{PLUGINS}[server.compression]\n{compression}"), rt);
@@ -456,6 +458,72 @@ fn curl_decodes_what_it_gets(rt: Runtime) {
     }
 }
 
+/// `berth_responses_compressed_total` on the admin listener moves by exactly what was
+/// sent compressed, by encoding and by how (server runtime only: the embedded runtime
+/// has no admin listener).
+fn compressed_responses_are_counted(rt: Runtime) {
+    let mut c = make(rt, "");
+    c.admin.listen = Some("127.0.0.1:0".into());
+    let s = rt.start(c).expect("server with an admin listener");
+    let admin = s.admin_addr.expect("admin listener");
+    let count = |encoding: &str, how: &str| -> u64 {
+        let text = client()
+            .get(format!("http://{admin}/metrics"))
+            .send()
+            .and_then(|r| r.text())
+            .expect("scrape");
+        let series =
+            format!("berth_responses_compressed_total{{encoding=\"{encoding}\",how=\"{how}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&series))
+            .map_or(0, |v| v.trim().parse().expect("a count"))
+    };
+    let before = [
+        count("br", "on_the_fly"),
+        count("gzip", "on_the_fly"),
+        count("br", "precompressed"),
+        count("gzip", "precompressed"),
+    ];
+    for _ in 0..3 {
+        assert_eq!(
+            get(&s, "/files/big.css", &accept("br")).encoding(),
+            Some("br")
+        );
+    }
+    for _ in 0..2 {
+        assert_eq!(
+            get(&s, "/stream?chunks=5", &accept("gzip")).encoding(),
+            Some("gzip")
+        );
+    }
+    assert_eq!(
+        get(&s, "/files/pre.js", &accept("br")).encoding(),
+        Some("br")
+    );
+    for _ in 0..4 {
+        assert_eq!(
+            get(&s, "/files/pre.js", &accept("gzip")).encoding(),
+            Some("gzip")
+        );
+    }
+    // Not compressed: not counted.
+    assert_eq!(get(&s, "/files/photo.png", &accept("br")).encoding(), None);
+    assert_eq!(
+        get(&s, "/files/big.css", &accept("identity")).encoding(),
+        None
+    );
+    let after = [
+        count("br", "on_the_fly"),
+        count("gzip", "on_the_fly"),
+        count("br", "precompressed"),
+        count("gzip", "precompressed"),
+    ];
+    let moved: Vec<u64> = after.iter().zip(before).map(|(a, b)| a - b).collect();
+    assert_eq!(moved, [3, 2, 1, 4]);
+    s.shutdown();
+    assert!(s.wait_stopped(Duration::from_secs(10)));
+}
+
 /// Over HTTP/2 (h2c with prior knowledge, server runtime only) the same rules hold.
 fn http2_responses_are_compressed(rt: Runtime) {
     let s = server(rt);
@@ -518,6 +586,7 @@ per_runtime!(
     http2_responses_are_compressed: embedded_skip("the embedded runtime speaks HTTP/1.1 only"),
     websocket_upgrades_are_not_compressed,
     curl_decodes_what_it_gets,
+    compressed_responses_are_counted: embedded_skip("the embedded runtime has no admin listener"),
     plugin_json_is_compressed,
     negotiation_follows_accept_encoding,
     precompressed_siblings_are_served,

@@ -55,6 +55,8 @@ pub struct FileReply<'a> {
     pub head: bool,
     /// `[server.compression]`.
     pub compression: &'a CompressionConfig,
+    /// Where a compressed response is counted.
+    pub metrics: &'a crate::metrics::Metrics,
 }
 
 /// Which representation of the file goes out.
@@ -159,6 +161,9 @@ pub async fn send(
     set_default(headers, ACCEPT_RANGES, "bytes");
     if let Variant::Sibling(c) | Variant::OnTheFly(c) = variant {
         compress::encoding_header(headers, c);
+        reply
+            .metrics
+            .compressed(c, matches!(variant, Variant::Sibling(_)));
     }
     if let Variant::OnTheFly(coding) = variant {
         return on_the_fly(builder, reply, coding, contents, len).await;

@@ -72,6 +72,7 @@ pub(crate) struct Metrics {
     sse_subscribers: IntGauge,
     sse_topics: IntGauge,
     pub(crate) hot_swaps: IntCounter,
+    compressed: IntCounterVec,
 }
 
 /// One plugin's series, resolved once.
@@ -229,8 +230,27 @@ impl Metrics {
                 r.register(Box::new(c.clone())).expect("registered once");
                 c
             },
+            compressed: counter_vec(
+                r,
+                "berth_responses_compressed_total",
+                "Responses sent with a Content-Encoding, by encoding (br, gzip) and how \
+                 (on_the_fly, precompressed).",
+                &["encoding", "how"],
+            ),
             registry,
         }
+    }
+
+    /// A response sent compressed: on the fly, or a precompressed sibling file.
+    pub(crate) fn compressed(&self, coding: berth_core::compression::Coding, precompressed: bool) {
+        let how = if precompressed {
+            "precompressed"
+        } else {
+            "on_the_fly"
+        };
+        self.compressed
+            .with_label_values(&[coding.token(), how])
+            .inc();
     }
 
     /// `plugin`'s series (see [`PluginMetrics`]).

@@ -50,6 +50,7 @@ pub async fn respond(
                         max_age,
                         head,
                         compression: &shared.compression,
+                        metrics: &shared.metrics,
                     };
                     file_response::send(&file, reply, meta).await
                 }
@@ -75,6 +76,9 @@ pub async fn respond(
             let mut response = response;
             if decision != Decision::AsIs {
                 compress::mark_pairs(&mut response.headers, decision.coding());
+            }
+            if let Some(coding) = decision.coding() {
+                shared.metrics.compressed(coding, false);
             }
             let body = if body_allowed(response.status, head) {
                 let chunks = ChunkBody::new(pool, id, instance, pull);
@@ -119,6 +123,7 @@ async fn bytes(
                 Ok(packed) => {
                     response.body = Body::Bytes(packed);
                     compress::mark_pairs(&mut response.headers, Some(coding));
+                    shared.metrics.compressed(coding, false);
                 }
                 Err(e) => {
                     tracing::warn!("compressing a response failed: {e}");
