@@ -458,6 +458,37 @@ fn curl_decodes_what_it_gets(rt: Runtime) {
     }
 }
 
+/// A plugin's `Response::file` follows the same rules as a mount (misbehave's
+/// `/send-file?path=www/…`, granted the site's folder).
+fn plugin_files_are_compressed_too(rt: Runtime) {
+    let s = rt.shared("files", || {
+        let mut c = config(
+            "[plugins]\nload = [\"misbehave\"]\n[server.compression]\n",
+            rt,
+        );
+        c.statics.base = site().to_path_buf();
+        c.statics
+            .grants
+            .insert("misbehave".into(), vec![site().join("www")]);
+        c
+    });
+    let r = get(s, "/send-file?path=www/pre.js", &accept("br"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.encoding(), Some("br"));
+    assert!(r.varies());
+    assert!(r.body == file("pre.js.br"));
+    let r = get(s, "/send-file?path=www/big.css", &accept("gzip"));
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.encoding(),
+        if rt.is_embedded() { None } else { Some("gzip") }
+    );
+    assert_eq!(r.decoded(), file("big.css"));
+    let r = get(s, "/send-file?path=www/photo.png", &accept("gzip"));
+    assert_eq!(r.encoding(), None);
+    assert!(r.body == file("photo.png"));
+}
+
 /// `berth_responses_compressed_total` on the admin listener moves by exactly what was
 /// sent compressed, by encoding and by how (server runtime only: the embedded runtime
 /// has no admin listener).
@@ -586,6 +617,7 @@ per_runtime!(
     http2_responses_are_compressed: embedded_skip("the embedded runtime speaks HTTP/1.1 only"),
     websocket_upgrades_are_not_compressed,
     curl_decodes_what_it_gets,
+    plugin_files_are_compressed_too,
     compressed_responses_are_counted: embedded_skip("the embedded runtime has no admin listener"),
     plugin_json_is_compressed,
     negotiation_follows_accept_encoding,
