@@ -333,6 +333,34 @@ mod tests {
     }
 
     #[test]
+    fn marking_merges_vary_and_weakens_the_plugins_etag() {
+        let mut pairs: Pairs = vec![
+            ("Vary".into(), "Origin".into()),
+            ("etag".into(), "\"v1\"".into()),
+        ];
+        mark_pairs(&mut pairs, Some(Coding::Br));
+        let get = |name: &str| header(&pairs, name).map(str::to_string);
+        assert_eq!(get("vary").as_deref(), Some("Origin, Accept-Encoding"));
+        assert_eq!(get("content-encoding").as_deref(), Some("br"));
+        assert_eq!(get("etag").as_deref(), Some("W/\"v1\""));
+        // Identity: Vary only, the ETag untouched; a Vary that covers it is left alone.
+        let mut pairs: Pairs = vec![
+            ("vary".into(), "accept-encoding".into()),
+            ("etag".into(), "\"v1\"".into()),
+        ];
+        mark_pairs(&mut pairs, None);
+        assert_eq!(
+            pairs,
+            vec![
+                ("vary".to_string(), "accept-encoding".to_string()),
+                ("etag".to_string(), "\"v1\"".to_string())
+            ]
+        );
+        assert!(no_transform(Some("public, No-Transform")));
+        assert!(!no_transform(Some("no-store")));
+    }
+
+    #[test]
     fn flushed_frames_decode_as_they_come() {
         let config = CompressionConfig::default();
         for coding in Coding::ALL {
