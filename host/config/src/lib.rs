@@ -92,6 +92,12 @@
 //! [admin]                            # metrics and health checks (admin.rs)
 //! listen = "127.0.0.1:9464"          # default: off
 //!
+//! [server.compression]               # gzip and brotli responses (compression.rs)
+//! enabled = true                     # default: on; false sends everything as it is
+//! algorithms = ["br", "gzip"]
+//! min_size = 1024
+//! max_size = 8388608
+//!
 //! [trace]                            # OpenTelemetry spans over OTLP/HTTP (trace.rs)
 //! otlp = "http://127.0.0.1:4318/v1/traces"  # default: off
 //! ```
@@ -114,6 +120,7 @@
 
 mod admin;
 mod cluster;
+mod compression;
 mod limits;
 mod plugins;
 mod reload;
@@ -132,6 +139,7 @@ use serde::Deserialize;
 
 pub use crate::admin::Admin;
 pub use crate::cluster::{ClusterConfig, TimerScope};
+pub use crate::compression::CompressionConfig;
 use crate::limits::{millis, LimitsSection};
 pub use crate::plugins::PluginFilesError;
 pub use crate::reload::ReloadConfig;
@@ -216,6 +224,8 @@ pub struct Config {
     pub admin: Admin,
     /// `[trace]`: OpenTelemetry export (`None`: off).
     pub trace: Option<TraceConfig>,
+    /// `[server.compression]` (compression.rs).
+    pub compression: CompressionConfig,
 }
 
 impl Default for Config {
@@ -243,6 +253,7 @@ impl Default for Config {
             http2: Http2Config::default(),
             admin: Admin::default(),
             trace: None,
+            compression: CompressionConfig::default(),
         }
     }
 }
@@ -324,6 +335,8 @@ struct ServerSection {
     tls: Option<crate::tls::TlsSection>,
     #[serde(default)]
     http2: crate::tls::Http2Section,
+    #[serde(default)]
+    compression: crate::compression::CompressionSection,
 }
 
 #[derive(Deserialize, Default)]
@@ -420,6 +433,7 @@ impl Config {
         };
         config.tls = s.tls.map(|t| t.resolve(base)).transpose()?;
         config.http2 = s.http2.resolve()?;
+        config.compression = s.compression.resolve()?;
         config.admin = file.admin;
         config.trace = file.trace.resolve()?;
         if let Some(dir) = file.plugins.dir {

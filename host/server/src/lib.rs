@@ -18,6 +18,7 @@ mod admin;
 mod allow;
 mod body;
 pub mod cluster;
+mod compress;
 mod conn;
 mod file_response;
 mod hangup;
@@ -124,6 +125,8 @@ pub(crate) struct Shared {
     pub(crate) tls_on: (bool, bool),
     /// `[server.http2]`.
     pub(crate) http2: berth_config::Http2Config,
+    /// `[server.compression]` (compress.rs).
+    pub(crate) compression: berth_config::CompressionConfig,
     /// Prometheus series (served on `[admin] listen`; recorded whether or not it is on).
     pub(crate) metrics: Arc<metrics::Metrics>,
     /// Set while the server serves (before `run` and from shutdown on: not ready).
@@ -290,6 +293,7 @@ impl Server {
             tls,
             tls_on,
             http2: config.http2,
+            compression: config.compression.clone(),
             metrics,
             ready: std::sync::atomic::AtomicBool::new(false),
         });

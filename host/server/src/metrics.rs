@@ -81,6 +81,7 @@ pub(crate) struct Metrics {
     pub(crate) hot_swaps: IntCounter,
     state_ops: IntCounterVec,
     state_bytes: IntCounterVec,
+    compressed: IntCounterVec,
 }
 
 /// One plugin's series, resolved once.
@@ -251,6 +252,13 @@ impl Metrics {
                 "State value bytes, by direction (read, written).",
                 &["direction"],
             ),
+            compressed: counter_vec(
+                r,
+                "berth_responses_compressed_total",
+                "Responses sent with a Content-Encoding, by encoding (br, gzip) and how \
+                 (on_the_fly, precompressed).",
+                &["encoding", "how"],
+            ),
             registry,
         }
     }
@@ -263,6 +271,18 @@ impl Metrics {
             read_bytes: self.state_bytes.with_label_values(&["read"]),
             written_bytes: self.state_bytes.with_label_values(&["written"]),
         }
+    }
+
+    /// A response sent compressed: on the fly, or a precompressed sibling file.
+    pub(crate) fn compressed(&self, coding: berth_core::compression::Coding, precompressed: bool) {
+        let how = if precompressed {
+            "precompressed"
+        } else {
+            "on_the_fly"
+        };
+        self.compressed
+            .with_label_values(&[coding.token(), how])
+            .inc();
     }
 
     /// `plugin`'s series (see [`PluginMetrics`]).
