@@ -34,6 +34,7 @@
 
 extern crate alloc;
 
+pub mod block;
 mod conn;
 #[cfg(feature = "std")]
 pub mod desktop;
@@ -48,7 +49,9 @@ pub mod net;
 pub mod plugins;
 mod server;
 mod session;
+pub mod slots;
 pub mod store;
+pub mod store_edit;
 pub mod store_index;
 pub mod ws;
 

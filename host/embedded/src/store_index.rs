@@ -127,6 +127,7 @@ mod tests {
             ],
             folders: Vec::new(),
             mounts: Vec::new(),
+            admin_token_sha256: None,
         };
         let bytes = pack(&image).expect("pack");
         let index = StoreIndex::of(&bytes).expect("index");
@@ -160,6 +161,7 @@ mod tests {
             }],
             folders: Vec::new(),
             mounts: Vec::new(),
+            admin_token_sha256: None,
         };
         let mut bytes = pack(&image).expect("pack");
         let last = bytes.len() - 1;
