@@ -34,7 +34,7 @@ fn device_pack_writes_a_store_the_device_parses() {
     let config = dir.join("berth.toml");
     std::fs::write(
         &config,
-        "[plugin.chat]\nroom = \"lab\"\n[grants.chat]\ndirs = [\"data\"]\n\
+        "[admin]\ntoken = \"s3cret\"\n[plugin.chat]\nroom = \"lab\"\n[grants.chat]\ndirs = [\"data\"]\n\
          [[static]]\nprefix = \"/s\"\ndir = \"www\"\nmax_age = 7\n",
     )
     .expect("write config");
@@ -66,8 +66,22 @@ fn device_pack_writes_a_store_the_device_parses() {
     ]);
     assert!(result.status.success(), "{result:?}");
 
-    let image = std::fs::read(&out).expect("the image");
+    // The partition (0x160000 bytes by default): slot A holds the image, committed.
+    let partition = std::fs::read(&out).expect("the partition image");
+    assert_eq!(partition.len(), 0x16_0000);
+    let dev = berth_embedded::block::MemDevice::from_bytes(4096, partition);
+    let mut slots = berth_embedded::slots::AbStore::open(dev).expect("a store");
+    let active = slots.active().expect("a committed image");
+    assert_eq!((active.slot, active.seq), (0, 1));
+    let mut image = vec![0; active.len];
+    slots.read(0, &mut image).expect("read");
     let stored = berth_embedded::store::parse(&image).expect("a valid store");
+    let admin = stored.admin.expect("[admin] token packed");
+    assert_eq!(
+        admin.token_sha256,
+        berth_embedded::store::token_hash("s3cret")
+    );
+    assert_eq!(admin.max_upload, 1 << 20);
     let entries = &stored.plugins;
     let names: Vec<&str> = entries.iter().map(|e| e.name).collect();
     assert_eq!(names, ["hello", "chat"]);

@@ -120,6 +120,16 @@ impl MemDevice {
         }
     }
 
+    /// A device holding `data` (a drive or partition file), in sectors of `sector` bytes
+    /// (a partial last sector is dropped).
+    pub fn from_bytes(sector: usize, mut data: Vec<u8>) -> MemDevice {
+        data.truncate(data.len() / sector * sector);
+        MemDevice {
+            data,
+            ..MemDevice::new(sector, 0)
+        }
+    }
+
     /// Cuts the power after `writes` more sector writes.
     pub fn cut_after(&mut self, writes: usize) {
         self.budget = Some(writes);
@@ -136,7 +146,7 @@ impl MemDevice {
             .checked_mul(self.sector)
             .ok_or(BlockError::OutOfRange)?;
         let end = start.checked_add(len).ok_or(BlockError::OutOfRange)?;
-        if len % self.sector != 0 || end > self.data.len() {
+        if !len.is_multiple_of(self.sector) || end > self.data.len() {
             return Err(BlockError::OutOfRange);
         }
         Ok(start..end)

@@ -44,7 +44,10 @@ fn first_image(a: &[u8], b: &[u8]) -> Vec<u8> {
             dir: "www",
             max_age: 5,
         }],
-        admin_token_sha256: Some(store::token_hash("secret")),
+        admin: Some(store::AdminEntry {
+            token_sha256: store::token_hash("secret"),
+            max_upload: 4096,
+        }),
     })
     .unwrap()
 }
@@ -106,7 +109,9 @@ fn put_replaces_keeps_config_and_the_catalog_matches_the_image() {
     assert_eq!(parsed.plugins[0].dirs, vec!["www"]);
     assert_eq!(parsed.plugins[1].wasm, &b[..]);
     assert_eq!(parsed.mounts.len(), 1);
-    assert_eq!(parsed.admin_token_sha256, Some(store::token_hash("secret")));
+    let admin = parsed.admin.expect("[admin] kept");
+    assert_eq!(admin.token_sha256, store::token_hash("secret"));
+    assert_eq!(admin.max_upload, 4096);
     // A new plugin goes last, with nothing granted; the next change goes back to slot A.
     let c = wasm(5000, 3);
     let catalog = put(&mut dev, "gamma", &c).unwrap();

@@ -12,7 +12,7 @@
 //!         · dirs: u16 × str16 · wasm_len: u32 · wasm
 //! folder  dir: str16 · files: u32 × (path: str16 · content_type: str16 · len: u32 · bytes)
 //! mount   prefix: str16 · dir: str16 · max_age: u32
-//! admin   len: u8 (0, or 32) · SHA-256 of `[admin] token`
+//! admin   len: u8 (0, or 32) · SHA-256 of `[admin] token` · max_upload: u32 (when 32)
 //! str16   len: u16 · UTF-8 bytes
 //! ```
 //!
@@ -131,8 +131,17 @@ pub struct Image<'a> {
     pub folders: Vec<Folder<'a>>,
     /// The `[[static]]` mounts, in config order.
     pub mounts: Vec<Mount<'a>>,
-    /// SHA-256 of `[admin] token`: the admin endpoint is on when it is set.
-    pub admin_token_sha256: Option<[u8; 32]>,
+    /// `[admin]`: the admin endpoint is on when it is set.
+    pub admin: Option<AdminEntry>,
+}
+
+/// What the device's admin endpoint needs of `[admin]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdminEntry {
+    /// SHA-256 of the token ([`token_hash`]).
+    pub token_sha256: [u8; 32],
+    /// `[admin] max_upload`: the largest `.wasm` a push may send, in bytes.
+    pub max_upload: u32,
 }
 
 /// SHA-256 of an admin token, as the image stores it.
@@ -263,12 +272,16 @@ pub fn parse(image: &[u8]) -> Result<Image<'_>, StoreError> {
             max_age,
         });
     }
-    let admin_token_sha256 = match cur.take(1, "admin")?[0] {
+    let admin = match cur.take(1, "admin")?[0] {
         0 => None,
         32 => {
-            let mut hash = [0u8; 32];
-            hash.copy_from_slice(cur.take(32, "admin token hash")?);
-            Some(hash)
+            let mut token_sha256 = [0u8; 32];
+            token_sha256.copy_from_slice(cur.take(32, "admin token hash")?);
+            let max_upload = le32(cur.take(4, "admin max_upload")?);
+            Some(AdminEntry {
+                token_sha256,
+                max_upload,
+            })
         }
         _ => return Err(StoreError::Corrupt("admin token hash length")),
     };
@@ -279,7 +292,7 @@ pub fn parse(image: &[u8]) -> Result<Image<'_>, StoreError> {
         plugins,
         folders,
         mounts,
-        admin_token_sha256,
+        admin,
     })
 }
 
@@ -399,10 +412,11 @@ pub fn pack(image: &Image<'_>) -> Result<Vec<u8>, StoreError> {
         put_str(&mut body, mount.dir, "mount folder")?;
         body.extend_from_slice(&mount.max_age.to_le_bytes());
     }
-    match &image.admin_token_sha256 {
-        Some(hash) => {
+    match &image.admin {
+        Some(admin) => {
             body.push(32);
-            body.extend_from_slice(hash);
+            body.extend_from_slice(&admin.token_sha256);
+            body.extend_from_slice(&admin.max_upload.to_le_bytes());
         }
         None => body.push(0),
     }

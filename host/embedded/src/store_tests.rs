@@ -41,7 +41,7 @@ fn sample() -> Vec<u8> {
             dir: "www",
             max_age: 60,
         }],
-        admin_token_sha256: None,
+        admin: None,
     })
     .unwrap()
 }
