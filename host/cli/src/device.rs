@@ -114,7 +114,7 @@ fn pack(args: PackArgs) -> anyhow::Result<()> {
     };
     let bytes = berth_embedded::store::pack(&image)?;
     let sector = args.sector_size;
-    if sector < 512 || !sector.is_power_of_two() || args.partition_size % sector != 0 {
+    if sector < 512 || !sector.is_power_of_two() || !args.partition_size.is_multiple_of(sector) {
         bail!("--sector-size must be a power of two from 512 that divides --partition-size");
     }
     let dev = berth_embedded::block::MemDevice::new(sector, args.partition_size / sector);

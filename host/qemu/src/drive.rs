@@ -7,6 +7,7 @@
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
+use alloc::vec;
 use alloc::vec::Vec;
 
 use berth_embedded::admin::DeviceStore;
@@ -53,7 +54,9 @@ impl BlockDevice for Drive {
         if sector + data.len() / SECTOR_SIZE > self.sectors() {
             return Err(BlockError::OutOfRange);
         }
-        self.0.write_blocks(sector, data).map_err(|_| BlockError::Io)
+        self.0
+            .write_blocks(sector, data)
+            .map_err(|_| BlockError::Io)
     }
 
     fn flush(&mut self) -> Result<(), BlockError> {
@@ -65,13 +68,12 @@ impl BlockDevice for Drive {
 /// CRC, every length) and keeps its index: the image is dropped before the plugins load.
 pub fn open_store() -> Result<(DeviceStore, StoreIndex, usize), String> {
     let drive = Drive::open()?;
-    let mut store = AbStore::open(Box::new(drive) as Box<dyn BlockDevice>)
-        .map_err(|e| format!("{e}"))?;
+    let mut store =
+        AbStore::open(Box::new(drive) as Box<dyn BlockDevice>).map_err(|e| format!("{e}"))?;
     let active = store
         .active()
         .ok_or("no committed plugin image on the drive (cargo xtask qemu writes one)")?;
-    let mut image = Vec::new();
-    image.resize(active.len, 0);
+    let mut image = vec![0; active.len];
     store.read(0, &mut image).map_err(|e| format!("{e}"))?;
     println!(
         "berth-qemu: plugin store read: slot {} (commit {}), {} bytes; heap used {} bytes",

@@ -85,8 +85,7 @@ fn main() -> ! {
         profile::run(&*engine, &platform, &options, &sources, &mut read);
     }
     let started = board::instret();
-    let mut server = match Server::boot_reading(&*engine, platform, options, &sources, &mut read)
-    {
+    let mut server = match Server::boot_reading(&*engine, platform, options, &sources, &mut read) {
         Ok(s) => s,
         Err(e) => halt_fmt(format_args!("{e}")),
     };
