@@ -107,6 +107,9 @@ fn main() -> ! {
         let admin = Admin::new(admin.token_sha256, max, engine, store, catalog);
         server.enable_admin(admin);
         println!("berth-qemu: admin endpoint on (/_berth/plugins), uploads up to {max} bytes");
+    } else {
+        // Nothing writes the store without the admin endpoint: its buffers go.
+        drop(store);
     }
     drop(index);
     println!(
