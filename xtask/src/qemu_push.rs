@@ -173,9 +173,11 @@ fn stderr(out: &Output) -> String {
 
 /// `cargo xtask qemu --example push`.
 pub fn run(root: &Path, settings: &BootSettings) -> Result<()> {
-    // The CLI under test, as an operator runs it.
+    // The CLI under test, as an operator runs it. Built as `cargo xtask test` builds it
+    // (the workspace's test build, whose features differ from `cargo build -p berth`'s):
+    // after the suites, as in CI, this is a no-op instead of a second build of the CLI.
     let mut cli = cargo();
-    cli.args(["build", "-p", "berth", "--bin", "berth"]);
+    cli.args(["test", "--workspace", "--no-run"]);
     run_cmd(cli, root)?;
     let berth = target_dir(root).join("debug").join("berth");
     let out = target_dir(root).join("qemu");

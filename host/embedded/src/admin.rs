@@ -129,17 +129,20 @@ impl Admin {
         hash.ct_eq(&self.token_sha256).into()
     }
 
-    /// Answers one admin request. The connection is kept only when the outcome says so.
+    /// Answers one admin request (`path`: its decoded path). The connection is kept only
+    /// when the outcome says so.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn serve<P: Platform, C: Connection>(
         &self,
         server: &Server<P>,
         conn: &mut C,
         buf: &mut InBuf,
         head: &Head,
+        path: &str,
         method: Method,
     ) -> Outcome {
         let has_body = !matches!(body_kind(head, usize::MAX), Ok(BodyKind::Empty));
-        let outcome = self.route(server, conn, buf, head, method).await;
+        let outcome = self.route(server, conn, buf, head, path, method).await;
         let (response, read_whole) = match outcome {
             Ok((response, read_whole)) => (response, read_whole),
             Err((status, why)) => {
@@ -149,7 +152,7 @@ impl Admin {
                         .push(("www-authenticate".into(), "Bearer realm=\"berth\"".into()));
                 }
                 if status == 405 {
-                    let allow = if head.target.trim_end_matches('/') == PREFIX {
+                    let allow = if path.trim_end_matches('/') == PREFIX {
                         "GET"
                     } else {
                         "PUT, DELETE"
@@ -165,18 +168,19 @@ impl Admin {
         (status, read_whole && sent)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn route<P: Platform, C: Connection>(
         &self,
         server: &Server<P>,
         conn: &mut C,
         buf: &mut InBuf,
         head: &Head,
+        path: &str,
         method: Method,
     ) -> Result<(Response, bool), (u16, String)> {
         if !self.authorized(head) {
             return Err((401, "a valid admin token is required".into()));
         }
-        let path = head.target.split('?').next().unwrap_or_default();
         let rest = path.strip_prefix(PREFIX).unwrap_or_default();
         if rest.is_empty() || rest == "/" {
             if method != Method::Get {

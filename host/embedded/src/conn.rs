@@ -80,7 +80,10 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
         // The device's admin endpoint, when the store turned it on: the host's own.
         if crate::admin::is_admin_path(&target.path) {
             if let Some(admin) = &server.admin {
-                let (status, keep) = admin.serve(server, conn, &mut buf, &head, method).await;
+                let path = &target.path;
+                let (status, keep) = admin
+                    .serve(server, conn, &mut buf, &head, path, method)
+                    .await;
                 log_access(server, &remote, &head.method, &head.target, status, started);
                 if keep && head.keep_alive() && !server.is_draining() {
                     continue;
