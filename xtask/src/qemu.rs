@@ -1,4 +1,4 @@
-//! `cargo xtask qemu [--serve PORT] [--example full] [--plugins a,b] [--heap BYTES]
+//! `cargo xtask qemu [--serve PORT] [--example full|push] [--plugins a,b] [--heap BYTES]
 //! [--profile]`: build the bare-metal image (host/qemu) and the plugin store, boot them on
 //! `qemu-system-riscv32 -machine virt`, and test the device from the host through QEMU's
 //! user networking (a loopback port forwarded to :80).
@@ -7,6 +7,8 @@
 //! host/qemu/src/boot.rs): a set that does not fit then fails to load or fails its checks.
 //! `--example full` is seed 002's Full Example (logger, cors, device, ws-echo with
 //! `examples/seed002-full/berth.toml`, plus a `/static` mount) and its own checks.
+//! `--example push` pushes plugins to the running image and reboots it (qemu_push.rs).
+//! The drive is the plugin store's two-slot layout (host/embedded/src/slots.rs).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

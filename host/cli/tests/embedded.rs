@@ -246,3 +246,40 @@ fn serve_runtime_embedded_refuses_a_ws_port() {
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(stderr.contains("drop ws_port"), "{stderr}");
 }
+
+#[test]
+fn device_pack_refuses_an_empty_admin_token_and_an_image_larger_than_a_slot() {
+    let dir = temp_dir("pack-admin");
+    let config = dir.join("berth.toml");
+    std::fs::write(&config, "[admin]\ntoken = \"\"\n").expect("write config");
+    let out = dir.join("plugins.bin");
+    let hello = plugin("hello");
+    let result = berth(&[
+        "device",
+        "pack",
+        text(&hello),
+        "-o",
+        text(&out),
+        "--config",
+        text(&config),
+    ]);
+    assert!(!result.status.success());
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        stderr.contains("[admin]") && stderr.contains("token"),
+        "{stderr}"
+    );
+    // A partition whose slots (half of it each, less a sector) cannot hold the image.
+    let result = berth(&[
+        "device",
+        "pack",
+        text(&hello),
+        "-o",
+        text(&out),
+        "--partition-size",
+        "0x10000",
+    ]);
+    assert!(!result.status.success());
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(stderr.contains("slot"), "{stderr}");
+}
