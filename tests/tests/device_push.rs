@@ -10,7 +10,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use berth_embedded::block::{BlockDevice, MemDevice};
@@ -47,9 +47,19 @@ impl PluginReader for Reader<'_> {
     }
 }
 
+/// What the plugins logged (`plugin: message`).
+type Logs = Arc<Mutex<Vec<String>>>;
+
 /// A device booted from a store holding `plugins`, serving on a loopback port until
 /// the returned flag is set.
 fn device(plugins: &[(&str, &[u8])]) -> (SocketAddr, Arc<AtomicBool>) {
+    let (addr, stop, _) = device_logged(plugins);
+    (addr, stop)
+}
+
+fn device_logged(plugins: &[(&str, &[u8])]) -> (SocketAddr, Arc<AtomicBool>, Logs) {
+    let logs: Logs = Arc::default();
+    let sink = logs.clone();
     let image = store::pack(&Image {
         plugins: plugins
             .iter()
@@ -88,7 +98,12 @@ fn device(plugins: &[(&str, &[u8])]) -> (SocketAddr, Arc<AtomicBool>) {
         };
         let options = Options::device();
         let engine = Box::new(WasmiEngine::new(options.limits.engine()));
-        let platform = Arc::new(StdPlatform::new(Box::new(|_, _, _| {})));
+        let platform = Arc::new(StdPlatform::new(Box::new(move |plugin, _, message| {
+            if !plugin.is_empty() {
+                let line = format!("{plugin}: {message}");
+                sink.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+            }
+        })));
         let mut server =
             Server::boot_reading(&*engine, platform, options, &sources, &mut reader).expect("boot");
         drop(reader);
@@ -98,7 +113,21 @@ fn device(plugins: &[(&str, &[u8])]) -> (SocketAddr, Arc<AtomicBool>) {
         tx.send(listener.local_addr().expect("addr")).expect("send");
         desktop::run(&server, &listener, flag);
     });
-    (rx.recv().expect("the device started"), stop)
+    (rx.recv().expect("the device started"), stop, logs)
+}
+
+/// Waits until `line` is among the plugins' log lines.
+fn logged(logs: &Logs, line: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !logs
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .any(|l| l == line)
+    {
+        assert!(Instant::now() < deadline, "no {line:?} in {logs:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 fn client() -> reqwest::blocking::Client {
@@ -148,8 +177,9 @@ fn listed(addr: SocketAddr) -> Vec<(String, bool)> {
 
 #[test]
 fn a_push_swaps_new_requests_while_an_open_websocket_keeps_its_version() {
-    let (addr, stop) = device(&[("live", guests::LIVE_V1)]);
+    let (addr, stop, logs) = device_logged(&[("live", guests::LIVE_V1)]);
     assert_eq!(get(addr, "/live"), (200, json!({"version": 1})));
+    logged(&logs, "live: live v1 started");
     let mut ws = WsClient::connect(addr, "/live/ws");
     ws.send_text("a");
     assert_eq!(ws.recv(), (1, b"v1: a".to_vec()));
@@ -157,6 +187,9 @@ fn a_push_swaps_new_requests_while_an_open_websocket_keeps_its_version() {
     let (status, body) = put(addr, "live", guests::LIVE_V2);
     assert_eq!(status, 200, "{body}");
     assert_eq!(get(addr, "/live"), (200, json!({"version": 2})));
+    // The old version's server-stop hook ran, then the new one's server-start.
+    logged(&logs, "live: live v1 stopped");
+    logged(&logs, "live: live v2 started");
     // The session opened on v1 stays on v1 to its end; a new one gets v2.
     ws.send_text("b");
     assert_eq!(ws.recv(), (1, b"v1: b".to_vec()));

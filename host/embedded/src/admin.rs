@@ -16,7 +16,9 @@
 //! then read back, compiled, instantiated and set up in the heap that is left, and its
 //! registration is assembled with the others'. Only when all of that succeeds is the new
 //! image committed and the running set swapped ([`Server::swap`]): requests and
-//! WebSocket sessions already running finish on the old version, new ones get the new.
+//! WebSocket sessions already running finish on the old version, new ones get the new;
+//! the old version's `server-stop` hooks run, then the new one's `server-start` (as on
+//! the server's hot swap).
 //! A failure is 422 with the reason, and the old image and set stay as they were. A
 //! removal is committed the same way. `size` and `sha256` (lower-case hex SHA-256 of the
 //! `.wasm`) are read from the committed image, a sector at a time.
@@ -31,8 +33,8 @@ use core::cell::RefCell;
 
 use berth_core::engine::Engine;
 use berth_core::host::{HostApi, Level};
-use berth_core::model::{Method, Response};
-use berth_core::pipeline::PluginEntry;
+use berth_core::model::{Event, EventKind, Method, Response, ServerInfo};
+use berth_core::pipeline::{Invoker, PluginEntry, Target};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -200,7 +202,7 @@ impl Admin {
         }
         match method {
             Method::Put => self.put(server, conn, buf, head, name).await,
-            Method::Delete => Ok((self.remove(server, name)?, true)),
+            Method::Delete => Ok((self.remove(server, name).await?, true)),
             _ => Err((405, "Method Not Allowed".into())),
         }
     }
@@ -356,17 +358,32 @@ impl Admin {
                 true
             }
         };
-        drop(live);
         let app = server
             .assemble(entries)
             .map_err(|e| (422, format!("{e}")))?;
         store.commit(pending).map_err(slot)?;
         *self.catalog.borrow_mut() = catalog;
         server.swap(Live { app, plugins });
+        drop(store);
         server.log(
             Level::Info,
             format_args!("admin: plugin {name} pushed ({len} bytes, sha256 {sha256})"),
         );
+        hook(
+            server,
+            &live,
+            name,
+            EventKind::ServerStop,
+            &Event::ServerStop,
+        )
+        .await;
+        drop(live);
+        let info = ServerInfo {
+            http_addr: server.http_addr.borrow().clone(),
+            ws_addr: None,
+        };
+        let start = Event::ServerStart(info);
+        hook(server, &server.live(), name, EventKind::ServerStart, &start).await;
         let status = if created { 201 } else { 200 };
         let json = format!(
             "{{\"name\":{},\"size\":{len},\"sha256\":\"{sha256}\"}}",
@@ -375,7 +392,9 @@ impl Admin {
         Ok((Response::json(status, json), true))
     }
 
-    fn remove<P: Platform>(
+    // The store is dropped before the hook's await (clippy does not see `drop`).
+    #[allow(clippy::await_holding_refcell_ref)]
+    async fn remove<P: Platform>(
         &self,
         server: &Server<P>,
         name: &str,
@@ -398,17 +417,43 @@ impl Admin {
             .map(|&i| live.app.plugins()[i].clone())
             .collect();
         let plugins = keep.iter().map(|&i| live.plugins[i].clone()).collect();
-        drop(live);
         let app = server
             .assemble(entries)
             .map_err(|e| (422, format!("{e}")))?;
         store.commit(pending).map_err(slot)?;
         *self.catalog.borrow_mut() = catalog;
         server.swap(Live { app, plugins });
+        drop(store);
         server.log(Level::Info, format_args!("admin: plugin {name} removed"));
+        hook(
+            server,
+            &live,
+            name,
+            EventKind::ServerStop,
+            &Event::ServerStop,
+        )
+        .await;
         Ok(Response::json(
             200,
             format!("{{\"removed\":{}}}", json_str(name)),
         ))
+    }
+}
+
+/// Runs plugin `name`'s `kind` hooks in `live` (nothing when it is not in that set).
+async fn hook<P: Platform>(
+    server: &Server<P>,
+    live: &Live,
+    name: &str,
+    kind: EventKind,
+    event: &Event,
+) {
+    let Some(index) = live.plugins.iter().position(|p| p.name() == name) else {
+        return;
+    };
+    let targets: Vec<Target> = live.app.hooks(kind).filter(|t| t.plugin == index).collect();
+    let mut invoker = server.invoker(live);
+    for target in targets {
+        let _ = invoker.on_event(target, event).await;
     }
 }

@@ -55,6 +55,7 @@ impl<P: Platform> Server<P> {
     /// after that is dropped. Last, `server-stop` hooks run. `http_addr` is what
     /// `server-start` reports.
     pub async fn run<L: Listener>(&self, listener: &L, http_addr: &str, shutdown: impl Future) {
+        *self.http_addr.borrow_mut() = http_addr.into();
         let info = ServerInfo {
             http_addr: http_addr.into(),
             ws_addr: None,

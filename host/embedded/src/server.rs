@@ -95,6 +95,8 @@ pub struct Server<P: Platform> {
     static_prefixes: Vec<String>,
     /// The admin endpoint, when the store turned it on ([`Server::enable_admin`]).
     pub(crate) admin: Option<crate::admin::Admin>,
+    /// What `server-start` reports (set by `run`), for a plugin pushed later.
+    pub(crate) http_addr: RefCell<String>,
     pub(crate) host: Arc<EmbeddedHost<P>>,
     pub(crate) options: Options,
     /// Static mounts and the folders plugins may send files from ([`Server::serve_static`]).
@@ -184,6 +186,7 @@ impl<P: Platform> Server<P> {
             generation: Cell::new(0),
             static_prefixes: Vec::new(),
             admin: None,
+            http_addr: RefCell::new(String::new()),
             host,
             options,
             statics: StaticFiles::default(),
