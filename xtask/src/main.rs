@@ -13,7 +13,7 @@
 //!   default; fails on any unexpected error or RSS growth after warm-up (see `soak.rs`).
 //! - `fuzz-smoke [--seconds N] [--target T]`: each cargo-fuzz target for 60 s (see
 //!   `fuzz.rs`; sets `RUSTC_BOOTSTRAP=1` for the nightly-only fuzz flags).
-//! - `qemu [--serve PORT] [--example full] [--plugins a,b] [--heap BYTES] [--profile]`:
+//! - `qemu [--serve PORT] [--example full|push] [--plugins a,b] [--heap BYTES] [--profile]`:
 //!   the bare-metal RISC-V image on QEMU, tested from the host, its heap capped with
 //!   `--heap` (see `qemu.rs`).
 //! - `firmware`: build the ESP32-C6 firmware and print its image sizes (`firmware.rs`).
@@ -33,6 +33,7 @@ mod firmware;
 mod fuzz;
 mod qemu;
 mod qemu_full;
+mod qemu_push;
 mod qemu_tests;
 mod soak;
 
@@ -53,7 +54,7 @@ tasks:
                   berth binary on loopback (10 min by default): no unexpected errors,
                   flat RSS, exit 0 on SIGTERM
   fuzz-smoke      [--seconds N] [--target T]  every fuzz target for 60 s (cargo-fuzz)
-  qemu [--serve PORT] [--example full] [--plugins a,b] [--heap BYTES] [--profile]
+  qemu [--serve PORT] [--example full|push] [--plugins a,b] [--heap BYTES] [--profile]
                   build the bare-metal RISC-V image and plugin store, boot them on
                   qemu-system-riscv32 and test them (or leave them serving on PORT)
   firmware        build the ESP32-C6 firmware (release) and print its image sizes;
@@ -280,6 +281,7 @@ fn ci(root: &Path) -> Result<()> {
     test(root)?;
     qemu::qemu(root, &[])?;
     qemu::qemu(root, &qemu::CI_FULL_EXAMPLE.map(String::from))?;
+    qemu::qemu(root, &["--example".into(), "push".into()])?;
     firmware::firmware(root, &[])
 }
 

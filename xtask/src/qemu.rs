@@ -1,4 +1,4 @@
-//! `cargo xtask qemu [--serve PORT] [--example full] [--plugins a,b] [--heap BYTES]
+//! `cargo xtask qemu [--serve PORT] [--example full|push] [--plugins a,b] [--heap BYTES]
 //! [--profile]`: build the bare-metal image (host/qemu) and the plugin store, boot them on
 //! `qemu-system-riscv32 -machine virt`, and test the device from the host through QEMU's
 //! user networking (a loopback port forwarded to :80).
@@ -7,6 +7,8 @@
 //! host/qemu/src/boot.rs): a set that does not fit then fails to load or fails its checks.
 //! `--example full` is seed 002's Full Example (logger, cors, device, ws-echo with
 //! `examples/seed002-full/berth.toml`, plus a `/static` mount) and its own checks.
+//! `--example push` pushes plugins to the running image and reboots it (qemu_push.rs).
+//! The drive is the plugin store's two-slot layout (host/embedded/src/slots.rs).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -32,11 +34,14 @@ const FULL: &[&str] = &["logger", "cors", "device", "ws-echo"];
 
 /// Which plugin set the store carries and which checks run against it.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Example {
+pub enum Example {
     /// hello, chat, ws-echo, micro-api with seed 002 medium's folders (or `--plugins`).
     Default,
     /// Seed 002's Full Example with its berth.toml and a `/static` mount.
     Full,
+    /// Plugins pushed to the running image (`--example push`, qemu_push.rs): the store
+    /// starts with the given plugins only, no folders.
+    Push,
 }
 
 /// The static folders and plugin tables of the default set: micro-api's
@@ -60,8 +65,15 @@ fn default_statics(root: &Path) -> Result<berth_embedded::StaticConfig> {
     Ok(statics)
 }
 
-/// Builds everything and returns (kernel ELF, store image).
-fn build(root: &Path, plugins: &[String], example: Example) -> Result<(PathBuf, PathBuf)> {
+/// Builds everything and returns (kernel ELF, drive): the drive holds the store's two
+/// slots (host/embedded/src/slots.rs), the image committed in slot A. With `admin`, the
+/// image turns the admin endpoint on.
+pub fn build(
+    root: &Path,
+    plugins: &[String],
+    example: Example,
+    admin: Option<berth_embedded::store::AdminEntry>,
+) -> Result<(PathBuf, PathBuf)> {
     let target = target_dir(root);
     let out = target.join("qemu");
     std::fs::create_dir_all(&out)?;
@@ -85,7 +97,7 @@ fn build(root: &Path, plugins: &[String], example: Example) -> Result<(PathBuf, 
             berth_config::Config::load(&root.join("examples/seed002-full/berth.toml"))
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
         ),
-        Example::Default => None,
+        Example::Default | Example::Push => None,
     };
     let statics = match &config {
         Some(config) => {
@@ -97,6 +109,7 @@ fn build(root: &Path, plugins: &[String], example: Example) -> Result<(PathBuf, 
             berth_embedded::desktop::static_files(config, &[mount])
                 .map_err(|e| anyhow::anyhow!("{e}"))?
         }
+        None if example == Example::Push => berth_embedded::StaticConfig::default(),
         None => default_statics(root)?,
     };
     let tables: Vec<_> = files
@@ -122,13 +135,24 @@ fn build(root: &Path, plugins: &[String], example: Example) -> Result<(PathBuf, 
             .collect(),
         folders: statics.store_folders(),
         mounts: statics.store_mounts(),
+        admin,
     };
-    let mut image = berth_embedded::store::pack(&image).map_err(|e| anyhow::anyhow!("{e}"))?;
-    // A drive is whole sectors.
-    image.resize(image.len().div_ceil(512) * 512, 0);
-    let store = out.join("plugins.bin");
-    std::fs::write(&store, &image)?;
-    eprintln!("plugin store: {} ({} bytes)", store.display(), image.len());
+    let image = berth_embedded::store::pack(&image).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Each slot holds twice the image or 1 MiB, whichever is more: room to push plugins.
+    let slot_sectors = 1 + (2 * image.len()).max(1 << 20).div_ceil(512);
+    let dev = berth_embedded::block::MemDevice::new(512, 2 * slot_sectors);
+    let dev = berth_embedded::slots::format(dev, &image).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store = out.join(match example {
+        Example::Push => "push-drive.bin",
+        _ => "plugins.bin",
+    });
+    std::fs::write(&store, &dev.data)?;
+    eprintln!(
+        "plugin store: {} ({} bytes of image on a {}-byte drive)",
+        store.display(),
+        image.len(),
+        dev.data.len()
+    );
 
     let mut cmd = cargo();
     cmd.args(["build", "--release", "--target", TARGET]);
@@ -138,20 +162,29 @@ fn build(root: &Path, plugins: &[String], example: Example) -> Result<(PathBuf, 
     Ok((elf, store))
 }
 
-fn free_port() -> Result<u16> {
+/// A free loopback port.
+pub fn free_port() -> Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(l.local_addr()?.port())
 }
 
 /// What the image is told at boot (host/qemu/src/boot.rs).
-struct BootSettings {
+pub struct BootSettings {
     /// Heap cap in bytes; 0 for the whole measuring heap.
-    heap: u32,
+    pub heap: u32,
     /// Print the per-plugin profile.
-    profile: bool,
+    pub profile: bool,
 }
 
-fn boot(elf: &Path, store: &Path, port: u16, log: &Path, settings: &BootSettings) -> Result<Child> {
+/// Boots the image on `store` (the drive, written in place), serial log to `log`, the
+/// guest's port 80 forwarded to 127.0.0.1:`port`.
+pub fn boot(
+    elf: &Path,
+    store: &Path,
+    port: u16,
+    log: &Path,
+    settings: &BootSettings,
+) -> Result<Child> {
     if Command::new("qemu-system-riscv32")
         .arg("--version")
         .output()
@@ -197,7 +230,8 @@ fn boot(elf: &Path, store: &Path, port: u16, log: &Path, settings: &BootSettings
     cmd.spawn().context("cannot start qemu-system-riscv32")
 }
 
-fn wait_for(log: &Path, needle: &str, child: &mut Child, within: Duration) -> Result<()> {
+/// Waits until the serial log shows `needle` (or the image failed, or QEMU exited).
+pub fn wait_for(log: &Path, needle: &str, child: &mut Child, within: Duration) -> Result<()> {
     let deadline = Instant::now() + within;
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
@@ -219,7 +253,7 @@ fn wait_for(log: &Path, needle: &str, child: &mut Child, within: Duration) -> Re
     }
 }
 
-const USAGE: &str = "usage: cargo xtask qemu [--serve PORT] [--example full] [--plugins a,b,…] [--heap BYTES] [--profile]";
+const USAGE: &str = "usage: cargo xtask qemu [--serve PORT] [--example full|push] [--plugins a,b,…] [--heap BYTES] [--profile]";
 
 /// `cargo xtask qemu [--serve PORT] [--example full] [--plugins a,b] [--heap BYTES]
 /// [--profile]`.
@@ -243,6 +277,7 @@ pub fn qemu(root: &Path, args: &[String]) -> Result<()> {
                 plugins = Some(list.split(',').map(String::from).collect())
             }
             ("--example", Some(name)) if name == "full" => example = Example::Full,
+            ("--example", Some(name)) if name == "push" => example = Example::Push,
             ("--heap", Some(bytes)) => {
                 settings.heap = bytes
                     .parse::<u32>()
@@ -256,10 +291,11 @@ pub fn qemu(root: &Path, args: &[String]) -> Result<()> {
     let default: &[&str] = match example {
         Example::Default => PLUGINS,
         Example::Full => FULL,
+        Example::Push => return crate::qemu_push::run(root, &settings),
     };
     let plugins =
         plugins.unwrap_or_else(|| default.iter().map(|p| p.to_string()).collect::<Vec<_>>());
-    let (elf, store) = build(root, &plugins, example)?;
+    let (elf, store) = build(root, &plugins, example, None)?;
     let sizes = crate::elf::sizes(&elf)?;
     println!(
         "qemu image: .text {} B, .data {} B, .bss {} B (16 MiB of .bss is the measuring heap)",
@@ -286,6 +322,7 @@ pub fn qemu(root: &Path, args: &[String]) -> Result<()> {
         let (passed, failed) = match example {
             Example::Default => crate::qemu_tests::run_all(addr),
             Example::Full => crate::qemu_full::run_full(addr),
+            Example::Push => unreachable!("--example push returned above"),
         };
         // An allocation the capped heap could not serve stops the image.
         let text = std::fs::read_to_string(&log).unwrap_or_default();

@@ -1,4 +1,5 @@
-//! `berth device pack`: the plugin partition image a device loads at boot.
+//! `berth device pack`: the plugin partition image a device loads at boot; `push`,
+//! `list` and `rm` talk to a running device ([`crate::device_client`]).
 
 use std::path::PathBuf;
 
@@ -10,6 +11,12 @@ use berth_config::Config;
 pub enum Command {
     /// Pack plugin files (and their config tables) into a plugin-store image.
     Pack(PackArgs),
+    /// Upload a plugin to a running device (added, or replacing the one of that name).
+    Push(crate::device_client::PushArgs),
+    /// List the plugins a running device stores: name, size, SHA-256.
+    List(crate::device_client::ListArgs),
+    /// Remove a plugin from a running device.
+    Rm(crate::device_client::RmArgs),
 }
 
 /// `berth device pack`.
@@ -29,11 +36,30 @@ pub struct PackArgs {
     /// repeatable.
     #[arg(long = "static", value_name = "PREFIX=DIR", value_parser = crate::statics::parse_mount)]
     statics: Vec<berth_config::StaticMountConfig>,
+    /// Bytes of the flash partition the image is for (partitions.csv's `plugins`): the
+    /// image has two slots, each half of it, so pushes are power-safe.
+    #[arg(long, default_value_t = 0x16_0000, value_parser = parse_size)]
+    partition_size: usize,
+    /// The flash's erase sector, bytes.
+    #[arg(long, default_value_t = 4096)]
+    sector_size: usize,
+}
+
+/// A size in bytes, decimal or `0x` hexadecimal (as partitions.csv writes them).
+fn parse_size(s: &str) -> Result<usize, String> {
+    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => usize::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    parsed.map_err(|e| format!("{s}: {e}"))
 }
 
 pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Pack(args) => pack(args),
+        Command::Push(args) => crate::device_client::push(args),
+        Command::List(args) => crate::device_client::list(args),
+        Command::Rm(args) => crate::device_client::rm(args),
     }
 }
 
@@ -84,16 +110,36 @@ fn pack(args: PackArgs) -> anyhow::Result<()> {
             .collect(),
         folders: statics.store_folders(),
         mounts: statics.store_mounts(),
+        admin: berth_embedded::desktop::admin_entry(&config)?,
     };
     let bytes = berth_embedded::store::pack(&image)?;
-    std::fs::write(&args.out, &bytes)
+    let sector = args.sector_size;
+    if sector < 512 || !sector.is_power_of_two() || !args.partition_size.is_multiple_of(sector) {
+        bail!("--sector-size must be a power of two from 512 that divides --partition-size");
+    }
+    let dev = berth_embedded::block::MemDevice::new(sector, args.partition_size / sector);
+    let slot = (args.partition_size / sector / 2 - 1) * sector;
+    let dev = berth_embedded::slots::format(dev, &bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{e}: the image is {} bytes, a slot (half the partition, less a sector) {slot}",
+            bytes.len()
+        )
+    })?;
+    std::fs::write(&args.out, &dev.data)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     println!(
-        "{}: {} plugin(s), {} folder(s), {} bytes",
+        "{}: {} plugin(s), {} folder(s), a {}-byte image in slot A of {} ({} bytes per slot){}",
         args.out.display(),
         plugins.len(),
         statics.folders.len(),
-        bytes.len()
+        bytes.len(),
+        dev.data.len(),
+        slot,
+        if image.admin.is_some() {
+            "; admin endpoint on"
+        } else {
+            ""
+        }
     );
     for (name, pairs, gpio, dirs, bytes) in &plugins {
         let pins: Vec<String> = gpio.pins().map(|p| p.to_string()).collect();

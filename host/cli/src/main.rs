@@ -3,6 +3,7 @@
 mod build;
 mod dev;
 mod device;
+mod device_client;
 mod embedded;
 mod inspect;
 mod logging;
@@ -37,7 +38,8 @@ enum Command {
     Inspect(inspect::Args),
     /// Create a new plugin crate from a template.
     New(new::Args),
-    /// Device tasks: `berth device pack` builds a plugin-store image for the flash.
+    /// Device tasks: `pack` builds a plugin-store image for the flash; `push`, `list`
+    /// and `rm` manage the plugins of a running device.
     #[command(subcommand)]
     Device(device::Command),
 }

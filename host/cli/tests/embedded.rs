@@ -34,7 +34,7 @@ fn device_pack_writes_a_store_the_device_parses() {
     let config = dir.join("berth.toml");
     std::fs::write(
         &config,
-        "[plugin.chat]\nroom = \"lab\"\n[grants.chat]\ndirs = [\"data\"]\n\
+        "[admin]\ntoken = \"s3cret\"\n[plugin.chat]\nroom = \"lab\"\n[grants.chat]\ndirs = [\"data\"]\n\
          [[static]]\nprefix = \"/s\"\ndir = \"www\"\nmax_age = 7\n",
     )
     .expect("write config");
@@ -66,8 +66,22 @@ fn device_pack_writes_a_store_the_device_parses() {
     ]);
     assert!(result.status.success(), "{result:?}");
 
-    let image = std::fs::read(&out).expect("the image");
+    // The partition (0x160000 bytes by default): slot A holds the image, committed.
+    let partition = std::fs::read(&out).expect("the partition image");
+    assert_eq!(partition.len(), 0x16_0000);
+    let dev = berth_embedded::block::MemDevice::from_bytes(4096, partition);
+    let mut slots = berth_embedded::slots::AbStore::open(dev).expect("a store");
+    let active = slots.active().expect("a committed image");
+    assert_eq!((active.slot, active.seq), (0, 1));
+    let mut image = vec![0; active.len];
+    slots.read(0, &mut image).expect("read");
     let stored = berth_embedded::store::parse(&image).expect("a valid store");
+    let admin = stored.admin.expect("[admin] token packed");
+    assert_eq!(
+        admin.token_sha256,
+        berth_embedded::store::token_hash("s3cret")
+    );
+    assert_eq!(admin.max_upload, 1 << 20);
     let entries = &stored.plugins;
     let names: Vec<&str> = entries.iter().map(|e| e.name).collect();
     assert_eq!(names, ["hello", "chat"]);
@@ -231,4 +245,41 @@ fn serve_runtime_embedded_refuses_a_ws_port() {
     assert!(!result.status.success());
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(stderr.contains("drop ws_port"), "{stderr}");
+}
+
+#[test]
+fn device_pack_refuses_an_empty_admin_token_and_an_image_larger_than_a_slot() {
+    let dir = temp_dir("pack-admin");
+    let config = dir.join("berth.toml");
+    std::fs::write(&config, "[admin]\ntoken = \"\"\n").expect("write config");
+    let out = dir.join("plugins.bin");
+    let hello = plugin("hello");
+    let result = berth(&[
+        "device",
+        "pack",
+        text(&hello),
+        "-o",
+        text(&out),
+        "--config",
+        text(&config),
+    ]);
+    assert!(!result.status.success());
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        stderr.contains("[admin]") && stderr.contains("token"),
+        "{stderr}"
+    );
+    // A partition whose slots (half of it each, less a sector) cannot hold the image.
+    let result = berth(&[
+        "device",
+        "pack",
+        text(&hello),
+        "-o",
+        text(&out),
+        "--partition-size",
+        "0x10000",
+    ]);
+    assert!(!result.status.success());
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(stderr.contains("slot"), "{stderr}");
 }

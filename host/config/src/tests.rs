@@ -122,3 +122,20 @@ fn plugin_files_follow_load_then_file_names() {
         Err(PluginFilesError::Dir { .. })
     ));
 }
+
+#[test]
+fn admin_token_and_upload_limit() {
+    let c = Config::parse("", Path::new("/")).unwrap();
+    assert_eq!(c.admin.token, None);
+    assert_eq!(c.admin.max_upload, crate::admin::DEFAULT_MAX_UPLOAD);
+    let c = Config::parse(
+        "[admin]\ntoken = \"t0ken\"\nmax_upload = 300000\n",
+        Path::new("/"),
+    )
+    .unwrap();
+    assert_eq!(
+        (c.admin.token.as_deref(), c.admin.max_upload, c.admin.listen),
+        (Some("t0ken"), 300_000, None)
+    );
+    assert!(Config::parse("[admin]\ntokn = \"x\"\n", Path::new("/")).is_err());
+}

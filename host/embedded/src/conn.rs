@@ -77,10 +77,27 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
             return;
         }
 
+        // The device's admin endpoint, when the store turned it on: the host's own.
+        if crate::admin::is_admin_path(&target.path) {
+            if let Some(admin) = &server.admin {
+                let path = &target.path;
+                let (status, keep) = admin
+                    .serve(server, conn, &mut buf, &head, path, method)
+                    .await;
+                log_access(server, &remote, &head.method, &head.target, status, started);
+                if keep && head.keep_alive() && !server.is_draining() {
+                    continue;
+                }
+                return;
+            }
+        }
+
+        // The plugin set this request runs on, whatever is pushed meanwhile.
+        let live = server.live();
         // A WebSocket upgrade on a WebSocket route leaves HTTP for good.
-        if let Some((route, _)) = server.app.ws_route(&target.path) {
+        if let Some((route, _)) = live.app.ws_route(&target.path) {
             let attempt = upgrade::check(&head.method, head.minor_version >= 1, &head.headers[..]);
-            match upgrade::on_ws_route(attempt, server.app.router(), &target.path) {
+            match upgrade::on_ws_route(attempt, live.app.router(), &target.path) {
                 OnWsRoute::Accept(key) => {
                     // `[server] allowed_origins` (berth-core), before `ws-connect` runs.
                     if let Err(refused) = allow.check_origin_header(&head.headers) {
@@ -97,7 +114,7 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
                         headers: head.headers,
                         remote: remote.clone(),
                     };
-                    return crate::session::websocket(server, conn, &mut buf, ws).await;
+                    return crate::session::websocket(server, &live, conn, &mut buf, ws).await;
                 }
                 OnWsRoute::Respond(r) => {
                     log_access(
@@ -144,8 +161,8 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
             body,
             remote_addr: remote.clone(),
         };
-        let mut invoker = server.request_invoker();
-        let mut response = server.app.handle(request, &mut invoker).await;
+        let mut invoker = server.request_invoker(&live);
+        let mut response = live.app.handle(request, &mut invoker).await;
         // A shutdown that began meanwhile makes this the connection's last response.
         let keep_alive = keep_alive && !server.is_draining();
         // Read before `finalise` strips it: the pacing header is for the host alone.
@@ -159,7 +176,10 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
         let status = response.status;
         log_access(server, &remote, &head.method, &head.target, status, started);
         let is_head = method == Method::Head;
-        let owner = invoker.stream_owner.and_then(|i| server.plugins.get(i));
+        let owner = invoker
+            .stream_owner
+            .and_then(|i| live.plugins.get(i))
+            .map(|p| &**p);
         let mut generation = 0;
         if let Some(owner) = owner {
             // Counted from here to its end or abandonment (see `Plugin::stream_end`).
@@ -190,7 +210,10 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
             },
             Body::File(ref path) => {
                 let path = path.clone();
-                let owner = invoker.file_owner;
+                let owner = invoker
+                    .file_owner
+                    .and_then(|i| live.app.plugins().get(i))
+                    .map(|p| p.name.as_str());
                 let req = &file_request;
                 let statics = &server.statics;
                 crate::files::send(

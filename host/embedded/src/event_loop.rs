@@ -55,26 +55,30 @@ impl<P: Platform> Server<P> {
     /// after that is dropped. Last, `server-stop` hooks run. `http_addr` is what
     /// `server-start` reports.
     pub async fn run<L: Listener>(&self, listener: &L, http_addr: &str, shutdown: impl Future) {
+        *self.http_addr.borrow_mut() = http_addr.into();
         let info = ServerInfo {
             http_addr: http_addr.into(),
             ws_addr: None,
         };
-        self.app
+        let live = self.live();
+        live.app
             .broadcast_event(
                 EventKind::ServerStart,
                 &Event::ServerStart(info),
-                &mut self.invoker(),
+                &mut self.invoker(&live),
             )
             .await;
+        drop(live);
         self.log(Level::Info, format_args!("listening on http://{http_addr}"));
 
         let mut slots: Vec<Option<Task<'_>>> = (0..self.options.slots.max(1))
             .map(|slot| Some(Box::pin(self.slot(listener, slot)) as Task<'_>))
             .collect();
         let mut timers = Box::pin(self.timers());
+        // The slots first: a swap made by one of them is then seen by the timers at once.
         let serving = core::future::poll_fn(|cx| {
-            let _ = timers.as_mut().poll(cx);
             poll_slots(&mut slots, cx);
+            let _ = timers.as_mut().poll(cx);
             Poll::<()>::Pending
         });
         let _ = select(serving, shutdown).await;
@@ -113,11 +117,12 @@ impl<P: Platform> Server<P> {
         // Dropping a slot's task drops its connection, which closes it unanswered.
         drop(slots);
 
-        self.app
+        let live = self.live();
+        live.app
             .broadcast_event(
                 EventKind::ServerStop,
                 &Event::ServerStop,
-                &mut self.invoker(),
+                &mut self.invoker(&live),
             )
             .await;
     }
@@ -171,16 +176,34 @@ impl<P: Platform> Server<P> {
     }
 
     /// Delivers `tick` events to the plugins' timers, forever, on berth-core's
-    /// schedule and within its bounds (refused timers are logged once, here).
+    /// schedule and within its bounds (refused timers are logged once per plan). A swap
+    /// of the plugin set makes a new plan: the timers of a pushed plugin start, those of
+    /// a removed one stop.
     async fn timers(&self) {
+        loop {
+            let generation = self.generation.get();
+            let live = self.live();
+            let swapped = core::future::poll_fn(|_| {
+                // No waker: `run` polls the timers after the slots, where swaps happen.
+                if self.generation.get() != generation {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            });
+            let _ = select(swapped, self.timers_of(&live)).await;
+        }
+    }
+
+    async fn timers_of(&self, live: &crate::server::Live) {
         let limits = &self.options.limits;
         let plan = TimerPlan::new(
-            self.app.timers(),
+            live.app.timers(),
             limits.max_timers,
             limits.timer_min_interval_ms,
         );
         for (target, why) in &plan.refused {
-            let plugin = self
+            let plugin = live
                 .app
                 .plugins()
                 .get(target.plugin)
@@ -196,7 +219,7 @@ impl<P: Platform> Server<P> {
             self.platform().sleep_until(next).await;
             for target in schedule.take_due(self.platform().now_ms()) {
                 let tick = Event::Tick(self.platform().unix_ms());
-                let mut invoker = self.invoker();
+                let mut invoker = self.invoker(live);
                 let _ = berth_core::pipeline::Invoker::on_event(&mut invoker, target, &tick).await;
             }
             // Handlers slower than their interval leave the next tick already due: let

@@ -34,6 +34,8 @@
 
 extern crate alloc;
 
+pub mod admin;
+pub mod block;
 mod conn;
 #[cfg(feature = "std")]
 pub mod desktop;
@@ -48,14 +50,17 @@ pub mod net;
 pub mod plugins;
 mod server;
 mod session;
+pub mod slots;
 pub mod store;
+pub mod store_edit;
 pub mod store_index;
 pub mod ws;
 
+pub use admin::Admin;
 pub use berth_core::device::{DeviceError, GpioGrant};
 pub use files::{StaticConfig, StaticError, StaticFile, StaticFolder};
 pub use host::EmbeddedHost;
 pub use net::{Connection, Listener, NetError, Platform};
-pub use plugins::{LoadFailure, PluginReader, PluginSource, ReadPlugin};
+pub use plugins::{LoadFailure, OnFailure, PluginReader, PluginSource, ReadPlugin};
 pub use server::{Options, Server};
 pub use store_index::{IndexedPlugin, StoreIndex};

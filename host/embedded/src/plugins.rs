@@ -8,6 +8,7 @@
 //! the next call gets a fresh one (setup run again), as on the desktop server.
 
 use alloc::boxed::Box;
+use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -289,55 +290,127 @@ fn block_on_ready<F: Future>(future: F) -> F::Output {
     }
 }
 
-/// Loads every plugin, in order, and assembles the app. With `read`, each plugin's bytes
-/// come from it, each borrowed until it is compiled, instead of from
-/// [`PluginSource::bytes`].
-pub fn load(
-    engine: &dyn Engine,
-    api: Arc<dyn HostApi>,
-    sources: &[PluginSource<'_>],
-    mut read: Option<ReadPlugin<'_>>,
-    server_name: Option<String>,
-) -> Result<(App, Vec<Plugin>), LoadFailure> {
-    let mut plugins = Vec::with_capacity(sources.len());
-    let mut entries = Vec::with_capacity(sources.len());
-    for (index, src) in sources.iter().enumerate() {
-        let bytes = match read.as_mut() {
-            Some(read) => read.read(index).map_err(|reason| LoadFailure::Read {
-                plugin: src.name.to_string(),
-                reason,
-            })?,
-            None => src.bytes,
-        };
-        let module = engine
-            .compile(bytes)
-            .map_err(|source| LoadFailure::Compile {
-                plugin: src.name.to_string(),
-                source,
-            })?;
-        let plugin = Plugin {
-            name: src.name.to_string(),
+impl Plugin {
+    /// A compiled plugin, not yet instantiated.
+    pub(crate) fn new(
+        name: &str,
+        module: Box<dyn Module>,
+        api: Arc<dyn HostApi>,
+        config: Pairs,
+        gpio: GpioGrant,
+    ) -> Plugin {
+        Plugin {
+            name: name.to_string(),
             module,
-            host: PluginHost::new(api.clone(), src.name).with_gpio(src.gpio),
-            config: src.config.clone(),
+            host: PluginHost::new(api, name).with_gpio(gpio),
+            config,
             instance: RefCell::new(None),
             leased: Cell::new(false),
             waiting: RefCell::new(Vec::new()),
             open_streams: Cell::new(0),
             abandoned: Cell::new(false),
             generation: Cell::new(0),
+        }
+    }
+
+    /// Instantiates and sets up the plugin, keeping the instance; returns what it
+    /// registered.
+    pub(crate) async fn start(&self) -> Result<Registration, CallError> {
+        let (instance, registration) = self.fresh().await?;
+        *self.instance.borrow_mut() = Some(instance);
+        Ok(registration)
+    }
+}
+
+/// Compiles and sets up one plugin.
+fn load_one(
+    engine: &dyn Engine,
+    api: &Arc<dyn HostApi>,
+    src: &PluginSource<'_>,
+    bytes: &[u8],
+) -> Result<(Plugin, Registration), LoadFailure> {
+    let module = engine
+        .compile(bytes)
+        .map_err(|source| LoadFailure::Compile {
+            plugin: src.name.to_string(),
+            source,
+        })?;
+    let plugin = Plugin::new(src.name, module, api.clone(), src.config.clone(), src.gpio);
+    let registration = block_on_ready(plugin.start()).map_err(|source| LoadFailure::Setup {
+        plugin: src.name.to_string(),
+        source,
+    })?;
+    Ok((plugin, registration))
+}
+
+/// What loading does with a plugin that fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Start-up fails (the desktop hosts: a broken plugin is the operator's to fix).
+    Stop,
+    /// The plugin is skipped with a log line and the rest serve (a device booting from
+    /// its store: a plugin that cannot load must never make it boot-loop).
+    Skip,
+}
+
+/// Loads every plugin, in order, and assembles the app. With `read`, each plugin's bytes
+/// come from it, each borrowed until it is compiled, instead of from
+/// [`PluginSource::bytes`]. With [`OnFailure::Skip`], a plugin that cannot be read,
+/// compiled or set up, or whose registration clashes with an earlier one's, is left out
+/// and logged.
+pub fn load(
+    engine: &dyn Engine,
+    api: Arc<dyn HostApi>,
+    sources: &[PluginSource<'_>],
+    mut read: Option<ReadPlugin<'_>>,
+    server_name: Option<String>,
+    on_failure: OnFailure,
+) -> Result<(App, Vec<Rc<Plugin>>), LoadFailure> {
+    let mut plugins = Vec::with_capacity(sources.len());
+    let mut entries = Vec::with_capacity(sources.len());
+    let skip = |failure: LoadFailure| -> Result<(), LoadFailure> {
+        match on_failure {
+            OnFailure::Stop => Err(failure),
+            OnFailure::Skip => {
+                api.log("", Level::Error, &alloc::format!("skipped: {failure}"));
+                Ok(())
+            }
+        }
+    };
+    for (index, src) in sources.iter().enumerate() {
+        let bytes = match read.as_mut() {
+            Some(read) => match read.read(index) {
+                Ok(bytes) => bytes,
+                Err(reason) => {
+                    skip(LoadFailure::Read {
+                        plugin: src.name.to_string(),
+                        reason,
+                    })?;
+                    continue;
+                }
+            },
+            None => src.bytes,
         };
-        let (instance, registration) =
-            block_on_ready(plugin.fresh()).map_err(|source| LoadFailure::Setup {
-                plugin: src.name.to_string(),
-                source,
-            })?;
-        *plugin.instance.borrow_mut() = Some(instance);
+        let (plugin, registration) = match load_one(engine, &api, src, bytes) {
+            Ok(loaded) => loaded,
+            Err(failure) => {
+                skip(failure)?;
+                continue;
+            }
+        };
         entries.push(PluginEntry {
             name: src.name.to_string(),
             registration,
         });
-        plugins.push(plugin);
+        // Skipping: a plugin whose routes clash with those loaded before it is left out.
+        if on_failure == OnFailure::Skip {
+            if let Err(e) = App::new(entries.clone()) {
+                entries.pop();
+                skip(LoadFailure::App(e))?;
+                continue;
+            }
+        }
+        plugins.push(Rc::new(plugin));
     }
     let mut app = App::new(entries).map_err(LoadFailure::App)?;
     app.set_server_header(server_name);
@@ -349,7 +422,7 @@ pub fn load(
 /// produced a `file` body, whose path is resolved against that plugin's grants; and it
 /// bounds the calls of one request together by the request's budget.
 pub struct PluginInvoker<'a, P: Platform> {
-    plugins: &'a [Plugin],
+    plugins: &'a [Rc<Plugin>],
     platform: &'a P,
     /// When this request's calls must be done (`request_timeout`), in the platform's
     /// milliseconds; `None` outside a request (events, timers).
@@ -364,7 +437,7 @@ pub struct PluginInvoker<'a, P: Platform> {
 impl<'a, P: Platform> PluginInvoker<'a, P> {
     /// An invoker over `plugins` (index = plugin order in the app), its calls bounded
     /// together by `deadline_ms` when given.
-    pub fn new(plugins: &'a [Plugin], platform: &'a P, deadline_ms: Option<u64>) -> Self {
+    pub fn new(plugins: &'a [Rc<Plugin>], platform: &'a P, deadline_ms: Option<u64>) -> Self {
         PluginInvoker {
             plugins,
             platform,
@@ -377,6 +450,7 @@ impl<'a, P: Platform> PluginInvoker<'a, P> {
     fn plugin(&self, to: Target) -> Result<&'a Plugin, CallError> {
         self.plugins
             .get(to.plugin)
+            .map(|p| &**p)
             .ok_or_else(|| CallError::Instantiate("no such plugin".into()))
     }
 

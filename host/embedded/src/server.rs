@@ -1,10 +1,11 @@
 //! [`Server`]: the plugins, the app, the host, the static files and the sizing — what
 //! every connection of the loop ([`crate::event_loop`]) shares.
 
+use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::cell::Cell;
+use core::cell::{Cell, Ref, RefCell};
 
 use berth_core::engine::Engine;
 use berth_core::host::{HostApi, Level};
@@ -14,7 +15,9 @@ use berth_core::pipeline::App;
 use crate::files::{StaticConfig, StaticError, StaticFiles};
 use crate::host::EmbeddedHost;
 use crate::net::Platform;
-use crate::plugins::{load, LoadFailure, Plugin, PluginInvoker, PluginSource, ReadPlugin};
+use crate::plugins::{
+    load, LoadFailure, OnFailure, Plugin, PluginInvoker, PluginSource, ReadPlugin,
+};
 
 /// How the embedded host is sized. Limits are the desktop server's, from `[limits]`.
 #[derive(Debug, Clone)]
@@ -73,10 +76,27 @@ impl Options {
     }
 }
 
+/// The plugin set being served: the app and its plugins, replaced whole when a plugin
+/// is pushed or removed ([`crate::admin`]). A request (or a WebSocket session) holds
+/// the set it began on to its end, so in-flight work finishes on the old version while
+/// new requests get the new one; the old set is dropped with its last holder.
+pub(crate) struct Live {
+    pub(crate) app: App,
+    pub(crate) plugins: Vec<Rc<Plugin>>,
+}
+
 /// The loaded plugins and everything the connections share.
 pub struct Server<P: Platform> {
-    pub(crate) app: App,
-    pub(crate) plugins: Vec<Plugin>,
+    /// The current plugin set (see [`Live`]).
+    live: RefCell<Rc<Live>>,
+    /// Bumped at every swap, so the timers re-plan.
+    pub(crate) generation: Cell<u64>,
+    /// The static mounts' prefixes, for every app a swap assembles.
+    static_prefixes: Vec<String>,
+    /// The admin endpoint, when the store turned it on ([`Server::enable_admin`]).
+    pub(crate) admin: Option<crate::admin::Admin>,
+    /// What `server-start` reports (set by `run`), for a plugin pushed later.
+    pub(crate) http_addr: RefCell<String>,
     pub(crate) host: Arc<EmbeddedHost<P>>,
     pub(crate) options: Options,
     /// Static mounts and the folders plugins may send files from ([`Server::serve_static`]).
@@ -115,6 +135,26 @@ impl<P: Platform> Server<P> {
         Server::start(engine, platform, options, sources, Some(read))
     }
 
+    /// [`Server::new_reading`] for a device booting from its store: a plugin that cannot
+    /// be loaded is skipped with a log line instead of failing start-up, so one bad
+    /// plugin never keeps the device from booting (or makes it boot-loop).
+    pub fn boot_reading(
+        engine: &dyn Engine,
+        platform: Arc<P>,
+        options: Options,
+        sources: &[PluginSource<'_>],
+        read: ReadPlugin<'_>,
+    ) -> Result<Server<P>, LoadFailure> {
+        Server::load(
+            engine,
+            platform,
+            options,
+            sources,
+            Some(read),
+            OnFailure::Skip,
+        )
+    }
+
     fn start(
         engine: &dyn Engine,
         platform: Arc<P>,
@@ -122,16 +162,31 @@ impl<P: Platform> Server<P> {
         sources: &[PluginSource<'_>],
         read: Option<ReadPlugin<'_>>,
     ) -> Result<Server<P>, LoadFailure> {
+        Server::load(engine, platform, options, sources, read, OnFailure::Stop)
+    }
+
+    fn load(
+        engine: &dyn Engine,
+        platform: Arc<P>,
+        options: Options,
+        sources: &[PluginSource<'_>],
+        read: Option<ReadPlugin<'_>>,
+        on_failure: OnFailure,
+    ) -> Result<Server<P>, LoadFailure> {
         let mut host = EmbeddedHost::new(platform, &options.limits);
         if let Some(sse) = &options.sse {
             host = host.with_sse(*sse);
         }
         let host = Arc::new(host);
         let api: Arc<dyn HostApi> = host.clone();
-        let (app, plugins) = load(engine, api, sources, read, options.server_name.clone())?;
+        let server_name = options.server_name.clone();
+        let (app, plugins) = load(engine, api, sources, read, server_name, on_failure)?;
         Ok(Server {
-            app,
-            plugins,
+            live: RefCell::new(Rc::new(Live { app, plugins })),
+            generation: Cell::new(0),
+            static_prefixes: Vec::new(),
+            admin: None,
+            http_addr: RefCell::new(String::new()),
             host,
             options,
             statics: StaticFiles::default(),
@@ -146,13 +201,16 @@ impl<P: Platform> Server<P> {
     /// granted folders, and their `Response::file`. Without it every file response is a
     /// 404 (a mount's prefix is unknown) or 403 (nothing is granted).
     pub fn serve_static(&mut self, config: StaticConfig) -> Result<(), StaticError> {
-        let plugins: Vec<(&str, &berth_core::model::Registration)> = self
+        let live = self.live();
+        let plugins: Vec<(&str, &berth_core::model::Registration)> = live
             .app
             .plugins()
             .iter()
             .map(|p| (p.name.as_str(), &p.registration))
             .collect();
         let statics = StaticFiles::resolve(config, &plugins, self.host.platform())?;
+        drop(plugins);
+        drop(live);
         let (files, bytes) = statics.size();
         if files > 0 {
             self.log(
@@ -163,14 +221,55 @@ impl<P: Platform> Server<P> {
                 ),
             );
         }
-        self.app.set_static_prefixes(statics.prefixes());
+        self.static_prefixes = statics.prefixes();
+        let mut live = self.live.borrow_mut();
+        match Rc::get_mut(&mut live) {
+            Some(live) => live.app.set_static_prefixes(self.static_prefixes.clone()),
+            // Nothing holds the set before `run`; were it held, rebuild it.
+            None => {
+                let mut app = App::new(live.app.plugins().to_vec())
+                    .map_err(|e| StaticError(alloc::format!("{e}")))?;
+                app.set_server_header(self.options.server_name.clone());
+                app.set_static_prefixes(self.static_prefixes.clone());
+                let plugins = live.plugins.clone();
+                *live = Rc::new(Live { app, plugins });
+            }
+        }
+        drop(live);
         self.statics = statics;
         Ok(())
     }
 
-    /// The assembled routes, middleware and hooks.
-    pub fn app(&self) -> &App {
-        &self.app
+    /// The assembled routes, middleware and hooks now being served.
+    pub fn app(&self) -> Ref<'_, App> {
+        Ref::map(self.live.borrow(), |live| &live.app)
+    }
+
+    /// The plugin set new requests get.
+    pub(crate) fn live(&self) -> Rc<Live> {
+        self.live.borrow().clone()
+    }
+
+    /// An app over `entries`, with this server's header and static prefixes.
+    pub(crate) fn assemble(
+        &self,
+        entries: Vec<berth_core::pipeline::PluginEntry>,
+    ) -> Result<App, berth_core::pipeline::AppError> {
+        let mut app = App::new(entries)?;
+        app.set_server_header(self.options.server_name.clone());
+        app.set_static_prefixes(self.static_prefixes.clone());
+        Ok(app)
+    }
+
+    /// Makes `live` the set new requests get; what holds the old one keeps it.
+    pub(crate) fn swap(&self, live: Live) {
+        *self.live.borrow_mut() = Rc::new(live);
+        self.generation.set(self.generation.get() + 1);
+    }
+
+    /// Turns the admin endpoint on (`/_berth/plugins`): the store told the device to.
+    pub fn enable_admin(&mut self, admin: crate::admin::Admin) {
+        self.admin = Some(admin);
     }
 
     /// The host API the plugins call.
@@ -221,16 +320,18 @@ impl<P: Platform> Server<P> {
         id
     }
 
-    /// An invoker for events and timers (each call bounded by `plugin_timeout` only).
-    pub(crate) fn invoker(&self) -> PluginInvoker<'_, P> {
-        PluginInvoker::new(&self.plugins, self.platform(), None)
+    /// An invoker over `live` for events and timers (each call bounded by
+    /// `plugin_timeout` only).
+    pub(crate) fn invoker<'a>(&'a self, live: &'a Live) -> PluginInvoker<'a, P> {
+        PluginInvoker::new(&live.plugins, self.platform(), None)
     }
 
-    /// An invoker for one request: its calls together are bounded by `request_timeout`.
-    pub(crate) fn request_invoker(&self) -> PluginInvoker<'_, P> {
+    /// An invoker over `live` for one request: its calls together are bounded by
+    /// `request_timeout`.
+    pub(crate) fn request_invoker<'a>(&'a self, live: &'a Live) -> PluginInvoker<'a, P> {
         let budget = self.options.limits.request_timeout_ms;
         let deadline = self.platform().now_ms().saturating_add(budget);
-        PluginInvoker::new(&self.plugins, self.platform(), Some(deadline))
+        PluginInvoker::new(&live.plugins, self.platform(), Some(deadline))
     }
 
     /// Connections being served right now.

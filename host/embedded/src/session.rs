@@ -24,7 +24,7 @@ use crate::host::Outgoing;
 use crate::http::write::{self, Framing};
 use crate::io::{send, InBuf};
 use crate::net::{Connection, Platform};
-use crate::server::Server;
+use crate::server::{Live, Server};
 use crate::ws::codec::{accept_key, code, encode, encode_close, op, Decoder, Incoming};
 
 /// An accepted upgrade request, on its way to becoming a session.
@@ -52,6 +52,7 @@ struct End(u16, String);
 /// Runs a WebSocket from the upgrade to `ws-disconnect`.
 pub(crate) async fn websocket<P: Platform, C: Connection>(
     server: &Server<P>,
+    live: &Live,
     conn: &mut C,
     buf: &mut InBuf,
     ws: WsStart,
@@ -73,9 +74,9 @@ pub(crate) async fn websocket<P: Platform, C: Connection>(
         headers: ws.headers,
         remote_addr: ws.remote,
     });
-    if let Err(refusal) = server
+    if let Err(refusal) = live
         .app
-        .ws_connect(endpoint, &connect, &mut server.invoker())
+        .ws_connect(endpoint, &connect, &mut server.invoker(live))
         .await
     {
         server.host.ws_end(id);
@@ -100,7 +101,7 @@ pub(crate) async fn websocket<P: Platform, C: Connection>(
     let End(code, reason) = if conn.write_all(&out).await.is_err() {
         End(code::ABNORMAL, String::new())
     } else {
-        session(server, conn, buf, id, endpoint, &path).await
+        session(server, live, conn, buf, id, endpoint, &path).await
     };
     let event = Event::WsDisconnect(WsDisconnect {
         conn: id,
@@ -108,9 +109,8 @@ pub(crate) async fn websocket<P: Platform, C: Connection>(
         code,
         reason,
     });
-    server
-        .app
-        .ws_disconnect(endpoint, &event, &mut server.invoker())
+    live.app
+        .ws_disconnect(endpoint, &event, &mut server.invoker(live))
         .await;
     server.host.ws_end(id);
 }
@@ -198,8 +198,10 @@ fn queued<P: Platform>(server: &Server<P>, id: u64) -> Result<Vec<Outgoing>, ()>
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn session<P: Platform, C: Connection>(
     server: &Server<P>,
+    live: &Live,
     conn: &mut C,
     buf: &mut InBuf,
     id: u64,
@@ -244,9 +246,9 @@ async fn session<P: Platform, C: Connection>(
                         path: path.into(),
                         payload,
                     });
-                    let reply = server
+                    let reply = live
                         .app
-                        .ws_message(endpoint, &event, &mut server.invoker())
+                        .ws_message(endpoint, &event, &mut server.invoker(live))
                         .await;
                     // What handlers sent while running goes out before the reply.
                     if let Err(end) = flush(server, conn, queued(server, id)).await {

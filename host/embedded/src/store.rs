@@ -6,12 +6,13 @@
 //! ekv) would add code for nothing. The image is:
 //!
 //! ```text
-//! header  "BERTHPK3" · count: u32 · body_len: u32 · crc32(body): u32      (little-endian)
-//! body    count × plugin · folders: u16 × folder · mounts: u16 × mount
+//! header  "BERTHPK4" · count: u32 · body_len: u32 · crc32(body): u32      (little-endian)
+//! body    count × plugin · folders: u16 × folder · mounts: u16 × mount · admin
 //! plugin  name: str16 · pairs: u16 × (key: str16 · value: str16) · gpio: u64
 //!         · dirs: u16 × str16 · wasm_len: u32 · wasm
 //! folder  dir: str16 · files: u32 × (path: str16 · content_type: str16 · len: u32 · bytes)
 //! mount   prefix: str16 · dir: str16 · max_age: u32
+//! admin   len: u8 (0, or 32) · SHA-256 of `[admin] token` · max_upload: u32 (when 32)
 //! str16   len: u16 · UTF-8 bytes
 //! ```
 //!
@@ -20,8 +21,13 @@
 //! whole (`[[static]]` dirs, granted dirs, `--static`), named by its path relative to
 //! the config file; a mount serves one folder at a URL prefix (`[[static]]`). The
 //! `Content-Type` of each file is decided when packing, so the device needs no MIME table.
-//! (Versions 1 and 2 had no grants or no files; their images are refused as
-//! [`StoreError::NoImage`] and must be packed again.)
+//! `admin` turns the device's admin endpoint on (`/_berth/plugins`, see
+//! [`crate::admin`]); only the token's hash is stored, so reading the flash does not give
+//! it away. (Versions 1 to 3 had no grants, no files or no admin; their images are
+//! refused as [`StoreError::NoImage`] and must be packed again.)
+//!
+//! On the device the image lives in one of two slots ([`crate::slots`]), so replacing it
+//! is power-safe; [`crate::store_edit`] rewrites it a plugin at a time.
 //!
 //! Entries are in plugin order. [`parse`] checks the magic, the CRC and every length
 //! before handing out borrowed entries, so a half-written or foreign partition is a clear
@@ -35,7 +41,7 @@ use berth_core::device::GpioGrant;
 use berth_core::model::Pairs;
 
 /// The first bytes of every image.
-pub const MAGIC: &[u8; 8] = b"BERTHPK3";
+pub const MAGIC: &[u8; 8] = b"BERTHPK4";
 /// Bytes of the header: read these first to learn the image's length.
 pub const HEADER_LEN: usize = 20;
 /// The longest plugin name accepted.
@@ -116,7 +122,7 @@ pub struct Mount<'a> {
     pub max_age: u32,
 }
 
-/// A whole image: plugins, folders, mounts.
+/// A whole image: plugins, folders, mounts, and the admin token's hash.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Image<'a> {
     /// The plugins, in plugin order.
@@ -125,6 +131,23 @@ pub struct Image<'a> {
     pub folders: Vec<Folder<'a>>,
     /// The `[[static]]` mounts, in config order.
     pub mounts: Vec<Mount<'a>>,
+    /// `[admin]`: the admin endpoint is on when it is set.
+    pub admin: Option<AdminEntry>,
+}
+
+/// What the device's admin endpoint needs of `[admin]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdminEntry {
+    /// SHA-256 of the token ([`token_hash`]).
+    pub token_sha256: [u8; 32],
+    /// `[admin] max_upload`: the largest `.wasm` a push may send, in bytes.
+    pub max_upload: u32,
+}
+
+/// SHA-256 of an admin token, as the image stores it.
+pub fn token_hash(token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes()).into()
 }
 
 /// The whole image's length, from its header (to size the read from flash).
@@ -249,6 +272,19 @@ pub fn parse(image: &[u8]) -> Result<Image<'_>, StoreError> {
             max_age,
         });
     }
+    let admin = match cur.take(1, "admin")?[0] {
+        0 => None,
+        32 => {
+            let mut token_sha256 = [0u8; 32];
+            token_sha256.copy_from_slice(cur.take(32, "admin token hash")?);
+            let max_upload = le32(cur.take(4, "admin max_upload")?);
+            Some(AdminEntry {
+                token_sha256,
+                max_upload,
+            })
+        }
+        _ => return Err(StoreError::Corrupt("admin token hash length")),
+    };
     if !cur.rest.is_empty() {
         return Err(StoreError::Corrupt("bytes after the last entry"));
     }
@@ -256,10 +292,12 @@ pub fn parse(image: &[u8]) -> Result<Image<'_>, StoreError> {
         plugins,
         folders,
         mounts,
+        admin,
     })
 }
 
-fn valid_name(name: &str) -> bool {
+/// Whether `name` may name a plugin: 1 to [`MAX_NAME`] of `a-z A-Z 0-9 - _`.
+pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_NAME
         && name
@@ -373,6 +411,14 @@ pub fn pack(image: &Image<'_>) -> Result<Vec<u8>, StoreError> {
         put_str(&mut body, mount.prefix, "mount prefix")?;
         put_str(&mut body, mount.dir, "mount folder")?;
         body.extend_from_slice(&mount.max_age.to_le_bytes());
+    }
+    match &image.admin {
+        Some(admin) => {
+            body.push(32);
+            body.extend_from_slice(&admin.token_sha256);
+            body.extend_from_slice(&admin.max_upload.to_le_bytes());
+        }
+        None => body.push(0),
     }
     let count = u32::try_from(image.plugins.len()).unwrap_or(u32::MAX);
     let body_len = u32::try_from(body.len()).map_err(|_| bad("image over 4 GiB".into()))?;

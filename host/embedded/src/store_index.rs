@@ -38,6 +38,8 @@ pub struct StoreIndex {
     pub plugins: Vec<IndexedPlugin>,
     /// The folders, mounts and grants, with the files' bytes (they are served from RAM).
     pub statics: StaticConfig,
+    /// `[admin]`, when the admin endpoint is on.
+    pub admin: Option<store::AdminEntry>,
 }
 
 impl StoreIndex {
@@ -60,6 +62,7 @@ impl StoreIndex {
         Ok(StoreIndex {
             plugins,
             statics: StaticConfig::from_image(&stored),
+            admin: stored.admin,
         })
     }
 
@@ -127,6 +130,7 @@ mod tests {
             ],
             folders: Vec::new(),
             mounts: Vec::new(),
+            admin: None,
         };
         let bytes = pack(&image).expect("pack");
         let index = StoreIndex::of(&bytes).expect("index");
@@ -160,6 +164,7 @@ mod tests {
             }],
             folders: Vec::new(),
             mounts: Vec::new(),
+            admin: None,
         };
         let mut bytes = pack(&image).expect("pack");
         let last = bytes.len() - 1;

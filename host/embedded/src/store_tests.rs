@@ -41,6 +41,7 @@ fn sample() -> Vec<u8> {
             dir: "www",
             max_age: 60,
         }],
+        admin: None,
     })
     .unwrap()
 }

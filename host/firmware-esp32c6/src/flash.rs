@@ -1,16 +1,21 @@
-//! The plugin store: the `plugins` data partition of `partitions.csv`, holding the image
-//! `berth device pack` writes (berth-embedded's `store` format).
+//! The plugin store: the `plugins` data partition of `partitions.csv`, holding the two
+//! slots `berth device pack` writes (berth-embedded's `slots` over its `store` format),
+//! and written by the admin endpoint when plugins are pushed.
 //!
 //! The partition is found by name in the partition table that espflash wrote, so moving
-//! or resizing it in `partitions.csv` needs no firmware change. The image is read into
-//! the heap once to be checked and indexed ([`berth_embedded::StoreIndex`]) and dropped;
-//! each plugin's file is then read again, into one buffer, just before it is compiled
-//! ([`StoreFlash::read_at`]), so the loading peak holds one plugin, not the store.
+//! or resizing it in `partitions.csv` needs no firmware change. The committed image is
+//! read into the heap once to be checked and indexed ([`berth_embedded::StoreIndex`])
+//! and dropped; each plugin's file is then read again, into one buffer, just before it
+//! is compiled, so the loading peak holds one plugin, not the store.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 
-use berth_embedded::store::{self, StoreError, HEADER_LEN};
+use berth_embedded::admin::DeviceStore;
+use berth_embedded::block::{BlockDevice, BlockError};
+use berth_embedded::slots::{AbStore, SlotError};
+use berth_embedded::store::StoreError;
 use esp_bootloader_esp_idf::partitions::{self, PartitionEntry, PARTITION_TABLE_MAX_LEN};
 use esp_hal::peripherals::FLASH;
 use esp_storage::FlashStorage;
@@ -25,19 +30,10 @@ pub enum FlashError {
     Table(partitions::Error),
     /// No data partition is named [`PARTITION`].
     NoPartition,
-    /// Reading the partition failed.
-    Read(partitions::Error),
-    /// Reading a plugin's bytes from flash failed.
-    Storage(esp_storage::FlashStorageError),
-    /// The partition holds no valid image (erased flash, or a foreign one).
+    /// The A/B store failed (the flash, or a slot).
+    Slots(SlotError),
+    /// The partition holds no committed image (erased flash, or a foreign one).
     Store(StoreError),
-    /// The image's header claims more bytes than the partition has.
-    TooLarge {
-        /// Bytes the header claims.
-        image: usize,
-        /// Bytes of the partition.
-        partition: usize,
-    },
     /// The heap cannot hold an image of this many bytes.
     OutOfMemory(usize),
 }
@@ -50,17 +46,12 @@ impl fmt::Display for FlashError {
                 f,
                 "no data partition named `{PARTITION}` (flash with --partition-table partitions.csv)"
             ),
-            FlashError::Read(e) => write!(f, "reading the `{PARTITION}` partition: {e}"),
-            FlashError::Storage(e) => write!(f, "reading the `{PARTITION}` partition: {e:?}"),
+            FlashError::Slots(e) => write!(f, "the `{PARTITION}` partition: {e}"),
             FlashError::Store(StoreError::NoImage) => write!(
                 f,
-                "the `{PARTITION}` partition holds no plugin image (write plugins.bin to it with espflash write-bin)"
+                "the `{PARTITION}` partition holds no committed plugin image (write plugins.bin to it with espflash write-bin)"
             ),
             FlashError::Store(e) => write!(f, "the `{PARTITION}` partition: {e}"),
-            FlashError::TooLarge { image, partition } => write!(
-                f,
-                "plugin image header says {image} bytes, the partition has {partition}"
-            ),
             FlashError::OutOfMemory(len) => {
                 write!(f, "no room in the heap for the {len}-byte plugin image")
             }
@@ -76,18 +67,21 @@ pub struct Location {
     pub size: u32,
 }
 
-/// The `plugins` partition, holding an image header.
-pub struct StoreFlash<'d> {
+/// The `plugins` partition as berth-embedded's [`BlockDevice`]: 4 KiB erase sectors,
+/// each erased before it is programmed. The A/B store ([`berth_embedded::slots`]) on top
+/// makes pushes power-safe.
+pub struct PartitionFlash<'d> {
     flash: FlashStorage<'d>,
     /// Where the partition is.
     pub location: Location,
-    /// Bytes of the image its header announces (within the partition).
-    pub image_len: usize,
 }
 
-impl<'d> StoreFlash<'d> {
-    /// Finds the partition and reads the image's header.
-    pub fn open(flash: FLASH<'d>) -> Result<StoreFlash<'d>, FlashError> {
+/// The flash's erase sector.
+const SECTOR: usize = FlashStorage::SECTOR_SIZE as usize;
+
+impl<'d> PartitionFlash<'d> {
+    /// Finds the partition in the table espflash wrote.
+    pub fn open(flash: FLASH<'d>) -> Result<PartitionFlash<'d>, FlashError> {
         let mut flash = FlashStorage::new(flash);
         let mut table_buf = [0u8; PARTITION_TABLE_MAX_LEN];
         let table = partitions::read_partition_table(&mut flash, &mut table_buf)
@@ -97,49 +91,67 @@ impl<'d> StoreFlash<'d> {
             // Type 1 is "data"; the raw number avoids decoding every entry's subtype.
             .find(|p| p.raw_type() == 1 && p.label_as_str() == PARTITION)
             .ok_or(FlashError::NoPartition)?;
-        let location = Location {
-            offset: entry.offset(),
-            size: entry.len(),
-        };
-        let mut region = entry.as_flash_region(&mut flash);
-        let mut header = [0u8; HEADER_LEN];
-        region.read(0, &mut header).map_err(FlashError::Read)?;
-        let image_len = store::image_len(&header).map_err(FlashError::Store)?;
-        if image_len > region.partition_size() {
-            return Err(FlashError::TooLarge {
-                image: image_len,
-                partition: region.partition_size(),
-            });
-        }
-        Ok(StoreFlash {
+        Ok(PartitionFlash {
             flash,
-            location,
-            image_len,
+            location: Location {
+                offset: entry.offset(),
+                size: entry.len(),
+            },
         })
     }
 
-    /// The whole image, to check and index.
-    pub fn read_image(&mut self) -> Result<Vec<u8>, FlashError> {
-        let mut image = Vec::new();
-        image
-            .try_reserve_exact(self.image_len)
-            .map_err(|_| FlashError::OutOfMemory(self.image_len))?;
-        image.resize(self.image_len, 0);
-        self.read_at(0, &mut image)?;
-        Ok(image)
+    /// Where sectors `sector..` of `len` bytes lie in flash, if inside the partition.
+    fn at(&self, sector: usize, len: usize) -> Result<u32, BlockError> {
+        let start = sector.checked_mul(SECTOR).ok_or(BlockError::OutOfRange)?;
+        let end = start.checked_add(len).ok_or(BlockError::OutOfRange)?;
+        if !len.is_multiple_of(SECTOR) || end > self.location.size as usize {
+            return Err(BlockError::OutOfRange);
+        }
+        u32::try_from(start)
+            .ok()
+            .and_then(|s| self.location.offset.checked_add(s))
+            .ok_or(BlockError::OutOfRange)
+    }
+}
+
+impl BlockDevice for PartitionFlash<'_> {
+    fn sector_size(&self) -> usize {
+        SECTOR
     }
 
-    /// Fills `buf` from `offset` of the image.
-    pub fn read_at(&mut self, offset: usize, buf: &mut [u8]) -> Result<(), FlashError> {
-        let end = offset
-            .checked_add(buf.len())
-            .filter(|&e| e <= self.image_len);
-        let at = u32::try_from(offset).ok().filter(|_| end.is_some());
-        let at =
-            at.and_then(|o| self.location.offset.checked_add(o))
-                .ok_or(FlashError::Storage(
-                    esp_storage::FlashStorageError::OutOfBounds,
-                ))?;
-        self.flash.read(at, buf).map_err(FlashError::Storage)
+    fn sectors(&self) -> usize {
+        self.location.size as usize / SECTOR
     }
+
+    fn read(&mut self, sector: usize, buf: &mut [u8]) -> Result<(), BlockError> {
+        let at = self.at(sector, buf.len())?;
+        self.flash.read(at, buf).map_err(|_| BlockError::Io)
+    }
+
+    fn write(&mut self, sector: usize, data: &[u8]) -> Result<(), BlockError> {
+        let at = self.at(sector, data.len())?;
+        let end = at + data.len() as u32;
+        self.flash.erase(at, end).map_err(|_| BlockError::Io)?;
+        self.flash.write_nor(at, data).map_err(|_| BlockError::Io)
+    }
+}
+
+/// Opens the A/B store on the partition and reads its committed image whole (to check
+/// and index it; the caller drops it before loading). Returns the store, the image and
+/// the partition's place.
+pub fn open_store(flash: FLASH<'static>) -> Result<(DeviceStore, Vec<u8>, u32, u32), FlashError> {
+    let part = PartitionFlash::open(flash)?;
+    let (offset, size) = (part.location.offset, part.location.size);
+    let mut store =
+        AbStore::open(Box::new(part) as Box<dyn BlockDevice>).map_err(FlashError::Slots)?;
+    let active = store
+        .active()
+        .ok_or(FlashError::Store(StoreError::NoImage))?;
+    let mut image = Vec::new();
+    image
+        .try_reserve_exact(active.len)
+        .map_err(|_| FlashError::OutOfMemory(active.len))?;
+    image.resize(active.len, 0);
+    store.read(0, &mut image).map_err(FlashError::Slots)?;
+    Ok((store, image, offset, size))
 }

@@ -1,8 +1,10 @@
 //! Berth's embedded host on an ESP32-C6.
 //!
 //! Boot: esp-hal and the heap → esp-rtos (scheduler, embassy time) → the plugin store
-//! from the `plugins` flash partition → wasmi compiles, instantiates and sets up every
-//! plugin (logged one by one, then the free heap) → Wi-Fi station with the credentials
+//! from the `plugins` flash partition (the committed one of its A/B slots) → wasmi
+//! compiles, instantiates and sets up every plugin (logged one by one, then the free
+//! heap; one that fails is skipped) → the admin endpoint when the store has an `[admin]
+//! token` (plugins pushed over Wi-Fi are written to the partition) → Wi-Fi station with the credentials
 //! built in (`BERTH_WIFI_SSID`, `BERTH_WIFI_PASSWORD`) and DHCP → berth-embedded's loop
 //! on port 80, over the embassy-net adapter it shares with the QEMU image.
 //!
@@ -19,12 +21,15 @@ mod heap;
 mod platform;
 mod wifi;
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use berth_embedded::admin::DeviceStore;
 use berth_embedded::embassy_tcp::EmbassyListener;
-use berth_embedded::{Options, PluginReader, Server, StoreIndex};
+use berth_embedded::store_edit::Catalog;
+use berth_embedded::{Admin, Options, PluginReader, Server, StoreIndex};
 use berth_engine_wasmi::WasmiEngine;
 use embassy_executor::Spawner;
 use embassy_time::{Duration, Timer};
@@ -95,45 +100,47 @@ async fn main(spawner: Spawner) {
     halt("server stopped").await
 }
 
-/// Reads each plugin's file from flash just before it is compiled, into one buffer sized
-/// for the largest.
-struct FlashReader<'a, 'd> {
-    store: &'a mut flash::StoreFlash<'d>,
+/// Reads each plugin's file from the committed image just before it is compiled, into
+/// one buffer sized for the largest.
+struct FlashReader<'a> {
+    store: &'a mut DeviceStore,
     index: &'a StoreIndex,
     buf: Vec<u8>,
 }
 
-impl PluginReader for FlashReader<'_, '_> {
+impl PluginReader for FlashReader<'_> {
     fn read(&mut self, i: usize) -> Result<&[u8], alloc::string::String> {
         let plugin = self.index.plugins.get(i).ok_or("no such plugin")?;
         self.buf.clear();
         self.buf.resize(plugin.len, 0);
         self.store
-            .read_at(plugin.offset, &mut self.buf)
+            .read(plugin.offset, &mut self.buf)
             .map_err(|e| format!("{e}"))?;
         Ok(&self.buf)
     }
 }
 
-/// Reads the plugin store, prepares the pins its grants name, loads every plugin, logs
-/// them and the heap.
+/// Reads the plugin store, prepares the pins its grants name, loads every plugin (one
+/// that fails is skipped with a log line), turns the admin endpoint on when the store
+/// has an `[admin] token`, logs them and the heap.
 fn load_plugins(
-    flash: esp_hal::peripherals::FLASH<'_>,
+    flash: esp_hal::peripherals::FLASH<'static>,
     free_pins: gpio::FreePins,
 ) -> Result<Server<EspPlatform>, alloc::string::String> {
-    let mut store = flash::StoreFlash::open(flash).map_err(|e| format!("{e}"))?;
-    let image = store.read_image().map_err(|e| format!("{e}"))?;
+    let (mut store, image, offset, size) = flash::open_store(flash).map_err(|e| format!("{e}"))?;
     let mut index = StoreIndex::of(&image).map_err(|e| format!("plugin store: {e}"))?;
+    let image_len = image.len();
     println!(
         "berth: plugin store at {:#x} ({} of {} bytes): {} plugin(s)",
-        store.location.offset,
-        image.len(),
-        store.location.size,
+        offset,
+        image_len,
+        size,
         index.plugins.len()
     );
     drop(image);
     let gpio = Gpio::new(free_pins, index.granted_pins());
     let statics = core::mem::take(&mut index.statics);
+    let catalog = index.admin.map(|_| Catalog::of(&index, image_len));
     let configs = index.take_configs();
     let sources = index.sources(configs);
     let mut read = FlashReader {
@@ -142,9 +149,9 @@ fn load_plugins(
         buf: Vec::with_capacity(index.largest()),
     };
     let options = Options::device();
-    let engine = WasmiEngine::new(options.limits.engine());
-    let mut server = Server::new_reading(
-        &engine,
+    let engine = Box::new(WasmiEngine::new(options.limits.engine()));
+    let mut server = Server::boot_reading(
+        &*engine,
         Arc::new(EspPlatform::new(gpio)),
         options,
         &sources,
@@ -156,9 +163,17 @@ fn load_plugins(
     drop(sources);
     for plugin in &index.plugins {
         println!(
-            "berth: loaded plugin {} ({} bytes of Wasm)",
+            "berth: stored plugin {} ({} bytes of Wasm)",
             plugin.name, plugin.len
         );
+    }
+    if let (Some(admin), Some(catalog)) = (index.admin, catalog) {
+        let max = admin.max_upload as usize;
+        server.enable_admin(Admin::new(admin.token_sha256, max, engine, store, catalog));
+        println!("berth: admin endpoint on (/_berth/plugins), uploads up to {max} bytes");
+    } else {
+        // Nothing writes the store without the admin endpoint: its buffers go.
+        drop(store);
     }
     let peak = heap::peak();
     drop(index);

@@ -32,6 +32,8 @@ pub enum FromConfigError {
     Read(PathBuf, io::Error),
     /// A static folder cannot be read, or the folders are over [`MAX_STATIC_BYTES`].
     Static(io::Error),
+    /// `[admin] token` is empty, or `max_upload` is over 4 GiB.
+    Admin(&'static str),
 }
 
 impl fmt::Display for FromConfigError {
@@ -49,6 +51,7 @@ impl fmt::Display for FromConfigError {
             FromConfigError::Plugins(e) => write!(f, "{e}"),
             FromConfigError::Read(path, e) => write!(f, "cannot read {}: {e}", path.display()),
             FromConfigError::Static(e) => write!(f, "static files: {e}"),
+            FromConfigError::Admin(why) => write!(f, "[admin]: {why}"),
         }
     }
 }
@@ -117,4 +120,25 @@ pub fn static_files(
     // Only precompressed siblings are served here; the levels are the server's.
     statics.compression = config.compression.policy.clone();
     Ok(statics)
+}
+
+/// `[admin] token` and `max_upload` as a device's store keeps them (`None`: no token,
+/// the device's admin endpoint stays off).
+pub fn admin_entry(
+    config: &berth_config::Config,
+) -> Result<Option<crate::store::AdminEntry>, FromConfigError> {
+    let Some(token) = &config.admin.token else {
+        return Ok(None);
+    };
+    if token.trim().is_empty() || token.trim() != token {
+        return Err(FromConfigError::Admin(
+            "token must be non-empty, without surrounding spaces",
+        ));
+    }
+    let max_upload = u32::try_from(config.admin.max_upload)
+        .map_err(|_| FromConfigError::Admin("max_upload must be under 4 GiB"))?;
+    Ok(Some(crate::store::AdminEntry {
+        token_sha256: crate::store::token_hash(token),
+        max_upload,
+    }))
 }

@@ -28,7 +28,7 @@ use crate::server::{Options, Server};
 mod from_config;
 mod statics;
 
-pub use from_config::{static_files, FromConfigError, MAX_STATIC_BYTES};
+pub use from_config::{admin_entry, static_files, FromConfigError, MAX_STATIC_BYTES};
 pub use statics::read_folder;
 
 /// Where log lines go: `(plugin, level, message)`; the plugin is empty for host lines.

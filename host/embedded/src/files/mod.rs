@@ -95,8 +95,9 @@ pub struct StaticFiles {
     folders: Vec<Folder>,
     /// Longest prefix first.
     mounts: Vec<Mount>,
-    /// Per plugin, in plugin order: indices into `folders`.
-    grants: Vec<Vec<usize>>,
+    /// Per plugin, by name (plugin indices change when a plugin is pushed or removed at
+    /// run time): indices into `folders`.
+    grants: Vec<(String, Vec<usize>)>,
     /// `[server.compression]`.
     compression: Policy,
 }
@@ -220,7 +221,7 @@ impl StaticFiles {
                     ),
                 }
             }
-            grants.push(dirs);
+            grants.push((String::from(*name), dirs));
         }
         // Longest prefix wins; among equal prefixes, the first declared (stable sort).
         mounts.sort_by_key(|m| core::cmp::Reverse(m.prefix.len()));
@@ -325,8 +326,12 @@ impl StaticFiles {
 
     /// The file a plugin's `Response::file(path)` names: relative to the config folder
     /// and inside one of the plugin's granted folders.
-    pub(crate) fn locate_for_plugin(&self, plugin: usize, path: &str) -> Located<'_> {
-        let dirs = self.grants.get(plugin).map(Vec::as_slice).unwrap_or(&[]);
+    pub(crate) fn locate_for_plugin(&self, plugin: &str, path: &str) -> Located<'_> {
+        let dirs = self
+            .grants
+            .iter()
+            .find(|(name, _)| name == plugin)
+            .map_or(&[][..], |(_, dirs)| dirs.as_slice());
         if path.starts_with('/') || path.contains(':') {
             return Located::Refused(403);
         }

@@ -56,14 +56,14 @@ fn set_default(headers: &mut Pairs, name: &str, value: String) {
 }
 
 /// Writes the file a `Body::File(path)` response names (`owner`: the plugin that
-/// returned it, `None` for a mount). Returns whether the connection stays open.
+/// returned it, by name; `None` for a mount). Returns whether the connection stays open.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn send<C: Connection>(
     statics: &StaticFiles,
     conn: &mut C,
     response: Response,
     path: &str,
-    owner: Option<usize>,
+    owner: Option<&str>,
     req: &FileRequest,
     is_head: bool,
     keep_alive: bool,

@@ -105,32 +105,32 @@ fn urls() {
 fn plugin_paths() {
     let s = sample();
     assert_eq!(
-        located(s.locate_for_plugin(0, "data/d.json")),
+        located(s.locate_for_plugin("p", "data/d.json")),
         Ok("d.json".into())
     );
     assert_eq!(
-        located(s.locate_for_plugin(0, "./www/sub/b.txt")),
+        located(s.locate_for_plugin("p", "./www/sub/b.txt")),
         Ok("sub/b.txt".into())
     );
     assert_eq!(
-        located(s.locate_for_plugin(0, "www/x")),
+        located(s.locate_for_plugin("p", "www/x")),
         Err((404, "".into()))
     );
     for bad in ["/etc/passwd", "www/../data/d.json", "c:/x", "other/d.json"] {
         assert_eq!(
-            located(s.locate_for_plugin(0, bad)),
+            located(s.locate_for_plugin("p", bad)),
             Err((403, "".into())),
             "{bad}"
         );
     }
     // Not filtered, but never packed.
     assert_eq!(
-        located(s.locate_for_plugin(0, "www/.env")),
+        located(s.locate_for_plugin("p", "www/.env")),
         Err((404, "".into()))
     );
     // A plugin without grants reaches nothing.
     assert_eq!(
-        located(s.locate_for_plugin(1, "data/d.json")),
+        located(s.locate_for_plugin("q", "data/d.json")),
         Err((403, "".into()))
     );
 }
