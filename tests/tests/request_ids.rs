@@ -1,9 +1,10 @@
-//! Request ids (`x-request-id`) on the server runtime: a client's id is kept, a missing
-//! or unacceptable one is replaced by one the server makes, the response carries it,
-//! and so do the access event and the log lines plugins write while handling the
-//! request (captured in-process as the JSON log format writes them).
+//! Request ids (`x-request-id`), by berth-core's rule on every runtime: a client's id is
+//! kept, a missing or unacceptable one is replaced by one the host makes, and the
+//! response carries it. On the server runtime the access event and the log lines
+//! plugins write while handling the request carry it too (captured in-process as the
+//! JSON log format writes them).
 
-use berth_tests::{config, per_engine, EngineKind, TestServer};
+use berth_tests::{config, per_engine, per_runtime, EngineKind, Runtime, TestServer};
 use serde_json::Value;
 
 fn field<'a>(event: &'a Value, name: &str) -> Option<&'a str> {
@@ -72,4 +73,42 @@ fn ids_are_kept_made_and_logged(engine: EngineKind) {
     server.shutdown();
 }
 
+/// The response's id on every runtime: kept when acceptable, else 16 new hex digits.
+fn ids_round_trip(rt: Runtime) {
+    let server = rt
+        .start(config("[plugins]\nload = [\"hello\"]\n", rt.engine()))
+        .expect("starts");
+    let get = |id: Option<&str>| {
+        let headers: Vec<(&str, &str)> = id.map(|id| ("x-request-id", id)).into_iter().collect();
+        let r = berth_tests::clients::raw_get(server.addr, "/hello", &headers);
+        assert_eq!(r.status, 200);
+        r.header("x-request-id")
+            .expect("an x-request-id")
+            .to_string()
+    };
+    let kept = "edge-4f2b:17";
+    assert_eq!(get(Some(kept)), kept);
+    let made: Vec<String> = [
+        None,
+        None,
+        Some("x".repeat(129).as_str()),
+        Some("tab\there"),
+    ]
+    .into_iter()
+    .map(get)
+    .collect();
+    for id in &made {
+        assert!(
+            id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{id}"
+        );
+    }
+    let mut unique = made.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), made.len(), "{made:?}");
+    server.shutdown();
+}
+
 per_engine!(ids_are_kept_made_and_logged);
+per_runtime!(ids_round_trip);

@@ -150,8 +150,10 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case("last-event-id"))
             .map(|(_, v)| v.clone());
+        let seq = server.next_request_id();
+        let request_id = server.request_id(&head.headers, seq);
         let request = Request {
-            id: server.next_request_id(),
+            id: seq,
             method,
             path: target.path,
             query: target.query,
@@ -173,6 +175,13 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
         );
         let notes = finalise(&mut response, server.options.limits.max_response_headers);
         warn(server, &notes);
+        // The host's id replaces any a plugin set, as on the server runtime.
+        response
+            .headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case("x-request-id"));
+        response
+            .headers
+            .push((String::from("x-request-id"), request_id));
         let status = response.status;
         log_access(server, &remote, &head.method, &head.target, status, started);
         let is_head = method == Method::Head;

@@ -102,6 +102,9 @@ pub struct Server<P: Platform> {
     /// Static mounts and the folders plugins may send files from ([`Server::serve_static`]).
     pub(crate) statics: StaticFiles,
     next_request: Cell<u64>,
+    /// This boot's prefix of the request ids it makes (random, so ids from two devices
+    /// or two boots are unlikely to collide).
+    request_id_prefix: u32,
     pub(crate) busy: Cell<usize>,
     /// Set while `busy` is at or above the 80 % mark, so the warning is logged once per
     /// crossing, not once per connection.
@@ -181,6 +184,7 @@ impl<P: Platform> Server<P> {
         let api: Arc<dyn HostApi> = host.clone();
         let server_name = options.server_name.clone();
         let (app, plugins) = load(engine, api, sources, read, server_name, on_failure)?;
+        let request_id_prefix = host.random_u64() as u32;
         Ok(Server {
             live: RefCell::new(Rc::new(Live { app, plugins })),
             generation: Cell::new(0),
@@ -191,6 +195,7 @@ impl<P: Platform> Server<P> {
             options,
             statics: StaticFiles::default(),
             next_request: Cell::new(1),
+            request_id_prefix,
             busy: Cell::new(0),
             warned: Cell::new(false),
             draining: Cell::new(false),
@@ -312,6 +317,24 @@ impl<P: Platform> Server<P> {
                 core::task::Poll::Pending
             }
         })
+    }
+
+    /// The `x-request-id` of a request with these headers and sequence number, by
+    /// berth-core's rule: the client's when it is acceptable, else one this boot makes.
+    pub(crate) fn request_id(&self, headers: &[(String, String)], seq: u64) -> String {
+        let given = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("x-request-id"))
+            .map(|(_, v)| v.as_str())
+            .filter(|v| berth_core::request_id::acceptable(v.as_bytes()));
+        match given {
+            Some(id) => String::from(id),
+            None => {
+                let hex = berth_core::request_id::generate(self.request_id_prefix, seq);
+                // Hex digits are ASCII, so this never fails.
+                String::from(core::str::from_utf8(&hex).unwrap_or("0"))
+            }
+        }
     }
 
     pub(crate) fn next_request_id(&self) -> u64 {
