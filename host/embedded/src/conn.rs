@@ -8,6 +8,7 @@
 //! `header_timeout` is cut without an answer, as on the server.
 //! A rejected request closes the connection (its body, if any, was not read).
 
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use berth_core::head_rules::check_host;

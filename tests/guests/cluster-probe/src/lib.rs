@@ -81,10 +81,12 @@ impl Plugin for Probe {
         );
         // The `try_` reads: an unreachable Redis answers 503 (`?`), not "missing".
         app.get("/state/<key>", |req| -> Result<Response, Error> {
-            Ok(match state::try_get(req.param("key").unwrap_or_default())? {
-                Some(v) => Response::text(String::from_utf8_lossy(&v).into_owned()),
-                None => Response::error("missing", 404),
-            })
+            Ok(
+                match state::try_get(req.param("key").unwrap_or_default())? {
+                    Some(v) => Response::text(String::from_utf8_lossy(&v).into_owned()),
+                    None => Response::error("missing", 404),
+                },
+            )
         });
         app.delete("/state/<key>", |req| -> Result<Value, Error> {
             Ok(json!({"deleted": state::try_delete(req.param("key").unwrap_or_default())?}))
