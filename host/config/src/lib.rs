@@ -91,6 +91,11 @@
 //!
 //! [admin]                            # metrics and health checks (admin.rs)
 //! listen = "127.0.0.1:9464"          # default: off
+//!
+//! [server.websocket]                 # permessage-deflate (websocket.rs)
+//! permessage_deflate = true          # false: never compress WebSocket messages
+//! deflate_window_bits = 15           # 9-15: LZ77 window, memory per connection
+//! deflate_context_takeover = true    # false: each message compressed on its own
 //! ```
 //!
 //! **Static files are capabilities.** A plugin never reaches the file system on its own:
@@ -116,6 +121,7 @@ mod plugins;
 mod reload;
 mod serving;
 mod tls;
+mod websocket;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -136,6 +142,7 @@ pub use crate::serving::{
     LogConfig, LogFormat, SseConfig, StaticConfig, StaticMountConfig, DEFAULT_MAX_AGE,
 };
 pub use crate::tls::{Http2Config, Listener, TlsConfig};
+pub use crate::websocket::WebSocketConfig;
 
 /// Which engine runs the plugins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -209,6 +216,8 @@ pub struct Config {
     pub http2: Http2Config,
     /// `[admin]`.
     pub admin: Admin,
+    /// `[server.websocket]`: permessage-deflate.
+    pub websocket: WebSocketConfig,
 }
 
 impl Default for Config {
@@ -235,6 +244,7 @@ impl Default for Config {
             tls: None,
             http2: Http2Config::default(),
             admin: Admin::default(),
+            websocket: WebSocketConfig::default(),
         }
     }
 }
@@ -314,6 +324,8 @@ struct ServerSection {
     tls: Option<crate::tls::TlsSection>,
     #[serde(default)]
     http2: crate::tls::Http2Section,
+    #[serde(default)]
+    websocket: crate::websocket::WebSocketSection,
 }
 
 #[derive(Deserialize, Default)]
@@ -410,6 +422,7 @@ impl Config {
         };
         config.tls = s.tls.map(|t| t.resolve(base)).transpose()?;
         config.http2 = s.http2.resolve()?;
+        config.websocket = s.websocket.resolve()?;
         config.admin = file.admin;
         if let Some(dir) = file.plugins.dir {
             config.plugins_dir = base.join(dir);

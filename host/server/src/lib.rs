@@ -122,6 +122,9 @@ pub(crate) struct Shared {
     pub(crate) tls_on: (bool, bool),
     /// `[server.http2]`.
     pub(crate) http2: berth_config::Http2Config,
+    /// `[server.websocket]`: permessage-deflate, and the deflate state connections
+    /// without context takeover borrow per message (see [`ws::deflate`]).
+    pub(crate) ws_deflate: ws::deflate::Deflate,
     /// Prometheus series (served on `[admin] listen`; recorded whether or not it is on).
     pub(crate) metrics: Arc<metrics::Metrics>,
     /// Set while the server serves (before `run` and from shutdown on: not ready).
@@ -287,6 +290,7 @@ impl Server {
             tls,
             tls_on,
             http2: config.http2,
+            ws_deflate: ws::deflate::Deflate::new(config.websocket.deflate),
             metrics: Arc::new(metrics::Metrics::new()),
             ready: std::sync::atomic::AtomicBool::new(false),
         });

@@ -4,12 +4,15 @@
 //! - [`upgrade`]: the opening handshake on top of hyper's upgrade, with `ws-connect`
 //!   deciding before the `101` goes out;
 //! - [`session`]: one connection's reader, writer, keepalive and close handshake;
+//! - [`deflate`]: permessage-deflate (RFC 7692): the policy, and yawc's options per
+//!   connection;
 //! - [`hub`]: every open connection with its rooms, data and bounded send queue — what
 //!   the `ws-*` host imports act on.
 //!
 //! Which plugin handlers hear an event, and what is sent back, is decided in
 //! [`berth_core::ws`], shared with the embedded host.
 
+pub mod deflate;
 pub mod hub;
 mod session;
 pub mod upgrade;
