@@ -28,10 +28,6 @@ use yawc::{CompressionLevel, DeflatePool, Options};
 /// message compressed at the same moment (the worker threads), not per connection.
 const POOL_CAPACITY: usize = 16;
 
-/// Messages shorter than this go out uncompressed (RSV1 clear, which RFC 7692 allows
-/// per message): deflating a few bytes costs more than it saves.
-const COMPRESSION_THRESHOLD: usize = 32;
-
 /// `[server.websocket]`'s deflate policy and the state it shares between connections.
 pub struct Deflate {
     /// `None`: permessage-deflate is off and never in a `101`.
@@ -73,9 +69,10 @@ impl Deflate {
         let Some(agreed) = agreed else {
             return options.without_compression();
         };
-        let options = options
-            .with_compression_level(CompressionLevel::fast())
-            .with_compression_threshold(COMPRESSION_THRESHOLD);
+        // Every message is compressed, short ones too: RFC 7692 allows sending some
+        // uncompressed, but clients handle that unevenly (the Autobahn runner here
+        // mis-delivers such a text message), and a short message costs little.
+        let options = options.with_compression_level(CompressionLevel::fast());
         if agreed.server_no_context_takeover || agreed.client_no_context_takeover {
             options.with_deflate_pool(self.pool.clone())
         } else {

@@ -9,38 +9,36 @@
 //! | what happened                                 | close code sent |
 //! |-----------------------------------------------|-----------------|
 //! | a frame or message over the limits (inflated) | 1009            |
-//! | a protocol violation (RSV bits, …)            | 1002            |
-//! | an unknown opcode                             | 1003            |
+//! | a protocol violation (RSV bits, opcode, …)    | 1002            |
+//! | compressed data that does not inflate         | 1002            |
 //! | text that is not UTF-8                        | 1007            |
 //! | nothing heard for `ws_pong_timeout`           | 1011            |
 //! | the client stopped reading (queue full)       | 1008            |
 //! | server shutdown                               | 1001            |
 //! | a plugin's `ws::close`                        | the plugin's    |
 //!
-//! The first four yawc sends itself, with its reason; the reader reports the same code
-//! to the plugins. Exactly one close frame goes out per connection: [`Socket`] drops any
-//! later one (and any data after it), and a reader that hears the peer's answer to our
-//! close stops there, before yawc's automatic reply to it would be flushed.
+//! Exactly one close frame goes out per connection, with the code of this table:
+//! [`Socket`] drops any later one (and any data after it) and sets yawc aside when the
+//! connection fails (see [`super::socket`]), and a reader that hears the peer's answer
+//! to our close stops there, before yawc's automatic reply to it would be flushed.
 //!
 //! `ws-disconnect` is delivered last, while the connection's data and rooms still exist
 //! (seed 000's chat reads `ws.data.room` to leave it), then the hub forgets it.
 
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use berth_core::model::{Event, WsDisconnect, WsMessage, WsPayload};
 use berth_core::ws::Endpoint;
 use berth_core::ws_deflate::Agreed;
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
-use hyper_util::rt::TokioIo;
 use yawc::close::CloseCode;
 use yawc::{Frame, OpCode, Role, WebSocket, WebSocketError};
 
 use super::hub::{Conn, Message, Outbox, Outgoing};
+use super::socket::{Io, ReadError, Socket};
 use crate::pool::PoolInvoker;
 use crate::snapshot::Snapshot;
 use crate::Shared;
@@ -53,75 +51,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 const NO_STATUS: u16 = 1005;
 pub const ABNORMAL: u16 = 1006;
 
-/// yawc's connection, with what the session needs on top: read errors kept (yawc's own
-/// `Stream` turns them into the end of the stream) and at most one close frame sent.
-struct Socket {
-    ws: WebSocket<TokioIo<Upgraded>>,
-    /// A close frame went out or is queued: ours, or yawc's reply to the peer's, or the
-    /// one yawc sends when it fails the connection.
-    closed: bool,
-    /// The reader saw the end (yawc reported the connection closed).
-    ended: bool,
-}
-
-impl Stream for Socket {
-    type Item = Result<Frame, WebSocketError>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        if this.ended {
-            return Poll::Ready(None);
-        }
-        match this.ws.poll_next_frame(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Ok(frame)) => {
-                if frame.opcode() == OpCode::Close {
-                    // yawc queued its reply (flushed by the next poll, or the next send).
-                    this.closed = true;
-                }
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Poll::Ready(Err(WebSocketError::ConnectionClosed)) => {
-                this.ended = true;
-                Poll::Ready(None)
-            }
-            Poll::Ready(Err(e)) => {
-                // yawc queued a close frame for this failure (or the socket is gone).
-                this.closed = true;
-                this.ended = true;
-                Poll::Ready(Some(Err(e)))
-            }
-        }
-    }
-}
-
-impl Sink<Frame> for Socket {
-    type Error = WebSocketError;
-
-    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.get_mut().ws).poll_ready(cx)
-    }
-
-    fn start_send(self: Pin<&mut Self>, frame: Frame) -> Result<(), Self::Error> {
-        let this = self.get_mut();
-        if this.closed {
-            // Nothing follows a close frame (RFC 6455 §5.5.1).
-            return Ok(());
-        }
-        this.closed = frame.opcode() == OpCode::Close;
-        Pin::new(&mut this.ws).start_send(frame)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.get_mut().ws).poll_flush(cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.get_mut().ws).poll_close(cx)
-    }
-}
-
-type Sink_ = futures_util::stream::SplitSink<Socket, Frame>;
+type WriteHalf = futures_util::stream::SplitSink<Socket, Frame>;
 
 /// Serves one upgraded connection to its end, then delivers `ws-disconnect`.
 /// `deflate` is the permessage-deflate the `101` agreed, if any.
@@ -134,8 +64,9 @@ pub async fn run(
 ) {
     let options = shared.ws_deflate.options(&shared.limits, deflate.as_ref());
     let settings = deflate.as_ref().map(Agreed::settings);
+    let io = Io::new(upgraded);
     let ws = match WebSocket::from_stream_with_extensions(
-        TokioIo::new(upgraded),
+        io.clone(),
         Role::Server,
         settings.as_deref(),
         options,
@@ -147,12 +78,7 @@ pub async fn run(
             return finish(&shared, &conn, 1011, String::new()).await;
         }
     };
-    let socket = Socket {
-        ws,
-        closed: false,
-        ended: false,
-    };
-    let (sink, stream) = socket.split();
+    let (sink, stream) = Socket::new(ws, io).split();
 
     let started = Instant::now();
     let heard = AtomicU64::new(0);
@@ -217,17 +143,12 @@ async fn read(
         let frame = match item {
             Ok(frame) => frame,
             Err(e) => {
-                let code = close_for(&e);
+                let (code, reason) = close_for(&e);
                 if code == 1009 {
                     shared.metrics.limit_hit("1009");
                 }
-                tracing::debug!(conn = conn.id, "closing with {code}: {e}");
-                let reason = if code == ABNORMAL {
-                    String::new()
-                } else {
-                    e.to_string()
-                };
-                return (code, reason);
+                tracing::debug!(conn = conn.id, "closing with {code}: {e:?}");
+                return (code, reason.to_string());
             }
         };
         let payload = match frame.opcode() {
@@ -303,14 +224,17 @@ fn endpoint(snap: &Snapshot, conn: &Conn) -> Option<Endpoint> {
     }
 }
 
-/// The close code yawc sent for a read error (its table, so what plugins hear is what
-/// the peer got), or 1006 when the socket itself failed.
-fn close_for(e: &WebSocketError) -> u16 {
+/// The close code for a read error, and its reason.
+fn close_for(e: &ReadError) -> (u16, &'static str) {
+    let e = match e {
+        ReadError::ControlTooLong => return (1002, "Protocol error"),
+        ReadError::Ws(e) => e,
+    };
     match e {
-        WebSocketError::FrameTooLarge => 1009,
-        WebSocketError::InvalidUTF8 => 1007,
-        WebSocketError::InvalidOpCode(_) => 1003,
+        WebSocketError::FrameTooLarge => (1009, "Message too big"),
+        WebSocketError::InvalidUTF8 => (1007, "Invalid UTF-8"),
         WebSocketError::ReservedBitsNotZero
+        | WebSocketError::InvalidOpCode(_)
         | WebSocketError::ControlFrameFragmented
         | WebSocketError::PingFrameTooLarge
         | WebSocketError::InvalidFragment
@@ -318,12 +242,14 @@ fn close_for(e: &WebSocketError) -> u16 {
         | WebSocketError::InvalidCloseCode
         | WebSocketError::FragmentTimeout
         | WebSocketError::InvalidContinuationFrame
-        | WebSocketError::CompressionNotSupported => 1002,
-        // A deflate stream that does not inflate is an I/O error of kind InvalidInput in
-        // yawc, which closes it with 1011; any other I/O error is the socket's.
-        WebSocketError::IoError(io) if io.kind() == std::io::ErrorKind::InvalidInput => 1011,
-        WebSocketError::ConnectionClosed | WebSocketError::IoError(_) => ABNORMAL,
-        _ => 1011,
+        | WebSocketError::CompressionNotSupported => (1002, "Protocol error"),
+        // yawc reports a deflate stream that does not inflate as an I/O error of kind
+        // InvalidInput; any other I/O error is the socket's.
+        WebSocketError::IoError(io) if io.kind() == std::io::ErrorKind::InvalidInput => {
+            (1002, "Invalid compressed data")
+        }
+        WebSocketError::ConnectionClosed | WebSocketError::IoError(_) => (ABNORMAL, ""),
+        _ => (1011, "Internal error"),
     }
 }
 
@@ -334,7 +260,7 @@ async fn write(
     shared: &Shared,
     conn: &Conn,
     mut outbox: Outgoing,
-    mut sink: Sink_,
+    mut sink: WriteHalf,
     started: Instant,
     heard: &AtomicU64,
     we_closed: &AtomicBool,
@@ -373,7 +299,12 @@ async fn write(
 
 /// Sends one message; `false` when the writer is done: the socket failed, or a close was
 /// requested while the send was blocked (the close frame is then sent instead).
-async fn deliver(sink: &mut Sink_, conn: &Conn, we_closed: &AtomicBool, message: Message) -> bool {
+async fn deliver(
+    sink: &mut WriteHalf,
+    conn: &Conn,
+    we_closed: &AtomicBool,
+    message: Message,
+) -> bool {
     tokio::select! {
         biased;
         sent = sink.send(message.frame()) => sent.is_ok(),
@@ -384,7 +315,7 @@ async fn deliver(sink: &mut Sink_, conn: &Conn, we_closed: &AtomicBool, message:
     }
 }
 
-async fn send_close(sink: &mut Sink_, we_closed: &AtomicBool, code: u16, reason: String) {
+async fn send_close(sink: &mut WriteHalf, we_closed: &AtomicBool, code: u16, reason: String) {
     // 1005 and 1006 are only reported (and no other unsendable code is ever requested:
     // plugins' codes are checked in berth-core); the reason was cut when requested.
     if !berth_core::ws_registry::sendable_close_code(code) {
