@@ -157,9 +157,12 @@ if mode == "on":
 
     # Zip bombs: a few KiB on the wire that inflate past the limit. One frame, then one
     # message in many small frames; both close 1009.
+    # The first is as big as one frame within the limit can be: about 1000 times the
+    # limit inflated (the caller watches the server's peak memory meanwhile).
     bomb = Raw("/ws/raw", "permessage-deflate")
-    body = bomb.compressed(bytes(limit * 64))
-    print(f"bomb: {len(body) < limit // 4} (wire {len(body)} bytes for {limit * 64})")
+    inflated = 1000 * (limit - 4096)
+    body = bomb.compressed(bytes(inflated))
+    print(f"bomb: {len(body) < limit} (wire {len(body)} bytes for {inflated})")
     bomb.frame(0x2, body, rsv1=True)
     print("bomb close:", bomb.close_code())
     bomb = Raw("/ws/raw", "permessage-deflate")

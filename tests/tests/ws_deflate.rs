@@ -36,7 +36,13 @@ fn compression_is_negotiated_and_bounded_by_the_inflated_size(rt: Runtime) {
         assert_eq!(out.lines().collect::<Vec<_>>(), declined(), "{out}");
         return;
     }
+    // The server runs in this process: its peak memory must not grow by the ~60 MiB
+    // the first bomb would inflate to (other cases here hold far less).
+    let peak_before = peak_rss();
     let out = python("ws_deflate.py", &["on", &base(&server), &limit]);
+    let grew = peak_rss().saturating_sub(peak_before);
+    println!("peak memory grew by {} KiB during the bombs", grew >> 10);
+    assert!(grew < 40 << 20, "peak memory grew by {grew} bytes:\n{out}");
     let lines: Vec<&str> = out.lines().collect();
     let bomb = lines
         .iter()
@@ -65,6 +71,17 @@ fn compression_is_negotiated_and_bounded_by_the_inflated_size(rt: Runtime) {
         ],
         "{out}"
     );
+}
+
+/// This process's peak resident memory (Linux's `VmHWM`), in bytes.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmHWM")
+        << 10
 }
 
 /// What a client sees where compression is not negotiated.
