@@ -102,7 +102,7 @@ impl From<StateError> for Error {
         let status = match e {
             _ if e.is_unavailable() => 503,
             StateError::Refused(_) => 507,
-            StateError::Incr(_) | StateError::Encode(_) => 500,
+            StateError::Incr(_) | StateError::Encode(_) | StateError::Unavailable(_) => 500,
         };
         Error::new(status, e.to_string())
     }
@@ -132,6 +132,7 @@ mod tests {
         for e in [
             StateError::Refused(unreachable.into()),
             StateError::Incr(unreachable.into()),
+            StateError::Unavailable(unreachable.into()),
         ] {
             assert!(e.is_unavailable());
             assert_eq!(Error::from(e).status(), 503);

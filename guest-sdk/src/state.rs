@@ -15,6 +15,9 @@
 //! let name: Option<serde_json::Value> = state::get_json("user:1");
 //! for key in state::keys("user:") { /* sorted */ }
 //! state::shared::incr("requests", 1).ok();
+//! // On a cluster whose Redis is down, the `try_` forms say so (`?` answers 503);
+//! // the others answer "missing", `false` or no keys and the host logs why.
+//! let owner: Option<String> = state::try_get_string("owner")?;
 //! # Ok::<(), state::StateError>(())
 //! ```
 
@@ -38,6 +41,9 @@ pub enum StateError {
     Incr(String),
     /// The value could not be serialized as JSON.
     Encode(String),
+    /// The host could not reach its store in time (a cluster node whose Redis is down
+    /// or too slow): nothing was read or changed. The host's reason.
+    Unavailable(String),
 }
 
 impl std::fmt::Display for StateError {
@@ -46,6 +52,7 @@ impl std::fmt::Display for StateError {
             StateError::Refused(why) => write!(f, "state write refused: {why}"),
             StateError::Incr(why) => write!(f, "state increment failed: {why}"),
             StateError::Encode(why) => write!(f, "cannot encode state value: {why}"),
+            StateError::Unavailable(why) => f.write_str(why),
         }
     }
 }
@@ -59,6 +66,7 @@ impl StateError {
     /// write may be retried later, and [`Error`](crate::Error) answers it with 503.
     pub fn is_unavailable(&self) -> bool {
         match self {
+            StateError::Unavailable(_) => true,
             StateError::Refused(why) | StateError::Incr(why) => why.starts_with(UNAVAILABLE),
             StateError::Encode(_) => false,
         }
@@ -67,7 +75,22 @@ impl StateError {
     /// The host's (or the encoder's) reason, without the kind.
     pub fn reason(&self) -> &str {
         match self {
-            StateError::Refused(why) | StateError::Incr(why) | StateError::Encode(why) => why,
+            StateError::Refused(why)
+            | StateError::Incr(why)
+            | StateError::Encode(why)
+            | StateError::Unavailable(why) => why,
+        }
+    }
+
+    /// The host's reason for a failed call as `kind`, or as [`StateError::Unavailable`]
+    /// when the store could not be reached.
+    fn from_host(kind: fn(String) -> StateError) -> impl Fn(String) -> StateError {
+        move |why| {
+            if why.starts_with(UNAVAILABLE) {
+                StateError::Unavailable(why)
+            } else {
+                kind(why)
+            }
         }
     }
 }
@@ -114,7 +137,8 @@ macro_rules! scoped_api {
         /// quota (`[limits] state_max_keys`, `state_max_bytes`, `state_max_value`)
         /// would be passed. [`set`] logs that instead.
         pub fn try_set(key: &str, value: impl AsRef<[u8]>) -> Result<(), StateError> {
-            host::state_try_set($scope, key, value.as_ref(), None).map_err(StateError::Refused)
+            host::state_try_set($scope, key, value.as_ref(), None)
+                .map_err(StateError::from_host(StateError::Refused))
         }
 
         /// [`try_set`] with an expiry.
@@ -124,7 +148,7 @@ macro_rules! scoped_api {
             ttl: Duration,
         ) -> Result<(), StateError> {
             host::state_try_set($scope, key, value.as_ref(), Some(ttl_ms(ttl)))
-                .map_err(StateError::Refused)
+                .map_err(StateError::from_host(StateError::Refused))
         }
 
         /// Stores `value` as JSON under `key`, or says why not (the quota, as
@@ -146,7 +170,7 @@ macro_rules! scoped_api {
         /// returns the new value; fails when the stored value is not an integer. The
         /// key keeps its expiry, if it has one.
         pub fn incr(key: &str, delta: i64) -> Result<i64, StateError> {
-            host::state_incr($scope, key, delta).map_err(StateError::Incr)
+            host::state_incr($scope, key, delta).map_err(StateError::from_host(StateError::Incr))
         }
 
         /// The integer under `key` (0 when absent or not an integer).
@@ -164,6 +188,32 @@ macro_rules! scoped_api {
         /// The live keys starting with `prefix`, sorted.
         pub fn keys(prefix: &str) -> Vec<String> {
             host::state_keys($scope, prefix)
+        }
+
+        /// [`get`], or [`StateError::Unavailable`] when the host could not reach its
+        /// store (where [`get`] answers `None`).
+        pub fn try_get(key: &str) -> Result<Option<Vec<u8>>, StateError> {
+            host::state_try_get($scope, key).map_err(StateError::Unavailable)
+        }
+
+        /// [`get_string`] that reports an unreachable store.
+        pub fn try_get_string(key: &str) -> Result<Option<String>, StateError> {
+            Ok(try_get(key)?.and_then(|v| String::from_utf8(v).ok()))
+        }
+
+        /// [`get_json`] that reports an unreachable store.
+        pub fn try_get_json<T: DeserializeOwned>(key: &str) -> Result<Option<T>, StateError> {
+            Ok(try_get(key)?.and_then(|v| serde_json::from_slice(&v).ok()))
+        }
+
+        /// [`delete`] that reports an unreachable store.
+        pub fn try_delete(key: &str) -> Result<bool, StateError> {
+            host::state_try_delete($scope, key).map_err(StateError::Unavailable)
+        }
+
+        /// [`keys`] that reports an unreachable store.
+        pub fn try_keys(prefix: &str) -> Result<Vec<String>, StateError> {
+            host::state_try_keys($scope, prefix).map_err(StateError::Unavailable)
         }
     };
 }

@@ -138,3 +138,30 @@ fn state_ttls_and_quotas() {
         "the shared namespace has its own quota"
     );
 }
+
+#[test]
+fn an_unreachable_store_fails_the_try_calls_with_503() {
+    let app = TestApp::new::<Onion>();
+    state::set("k", "v");
+    app.state_unavailable(true);
+    let err = state::try_get_string("k").expect_err("unreachable");
+    assert!(matches!(err, StateError::Unavailable(_)), "{err}");
+    assert_eq!(Error::from(err).status(), 503);
+    for err in [
+        state::try_delete("k").expect_err("unreachable"),
+        state::try_keys("").expect_err("unreachable"),
+        state::incr("n", 1).expect_err("unreachable"),
+        state::try_set("k", "w").expect_err("unreachable"),
+    ] {
+        assert!(matches!(err, StateError::Unavailable(_)), "{err}");
+    }
+    assert_eq!(state::get("k"), None, "the old call answers missing");
+    assert!(!state::delete("k"));
+    assert!(app
+        .logs()
+        .iter()
+        .any(|(_, l)| l.starts_with("state store unavailable")));
+    app.state_unavailable(false);
+    assert_eq!(state::try_get_string("k"), Ok(Some("v".to_string())));
+    assert_eq!(state::try_keys(""), Ok(vec!["k".to_string()]));
+}

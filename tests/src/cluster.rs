@@ -201,6 +201,8 @@ impl Drop for Redis {
 pub struct Node {
     pub addr: SocketAddr,
     pub ws_addr: Option<SocketAddr>,
+    /// `[admin] listen`'s address, when the config has one.
+    pub admin_addr: Option<SocketAddr>,
     child: Child,
 }
 
@@ -232,10 +234,17 @@ impl Node {
             return Err(format!("node {name} did not start (its stderr says why)"));
         };
         let addr = addr.parse().expect("address");
-        let ws_addr = words.next().map(|a| a.parse().expect("ws address"));
+        let mut listener = || {
+            words
+                .next()
+                .filter(|a| *a != "-")
+                .map(|a| a.parse().expect("listener address"))
+        };
+        let (ws_addr, admin_addr) = (listener(), listener());
         Ok(Node {
             addr,
             ws_addr,
+            admin_addr,
             child,
         })
     }

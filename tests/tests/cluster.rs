@@ -24,6 +24,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_berth-node");
 
 /// A folder with the probe plugin in it, and the config text of node `name`.
 fn setup(case: &str) -> std::path::PathBuf {
+    setup_with(case, false)
+}
+
+/// [`setup`], with the Python interop plugin too when `python` (built on first use).
+fn setup_with(case: &str, python: bool) -> std::path::PathBuf {
     let dir = berth_tests::temp_dir(&format!("cluster-{case}"));
     let plugins = dir.join("plugins");
     std::fs::create_dir_all(&plugins).expect("plugins dir");
@@ -37,25 +42,45 @@ fn setup(case: &str) -> std::path::PathBuf {
             std::fs::write(plugins.join(format!("{name}.wasm")), bytes).expect("plugin");
         }
     }
+    if python {
+        let built = berth_tests::python::plugins_dir().join("interop.wasm");
+        std::fs::copy(built, plugins.join("interop.wasm")).expect("python plugin");
+    }
     dir
+}
+
+/// The plugins a node loads: those [`setup_with`] put into `dir`, in this order.
+fn load_list(dir: &Path) -> String {
+    let names = ["cluster-probe", "chat", "ws-echo", "sse-sensor", "interop"];
+    let present: Vec<String> = names
+        .iter()
+        .filter(|n| dir.join("plugins").join(format!("{n}.wasm")).exists())
+        .map(|n| format!("{n:?}"))
+        .collect();
+    present.join(", ")
 }
 
 fn node_toml(dir: &Path, redis: &Redis, name: &str, engine: &str, extra: &str) -> String {
     format!(
         "[server]\nhost = \"127.0.0.1\"\nport = 0\nws_port = 0\ncache_dir = \"\"\nengine = \"{engine}\"\n\
          shutdown_timeout = 1.0\n\
-         [plugins]\ndir = {plugins:?}\nload = [\"cluster-probe\", \"chat\", \"ws-echo\", \"sse-sensor\"]\n\
+         [plugins]\ndir = {plugins:?}\nload = [{load}]\n\
          [reload]\nwatch = false\n\
          [limits]\nstate_max_keys = 50\n\
          [plugin.cluster-probe]\nnode = \"{name}\"\n[plugin.sse-sensor]\ninterval = 0.5\n\
          [cluster]\nredis = \"{url}\"\nnode = \"{name}\"\ntimeout = 1.0\npresence_ttl = 3.0\n{extra}",
         plugins = dir.join("plugins").display().to_string(),
+        load = load_list(dir),
         url = redis.url(),
     )
 }
 
 fn two_nodes(case: &str, engine: &str, extra: &str) -> (Redis, Node, Node) {
-    let dir = setup(case);
+    two_nodes_in(setup(case), engine, extra)
+}
+
+/// [`two_nodes`] on plugins [`setup_with`] prepared.
+fn two_nodes_in(dir: std::path::PathBuf, engine: &str, extra: &str) -> (Redis, Node, Node) {
     let redis = Redis::start(&dir);
     let a = Node::start(BIN, &dir, "a", &node_toml(&dir, &redis, "a", engine, extra));
     let b = Node::start(BIN, &dir, "b", &node_toml(&dir, &redis, "b", engine, extra));

@@ -276,11 +276,13 @@ fn a_stalled_body_times_out(engine: EngineKind) {
     });
 }
 
-/// Idle for `keep_alive_timeout`: closed with GOAWAY; and after
-/// `max_keep_alive_requests` the connection takes no more.
+/// Idle for `keep_alive_timeout`: closed with GOAWAY; and after `[server.http2]
+/// max_requests` the connection takes no more (HTTP/1.1's `max_keep_alive_requests`,
+/// set lower here, does not apply).
 fn keep_alive_rules_hold(engine: EngineKind) {
     let s = TestServer::start(config(
-        "[plugins]\nload = [\"hello\"]\n[limits]\nkeep_alive_timeout = 1.0\nmax_keep_alive_requests = 5\n",
+        "[plugins]\nload = [\"hello\"]\n[limits]\nkeep_alive_timeout = 1.0\nmax_keep_alive_requests = 2\n\
+         [server.http2]\nmax_requests = 5\n",
         engine,
     ))
     .expect("starts");
@@ -316,7 +318,7 @@ fn keep_alive_rules_hold(engine: EngineKind) {
         // saw the GOAWAY is still served (HTTP/2's graceful close), none after.
         assert!(
             (5..=6).contains(&served),
-            "max_keep_alive_requests = 5 on HTTP/2: served {served}"
+            "max_requests = 5 on HTTP/2: served {served}"
         );
         let ended = tokio::time::timeout(Duration::from_secs(5), conn).await;
         assert!(ended.is_ok(), "the server closed the used-up connection");

@@ -423,8 +423,59 @@ fn health_checks(engine: EngineKind) {
     plain.shutdown();
 }
 
+/// State calls by operation and outcome, and the value bytes read and written.
+fn state_calls_are_counted(engine: EngineKind) {
+    let toml = format!("{ADMIN}[plugins]\nload = [\"misbehave\"]\n[limits]\nstate_max_value = 8\n");
+    let server = TestServer::start(config(&toml, engine)).expect("starts");
+    let client = reqwest::blocking::Client::new();
+    let put = |key: &str, body: &str| {
+        let url = server.url(&format!("/state/plugin?key={key}"));
+        let r = client.put(url).body(body.to_string()).send().expect("PUT");
+        assert_eq!(r.status(), 200);
+    };
+    let get = |key: &str| {
+        let url = server.url(&format!("/state/plugin?key={key}"));
+        client.get(url).send().expect("GET").text().expect("body")
+    };
+    put("a", "hello");
+    put("b", "abc");
+    put("big", "nine byte");
+    for _ in 0..3 {
+        assert_eq!(get("a"), r#"{"value":"hello"}"#);
+    }
+    assert_eq!(
+        get("big"),
+        r#"{"value":null}"#,
+        "the refused write stored nothing"
+    );
+    let (text, samples) = scrape(&server);
+    promtool_accepts(&text);
+    let ops = |op: &str, outcome: &str| {
+        value(
+            &samples,
+            "berth_state_operations_total",
+            &[("op", op), ("outcome", outcome)],
+        )
+    };
+    assert_eq!(ops("set", "ok"), 2.0);
+    assert_eq!(ops("set", "refused"), 1.0);
+    assert_eq!(ops("get", "ok"), 4.0);
+    assert_eq!(ops("get", "unavailable"), 0.0);
+    let bytes = |direction: &str| {
+        value(
+            &samples,
+            "berth_state_bytes_total",
+            &[("direction", direction)],
+        )
+    };
+    assert_eq!(bytes("written"), 8.0, "hello + abc");
+    assert_eq!(bytes("read"), 15.0, "hello three times");
+    server.shutdown();
+}
+
 per_engine!(
     counters_move_by_what_was_sent,
     refusals_and_sse_gauges,
-    health_checks
+    health_checks,
+    state_calls_are_counted
 );

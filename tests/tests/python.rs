@@ -108,7 +108,9 @@ fn auth_plugin_takes_its_secret_from_the_config() {
 
 #[test]
 fn metrics_count_requests_and_websocket_traffic() {
-    let s = chat();
+    // A server of its own: the chat tests' connections on a shared one would move the
+    // counts this test compares.
+    let s = server("py-chat-metrics", || python::example("chat"));
     let get = || json_of(client().get(s.url("/metrics")).send().expect("GET"));
     let n = |v: &Value, k: &str| v[k].as_i64().unwrap_or_else(|| panic!("{k} in {v}"));
     let first = get();

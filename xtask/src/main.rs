@@ -44,6 +44,7 @@ tasks:
   build-plugins   build the bundled plugins into plugins/<name>.wasm
   test            install the test clients (Python, Chromium), then run every test
   bench           every benchmark scenario vs native baselines; writes BENCHMARKS.md
+  bench-compression  the response compression rows of bench alone (h2load)
   ci              fmt check, clippy -D warnings, then test (as .ci/run)
   swap-bench      [--release]  hot swap: swap time p50/p99 over 100 swaps (SWAPS) and
                   the request latency during swaps vs without, per engine
@@ -67,6 +68,7 @@ fn main() -> Result<()> {
         Some("test") => test(&root),
         Some("bench") => bench::bench(&root),
         Some("bench-ops") => bench::ops::standalone(&root),
+        Some("bench-compression") => bench::compression::standalone(&root),
         Some("ci") => ci(&root),
         Some("swap-bench") => swap_bench(&root, args[1..].iter().any(|a| a == "--release")),
         Some("qemu") => qemu::qemu(&root, &args[1..]),

@@ -21,7 +21,7 @@ from ._app import App, Plugin
 from ._codec import Namespace
 from ._guest import HTTPContext, app
 from ._http import Headers, Request, Response
-from ._state import incr
+from ._state import Unavailable, incr
 from ._ws import ServerContext, WSClient, WSContext, WSData, WSMessage, broadcast
 
 get = app.get
@@ -69,5 +69,5 @@ __all__ = [
     "App", "Plugin", "Request", "Response", "Headers", "Namespace", "HTTPContext",
     "WSClient", "WSContext", "WSData", "WSMessage", "ServerContext",
     "app", "get", "post", "put", "delete", "patch", "route", "use", "on", "websocket",
-    "every", "broadcast", "publish", "incr", "log",
+    "every", "broadcast", "publish", "incr", "log", "Unavailable",
 ]

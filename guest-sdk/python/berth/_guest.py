@@ -58,6 +58,12 @@ def _respond(res):
     return _http.to_wit(_http.coerce(res), _streams)
 
 
+def _unavailable(e):
+    """What a call answers when it hit an unreachable state store and did not catch
+    `berth.Unavailable`: 503, as a Rust plugin's ``?`` does."""
+    return _http.to_wit(_http.Response.error(str(e), 503))
+
+
 class Guest(exports.Guest):
     def setup(self, config):
         try:
@@ -71,11 +77,20 @@ class Guest(exports.Guest):
             raise Err(f"{type(e).__name__}: {e}")
 
     def handle(self, handler, req):
-        with _Call():
-            kind, fn = app.handler(handler)
-            return _respond(fn(_http.Request(req)))
+        try:
+            with _Call():
+                kind, fn = app.handler(handler)
+                return _respond(fn(_http.Request(req)))
+        except _state.Unavailable as e:
+            return _unavailable(e)
 
     def before(self, handler, req):
+        try:
+            return self._before(handler, req)
+        except _state.Unavailable as e:
+            return _host.types.BeforeOutcome_Respond(_unavailable(e))
+
+    def _before(self, handler, req):
         t = _host.types
         with _Call():
             kind, fn = app.handler(handler)
@@ -92,11 +107,14 @@ class Guest(exports.Guest):
             )
 
     def after(self, handler, req, resp):
-        with _Call():
-            kind, fn = app.handler(handler)
-            res = _http.from_wit(resp)
-            fn(HTTPContext(_http.Request(req), res))
-            return _http.to_wit(res, _streams)
+        try:
+            with _Call():
+                kind, fn = app.handler(handler)
+                res = _http.from_wit(resp)
+                fn(HTTPContext(_http.Request(req), res))
+                return _http.to_wit(res, _streams)
+        except _state.Unavailable as e:
+            return _unavailable(e)
 
     def on_event(self, handler, ev):
         t = _host.types

@@ -17,7 +17,34 @@ pooled or swapped, and every instance sees the same values.
 
 import copy
 
+from componentize_py_types import Err
+
 from . import _codec, _host
+
+# How the host's reason starts when it could not reach its store in time (a cluster
+# node whose Redis is down): berth-core's `state::UNAVAILABLE`.
+_UNAVAILABLE = "state store unavailable"
+
+
+class Unavailable(Exception):
+    """The host could not reach its state store in time (a cluster node whose Redis is
+    down or too slow); nothing was read or written. A handler that does not catch it
+    answers 503, as a Rust plugin's ``?`` does."""
+
+
+def _host_call(fn, *args):
+    """A state import whose error is `Unavailable` when the store is unreachable (other
+    errors, such as a refused quota or a non-integer to increment, stay `Err`)."""
+    try:
+        return fn(*args)
+    except Err as e:
+        if str(e.value).startswith(_UNAVAILABLE):
+            raise Unavailable(str(e.value)) from None
+        raise
+
+
+def _get(scope, name):
+    return _host_call(_host.host.state_try_get, scope, name)
 
 
 class State:
@@ -40,7 +67,7 @@ class State:
         seen = object.__getattribute__(self, "_seen")
         if name in seen:
             return seen[name][0]
-        raw = _host.host.state_get(_host.host.Scope.SHARED, name)
+        raw = _get(_host.host.Scope.SHARED, name)
         if raw is None:
             raise AttributeError(name)
         text = bytes(raw).decode("utf-8", "replace")
@@ -60,7 +87,7 @@ class State:
             object.__getattribute__(self, "_defaults").pop(name, None)
             return
         object.__getattribute__(self, "_seen").pop(name, None)
-        if not _host.host.state_delete(_host.host.Scope.SHARED, name):
+        if not _host_call(_host.host.state_try_delete, _host.host.Scope.SHARED, name):
             raise AttributeError(name)
 
     def __contains__(self, name):
@@ -73,14 +100,14 @@ class State:
     def __dir__(self):
         if not _host.live:
             return sorted(object.__getattribute__(self, "_defaults"))
-        return list(_host.host.state_keys(_host.host.Scope.SHARED, ""))
+        return list(_host_call(_host.host.state_try_keys, _host.host.Scope.SHARED, ""))
 
 
 def apply_defaults(state: State):
     """Stores every default the host does not have yet (called from `setup`)."""
     for name, value in object.__getattribute__(state, "_defaults").items():
         scope = _host.host.Scope.SHARED
-        if _host.host.state_get(scope, name) is None:
+        if _get(scope, name) is None:
             _host.host.state_set(scope, name, _codec.dumps(copy.deepcopy(value)).encode(), None)
 
 
@@ -142,12 +169,12 @@ def commit(state: State):
             if text == stored:
                 continue
             if stored is not None:
-                raw = _host.host.state_get(scope, name)
+                raw = _get(scope, name)
                 now = None if raw is None else bytes(raw).decode("utf-8", "replace")
                 if now is not None and now != stored:
                     merged = _merge(_codec.loads(stored), value, _codec.loads(now))
                     text = _codec.dumps(merged)
-            _host.host.state_try_set(scope, name, text.encode(), None)
+            _host_call(_host.host.state_try_set, scope, name, text.encode(), None)
     finally:
         seen.clear()
 
@@ -155,4 +182,4 @@ def commit(state: State):
 def incr(key: str, delta: int = 1) -> int:
     """Atomically adds `delta` to the shared integer `key` (missing counts as 0) and
     returns the new value; safe under any number of concurrent requests."""
-    return _host.host.state_incr(_host.host.Scope.SHARED, key, delta)
+    return _host_call(_host.host.state_incr, _host.host.Scope.SHARED, key, delta)

@@ -43,6 +43,8 @@ pub(crate) struct MemHost {
     pub(crate) state: BTreeMap<(bool, String), (Vec<u8>, Option<u64>)>,
     /// `[limits] state_max_keys` for each namespace, when a test sets one.
     pub(crate) max_keys: Option<usize>,
+    /// Whether the store is unreachable (a cluster's Redis down), when a test says so.
+    pub(crate) unavailable: bool,
     pub(crate) now_ms: u64,
     pub(crate) random: u64,
     pub(crate) logs: Vec<(Level, String)>,
@@ -62,6 +64,7 @@ impl Default for MemHost {
         MemHost {
             state: BTreeMap::new(),
             max_keys: None,
+            unavailable: false,
             // 2026-01-01T00:00:00Z: a fixed start, so tests are repeatable.
             now_ms: 1_767_225_600_000,
             random: 0x9E37_79B9_7F4A_7C15,
@@ -144,8 +147,34 @@ pub(crate) fn log_enabled(_level: Level) -> bool {
     true
 }
 
+/// What the host answers while a test has made the store unreachable.
+const UNREACHABLE: &str = "state store unavailable: the test made the store unreachable";
+
+impl MemHost {
+    /// `Err` while the store is unreachable, else `f`'s answer.
+    fn reach<T>(&mut self, f: impl FnOnce(&mut MemHost) -> T) -> Result<T, String> {
+        if self.unavailable {
+            Err(UNREACHABLE.to_string())
+        } else {
+            Ok(f(self))
+        }
+    }
+}
+
+/// A call without an error in the WIT: the default while unreachable, logged.
+fn logged<T: Default>(r: Result<T, String>) -> T {
+    r.unwrap_or_else(|e| {
+        log(Level::Warn, &e);
+        T::default()
+    })
+}
+
+pub(crate) fn state_try_get(scope: Scope, key: &str) -> Result<Option<Vec<u8>>, String> {
+    with(|h| h.reach(|h| h.live(scope, key).map(|(v, _)| v.clone())))
+}
+
 pub(crate) fn state_get(scope: Scope, key: &str) -> Option<Vec<u8>> {
-    with(|h| h.live(scope, key).map(|(v, _)| v.clone()))
+    logged(state_try_get(scope, key))
 }
 
 pub(crate) fn state_set(scope: Scope, key: &str, value: &[u8], ttl_ms: Option<u64>) {
@@ -160,19 +189,26 @@ pub(crate) fn state_try_set(
     value: &[u8],
     ttl_ms: Option<u64>,
 ) -> Result<(), String> {
-    with(|h| h.store(scope, key, value, ttl_ms))
+    with(|h| h.reach(|h| h.store(scope, key, value, ttl_ms)))?
+}
+
+pub(crate) fn state_try_delete(scope: Scope, key: &str) -> Result<bool, String> {
+    with(|h| {
+        h.reach(|h| {
+            let existed = h.live(scope, key).is_some();
+            h.state.remove(&(shared(scope), key.to_string()));
+            existed
+        })
+    })
 }
 
 pub(crate) fn state_delete(scope: Scope, key: &str) -> bool {
-    with(|h| {
-        let existed = h.live(scope, key).is_some();
-        h.state.remove(&(shared(scope), key.to_string()));
-        existed
-    })
+    logged(state_try_delete(scope, key))
 }
 
 pub(crate) fn state_incr(scope: Scope, key: &str, delta: i64) -> Result<i64, String> {
     with(|h| {
+        h.reach(|_| ())?;
         let (current, expiry) = match h.live(scope, key) {
             None => (0, None),
             Some((v, exp)) => {
@@ -193,14 +229,19 @@ pub(crate) fn state_incr(scope: Scope, key: &str, delta: i64) -> Result<i64, Str
 }
 
 pub(crate) fn state_keys(scope: Scope, prefix: &str) -> Vec<String> {
+    logged(state_try_keys(scope, prefix))
+}
+
+pub(crate) fn state_try_keys(scope: Scope, prefix: &str) -> Result<Vec<String>, String> {
     with(|h| {
+        h.reach(|_| ())?;
         h.count(scope);
         let s = shared(scope);
-        h.state
+        Ok(h.state
             .keys()
             .filter(|(sh, k)| *sh == s && k.starts_with(prefix))
             .map(|(_, k)| k.clone())
-            .collect()
+            .collect())
     })
 }
 

@@ -178,6 +178,14 @@ impl TestApp {
         host::with(|h| h.max_keys = Some(max));
     }
 
+    /// Makes the state store unreachable (`true`) or reachable again, as a cluster
+    /// node's is while its Redis is down: the `try_` calls, `try_set` and `incr` fail
+    /// with [`StateError::Unavailable`](crate::state::StateError::Unavailable) (which
+    /// answers 503), and the others answer "missing", `false` or no keys.
+    pub fn state_unavailable(&self, unreachable: bool) {
+        host::with(|h| h.unavailable = unreachable);
+    }
+
     /// Grants GPIO `pin` to the plugin (`[grants.<plugin>] gpio`).
     pub fn grant_gpio(&self, pin: u8) {
         host::with(|h| {

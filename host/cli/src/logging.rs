@@ -24,6 +24,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use berth_config::TraceConfig;
 use berth_config::{LogConfig, LogFormat};
 use berth_core::access::Escaped;
 use tracing::field::{Field, Visit};
@@ -31,30 +32,64 @@ use tracing::{Event, Subscriber};
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-/// Keeps the background file writer alive; dropping it flushes what is queued.
+/// Keeps the background file writer and the span exporter alive; dropping it flushes
+/// what is queued.
 pub struct Guard {
     _writer: Option<WorkerGuard>,
+    _trace: Option<crate::trace::TraceGuard>,
 }
 
 /// Logging for commands that have no config (`build`, `new`, `inspect`): pretty, `info`,
 /// or `RUST_LOG`.
 pub fn init_default() {
-    let _ = init(&LogConfig::default());
+    let _ = init(&LogConfig::default(), None);
 }
 
-/// Sets up logging as `[log]` says. Fails on an invalid level or an unwritable file.
-pub fn init(config: &LogConfig) -> anyhow::Result<Guard> {
+/// Sets up logging as `[log]` says, and span export as `[trace]` says. Fails on an
+/// invalid level, an unwritable file or a collector URL the exporter refuses.
+pub fn init(config: &LogConfig, trace: Option<&TraceConfig>) -> anyhow::Result<Guard> {
+    let mut layers: Vec<BoxedLayer> = Vec::new();
+    let trace_guard = match trace {
+        Some(t) => {
+            let (layer, guard) = crate::trace::layer(t)?;
+            layers.push(layer);
+            Some(guard)
+        }
+        None => None,
+    };
+    let (log_layer, writer) = log_layer(config)?;
+    layers.extend(log_layer);
+    tracing_subscriber::registry()
+        .with(layers)
+        .try_init()
+        .map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))?;
+    Ok(Guard {
+        _writer: writer,
+        _trace: trace_guard,
+    })
+}
+
+/// A boxed layer over the registry.
+type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
+
+/// The log-line layer of `[log]` (`None` for `format = "none"`) and its file writer's
+/// guard. It never sees the spans meant for export (`berth::otel`): their fields would
+/// otherwise prefix lines (`json` lists spans), and with no exporter they stay disabled.
+fn log_layer(config: &LogConfig) -> anyhow::Result<(Option<BoxedLayer>, Option<WorkerGuard>)> {
     if config.format == LogFormat::None {
-        return Ok(Guard { _writer: None });
+        return Ok((None, None));
     }
     let filter = match EnvFilter::try_from_default_env() {
         Ok(from_env) => from_env,
         Err(_) => EnvFilter::try_new(config.directives())
             .with_context(|| format!("invalid [log] level {:?}", config.directives()))?,
     };
+    let filter = filter.add_directive(format!("{}=off", crate::trace::TARGET).parse()?);
     let (writer, guard) = match &config.file {
         Some(path) => {
             let file = SizeRotatingFile::open(path, config.max_size, config.backups)
@@ -70,19 +105,18 @@ pub fn init(config: &LogConfig) -> anyhow::Result<Guard> {
             None,
         ),
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer);
-    let installed = match config.format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .try_init(),
-        _ => builder.event_format(SeedFormat).try_init(),
+    let builder = tracing_subscriber::fmt::layer().with_writer(writer);
+    let layer: BoxedLayer = match config.format {
+        LogFormat::Json => Box::new(
+            builder
+                .json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .with_filter(filter),
+        ),
+        _ => Box::new(builder.event_format(SeedFormat).with_filter(filter)),
     };
-    installed.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))?;
-    Ok(Guard { _writer: guard })
+    Ok((Some(layer), guard))
 }
 
 /// The `pretty` line format.

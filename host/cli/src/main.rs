@@ -12,6 +12,7 @@ mod sdk;
 mod serve;
 mod signal;
 mod statics;
+mod trace;
 
 use clap::{Parser, Subcommand};
 

@@ -78,7 +78,7 @@ pub fn config(args: &Args) -> anyhow::Result<Config> {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = config(&args)?;
     // Held until the server stops, so a log file gets every queued line.
-    let _log = crate::logging::init(&config.log)?;
+    let _log = crate::logging::init(&config.log, config.trace.as_ref())?;
     if args.runtime == crate::embedded::Runtime::Embedded {
         if !args.watch_src.is_empty() {
             anyhow::bail!(

@@ -96,6 +96,15 @@
 //! permessage_deflate = true          # false: never compress WebSocket messages
 //! deflate_window_bits = 15           # 9-15: LZ77 window, memory per connection
 //! deflate_context_takeover = true    # false: each message compressed on its own
+//!
+//! [server.compression]               # gzip and brotli responses (compression.rs)
+//! enabled = true                     # default: on; false sends everything as it is
+//! algorithms = ["br", "gzip"]
+//! min_size = 1024
+//! max_size = 8388608
+//!
+//! [trace]                            # OpenTelemetry spans over OTLP/HTTP (trace.rs)
+//! otlp = "http://127.0.0.1:4318/v1/traces"  # default: off
 //! ```
 //!
 //! **Static files are capabilities.** A plugin never reaches the file system on its own:
@@ -116,11 +125,13 @@
 
 mod admin;
 mod cluster;
+mod compression;
 mod limits;
 mod plugins;
 mod reload;
 mod serving;
 mod tls;
+mod trace;
 mod websocket;
 
 use std::collections::BTreeMap;
@@ -134,6 +145,7 @@ use serde::Deserialize;
 
 pub use crate::admin::Admin;
 pub use crate::cluster::{ClusterConfig, TimerScope};
+pub use crate::compression::CompressionConfig;
 use crate::limits::{millis, LimitsSection};
 pub use crate::plugins::PluginFilesError;
 pub use crate::reload::ReloadConfig;
@@ -142,6 +154,7 @@ pub use crate::serving::{
     LogConfig, LogFormat, SseConfig, StaticConfig, StaticMountConfig, DEFAULT_MAX_AGE,
 };
 pub use crate::tls::{Http2Config, Listener, TlsConfig};
+pub use crate::trace::TraceConfig;
 pub use crate::websocket::WebSocketConfig;
 
 /// Which engine runs the plugins.
@@ -218,6 +231,10 @@ pub struct Config {
     pub admin: Admin,
     /// `[server.websocket]`: permessage-deflate.
     pub websocket: WebSocketConfig,
+    /// `[trace]`: OpenTelemetry export (`None`: off).
+    pub trace: Option<TraceConfig>,
+    /// `[server.compression]` (compression.rs).
+    pub compression: CompressionConfig,
 }
 
 impl Default for Config {
@@ -245,6 +262,8 @@ impl Default for Config {
             http2: Http2Config::default(),
             admin: Admin::default(),
             websocket: WebSocketConfig::default(),
+            trace: None,
+            compression: CompressionConfig::default(),
         }
     }
 }
@@ -307,6 +326,8 @@ struct File {
     // --- operations (tls.rs, admin.rs) ---
     #[serde(default)]
     admin: Admin,
+    #[serde(default)]
+    trace: crate::trace::TraceSection,
 }
 
 #[derive(Deserialize, Default)]
@@ -326,6 +347,8 @@ struct ServerSection {
     http2: crate::tls::Http2Section,
     #[serde(default)]
     websocket: crate::websocket::WebSocketSection,
+    #[serde(default)]
+    compression: crate::compression::CompressionSection,
 }
 
 #[derive(Deserialize, Default)]
@@ -423,7 +446,9 @@ impl Config {
         config.tls = s.tls.map(|t| t.resolve(base)).transpose()?;
         config.http2 = s.http2.resolve()?;
         config.websocket = s.websocket.resolve()?;
+        config.compression = s.compression.resolve()?;
         config.admin = file.admin;
+        config.trace = file.trace.resolve()?;
         if let Some(dir) = file.plugins.dir {
             config.plugins_dir = base.join(dir);
         } else {

@@ -81,6 +81,7 @@ impl TlsSection {
 pub(crate) struct Http2Section {
     enabled: Option<bool>,
     max_concurrent_streams: Option<u32>,
+    max_requests: Option<u32>,
     ping_interval: Option<f64>,
     ping_timeout: Option<f64>,
 }
@@ -93,6 +94,11 @@ pub struct Http2Config {
     /// Streams one HTTP/2 connection may have open at once: what one client can make
     /// the host hold at the same time (each stream is a request in flight).
     pub max_concurrent_streams: u32,
+    /// Requests (streams) one HTTP/2 connection may carry before the host sends GOAWAY
+    /// and the client opens a new one: HTTP/2's own bound, larger than `[limits]
+    /// max_keep_alive_requests` (an HTTP/1.1 figure) because one HTTP/2 connection
+    /// carries a whole page's requests at once.
+    pub max_requests: u32,
     /// How often an HTTP/2 connection is pinged; `None` for never.
     pub ping_interval: Option<Duration>,
     /// How long a PING may go unanswered before the connection is closed.
@@ -104,6 +110,7 @@ impl Default for Http2Config {
         Http2Config {
             enabled: true,
             max_concurrent_streams: 100,
+            max_requests: 1000,
             ping_interval: Some(Duration::from_secs(30)),
             ping_timeout: Duration::from_secs(20),
         }
@@ -122,6 +129,12 @@ impl Http2Section {
                 return Err("[server.http2] max_concurrent_streams = 0: expected 1 or more".into());
             }
             config.max_concurrent_streams = streams;
+        }
+        if let Some(requests) = self.max_requests {
+            if requests == 0 {
+                return Err("[server.http2] max_requests = 0: expected 1 or more".into());
+            }
+            config.max_requests = requests;
         }
         if let Some(seconds) = self.ping_interval {
             let ms = millis(seconds);
@@ -174,5 +187,11 @@ mod tests {
         let bad = "[server.http2]\nmax_concurrent_streams = 0\n";
         let err = Config::parse(bad, Path::new(".")).expect_err("zero streams");
         assert!(err.contains("max_concurrent_streams"), "{err}");
+        assert_eq!(config.http2.max_requests, 1000);
+        let h2 = Config::parse("[server.http2]\nmax_requests = 7\n", Path::new("."));
+        assert_eq!(h2.expect("valid").http2.max_requests, 7);
+        let bad = "[server.http2]\nmax_requests = 0\n";
+        let err = Config::parse(bad, Path::new(".")).expect_err("zero requests");
+        assert!(err.contains("max_requests"), "{err}");
     }
 }

@@ -178,9 +178,19 @@ impl PluginHost {
         self.api.log_enabled(&self.plugin, level)
     }
 
-    /// `state-get`.
+    /// `state-try-get`: `Err` is the text the plugin sees when the store could not be
+    /// reached ([`StateError::Unavailable`]).
+    pub fn state_try_get(&self, scope: Scope, key: &str) -> Result<Option<Vec<u8>>, String> {
+        self.api
+            .store()
+            .get(&self.namespace(scope), key)
+            .map_err(|e| format!("{e}"))
+    }
+
+    /// `state-get`, which has no error: an unreachable store answers "missing", and the
+    /// plugin's log says why (`state-try-get` returns it to the plugin).
     pub fn state_get(&self, scope: Scope, key: &str) -> Option<Vec<u8>> {
-        self.api.store().get(&self.namespace(scope), key)
+        self.logged(self.state_try_get(scope, key))
     }
 
     /// `state-set` and `state-put`: `Err` carries the text the plugin sees when the
@@ -201,9 +211,17 @@ impl PluginHost {
             })
     }
 
-    /// `state-delete`.
+    /// `state-try-delete`.
+    pub fn state_try_delete(&self, scope: Scope, key: &str) -> Result<bool, String> {
+        self.api
+            .store()
+            .delete(&self.namespace(scope), key)
+            .map_err(|e| format!("{e}"))
+    }
+
+    /// `state-delete`: an unreachable store answers `false`, logged.
     pub fn state_delete(&self, scope: Scope, key: &str) -> bool {
-        self.api.store().delete(&self.namespace(scope), key)
+        self.logged(self.state_try_delete(scope, key))
     }
 
     /// `state-incr`.
@@ -219,9 +237,26 @@ impl PluginHost {
             })
     }
 
-    /// `state-keys`.
+    /// `state-try-keys`.
+    pub fn state_try_keys(&self, scope: Scope, prefix: &str) -> Result<Vec<String>, String> {
+        self.api
+            .store()
+            .keys(&self.namespace(scope), prefix)
+            .map_err(|e| format!("{e}"))
+    }
+
+    /// `state-keys`: an unreachable store answers no keys, logged.
     pub fn state_keys(&self, scope: Scope, prefix: &str) -> Vec<String> {
-        self.api.store().keys(&self.namespace(scope), prefix)
+        self.logged(self.state_try_keys(scope, prefix))
+    }
+
+    /// The answer of a state call that has no error in the WIT: the default, with the
+    /// reason in the plugin's log.
+    fn logged<T: Default>(&self, r: Result<T, String>) -> T {
+        r.unwrap_or_else(|e| {
+            self.log(Level::Warn, &e);
+            T::default()
+        })
     }
 
     /// A quota refusal, as the text the plugin sees.

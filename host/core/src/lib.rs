@@ -18,6 +18,7 @@
 //!   apply — response finalisation, stream pacing and budget, the WebSocket handshake and
 //!   426/refusals, and the `Host` rule;
 //! - [`files`]: what a static path may name, and validators and ranges for a file;
+//! - [`compression`]: `Accept-Encoding` negotiation and which responses are compressed;
 //! - [`limits`], [`uri`], [`json`]: limits, request-target parsing, error bodies;
 //! - [`access`]: the access line and the escaping that keeps every log line one line;
 //! - [`allow`]: the `[server]` Host and WebSocket Origin allow-lists.
@@ -39,6 +40,7 @@ extern crate alloc;
 
 pub mod access;
 pub mod allow;
+pub mod compression;
 pub mod device;
 pub mod engine;
 pub mod files;
@@ -48,6 +50,7 @@ pub mod json;
 pub mod limits;
 pub mod model;
 pub mod pipeline;
+pub mod request_id;
 pub mod respond;
 pub mod router;
 pub mod sse;

@@ -101,8 +101,9 @@ pub const ENTRY_OVERHEAD: usize = 48;
 /// A key-value store with expiry and atomic increments, shared by all plugins. Keys
 /// live in namespaces: `ns` is the plugin's (`plugin/<name>`) or the shared one.
 pub trait Store: Send + Sync {
-    /// The value of a live key.
-    fn get(&self, ns: &str, key: &str) -> Option<Vec<u8>>;
+    /// The value of a live key. Fails only with [`StateError::Unavailable`] (a store
+    /// across the network that did not answer in time); so do `delete` and `keys`.
+    fn get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, StateError>;
     /// Sets a key; with `ttl_ms` it expires that many milliseconds from now. Fails,
     /// storing nothing, when the namespace's quota would be passed.
     fn set(
@@ -113,12 +114,12 @@ pub trait Store: Send + Sync {
         ttl_ms: Option<u64>,
     ) -> Result<(), StateError>;
     /// Removes a key; returns whether it was live.
-    fn delete(&self, ns: &str, key: &str) -> bool;
+    fn delete(&self, ns: &str, key: &str) -> Result<bool, StateError>;
     /// Atomically adds `delta` to a decimal integer (missing counts as 0), keeping any
     /// expiry, and returns the new value.
     fn incr(&self, ns: &str, key: &str, delta: i64) -> Result<i64, StateError>;
     /// The live keys starting with `prefix`, sorted.
-    fn keys(&self, ns: &str, prefix: &str) -> Vec<String>;
+    fn keys(&self, ns: &str, prefix: &str) -> Result<Vec<String>, StateError>;
 }
 
 /// Parses a stored counter and adds `delta`.
@@ -353,9 +354,9 @@ impl<C: Clock> MemoryStore<C> {
 }
 
 impl<C: Clock> Store for MemoryStore<C> {
-    fn get(&self, ns: &str, key: &str) -> Option<Vec<u8>> {
+    fn get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, StateError> {
         let now = self.clock.now_ms();
-        self.map.lock().get(ns, key, now)
+        Ok(self.map.lock().get(ns, key, now))
     }
 
     fn set(
@@ -370,9 +371,9 @@ impl<C: Clock> Store for MemoryStore<C> {
         self.map.lock().set(ns, key, value, expires_ms, now)
     }
 
-    fn delete(&self, ns: &str, key: &str) -> bool {
+    fn delete(&self, ns: &str, key: &str) -> Result<bool, StateError> {
         let now = self.clock.now_ms();
-        self.map.lock().delete(ns, key, now)
+        Ok(self.map.lock().delete(ns, key, now))
     }
 
     fn incr(&self, ns: &str, key: &str, delta: i64) -> Result<i64, StateError> {
@@ -380,9 +381,9 @@ impl<C: Clock> Store for MemoryStore<C> {
         self.map.lock().incr(ns, key, delta, now)
     }
 
-    fn keys(&self, ns: &str, prefix: &str) -> Vec<String> {
+    fn keys(&self, ns: &str, prefix: &str) -> Result<Vec<String>, StateError> {
         let now = self.clock.now_ms();
-        self.map.lock().keys(ns, prefix, now)
+        Ok(self.map.lock().keys(ns, prefix, now))
     }
 }
 

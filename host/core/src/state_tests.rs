@@ -29,12 +29,12 @@ const ROOMY: Quota = Quota {
 #[test]
 fn set_get_delete() {
     let (s, _) = store(ROOMY);
-    assert_eq!(s.get("p", "a"), None);
+    assert_eq!(s.get("p", "a").unwrap(), None);
     s.set("p", "a", b"1".to_vec(), None).unwrap();
-    assert_eq!(s.get("p", "a").as_deref(), Some(&b"1"[..]));
-    assert_eq!(s.get("q", "a"), None, "namespaces are apart");
-    assert!(s.delete("p", "a"));
-    assert!(!s.delete("p", "a"));
+    assert_eq!(s.get("p", "a").unwrap().as_deref(), Some(&b"1"[..]));
+    assert_eq!(s.get("q", "a").unwrap(), None, "namespaces are apart");
+    assert!(s.delete("p", "a").unwrap());
+    assert!(!s.delete("p", "a").unwrap());
     assert_eq!(s.usage("p"), (0, 0));
 }
 
@@ -43,10 +43,10 @@ fn ttl_expires_on_the_injected_clock() {
     let (s, clock) = store(ROOMY);
     s.set("p", "t", b"x".to_vec(), Some(100)).unwrap();
     clock.0.store(99, Ordering::Relaxed);
-    assert_eq!(s.get("p", "t").as_deref(), Some(&b"x"[..]));
+    assert_eq!(s.get("p", "t").unwrap().as_deref(), Some(&b"x"[..]));
     clock.0.store(100, Ordering::Relaxed);
-    assert_eq!(s.get("p", "t"), None);
-    assert!(s.keys("p", "").is_empty());
+    assert_eq!(s.get("p", "t").unwrap(), None);
+    assert!(s.keys("p", "").unwrap().is_empty());
 }
 
 #[test]
@@ -63,7 +63,7 @@ fn incr_counts_keeps_expiry_and_rejects_text() {
     s.set("p", "ttl", b"5".to_vec(), Some(10)).unwrap();
     assert_eq!(s.incr("p", "ttl", 1), Ok(6));
     clock.0.store(10, Ordering::Relaxed);
-    assert_eq!(s.get("p", "ttl"), None, "incr kept the expiry");
+    assert_eq!(s.get("p", "ttl").unwrap(), None, "incr kept the expiry");
 }
 
 #[test]
@@ -72,8 +72,8 @@ fn keys_by_prefix_sorted() {
     for k in ["b/2", "a/1", "b/1", "c"] {
         s.set("p", k, Vec::new(), None).unwrap();
     }
-    assert_eq!(s.keys("p", "b/"), ["b/1", "b/2"]);
-    assert_eq!(s.keys("p", "").len(), 4);
+    assert_eq!(s.keys("p", "b/").unwrap(), ["b/1", "b/2"]);
+    assert_eq!(s.keys("p", "").unwrap().len(), 4);
 }
 
 #[test]
@@ -112,7 +112,7 @@ fn byte_quota_counts_keys_values_and_overhead() {
         Err(StateError::NamespaceFull { max: max_bytes })
     );
     // Freeing room lets writes in again.
-    assert!(s.delete("p", "0"));
+    assert!(s.delete("p", "0").unwrap());
     s.set("p", "x", Vec::new(), None).unwrap();
 }
 
@@ -127,7 +127,11 @@ fn value_size_is_checked_before_storing() {
         s.set("p", "k", vec![0; 9], None),
         Err(StateError::ValueTooLarge { size: 9, max: 8 })
     );
-    assert_eq!(s.get("p", "k"), Some(vec![0; 8]), "the old value stays");
+    assert_eq!(
+        s.get("p", "k").unwrap(),
+        Some(vec![0; 8]),
+        "the old value stays"
+    );
 }
 
 #[test]
@@ -162,5 +166,5 @@ fn concurrent_incr_is_atomic() {
     for t in threads {
         t.join().expect("thread");
     }
-    assert_eq!(s.get("p", "c").as_deref(), Some(&b"4000"[..]));
+    assert_eq!(s.get("p", "c").unwrap().as_deref(), Some(&b"4000"[..]));
 }

@@ -129,6 +129,14 @@ pub fn event(e: &Event) -> Value {
     }
 }
 
+/// `result<T, string>` around an already converted `T`.
+pub fn string_result(r: Result<Value, String>) -> Value {
+    match r {
+        Ok(v) => Value::case(0, v),
+        Err(e) => Value::case(1, Value::String(e)),
+    }
+}
+
 /// `result<_, ws-error>`.
 pub fn ws_result(r: Result<(), WsError>) -> Value {
     match r {

@@ -173,10 +173,9 @@ fn dispatch(host: &PluginHost, name: &str, args: Vec<Value>) -> Result<Option<Va
         "state-incr" => {
             let (scope, key) = (cv::to_scope(a.next()?)?, a.string()?);
             let delta = cv::s64_(a.next()?)?;
-            some(match host.state_incr(scope, &key, delta) {
-                Ok(n) => Value::case(0, Value::S64(n)),
-                Err(e) => Value::case(1, Value::String(e)),
-            })
+            some(cv::string_result(
+                host.state_incr(scope, &key, delta).map(Value::S64),
+            ))
         }
         "state-keys" => {
             let (scope, prefix) = (cv::to_scope(a.next()?)?, a.string()?);
@@ -186,6 +185,25 @@ fn dispatch(host: &PluginHost, name: &str, args: Vec<Value>) -> Result<Option<Va
                     .map(Value::String)
                     .collect(),
             ))
+        }
+        "state-try-get" => {
+            let (scope, key) = (cv::to_scope(a.next()?)?, a.string()?);
+            some(cv::string_result(
+                host.state_try_get(scope, &key)
+                    .map(|v| Value::option(v.map(Value::Bytes))),
+            ))
+        }
+        "state-try-delete" => {
+            let (scope, key) = (cv::to_scope(a.next()?)?, a.string()?);
+            some(cv::string_result(
+                host.state_try_delete(scope, &key).map(Value::Bool),
+            ))
+        }
+        "state-try-keys" => {
+            let (scope, prefix) = (cv::to_scope(a.next()?)?, a.string()?);
+            some(cv::string_result(host.state_try_keys(scope, &prefix).map(
+                |keys| Value::List(keys.into_iter().map(Value::String).collect()),
+            )))
         }
         "ws-send" => {
             let conn = a.u64()?;

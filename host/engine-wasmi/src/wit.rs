@@ -251,7 +251,7 @@ pub const NEXT_CHUNK: FuncSig = sig(
 pub const GUEST_FUNCS: [FuncSig; 6] = [SETUP, HANDLE, BEFORE, AFTER, ON_EVENT, NEXT_CHUNK];
 
 /// Every import of `interface host`, in WIT order.
-pub const HOST_FUNCS: [FuncSig; 23] = [
+pub const HOST_FUNCS: [FuncSig; 26] = [
     sig("log", p!["level": LEVEL, "message": Type::String], None),
     sig(
         "state-get",
@@ -288,6 +288,30 @@ pub const HOST_FUNCS: [FuncSig; 23] = [
         "state-keys",
         p!["scope": SCOPE, "prefix": Type::String],
         Some(Type::List(&Type::String)),
+    ),
+    sig(
+        "state-try-get",
+        p!["scope": SCOPE, "key": Type::String],
+        Some(Type::Result {
+            ok: Some(&Type::Option(&BYTES)),
+            err: Some(&Type::String),
+        }),
+    ),
+    sig(
+        "state-try-delete",
+        p!["scope": SCOPE, "key": Type::String],
+        Some(Type::Result {
+            ok: Some(&Type::Bool),
+            err: Some(&Type::String),
+        }),
+    ),
+    sig(
+        "state-try-keys",
+        p!["scope": SCOPE, "prefix": Type::String],
+        Some(Type::Result {
+            ok: Some(&Type::List(&Type::String)),
+            err: Some(&Type::String),
+        }),
     ),
     sig(
         "ws-send",

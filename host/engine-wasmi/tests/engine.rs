@@ -277,11 +277,14 @@ fn host_imports_reach_the_plugin_host() {
     // The host namespaces keys per plugin and scope.
     use berth_core::state::Store;
     assert_eq!(
-        api.store.get("plugin/test", "greeting"),
+        api.store.get("plugin/test", "greeting").unwrap(),
         Some(b"hi".to_vec())
     );
-    assert_eq!(api.store.get("shared", "k1"), Some(b"v1".to_vec()));
-    assert_eq!(api.store.get("plugin/test", "hits"), Some(b"2".to_vec()));
+    assert_eq!(api.store.get("shared", "k1").unwrap(), Some(b"v1".to_vec()));
+    assert_eq!(
+        api.store.get("plugin/test", "hits").unwrap(),
+        Some(b"2".to_vec())
+    );
 }
 
 #[test]

@@ -78,6 +78,18 @@ impl berth::plugin::host::Host for StoreData {
         self.host.state_keys(scope(s), &prefix)
     }
 
+    fn state_try_get(&mut self, s: Scope, key: String) -> Result<Option<Vec<u8>>, String> {
+        self.host.state_try_get(scope(s), &key)
+    }
+
+    fn state_try_delete(&mut self, s: Scope, key: String) -> Result<bool, String> {
+        self.host.state_try_delete(scope(s), &key)
+    }
+
+    fn state_try_keys(&mut self, s: Scope, prefix: String) -> Result<Vec<String>, String> {
+        self.host.state_try_keys(scope(s), &prefix)
+    }
+
     fn ws_send(&mut self, conn: u64, msg: t::WsPayload) -> Result<(), WsError> {
         ws_result(self.host.ws_send(conn, WsPayload::from_wit(msg)))
     }

@@ -4,7 +4,8 @@
 //! - `GET /metrics`: the Prometheus text exposition ([`crate::metrics`]);
 //! - `GET /healthz`: 200 while the process serves at all (liveness);
 //! - `GET /readyz`: 200 once the plugins are loaded and the server accepts
-//!   connections, 503 before that and from the start of shutdown (readiness);
+//!   connections, 503 before that, from the start of shutdown, and while a cluster
+//!   node cannot reach Redis (readiness);
 //! - anything else: 404.
 //!
 //! It serves HTTP/1.1 only, a few connections at a time (each bounded by the same
@@ -87,10 +88,14 @@ fn answer<B>(shared: &Shared, req: &hyper::Request<B>) -> hyper::Response<Full<B
         "/readyz" => {
             // Plugins load before the listeners open; `ready` is set once they serve and
             // cleared when shutdown begins.
-            if shared.ready.load(Ordering::Relaxed) {
-                text(200, "ready\n")
-            } else {
+            // A node of a cluster is not ready while Redis is unreachable: its state
+            // calls fail, so a balancer should send traffic elsewhere.
+            if !shared.ready.load(Ordering::Relaxed) {
                 text(503, "not ready\n")
+            } else if shared.cluster.as_ref().is_some_and(|c| !c.reachable()) {
+                text(503, "redis unreachable\n")
+            } else {
+                text(200, "ready\n")
             }
         }
         _ => text(404, "not found\n"),

@@ -394,7 +394,7 @@ async fn serve_h2(
 ) -> hyper::Result<()> {
     let limits = shared.limits;
     let settings = shared.http2;
-    let activity = Activity::new(limits.max_keep_alive_requests.max(1));
+    let activity = Activity::new(settings.max_requests.max(1));
     let idle = idle_expired(
         activity.clone(),
         Duration::from_millis(limits.keep_alive_timeout_ms),

@@ -69,6 +69,15 @@ impl ServerHost {
         self
     }
 
+    /// Counts every state call on `metrics` (`berth_state_*`).
+    pub(crate) fn metered(mut self, metrics: &crate::metrics::Metrics) -> ServerHost {
+        self.store = Box::new(crate::state_metrics::MeteredStore::new(
+            self.store,
+            metrics.state(),
+        ));
+        self
+    }
+
     /// Sets what `memory-collect` does (the server passes "trim every pool to one idle
     /// instance"); only the first call counts.
     pub fn set_collector(&self, collector: Collector) {

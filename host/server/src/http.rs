@@ -23,6 +23,8 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONNECTION, CONTENT_LENGTH};
 
+use tracing::Instrument;
+
 use crate::activity::Activity;
 use crate::body::{to_hyper, ResponseBody};
 use crate::invoker::TrackingInvoker;
@@ -50,6 +52,12 @@ pub async fn serve(
     let request_id = crate::request_id::of(&req, shared.request_id_prefix, seq);
     // Both are cheap clones (an enum and shared bytes): no per-request string building.
     let (method, uri) = (req.method().clone(), req.uri().clone());
+    let span = crate::spans::request(
+        method.as_str(),
+        uri.path(),
+        request_id.to_str().unwrap_or(""),
+        req.headers(),
+    );
     let checked = check_head(&shared.limits, &req)
         .and_then(|()| crate::allow::check_host(&shared.allow, &req));
     // The plugin set this request runs on, start to finish, whatever swaps happen
@@ -62,13 +70,18 @@ pub async fn serve(
     } else {
         match websocket(&snap, port, &req) {
             Some(Ok((endpoint, key))) => {
-                ws::accept(&shared, &snap, remote, req, endpoint, &key).await
+                ws::accept(&shared, &snap, remote, req, endpoint, &key)
+                    .instrument(span.clone())
+                    .await
             }
             Some(Err(refused)) => to_hyper(refused, false),
             None => {
-                let handled = http(&shared, &snap, &activity, remote, seq, req);
-                let (response, target) =
-                    crate::request_id::scope(request_id.clone(), handled).await;
+                // Boxed: the pipeline's future is large, and the wrappers below (the request id,
+                // the span) would each move it by value.
+                let handled = Box::pin(http(&shared, &snap, &activity, remote, seq, req));
+                let (response, target) = crate::request_id::scope(request_id.clone(), handled)
+                    .instrument(span.clone())
+                    .await;
                 routed = target;
                 response
             }
@@ -95,6 +108,7 @@ pub async fn serve(
     shared
         .metrics
         .request(plugin, route, method.as_str(), status, elapsed);
+    crate::spans::finish(&span, method.as_str(), route, status);
     let ms = elapsed.as_secs_f64() * 1000.0;
     // An origin-form target is already text; only an absolute-form one is rebuilt.
     let target = match (uri.authority(), uri.path_and_query()) {

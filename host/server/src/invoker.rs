@@ -25,7 +25,9 @@ use berth_core::model::{BeforeOutcome, Body, Event, EventOutcome, Request, Respo
 use berth_core::pipeline::{Invoker, Target};
 
 use tokio::time::Instant;
+use tracing::Instrument;
 
+use crate::metrics::Entry;
 use crate::pool::Pool;
 
 /// Which plugin produced the final body, and the instance a stream needs.
@@ -137,21 +139,37 @@ async fn within_budget<R>(
         .unwrap_or(Err(CallError::Deadline))
 }
 
+/// One plugin call through [`within_budget`], timed on the metrics and traced as a
+/// child span of the request (see [`crate::spans`]).
+async fn observed<R>(
+    pool: &Pool,
+    entry: Entry,
+    deadline: Instant,
+    call: impl Future<Output = Result<R, CallError>>,
+) -> Result<R, CallError> {
+    let span = crate::spans::call(pool.name(), entry.label());
+    let started = std::time::Instant::now();
+    let result = within_budget(deadline, call).instrument(span.clone()).await;
+    pool.record(entry, started, &result);
+    if let Err(e) = &result {
+        crate::spans::failed(&span, e);
+    }
+    result
+}
+
 impl Invoker for TrackingInvoker<'_> {
     async fn handle(&mut self, to: Target, req: &Request) -> Result<Response, CallError> {
         self.routed = Some(to);
         let (pool, mut instance) = checkout(self.pools, self.deadline, to).await?;
-        let started = std::time::Instant::now();
-        let result = within_budget(self.deadline, instance.handle(to.handler, req)).await;
-        pool.record(crate::metrics::Entry::Handle, started, &result);
+        let call = instance.handle(to.handler, req);
+        let result = observed(pool, Entry::Handle, self.deadline, call).await;
         self.track(to, pool, instance, result, None, |r| Some(&r.body))
     }
 
     async fn before(&mut self, to: Target, req: &Request) -> Result<BeforeOutcome, CallError> {
         let (pool, mut instance) = checkout(self.pools, self.deadline, to).await?;
-        let started = std::time::Instant::now();
-        let result = within_budget(self.deadline, instance.before(to.handler, req)).await;
-        pool.record(crate::metrics::Entry::Before, started, &result);
+        let call = instance.before(to.handler, req);
+        let result = observed(pool, Entry::Before, self.deadline, call).await;
         self.track(to, pool, instance, result, None, |o| match o {
             BeforeOutcome::Respond(r) => Some(&r.body),
             BeforeOutcome::Proceed(_) => None,
@@ -165,9 +183,8 @@ impl Invoker for TrackingInvoker<'_> {
         resp: &Response,
     ) -> Result<Response, CallError> {
         let (pool, mut instance) = checkout(self.pools, self.deadline, to).await?;
-        let started = std::time::Instant::now();
-        let result = within_budget(self.deadline, instance.after(to.handler, req, resp)).await;
-        pool.record(crate::metrics::Entry::After, started, &result);
+        let call = instance.after(to.handler, req, resp);
+        let result = observed(pool, Entry::After, self.deadline, call).await;
         self.track(to, pool, instance, result, Some(&resp.body), |r| {
             Some(&r.body)
         })
@@ -175,9 +192,8 @@ impl Invoker for TrackingInvoker<'_> {
 
     async fn on_event(&mut self, to: Target, event: &Event) -> Result<EventOutcome, CallError> {
         let (pool, mut instance) = checkout(self.pools, self.deadline, to).await?;
-        let started = std::time::Instant::now();
-        let result = within_budget(self.deadline, instance.on_event(to.handler, event)).await;
-        pool.record(crate::metrics::Entry::Event, started, &result);
+        let call = instance.on_event(to.handler, event);
+        let result = observed(pool, Entry::Event, self.deadline, call).await;
         pool.finish(instance, result)
     }
 }

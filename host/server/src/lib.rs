@@ -18,6 +18,7 @@ mod admin;
 mod allow;
 mod body;
 pub mod cluster;
+mod compress;
 mod conn;
 mod file_response;
 mod hangup;
@@ -33,7 +34,9 @@ pub mod reload;
 mod request_id;
 mod respond;
 mod snapshot;
+mod spans;
 pub mod sse;
+mod state_metrics;
 mod static_files;
 mod stream;
 mod timers;
@@ -125,6 +128,8 @@ pub(crate) struct Shared {
     /// `[server.websocket]`: permessage-deflate, and the deflate state connections
     /// without context takeover borrow per message (see [`ws::deflate`]).
     pub(crate) ws_deflate: ws::deflate::Deflate,
+    /// `[server.compression]` (compress.rs).
+    pub(crate) compression: berth_config::CompressionConfig,
     /// Prometheus series (served on `[admin] listen`; recorded whether or not it is on).
     pub(crate) metrics: Arc<metrics::Metrics>,
     /// Set while the server serves (before `run` and from shutdown on: not ready).
@@ -229,7 +234,8 @@ impl Server {
             c.attach(ws_hub.clone(), sse_hub.clone()).await?;
             server_host = server_host.with_cluster(c.clone(), &limits);
         }
-        let host = Arc::new(server_host);
+        let metrics = Arc::new(metrics::Metrics::new());
+        let host = Arc::new(server_host.metered(&metrics));
         let api: Arc<dyn berth_core::host::HostApi> = host.clone();
         let reload_api = api.clone();
         // Enough idle instances for every worker thread to have one per plugin, twice.
@@ -291,7 +297,8 @@ impl Server {
             tls_on,
             http2: config.http2,
             ws_deflate: ws::deflate::Deflate::new(config.websocket.deflate),
-            metrics: Arc::new(metrics::Metrics::new()),
+            compression: config.compression.clone(),
+            metrics,
             ready: std::sync::atomic::AtomicBool::new(false),
         });
         for pool in &shared.live.load().pools {

@@ -20,6 +20,8 @@ pub struct RequestMeta {
     pub range: Option<String>,
     /// `If-Range`.
     pub if_range: Option<String>,
+    /// `Accept-Encoding`, every line of it joined with `,` (response compression).
+    pub accept_encoding: Option<String>,
     /// `Last-Event-ID` (SSE resumption).
     pub last_event_id: Option<String>,
     /// Closes the request's connection at once (an SSE client that stopped reading).
@@ -35,10 +37,22 @@ impl RequestMeta {
             if_modified_since: get("if-modified-since"),
             range: get("range"),
             if_range: get("if-range"),
+            accept_encoding: joined(req, "accept-encoding"),
             last_event_id: get("last-event-id"),
             abort: None,
         }
     }
+}
+
+/// Every value of the header `name` (lower-case) joined with `,`, as one line would be.
+fn joined(req: &Request, name: &str) -> Option<String> {
+    let values: Vec<&str> = req
+        .headers
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .collect();
+    (!values.is_empty()).then(|| values.join(","))
 }
 
 /// hyper's header map as berth-core's rules read headers.

@@ -35,6 +35,13 @@ pub(crate) enum Entry {
 
 const ENTRIES: [&str; 6] = ["handle", "before", "after", "event", "timer", "chunk"];
 
+impl Entry {
+    /// The entry point's label (metrics, spans).
+    pub(crate) fn label(self) -> &'static str {
+        ENTRIES[self as usize]
+    }
+}
+
 /// Which listener a connection came in on, as a label.
 pub(crate) fn listener_label(port: crate::Port) -> &'static str {
     match port {
@@ -72,6 +79,9 @@ pub(crate) struct Metrics {
     sse_subscribers: IntGauge,
     sse_topics: IntGauge,
     pub(crate) hot_swaps: IntCounter,
+    state_ops: IntCounterVec,
+    state_bytes: IntCounterVec,
+    compressed: IntCounterVec,
 }
 
 /// One plugin's series, resolved once.
@@ -229,8 +239,50 @@ impl Metrics {
                 r.register(Box::new(c.clone())).expect("registered once");
                 c
             },
+            state_ops: counter_vec(
+                r,
+                "berth_state_operations_total",
+                "State calls, by operation (get, set, delete, incr, keys) and outcome \
+                 (ok, refused, unavailable).",
+                &["op", "outcome"],
+            ),
+            state_bytes: counter_vec(
+                r,
+                "berth_state_bytes_total",
+                "State value bytes, by direction (read, written).",
+                &["direction"],
+            ),
+            compressed: counter_vec(
+                r,
+                "berth_responses_compressed_total",
+                "Responses sent with a Content-Encoding, by encoding (br, gzip) and how \
+                 (on_the_fly, precompressed).",
+                &["encoding", "how"],
+            ),
             registry,
         }
+    }
+
+    /// The state store's series (see [`crate::state_metrics`]).
+    pub(crate) fn state(&self) -> crate::state_metrics::StateSeries {
+        use crate::state_metrics::{OPS, OUTCOMES};
+        crate::state_metrics::StateSeries {
+            ops: OPS.map(|op| OUTCOMES.map(|o| self.state_ops.with_label_values(&[op, o]))),
+            read_bytes: self.state_bytes.with_label_values(&["read"]),
+            written_bytes: self.state_bytes.with_label_values(&["written"]),
+        }
+    }
+
+    /// A response sent compressed: on the fly, or a precompressed sibling file.
+    pub(crate) fn compressed(&self, coding: berth_core::compression::Coding, precompressed: bool) {
+        let how = if precompressed {
+            "precompressed"
+        } else {
+            "on_the_fly"
+        };
+        self.compressed
+            .with_label_values(&[coding.token(), how])
+            .inc();
     }
 
     /// `plugin`'s series (see [`PluginMetrics`]).

@@ -1,15 +1,14 @@
-//! Request ids (`x-request-id`): a client's id is kept when it is 1 to 128 visible ASCII
-//! characters, else the server makes one (16 hex digits: a per-server random prefix and
-//! the request's sequence number, so ids from two servers do not collide). The id goes
+//! Request ids (`x-request-id`), by berth-core's rule ([`berth_core::request_id`]): a
+//! client's id is kept when it is 1 to 128 visible ASCII characters, else the server
+//! makes one (16 hex digits: a per-server random prefix and the request's sequence
+//! number, so ids from two servers do not collide). The id goes
 //! back on the response, into the access event's `request_id` field, and onto every log
 //! line a plugin writes while it handles the request: the request's plugin calls run
 //! inside [`scope`], and the host's `log` import reads it from there ([`with_current`]).
 //! (`berth serve`'s `pretty` lines keep seed 002's shapes; its `json` format has the field.)
 
+use berth_core::request_id::{acceptable, generate};
 use hyper::header::HeaderValue;
-
-/// The longest client-given id that is kept.
-const MAX_LEN: usize = 128;
 
 tokio::task_local! {
     static CURRENT: HeaderValue;
@@ -20,19 +19,11 @@ pub(crate) fn of<B>(req: &hyper::Request<B>, prefix: u32, seq: u64) -> HeaderVal
     let given = req
         .headers()
         .get("x-request-id")
-        .filter(|v| (1..=MAX_LEN).contains(&v.len()))
-        .filter(|v| v.as_bytes().iter().all(|b| (0x21..=0x7e).contains(b)));
+        .filter(|v| acceptable(v.as_bytes()));
     if let Some(id) = given {
         return id.clone();
     }
-    // Hex by hand into a stack buffer: no formatting machinery per request.
-    let value = (u64::from(prefix) << 32) | (seq & 0xffff_ffff);
-    let mut hex = [0u8; 16];
-    for (i, digit) in hex.iter_mut().enumerate() {
-        let nibble = (value >> (60 - 4 * i)) & 0xf;
-        *digit = b"0123456789abcdef"[nibble as usize];
-    }
-    HeaderValue::from_bytes(&hex).unwrap_or(HeaderValue::from_static("0"))
+    HeaderValue::from_bytes(&generate(prefix, seq)).unwrap_or(HeaderValue::from_static("0"))
 }
 
 /// Runs `f` with `id` as the current request's id.

@@ -1,5 +1,7 @@
 //! Turns the pipeline's final response into HTTP, whatever its body: bytes, a
 //! Server-Sent Events subscription, a file, or a stream pulled from the guest.
+//! Bytes, files and streams are compressed here when `[server.compression]` and the
+//! request's `Accept-Encoding` say so ([`crate::compress`]); SSE never is.
 
 use std::sync::Arc;
 
@@ -8,6 +10,7 @@ use http_body_util::BodyExt;
 use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 
 use crate::body::{apply_headers, empty_body, error_response, to_hyper, ResponseBody};
+use crate::compress;
 use crate::file_response::{self, FileReply};
 use crate::invoker::Origin;
 use crate::meta::RequestMeta;
@@ -15,6 +18,7 @@ use crate::snapshot::Snapshot;
 use crate::static_files::Located;
 use crate::stream::ChunkBody;
 use crate::Shared;
+use berth_core::compression::Decision;
 use berth_core::respond::body_allowed;
 use berth_core::stream_pull::StreamPull;
 
@@ -31,7 +35,7 @@ pub async fn respond(
     pull: StreamPull,
 ) -> hyper::Response<ResponseBody> {
     match &response.body {
-        Body::Bytes(_) => to_hyper(response, head),
+        Body::Bytes(_) => bytes(shared, response, meta, head).await,
         Body::Sse(topic) => sse(shared, &response, topic, meta, head),
         Body::File(path) => {
             let located = match &origin {
@@ -45,6 +49,8 @@ pub async fn respond(
                         headers: &response.headers,
                         max_age,
                         head,
+                        compression: &shared.compression,
+                        metrics: &shared.metrics,
                     };
                     file_response::send(&file, reply, meta).await
                 }
@@ -60,12 +66,27 @@ pub async fn respond(
             }
         }
         Body::Stream(id) => {
+            let id = *id;
             let Some((pool, instance)) = origin.and_then(|o| Some((o.pool, o.instance?))) else {
                 tracing::error!("a streamed body lost its instance");
                 return error_response(500, "Plugin failed", head);
             };
+            let accept = meta.accept_encoding.as_deref();
+            let decision = compress::decide(&shared.compression, &response, None, accept);
+            let mut response = response;
+            if decision != Decision::AsIs {
+                compress::mark_pairs(&mut response.headers, decision.coding());
+            }
+            if let Some(coding) = decision.coding() {
+                shared.metrics.compressed(coding, false);
+            }
             let body = if body_allowed(response.status, head) {
-                ChunkBody::new(pool, *id, instance, pull).boxed()
+                let chunks = ChunkBody::new(pool, id, instance, pull);
+                match decision.coding() {
+                    // Flushed chunk by chunk: the plugin paces what the client sees.
+                    Some(c) => compress::Encoded::new(&shared.compression, c, chunks, true).boxed(),
+                    None => chunks.boxed(),
+                }
             } else {
                 // No body will be pulled (HEAD, 204, 304); the instance, holding the
                 // iterator, is dropped now rather than kept with it.
@@ -75,6 +96,43 @@ pub async fn respond(
             with_body(&response, body, head)
         }
     }
+}
+
+/// A body in memory, compressed whole when the rules say so (keeping its
+/// `Content-Length`, HEAD included).
+async fn bytes(
+    shared: &Shared,
+    mut response: Response,
+    meta: &RequestMeta,
+    head: bool,
+) -> hyper::Response<ResponseBody> {
+    let len = match &response.body {
+        Body::Bytes(b) => b.len() as u64,
+        _ => 0,
+    };
+    let accept = meta.accept_encoding.as_deref();
+    match compress::decide(&shared.compression, &response, Some(len), accept) {
+        Decision::AsIs => {}
+        Decision::Vary(None) => compress::mark_pairs(&mut response.headers, None),
+        Decision::Vary(Some(coding)) => {
+            let Body::Bytes(plain) = std::mem::replace(&mut response.body, Body::Bytes(Vec::new()))
+            else {
+                return to_hyper(response, head);
+            };
+            match compress::compress_async(&shared.compression, coding, plain).await {
+                Ok(packed) => {
+                    response.body = Body::Bytes(packed);
+                    compress::mark_pairs(&mut response.headers, Some(coding));
+                    shared.metrics.compressed(coding, false);
+                }
+                Err(e) => {
+                    tracing::warn!("compressing a response failed: {e}");
+                    return error_response(500, "Internal Server Error", head);
+                }
+            }
+        }
+    }
+    to_hyper(response, head)
 }
 
 /// `text/event-stream` for the topic's subscriber, flushed event by event.

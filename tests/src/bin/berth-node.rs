@@ -1,6 +1,7 @@
 //! One server node for the cluster suite (`tests/tests/cluster.rs`), in a process of its
 //! own so a test can SIGKILL it: `berth-node <berth.toml>` serves that file, prints
-//! `listening <addr> [<ws addr>]` once bound, and shuts down gracefully when its stdin closes.
+//! `listening <addr> <ws addr> <admin addr>` once bound (`-` for a listener it does not
+//! have), and shuts down gracefully when its stdin closes.
 
 use std::io::{BufRead, Write};
 
@@ -31,10 +32,14 @@ fn main() {
                 std::process::exit(1);
             }
         };
-        match server.ws_addr() {
-            Some(ws) => println!("listening {} {ws}", server.local_addr()),
-            None => println!("listening {}", server.local_addr()),
-        }
+        let or_dash =
+            |a: Option<std::net::SocketAddr>| a.map_or("-".to_string(), |a| a.to_string());
+        println!(
+            "listening {} {} {}",
+            server.local_addr(),
+            or_dash(server.ws_addr()),
+            or_dash(server.admin_addr())
+        );
         std::io::stdout().flush().expect("stdout");
         let (closed_tx, closed) = tokio::sync::oneshot::channel::<()>();
         std::thread::spawn(move || {

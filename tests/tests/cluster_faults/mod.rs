@@ -10,7 +10,7 @@ use berth_tests::http_client::client;
 use serde_json::json;
 
 use super::ws_support::{self, block_on, connect, recv_json, send_json};
-use super::{ask, get, text_of, two_nodes};
+use super::{ask, get, setup_with, text_of, two_nodes, two_nodes_in};
 
 /// A node killed with SIGKILL leaves every room and member list within 10 s.
 #[test]
@@ -56,7 +56,13 @@ fn a_killed_node_leaves_every_room() {
 /// before (AOF, `appendfsync always`) is still there.
 #[test]
 fn redis_outage_fails_cleanly_and_recovers() {
-    let (mut redis, a, b) = two_nodes("outage", "wasmtime", "");
+    let admin = "[admin]\nlisten = \"127.0.0.1:0\"\n";
+    let (mut redis, a, b) = two_nodes_in(setup_with("outage", true), "wasmtime", admin);
+    let ready = || {
+        let addr = a.admin_addr.expect("an admin listener");
+        berth_tests::clients::raw_get(addr, "/readyz", &[]).status
+    };
+    assert_eq!(ready(), 200);
     for _ in 0..10 {
         assert_eq!(get(&a.url("/incr/kept")).0, 200);
     }
@@ -70,6 +76,11 @@ fn redis_outage_fails_cleanly_and_recovers() {
             .as_u16()
     };
     assert_eq!(put("written before the outage"), 200);
+    assert_eq!(
+        get(&a.url("/interop/visits")).0,
+        200,
+        "the Python plugin serves"
+    );
     // Traffic throughout: increments from node B, each answered 200 or 503, none slow.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let traffic = {
@@ -98,6 +109,9 @@ fn redis_outage_fails_cleanly_and_recovers() {
             true
         );
         redis.stop();
+        within(Duration::from_secs(5), "/readyz to see Redis gone", || {
+            ready() == 503
+        });
         // Every state call answers 503 within a bounded time.
         for _ in 0..5 {
             let started = Instant::now();
@@ -116,7 +130,8 @@ fn redis_outage_fails_cleanly_and_recovers() {
                 started.elapsed()
             );
         }
-        // Writes fail too (503, nothing stored), and reads answer "missing".
+        // Writes fail too (503, nothing stored), and so do reads, deletes and
+        // listings through the `try_` calls; the old `state-get` answers "missing".
         let url = a.url("/state/note");
         let refused = tokio::task::spawn_blocking(move || {
             let r = client().put(url).body("during").send().expect("PUT");
@@ -125,7 +140,42 @@ fn redis_outage_fails_cleanly_and_recovers() {
         .await
         .expect("PUT task");
         assert_eq!(refused, 503);
-        assert_eq!(get(&a.url("/state/note")).0, 404);
+        for path in ["/state/note", "/keys/n"] {
+            let (status, body) = get(&a.url(path));
+            assert_eq!(status, 503, "{path}: {body}");
+            assert!(
+                body["error"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("unavailable"),
+                "{body}"
+            );
+        }
+        let url = a.url("/state/note");
+        let deleted = tokio::task::spawn_blocking(move || {
+            client()
+                .delete(url)
+                .send()
+                .expect("DELETE")
+                .status()
+                .as_u16()
+        })
+        .await
+        .expect("DELETE task");
+        assert_eq!(deleted, 503);
+        assert_eq!(get(&a.url("/shared/note")).0, 404);
+        // A Python plugin's `app.state` and `incr` answer 503 too.
+        for path in ["/interop/visits", "/interop/state/interop_visits"] {
+            let (status, body) = get(&a.url(path));
+            assert_eq!(status, 503, "{path}: {body}");
+            assert!(
+                body["error"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("unavailable"),
+                "{body}"
+            );
+        }
         // Local WebSocket traffic goes on.
         let reply = ask(&mut on_a, json!({"op": "whoami"})).await;
         assert!(reply["id"].is_u64());
@@ -147,6 +197,9 @@ fn redis_outage_fails_cleanly_and_recovers() {
         "recovery after redis returns",
         || get(&a.url("/incr/probe")).0 == 200,
     );
+    within(Duration::from_secs(10), "/readyz after recovery", || {
+        ready() == 200
+    });
     assert_eq!(
         get(&a.url("/incr/kept")).1["n"],
         11,

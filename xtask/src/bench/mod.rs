@@ -32,6 +32,7 @@ use anyhow::{bail, Result};
 use crate::{cargo, run, target_dir};
 
 mod cluster;
+pub mod compression;
 mod measure;
 pub mod ops;
 mod python;
@@ -193,6 +194,15 @@ pub fn bench(root: &Path) -> Result<()> {
     report.push_str(&cluster::run(&bin, &plugins_dir, &work)?);
     // TLS and HTTP/2 beside plain HTTP/1.1 (ops.rs).
     report.push_str(&ops::rows(
+        &bin,
+        &work,
+        &plugins_dir,
+        opts.rounds,
+        opts.seconds,
+        opts.conns,
+    )?);
+    // Response compression beside identity (compression.rs).
+    report.push_str(&compression::rows(
         &bin,
         &work,
         &plugins_dir,

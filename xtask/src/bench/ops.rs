@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 /// One berth process, killed when dropped.
-struct Berth(Child);
+pub(super) struct Berth(pub(super) Child);
 
 impl Drop for Berth {
     fn drop(&mut self) {
@@ -21,7 +21,7 @@ impl Drop for Berth {
     }
 }
 
-fn wait_ready(port: u16) -> Result<()> {
+pub(super) fn wait_ready(port: u16) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         if Instant::now() > deadline {
@@ -62,11 +62,26 @@ fn certificate(work: &Path) -> Result<(std::path::PathBuf, std::path::PathBuf)> 
 /// One h2load run of `requests` requests: requests per second. (A fixed count, not
 /// `-D`: h2load 1.52's timed mode did not end here.)
 fn h2load(url: &str, h1: bool, conns: usize, requests: u64) -> Result<f64> {
+    Ok(h2load_with(url, h1, conns, requests, &[])?.0)
+}
+
+/// [`h2load`] with extra request headers (`name: value`); also returns the body bytes
+/// per response.
+pub(super) fn h2load_with(
+    url: &str,
+    h1: bool,
+    conns: usize,
+    requests: u64,
+    headers: &[&str],
+) -> Result<(f64, f64)> {
     let mut cmd = Command::new("h2load");
     cmd.args(["-c", &conns.to_string(), "-m", "1", "-t", "1"]);
     cmd.args(["-n", &requests.to_string()]);
     if h1 {
         cmd.arg("--h1");
+    }
+    for header in headers {
+        cmd.args(["-H", header]);
     }
     let out = cmd.arg(url).output().context("cannot run h2load")?;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -79,12 +94,22 @@ fn h2load(url: &str, h1: bool, conns: usize, requests: u64) -> Result<f64> {
     if failed != Some(0) {
         bail!("{url}: h2load saw failures or printed no summary:\n{text}");
     }
-    text.lines()
+    let rate = text
+        .lines()
         .find_map(|l| l.strip_prefix("finished in "))
         .and_then(|l| l.split(", ").nth(1))
         .and_then(|rps| rps.strip_suffix(" req/s"))
         .and_then(|n| n.trim().parse().ok())
-        .with_context(|| format!("h2load printed no rate:\n{text}"))
+        .with_context(|| format!("h2load printed no rate:\n{text}"))?;
+    // `traffic: … total, … headers (…), 28.61MB (30000000) data`
+    let data = text
+        .lines()
+        .find(|l| l.starts_with("traffic:"))
+        .and_then(|l| l.rsplit_once(") data"))
+        .and_then(|(before, _)| before.rsplit_once('('))
+        .and_then(|(_, n)| n.parse::<f64>().ok())
+        .unwrap_or(f64::NAN);
+    Ok((rate, data / requests as f64))
 }
 
 /// Runs the four rows, `rounds` times interleaved; returns the markdown section.

@@ -111,6 +111,10 @@ pub fn static_files(
         .iter()
         .map(|(plugin, dirs)| (plugin.clone(), dirs.clone()))
         .collect();
-    super::statics::static_config(&config.statics.base, &mounts, &grants, MAX_STATIC_BYTES)
-        .map_err(FromConfigError::Static)
+    let mut statics =
+        super::statics::static_config(&config.statics.base, &mounts, &grants, MAX_STATIC_BYTES)
+            .map_err(FromConfigError::Static)?;
+    // Only precompressed siblings are served here; the levels are the server's.
+    statics.compression = config.compression.policy.clone();
+    Ok(statics)
 }

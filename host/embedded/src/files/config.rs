@@ -35,6 +35,10 @@ pub struct StaticConfig {
     pub mounts: Vec<(String, String, u32)>,
     /// `[grants.<plugin>] dirs`: plugin name, folder names.
     pub grants: Vec<(String, Vec<String>)>,
+    /// `[server.compression]`: which precompressed siblings (`app.js.br`, `app.js.gz`)
+    /// may be served. A device image does not carry it: there the default holds (on,
+    /// `br` then `gzip`), and what is served is what was packed.
+    pub compression: berth_core::compression::Policy,
 }
 
 impl StaticConfig {
@@ -73,6 +77,7 @@ impl StaticConfig {
                     )
                 })
                 .collect(),
+            compression: berth_core::compression::Policy::default(),
         }
     }
 

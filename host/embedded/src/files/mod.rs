@@ -11,6 +11,13 @@
 //! request ([`send`]). The `ETag` is the contents' CRC-32 and length (the files cannot
 //! change while served); there is no `Last-Modified`, since a device has no calendar.
 //! What is served comes from a [`StaticConfig`] ([`config`]).
+//!
+//! **Compression**: this runtime never compresses on the fly (a microcontroller has
+//! neither the CPU nor the memory to spare), but serves a precompressed sibling —
+//! `app.js.br` or `app.js.gz` next to `app.js`, packed with it — when the client's
+//! `Accept-Encoding` takes it, with the original's `Content-Type`, its own `ETag` and
+//! `Vary: Accept-Encoding`, by berth-core's [`compression`](berth_core::compression)
+//! rules (the server's too). A range request gets the original.
 
 mod config;
 mod send;
@@ -18,6 +25,7 @@ mod send;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use berth_core::compression::{Coding, Policy};
 use berth_core::files;
 use berth_core::host::Level;
 use berth_core::model::Registration;
@@ -32,6 +40,8 @@ struct Served {
     content_type: String,
     etag: String,
     bytes: Vec<u8>,
+    /// Its precompressed siblings, by coding: indices into the folder's files.
+    siblings: Vec<(Coding, usize)>,
 }
 
 struct Folder {
@@ -51,7 +61,22 @@ struct Mount {
 /// A file found for a request.
 pub(crate) struct Found<'a> {
     file: &'a Served,
+    /// The files of its folder (where its siblings are).
+    folder: &'a [Served],
     max_age: Option<u32>,
+}
+
+impl<'a> Found<'a> {
+    /// The codings a precompressed sibling exists for.
+    fn precompressed(&self) -> Vec<Coding> {
+        self.file.siblings.iter().map(|(c, _)| *c).collect()
+    }
+
+    /// The sibling for `coding`.
+    fn sibling(&self, coding: Coding) -> Option<&'a Served> {
+        let (_, at) = self.file.siblings.iter().find(|(c, _)| *c == coding)?;
+        self.folder.get(*at)
+    }
 }
 
 /// Where a request for a file ends up.
@@ -72,6 +97,8 @@ pub struct StaticFiles {
     mounts: Vec<Mount>,
     /// Per plugin, in plugin order: indices into `folders`.
     grants: Vec<Vec<usize>>,
+    /// `[server.compression]`.
+    compression: Policy,
 }
 
 /// `path` split into the folder it lies in (among `candidates`) and the rest.
@@ -128,9 +155,11 @@ impl StaticFiles {
                     path: file.path,
                     content_type: file.content_type,
                     bytes: file.bytes,
+                    siblings: Vec::new(),
                 })
                 .collect();
             served.sort_by(|a, b| a.path.cmp(&b.path));
+            link_siblings(&mut served);
             folders.push(Folder { dir, files: served });
         }
         let find = |name: &str| {
@@ -199,7 +228,13 @@ impl StaticFiles {
             folders,
             mounts,
             grants,
+            compression: config.compression,
         })
+    }
+
+    /// `[server.compression]`, as configured.
+    pub(crate) fn compression(&self) -> &Policy {
+        &self.compression
     }
 
     /// The URL prefixes served, for the pipeline's router fallback.
@@ -219,10 +254,14 @@ impl StaticFiles {
         (files, bytes)
     }
 
-    fn file(&self, folder: usize, path: &str) -> Option<&Served> {
+    fn file(&self, folder: usize, path: &str) -> Option<Found<'_>> {
         let files = &self.folders.get(folder)?.files;
         let at = files.binary_search_by(|f| f.path.as_str().cmp(path)).ok()?;
-        files.get(at)
+        Some(Found {
+            file: files.get(at)?,
+            folder: files,
+            max_age: None,
+        })
     }
 
     fn is_folder(&self, folder: usize, path: &str) -> bool {
@@ -239,7 +278,7 @@ impl StaticFiles {
     }
 
     /// The file a URL path (already percent-decoded) names under the mounts.
-    pub(crate) fn locate_url(&self, url: &str) -> Located<'_> {
+    pub(crate) fn locate_url<'a>(&'a self, url: &str) -> Located<'a> {
         let Some((mount, rest)) = self
             .mounts
             .iter()
@@ -260,10 +299,10 @@ impl StaticFiles {
             }
             path.push_str(s);
         }
-        let found = |file| {
+        let found = |file: Found<'a>| -> Located<'a> {
             Located::File(Found {
-                file,
                 max_age: Some(mount.max_age),
+                ..file
             })
         };
         if let Some(file) = self.file(mount.folder, &path) {
@@ -299,11 +338,26 @@ impl StaticFiles {
             return Located::Refused(403);
         };
         match self.file(folder, rest) {
-            Some(file) => Located::File(Found {
-                file,
-                max_age: None,
-            }),
+            Some(found) => Located::File(found),
             None => Located::Refused(404),
+        }
+    }
+}
+
+/// Links each file (sorted by path) to its precompressed siblings: `a.css.br` and
+/// `a.css.gz` for `a.css`. The siblings stay files of their own too.
+fn link_siblings(files: &mut [Served]) {
+    for i in 0..files.len() {
+        let mut siblings = Vec::new();
+        for coding in Coding::ALL {
+            let Some(file) = files.get(i) else { break };
+            let name = alloc::format!("{}.{}", file.path, coding.extension());
+            if let Ok(at) = files.binary_search_by(|f| f.path.as_str().cmp(&name)) {
+                siblings.push((coding, at));
+            }
+        }
+        if let Some(file) = files.get_mut(i) {
+            file.siblings = siblings;
         }
     }
 }

@@ -1,9 +1,11 @@
 //! Writing the file a `Body::File` response names, with berth-core's validators and
-//! ranges, straight from the bytes held in memory.
+//! ranges, straight from the bytes held in memory — or its precompressed sibling, when
+//! berth-core's compression rules pick one.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use berth_core::compression::{self, Candidate, Decision};
 use berth_core::files::{self, Conditionals, Plan};
 use berth_core::model::{Pairs, Response};
 
@@ -18,6 +20,7 @@ pub(crate) struct FileRequest {
     if_none_match: Option<String>,
     range: Option<String>,
     if_range: Option<String>,
+    accept_encoding: Option<String>,
 }
 
 impl FileRequest {
@@ -33,6 +36,14 @@ impl FileRequest {
             if_none_match: get("if-none-match"),
             range: get("range"),
             if_range: get("if-range"),
+            accept_encoding: {
+                let values: Vec<&str> = headers
+                    .iter()
+                    .filter(|(n, _)| n == "accept-encoding")
+                    .map(|(_, v)| v.as_str())
+                    .collect();
+                (!values.is_empty()).then(|| values.join(","))
+            },
         }
     }
 }
@@ -73,9 +84,48 @@ pub(crate) async fn send<C: Connection>(
             return crate::io::send(conn, r, is_head, keep_alive).await;
         }
     };
-    let file = found.file;
-    let len = file.bytes.len() as u64;
     let mut headers = response.headers;
+    let has = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+    let plugin_type = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        .map(|(_, v)| v.clone());
+    let content_type = plugin_type.unwrap_or_else(|| found.file.content_type.clone());
+    let candidate = Candidate {
+        status: response.status,
+        content_type: Some(&content_type),
+        encoded: has("content-encoding"),
+        no_transform: headers.iter().any(|(n, v)| {
+            n.eq_ignore_ascii_case("cache-control")
+                && v.split(',')
+                    .any(|d| d.trim().eq_ignore_ascii_case("no-transform"))
+        }),
+        len: Some(found.file.bytes.len() as u64),
+        ranged: req.range.is_some(),
+    };
+    let decision = compression::decide(
+        statics.compression(),
+        &candidate,
+        &found.precompressed(),
+        false,
+        req.accept_encoding.as_deref(),
+    );
+    let sibling = decision.coding().and_then(|c| Some((c, found.sibling(c)?)));
+    // The sibling is a file of its own: its `ETag` is its contents'.
+    let file = sibling.map_or(found.file, |(_, s)| s);
+    let len = file.bytes.len() as u64;
+    if decision != Decision::AsIs {
+        let existing: Vec<&str> = headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("vary"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        let joined = existing.join(", ");
+        if let Some(vary) = compression::vary((!existing.is_empty()).then_some(joined.as_str())) {
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("vary"));
+            headers.push(("vary".into(), vary));
+        }
+    }
     set_default(&mut headers, "etag", file.etag.clone());
     if let Some(age) = found.max_age {
         set_default(
@@ -87,7 +137,8 @@ pub(crate) async fn send<C: Connection>(
     let conditionals = Conditionals {
         if_none_match: req.if_none_match.as_deref(),
         not_modified_since: false,
-        range: req.range.as_deref(),
+        // A sibling is only ever sent whole (a range request gets the original).
+        range: req.range.as_deref().filter(|_| sibling.is_none()),
         if_range: req.if_range.as_deref(),
     };
     let plan = files::plan(
@@ -121,8 +172,11 @@ pub(crate) async fn send<C: Connection>(
         }
     };
     if plan != Plan::NotModified {
-        set_default(&mut headers, "content-type", file.content_type.clone());
+        set_default(&mut headers, "content-type", content_type);
         set_default(&mut headers, "accept-ranges", String::from("bytes"));
+        if let Some((coding, _)) = sibling {
+            headers.push(("content-encoding".into(), coding.token().into()));
+        }
     }
     let connection = if keep_alive { "keep-alive" } else { "close" };
     let mut out = Vec::with_capacity(256);

@@ -36,6 +36,7 @@ fn sample() -> StaticFiles {
         ],
         mounts: vec![("/static/".into(), "www".into(), 60)],
         grants: vec![("p".into(), vec!["data".into(), "www".into()])],
+        ..StaticConfig::default()
     };
     let mut reg = Registration::default();
     reg.mounts.push(StaticMount {
@@ -147,4 +148,37 @@ fn missing_folders_stop_start_up() {
     };
     let reg = Registration::default();
     assert!(StaticFiles::resolve(grants, &[("p", &reg)], &Quiet).is_err());
+}
+
+#[test]
+fn precompressed_siblings_are_linked() {
+    let config = StaticConfig {
+        folders: vec![folder(
+            "www",
+            &[
+                "a.css", "a.css.br", "a.css.gz", "b.js", "b.js.gz", "c.txt.br",
+            ],
+        )],
+        mounts: vec![("/".into(), "www".into(), 0)],
+        ..StaticConfig::default()
+    };
+    let s = StaticFiles::resolve(config, &[], &Quiet).unwrap();
+    let codings = |url: &str| match s.locate_url(url) {
+        Located::File(f) => f.precompressed(),
+        _ => panic!("{url} not found"),
+    };
+    assert_eq!(codings("/a.css"), vec![Coding::Br, Coding::Gzip]);
+    assert_eq!(codings("/b.js"), vec![Coding::Gzip]);
+    // A sibling is a file of its own, with no siblings; an orphan sibling is just a file.
+    assert_eq!(codings("/a.css.gz"), vec![]);
+    assert_eq!(codings("/c.txt.br"), vec![]);
+    match s.locate_url("/a.css") {
+        Located::File(f) => {
+            assert_eq!(
+                f.sibling(Coding::Br).map(|x| x.path.as_str()),
+                Some("a.css.br")
+            );
+        }
+        _ => panic!("a.css"),
+    }
 }

@@ -295,6 +295,12 @@ impl Cluster {
         &self.core.name
     }
 
+    /// Whether Redis answers: false from a failed call (or heartbeat) until the
+    /// heartbeat reaches it again. `/readyz` reports it.
+    pub fn reachable(&self) -> bool {
+        self.core.up.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn core(&self) -> &Arc<Core> {
         &self.core
     }

@@ -9,10 +9,10 @@
 //! write that would pass the quota first sweeps the namespace (the index's expired
 //! range) and checks again. `keys` walks with `SCAN` (never `KEYS`).
 //!
-//! A call that cannot reach Redis in time fails: writes and increments with
-//! [`StateError::Unavailable`], which the plugin sees (the SDK answers 503); reads,
-//! deletes and listings have no error in the WIT, so they answer "missing" / `false` /
-//! empty and the failure is logged.
+//! A call that cannot reach Redis in time fails with [`StateError::Unavailable`],
+//! which the plugin sees through the `state-try-*` imports (the SDKs answer 503). The
+//! older `state-get`, `state-delete` and `state-keys` have no error in the WIT: berth-core
+//! answers them "missing" / `false` / empty and logs the failure.
 
 use std::sync::{Arc, LazyLock};
 
@@ -170,13 +170,11 @@ impl RedisStore {
 }
 
 impl Store for RedisStore {
-    fn get(&self, ns: &str, key: &str) -> Option<Vec<u8>> {
+    fn get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, StateError> {
         let [k, _, _] = Self::keys_of(ns, key);
         self.core
             .call(move |mut c| async move { redis::cmd("GET").arg(k).query_async(&mut c).await })
-            .inspect_err(|e| tracing::warn!(target: "cluster", ns, "state-get: {e}"))
-            .ok()
-            .flatten()
+            .map_err(Self::unavailable)
     }
 
     fn set(
@@ -219,7 +217,7 @@ impl Store for RedisStore {
         }
     }
 
-    fn delete(&self, ns: &str, key: &str) -> bool {
+    fn delete(&self, ns: &str, key: &str) -> Result<bool, StateError> {
         let [k, index, costs] = Self::keys_of(ns, key);
         let name = key.to_string();
         self.core
@@ -232,8 +230,8 @@ impl Store for RedisStore {
                     .invoke_async::<i64>(&mut c)
                     .await
             })
-            .inspect_err(|e| tracing::warn!(target: "cluster", ns, "state-delete: {e}"))
-            .is_ok_and(|n| n > 0)
+            .map(|n| n > 0)
+            .map_err(Self::unavailable)
     }
 
     fn incr(&self, ns: &str, key: &str, delta: i64) -> Result<i64, StateError> {
@@ -264,7 +262,7 @@ impl Store for RedisStore {
         }
     }
 
-    fn keys(&self, ns: &str, prefix: &str) -> Vec<String> {
+    fn keys(&self, ns: &str, prefix: &str) -> Result<Vec<String>, StateError> {
         let head = format!("berth:s:{ns}:");
         let pattern = format!("{}{}*", glob_escape(&head), glob_escape(prefix));
         let max = self.quota.max_keys;
@@ -293,17 +291,10 @@ impl Store for RedisStore {
             }
             Ok(found)
         });
-        match listed {
-            Ok(mut keys) => {
-                keys.sort_unstable();
-                keys.dedup();
-                keys
-            }
-            Err(e) => {
-                tracing::warn!(target: "cluster", ns, "state-keys: {e}");
-                Vec::new()
-            }
-        }
+        let mut keys = listed.map_err(Self::unavailable)?;
+        keys.sort_unstable();
+        keys.dedup();
+        Ok(keys)
     }
 }
 

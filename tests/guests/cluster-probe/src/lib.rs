@@ -79,17 +79,18 @@ impl Plugin for Probe {
                 Ok(json!({"stored": key}))
             },
         );
-        app.get("/state/<key>", |req| {
-            match state::get(req.param("key").unwrap_or_default()) {
+        // The `try_` reads: an unreachable Redis answers 503 (`?`), not "missing".
+        app.get("/state/<key>", |req| -> Result<Response, Error> {
+            Ok(match state::try_get(req.param("key").unwrap_or_default())? {
                 Some(v) => Response::text(String::from_utf8_lossy(&v).into_owned()),
                 None => Response::error("missing", 404),
-            }
+            })
         });
-        app.delete("/state/<key>", |req| {
-            Response::json(&json!({"deleted": state::delete(req.param("key").unwrap_or_default())}))
+        app.delete("/state/<key>", |req| -> Result<Value, Error> {
+            Ok(json!({"deleted": state::try_delete(req.param("key").unwrap_or_default())?}))
         });
-        app.get("/keys/<prefix>", |req| {
-            Response::json(&json!({"keys": state::keys(req.param("prefix").unwrap_or_default())}))
+        app.get("/keys/<prefix>", |req| -> Result<Value, Error> {
+            Ok(json!({"keys": state::try_keys(req.param("prefix").unwrap_or_default())?}))
         });
         app.get("/members/<room>", |req| {
             let room = req.param("room").unwrap_or_default();
