@@ -15,7 +15,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 /// Every target in `fuzz/Cargo.toml`.
-pub const TARGETS: [&str; 8] = [
+pub const TARGETS: [&str; 9] = [
     "request_parsing",
     "wasmi_lift",
     "config_parsing",
@@ -24,6 +24,7 @@ pub const TARGETS: [&str; 8] = [
     "embedded_ws_codec",
     "embedded_store",
     "embedded_vs_httparse",
+    "ws_deflate_offer",
 ];
 
 /// Parses `--seconds N` and `--target T` (repeatable; default: every target).

@@ -92,6 +92,11 @@
 //! [admin]                            # metrics and health checks (admin.rs)
 //! listen = "127.0.0.1:9464"          # default: off
 //!
+//! [server.websocket]                 # permessage-deflate (websocket.rs)
+//! permessage_deflate = true          # false: never compress WebSocket messages
+//! deflate_window_bits = 15           # 9-15: LZ77 window, memory per connection
+//! deflate_context_takeover = true    # false: each message compressed on its own
+//!
 //! [server.compression]               # gzip and brotli responses (compression.rs)
 //! enabled = true                     # default: on; false sends everything as it is
 //! algorithms = ["br", "gzip"]
@@ -127,6 +132,7 @@ mod reload;
 mod serving;
 mod tls;
 mod trace;
+mod websocket;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -149,6 +155,7 @@ pub use crate::serving::{
 };
 pub use crate::tls::{Http2Config, Listener, TlsConfig};
 pub use crate::trace::TraceConfig;
+pub use crate::websocket::WebSocketConfig;
 
 /// Which engine runs the plugins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -222,6 +229,8 @@ pub struct Config {
     pub http2: Http2Config,
     /// `[admin]`.
     pub admin: Admin,
+    /// `[server.websocket]`: permessage-deflate.
+    pub websocket: WebSocketConfig,
     /// `[trace]`: OpenTelemetry export (`None`: off).
     pub trace: Option<TraceConfig>,
     /// `[server.compression]` (compression.rs).
@@ -252,6 +261,7 @@ impl Default for Config {
             tls: None,
             http2: Http2Config::default(),
             admin: Admin::default(),
+            websocket: WebSocketConfig::default(),
             trace: None,
             compression: CompressionConfig::default(),
         }
@@ -335,6 +345,8 @@ struct ServerSection {
     tls: Option<crate::tls::TlsSection>,
     #[serde(default)]
     http2: crate::tls::Http2Section,
+    #[serde(default)]
+    websocket: crate::websocket::WebSocketSection,
     #[serde(default)]
     compression: crate::compression::CompressionSection,
 }
@@ -433,6 +445,7 @@ impl Config {
         };
         config.tls = s.tls.map(|t| t.resolve(base)).transpose()?;
         config.http2 = s.http2.resolve()?;
+        config.websocket = s.websocket.resolve()?;
         config.compression = s.compression.resolve()?;
         config.admin = file.admin;
         config.trace = file.trace.resolve()?;

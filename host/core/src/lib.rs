@@ -10,6 +10,7 @@
 //! - [`device`]: GPIO grants, a simulated pin bank and memory figures for `gpio-*`/`memory*`;
 //! - [`ws`]: who hears a WebSocket event and what is sent back (reply, stop, echo);
 //! - [`ws_registry`]: open WebSocket connections, rooms, data and bounded send queues;
+//! - [`ws_deflate`]: permessage-deflate negotiation (RFC 7692), for the server runtime;
 //! - [`sse`]: the SSE wire format, topic table, replay ring and heartbeat;
 //! - [`state`]: the bounded TTL key-value store behind `state-*`;
 //! - [`timers`]: which timers run, and when each is due;
@@ -59,6 +60,7 @@ pub mod timers;
 pub mod upgrade;
 pub mod uri;
 pub mod ws;
+pub mod ws_deflate;
 pub mod ws_registry;
 
 /// The unit tests' executor: their scripted invokers complete at once, so polling with

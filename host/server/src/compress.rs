@@ -38,19 +38,21 @@ use crate::body::BodyError;
 /// 10–60 MB/s and brotli 4 18–80 MB/s on text, so 16 KiB costs the worker 0.3–1.5 ms.
 const INLINE: usize = 16 << 10;
 
-/// An encoder writing into a `Vec` the body drains after each frame.
+/// An encoder writing into a `Vec` the body drains after each frame. Both are boxed:
+/// with flate2's zlib-rs backend (which yawc's window sizes need, see ws/deflate.rs) the
+/// gzip encoder is as large as brotli's is.
 enum Encoder {
-    Gzip(flate2::write::GzEncoder<Vec<u8>>),
+    Gzip(Box<flate2::write::GzEncoder<Vec<u8>>>),
     Br(Box<brotli::CompressorWriter<Vec<u8>>>),
 }
 
 impl Encoder {
     fn new(config: &CompressionConfig, coding: Coding) -> Encoder {
         match coding {
-            Coding::Gzip => Encoder::Gzip(flate2::write::GzEncoder::new(
+            Coding::Gzip => Encoder::Gzip(Box::new(flate2::write::GzEncoder::new(
                 Vec::new(),
                 flate2::Compression::new(config.gzip_level),
-            )),
+            ))),
             Coding::Br => Encoder::Br(Box::new(brotli::CompressorWriter::new(
                 Vec::new(),
                 // The encoder's own output buffer (bytes are copied from it into the Vec).

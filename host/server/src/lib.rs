@@ -125,6 +125,9 @@ pub(crate) struct Shared {
     pub(crate) tls_on: (bool, bool),
     /// `[server.http2]`.
     pub(crate) http2: berth_config::Http2Config,
+    /// `[server.websocket]`: permessage-deflate, and the deflate state connections
+    /// without context takeover borrow per message (see [`ws::deflate`]).
+    pub(crate) ws_deflate: ws::deflate::Deflate,
     /// `[server.compression]` (compress.rs).
     pub(crate) compression: berth_config::CompressionConfig,
     /// Prometheus series (served on `[admin] listen`; recorded whether or not it is on).
@@ -293,6 +296,7 @@ impl Server {
             tls,
             tls_on,
             http2: config.http2,
+            ws_deflate: ws::deflate::Deflate::new(config.websocket.deflate),
             compression: config.compression.clone(),
             metrics,
             ready: std::sync::atomic::AtomicBool::new(false),

@@ -5,8 +5,9 @@
 //! the 1008 for a client that stops reading) live in the registry, shared with the
 //! embedded runtime; this file adds only what tokio needs: futures over the registry's
 //! polls for the connection's writer, and a notification when a connection leaves, for
-//! shutdown to wait on. Queued messages are tungstenite frames, whose payload is
-//! reference-counted, so a broadcast clones a pointer per client, not the bytes.
+//! shutdown to wait on. Queued messages are [`Outbound`] payloads, reference-counted,
+//! so a broadcast clones a pointer per client, not the bytes (each connection's writer
+//! frames, and compresses when it negotiated permessage-deflate, its own copy).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,8 +16,8 @@ use berth_core::host::WsError;
 use berth_core::model::WsPayload;
 use berth_core::ws_registry::WsRegistry;
 pub use berth_core::ws_registry::{Outbox, RegisterError};
+use bytes::Bytes;
 use tokio::sync::Notify;
-use tokio_tungstenite::tungstenite::Message;
 
 type Registry = Arc<Mutex<WsRegistry<Message>>>;
 
@@ -283,12 +284,47 @@ impl Hub {
     }
 }
 
-/// A plugin's payload as a tungstenite message (whose payload is reference-counted, so
-/// broadcasting clones a pointer, not the bytes).
+/// A queued message. The payload is reference-counted: broadcasting clones a pointer,
+/// not the bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A text message (valid UTF-8: it came from a Rust `String`).
+    Text(Bytes),
+    /// A binary message.
+    Binary(Bytes),
+    /// A ping (the writer's keepalive; never queued by plugins).
+    Ping,
+}
+
+impl Message {
+    /// The payload's size in bytes (what the send queue counts).
+    pub fn len(&self) -> usize {
+        match self {
+            Message::Text(b) | Message::Binary(b) => b.len(),
+            Message::Ping => 0,
+        }
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The frame that carries it (compressed, if at all, by the connection's writer).
+    pub fn frame(self) -> yawc::Frame {
+        match self {
+            Message::Text(b) => yawc::Frame::text(b),
+            Message::Binary(b) => yawc::Frame::binary(b),
+            Message::Ping => yawc::Frame::ping(Bytes::new()),
+        }
+    }
+}
+
+/// A plugin's payload as a queued message.
 pub fn message(msg: WsPayload) -> Message {
     match msg {
-        WsPayload::Text(text) => Message::text(text),
-        WsPayload::Binary(bytes) => Message::binary(bytes),
+        WsPayload::Text(text) => Message::Text(Bytes::from(text)),
+        WsPayload::Binary(bytes) => Message::Binary(Bytes::from(bytes)),
     }
 }
 
@@ -344,7 +380,7 @@ mod tests {
         assert_eq!(hub.broadcast(Some("r"), text("hi"), Some(a.id)), 1);
         assert_eq!(
             poll(&mut rb),
-            Poll::Ready(Outbox::Messages(vec![Message::text("hi")]))
+            Poll::Ready(Outbox::Messages(vec![Message::Text("hi".into())]))
         );
         assert!(poll(&mut ra).is_pending());
     }

@@ -5,7 +5,9 @@
 //! The plugins decide before the `101` goes out: `ws-connect` runs while the client
 //! waits, so a plugin can refuse with a status of its choosing, and a plugin that
 //! greets the client (`ws::send` in its connect handler) has its message queued ahead of
-//! anything else.
+//! anything else. permessage-deflate is agreed here too (berth-core's
+//! [`ws_deflate`](berth_core::ws_deflate) rules, `[server.websocket]`'s policy), and the
+//! session compresses and inflates with what the `101` said.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,7 +17,9 @@ use berth_core::upgrade::{self, Upgrade};
 use berth_core::uri::parse_target;
 use berth_core::ws::Endpoint;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, UPGRADE};
+use hyper::header::{
+    HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_EXTENSIONS, UPGRADE,
+};
 use hyper::{StatusCode, Version};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
@@ -90,11 +94,16 @@ pub async fn accept(
         return to_hyper(upgrade::refusal(refusal.status, &refusal.reason), false);
     }
 
+    // permessage-deflate: the first acceptable offer, unless it is off by config.
+    let deflate = shared.ws_deflate.negotiate(&Headers(req.headers()));
+    let extension = deflate
+        .as_ref()
+        .and_then(|agreed| HeaderValue::from_str(&agreed.header()).ok());
     let on_upgrade = hyper::upgrade::on(&mut req);
     let shared = shared.clone();
     tokio::spawn(async move {
         match on_upgrade.await {
-            Ok(upgraded) => super::session::run(shared, conn, outbox, upgraded).await,
+            Ok(upgraded) => super::session::run(shared, conn, outbox, upgraded, deflate).await,
             Err(e) => {
                 tracing::debug!("upgrade of {remote} failed: {e}");
                 let code = super::session::ABNORMAL;
@@ -110,6 +119,9 @@ pub async fn accept(
     headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
     if let Ok(accept) = HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
         headers.insert(SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    if let Some(extension) = extension {
+        headers.insert(SEC_WEBSOCKET_EXTENSIONS, extension);
     }
     response
 }
