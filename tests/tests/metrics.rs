@@ -399,7 +399,18 @@ fn health_checks(engine: EngineKind) {
     // A request in flight keeps the drain going for a while: readyz says 503 meanwhile.
     let url = server.url("/loop");
     let slow = std::thread::spawn(move || reqwest::blocking::get(url).map(|r| r.status().as_u16()));
-    std::thread::sleep(Duration::from_millis(300));
+    // Shut down only once the request is in (its connection open), or a loaded machine
+    // may begin the drain before it arrives, with nothing left to wait for.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, samples) = scrape(&server);
+        if value(&samples, "berth_connections_open", &[("listener", "http")]) >= 1.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the slow request never arrived");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
     server.shutdown();
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
