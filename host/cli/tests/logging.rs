@@ -279,3 +279,48 @@ fn control_characters_never_start_a_line() {
         );
     }
 }
+
+/// A static file's access line shows the status the client got: 404 for a missing
+/// file, 304 for a matching `If-None-Match`, 206 for a range, on both runtimes.
+#[test]
+fn static_file_statuses_in_the_access_line() {
+    for runtime in ["server", "embedded"] {
+        let dir = temp_dir(&format!("static-{runtime}"));
+        std::fs::create_dir_all(dir.join("www")).expect("www");
+        std::fs::write(dir.join("www/a.txt"), "0123456789").expect("file");
+        let log = "format = \"pretty\"\n[[static]]\nprefix = \"/s\"\ndir = \"www\"";
+        let served = Served::start_with(&dir, log, &[], &["--runtime", runtime]);
+        let client = reqwest::blocking::Client::new();
+        let url = |p: &str| format!("http://127.0.0.1:{}{p}", served.port);
+        let whole = client.get(url("/s/a.txt")).send().expect("GET");
+        assert_eq!(whole.status(), 200, "{runtime}");
+        let etag = whole.headers()["etag"].to_str().expect("etag").to_string();
+        let cached = client
+            .get(url("/s/a.txt?c"))
+            .header("if-none-match", &etag)
+            .send()
+            .expect("GET");
+        assert_eq!(cached.status(), 304, "{runtime}");
+        let part = client
+            .get(url("/s/a.txt?r"))
+            .header("range", "bytes=2-4")
+            .send()
+            .expect("GET");
+        assert_eq!(part.status(), 206, "{runtime}");
+        let missing = client.get(url("/s/nope.txt")).send().expect("GET");
+        assert_eq!(missing.status(), 404, "{runtime}");
+        let lines = served.stop();
+        for (target, status) in [
+            ("/s/a.txt", 200),
+            ("/s/a.txt?c", 304),
+            ("/s/a.txt?r", 206),
+            ("/s/nope.txt", 404),
+        ] {
+            let shape = format!(" | GET {target} | {status} | ");
+            assert!(
+                lines.iter().any(|l| l.contains(&shape)),
+                "{runtime}: no access line with {shape:?} in {lines:#?}"
+            );
+        }
+    }
+}

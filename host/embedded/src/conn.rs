@@ -183,8 +183,12 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
         response
             .headers
             .push((String::from("x-request-id"), request_id));
-        let status = response.status;
-        log_access(server, &remote, &head.method, &head.target, status, started);
+        // A file's status is known once it is located and its conditionals are checked
+        // (403, 404, 304, 206…): its access line is written after it is sent.
+        if !matches!(response.body, Body::File(_)) {
+            let status = response.status;
+            log_access(server, &remote, &head.method, &head.target, status, started);
+        }
         let is_head = method == Method::Head;
         let owner = invoker
             .stream_owner
@@ -226,10 +230,12 @@ pub(crate) async fn serve<P: Platform, C: Connection>(server: &Server<P>, conn: 
                     .map(|p| p.name.as_str());
                 let req = &file_request;
                 let statics = &server.statics;
-                crate::files::send(
+                let (keep, status) = crate::files::send(
                     statics, conn, response, &path, owner, req, is_head, keep_alive,
                 )
-                .await
+                .await;
+                log_access(server, &remote, &head.method, &head.target, status, started);
+                keep
             }
             Body::Bytes(_) => send(conn, response, is_head, keep_alive).await,
         };

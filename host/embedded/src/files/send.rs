@@ -56,7 +56,8 @@ fn set_default(headers: &mut Pairs, name: &str, value: String) {
 }
 
 /// Writes the file a `Body::File(path)` response names (`owner`: the plugin that
-/// returned it, by name; `None` for a mount). Returns whether the connection stays open.
+/// returned it, by name; `None` for a mount). Returns whether the connection stays open,
+/// and the status sent (for the access line).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn send<C: Connection>(
     statics: &StaticFiles,
@@ -67,7 +68,7 @@ pub(crate) async fn send<C: Connection>(
     req: &FileRequest,
     is_head: bool,
     keep_alive: bool,
-) -> bool {
+) -> (bool, u16) {
     let located = match owner {
         None => statics.locate_url(path),
         Some(plugin) => statics.locate_for_plugin(plugin, path),
@@ -77,11 +78,11 @@ pub(crate) async fn send<C: Connection>(
         Located::AddSlash(location) => {
             let mut r = Response::error(301, error_message(301));
             r.headers.push(("location".into(), location));
-            return crate::io::send(conn, r, is_head, keep_alive).await;
+            return (crate::io::send(conn, r, is_head, keep_alive).await, 301);
         }
         Located::Refused(status) => {
             let r = Response::error(status, error_message(status));
-            return crate::io::send(conn, r, is_head, keep_alive).await;
+            return (crate::io::send(conn, r, is_head, keep_alive).await, status);
         }
     };
     let mut headers = response.headers;
@@ -158,7 +159,7 @@ pub(crate) async fn send<C: Connection>(
             let mut r = Response::error(416, "Range Not Satisfiable");
             r.headers
                 .push(("content-range".into(), alloc::format!("bytes */{len}")));
-            return crate::io::send(conn, r, is_head, keep_alive).await;
+            return (crate::io::send(conn, r, is_head, keep_alive).await, 416);
         }
         Plan::Whole => (response.status, &file.bytes[..]),
         Plan::Part { from, to } => {
@@ -194,10 +195,10 @@ pub(crate) async fn send<C: Connection>(
         &[("connection", connection)],
     );
     if conn.write_all(&out).await.is_err() {
-        return false;
+        return (false, status);
     }
     if !is_head && !body.is_empty() && conn.write_all(body).await.is_err() {
-        return false;
+        return (false, status);
     }
-    keep_alive
+    (keep_alive, status)
 }
