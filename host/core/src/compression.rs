@@ -340,6 +340,21 @@ pub fn vary(existing: Option<&str>) -> Option<String> {
     (!covered).then(|| alloc::format!("{existing}, Accept-Encoding"))
 }
 
+/// Adds `Accept-Encoding` to the `Vary` of a header list (both runtimes' responses), its
+/// `Vary` lines merged into one; nothing changes when they already cover it.
+pub fn vary_pairs(headers: &mut Vec<(String, String)>) {
+    let existing: Vec<&str> = headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("vary"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let joined = existing.join(", ");
+    if let Some(merged) = vary((!existing.is_empty()).then_some(joined.as_str())) {
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case("vary"));
+        headers.push((String::from("vary"), merged));
+    }
+}
+
 /// A file's `ETag` for its `coding` variant: `"abc"` becomes `"abc-br"` (`W/` kept).
 pub fn variant_etag(etag: &str, coding: Coding) -> String {
     match etag.strip_suffix('"') {

@@ -157,8 +157,9 @@ pub(crate) async fn silent(activity: Arc<Activity>, timeout: Duration) {
     std::future::pending().await
 }
 
-/// Completes once the connection has begun `max_keep_alive_requests` requests (on
-/// HTTP/2, where no `Connection: close` exists: the connection sends GOAWAY instead).
+/// Completes once the connection has begun as many requests as its cap (on HTTP/2,
+/// `[server.http2] max_requests`, where no `Connection: close` exists: the connection
+/// sends GOAWAY instead).
 pub(crate) async fn used_up(activity: Arc<Activity>) {
     activity.used_up.notified().await;
 }

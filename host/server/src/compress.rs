@@ -247,16 +247,7 @@ pub(crate) fn decide(
 /// strong `ETag` made weak (the bytes differ from the ones it was computed over). With
 /// `None` only `Vary` is added.
 pub(crate) fn mark_pairs(pairs: &mut Pairs, coding: Option<Coding>) {
-    let existing: Vec<&str> = pairs
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("vary"))
-        .map(|(_, v)| v.as_str())
-        .collect();
-    let joined = existing.join(", ");
-    if let Some(vary) = compression::vary((!existing.is_empty()).then_some(joined.as_str())) {
-        pairs.retain(|(n, _)| !n.eq_ignore_ascii_case("vary"));
-        pairs.push(("vary".into(), vary));
-    }
+    compression::vary_pairs(pairs);
     let Some(coding) = coding else {
         return;
     };

@@ -434,7 +434,7 @@ async fn serve_h2(
                 quiet
             }
             () = used_up => {
-                tracing::debug!("HTTP/2 connection from {remote} used up max_keep_alive_requests: closing");
+                tracing::debug!("HTTP/2 connection from {remote} used up [server.http2] max_requests: closing");
                 None
             }
         }

@@ -14,7 +14,7 @@
 //! it); bodies go through the same `max_body_size` / `body_timeout` checks in
 //! [`crate::http`]; a connection that sends no request within `header_timeout` is
 //! closed, as is one idle for `keep_alive_timeout` (with GOAWAY, so nothing in flight is
-//! cut), one that has sent `max_keep_alive_requests`, and one that stops answering PINGs.
+//! cut), one that has sent `[server.http2] max_requests`, and one that stops answering PINGs.
 
 use std::io;
 use std::pin::Pin;

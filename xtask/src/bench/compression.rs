@@ -147,31 +147,5 @@ pub fn rows(
 /// `cargo xtask bench-compression`: these rows alone (environment as for `cargo xtask
 /// bench`).
 pub fn standalone(root: &Path) -> Result<()> {
-    let mut build = crate::cargo();
-    build.args(["build", "--release", "-p", "berth"]);
-    crate::run(build, root)?;
-    let bin = crate::target_dir(root).join("release");
-    let mut plugins = Command::new(bin.join("berth"));
-    plugins.args(["build", "plugins"]);
-    crate::run(plugins, root)?;
-    let work = std::env::temp_dir().join(format!("berth-bench-compression-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work)?;
-    let env = |name: &str, default: u64| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let report = rows(
-        &bin,
-        &work,
-        &root.join("plugins"),
-        env("ROUNDS", 3) as usize,
-        env("DURATION", 5),
-        env("CONNS", 64) as usize,
-    )?;
-    println!("{report}");
-    let _ = std::fs::remove_dir_all(&work);
-    Ok(())
+    super::standalone(root, "compression", rows)
 }

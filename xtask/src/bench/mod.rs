@@ -67,6 +67,37 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
+/// The rows one of bench's sections writes: `rows(berth binary folder, work folder,
+/// plugins folder, rounds, seconds, connections)`.
+type Rows = fn(&Path, &Path, &Path, usize, u64, usize) -> Result<String>;
+
+/// A section of bench on its own (`cargo xtask bench-ops`, `bench-compression`): the
+/// release build and the plugins, then `rows` with ROUNDS, DURATION and CONNS from the
+/// environment, printed.
+fn standalone(root: &Path, name: &str, rows: Rows) -> Result<()> {
+    let mut build = cargo();
+    build.args(["build", "--release", "-p", "berth"]);
+    run(build, root)?;
+    let bin = target_dir(root).join("release");
+    let mut plugins = Command::new(bin.join("berth"));
+    plugins.args(["build", "plugins"]);
+    run(plugins, root)?;
+    let work = std::env::temp_dir().join(format!("berth-bench-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work)?;
+    let report = rows(
+        &bin,
+        &work,
+        &root.join("plugins"),
+        env_or("ROUNDS", 3),
+        env_or("DURATION", 5),
+        env_or("CONNS", 64),
+    )?;
+    println!("{report}");
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
+
 /// One HTTP scenario: a name, the path, an optional wrk script, and which servers (by
 /// index into [`Servers::http`]) it runs against.
 struct Scenario {

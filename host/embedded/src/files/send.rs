@@ -116,16 +116,7 @@ pub(crate) async fn send<C: Connection>(
     let file = sibling.map_or(found.file, |(_, s)| s);
     let len = file.bytes.len() as u64;
     if decision != Decision::AsIs {
-        let existing: Vec<&str> = headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case("vary"))
-            .map(|(_, v)| v.as_str())
-            .collect();
-        let joined = existing.join(", ");
-        if let Some(vary) = compression::vary((!existing.is_empty()).then_some(joined.as_str())) {
-            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("vary"));
-            headers.push(("vary".into(), vary));
-        }
+        compression::vary_pairs(&mut headers);
     }
     set_default(&mut headers, "etag", file.etag.clone());
     if let Some(age) = found.max_age {
