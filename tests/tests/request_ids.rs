@@ -23,6 +23,20 @@ fn lines_with(logs: &berth_tests::logs::Logs, id: &str) -> (usize, usize) {
     (with("access"), with("plugin"))
 }
 
+/// Ids the host made: 16 hex digits each, no two alike.
+fn assert_made(made: &[String]) {
+    for id in made {
+        assert!(
+            id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{id}"
+        );
+    }
+    let mut unique = made.to_vec();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), made.len(), "{made:?}");
+}
+
 fn ids_are_kept_made_and_logged(engine: EngineKind) {
     let logs = berth_tests::logs::capture();
     let server = TestServer::start(config(
@@ -51,16 +65,7 @@ fn ids_are_kept_made_and_logged(engine: EngineKind) {
         .into_iter()
         .map(get)
         .collect();
-    for id in &made {
-        assert!(
-            id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()),
-            "{id}"
-        );
-    }
-    let mut unique = made.clone();
-    unique.sort();
-    unique.dedup();
-    assert_eq!(unique.len(), made.len(), "{made:?}");
+    assert_made(&made);
     // One access event and the logger's two lines (`[LOG] GET /hello`, then its access
     // line after the response) per request, each with the request's id.
     for id in std::iter::once(&given).chain(&made) {
@@ -97,16 +102,7 @@ fn ids_round_trip(rt: Runtime) {
     .into_iter()
     .map(get)
     .collect();
-    for id in &made {
-        assert!(
-            id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()),
-            "{id}"
-        );
-    }
-    let mut unique = made.clone();
-    unique.sort();
-    unique.dedup();
-    assert_eq!(unique.len(), made.len(), "{made:?}");
+    assert_made(&made);
     server.shutdown();
 }
 
