@@ -15,7 +15,7 @@ struct Scalar<'a>(&'a str);
 
 impl Scalar<'_> {
     fn json(&self) -> Result<serde_json::Value, DeError> {
-        serde_json::from_str(self.0).map_err(DeError::custom)
+        crate::json::from_str(self.0).map_err(DeError::custom)
     }
 
     fn number<T: std::str::FromStr>(&self, what: &str) -> Result<T, DeError> {

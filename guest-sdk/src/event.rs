@@ -81,7 +81,7 @@ impl WsMessage {
 
     /// The text parsed as JSON into `T`; `None` for binary messages or other JSON.
     pub fn json<T: DeserializeOwned>(&self) -> Option<T> {
-        serde_json::from_str(self.text()?).ok()
+        crate::json::from_str(self.text()?).ok()
     }
 
     /// The text as a JSON value; `Value::Null` when it is not JSON (or binary), so

@@ -66,6 +66,7 @@ mod handler;
 #[cfg(all(target_arch = "wasm32", feature = "allocator"))]
 mod heap;
 mod host;
+pub mod json;
 pub mod log;
 mod request;
 mod response;

@@ -102,9 +102,11 @@ impl Request {
         String::from_utf8_lossy(&self.body)
     }
 
-    /// The body parsed as JSON into `T` (use [`serde_json::Value`] for any JSON).
+    /// The body parsed as JSON into `T` (use [`serde_json::Value`] for any JSON). A body
+    /// nested deeper than the plugin's stack can parse is an error too
+    /// ([`crate::json::max_depth`]), which `?` answers with 400.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_slice(&self.body)
+        crate::json::from_slice(&self.body)
     }
 
     /// The peer's address, `ip:port`.

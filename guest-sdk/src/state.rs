@@ -119,7 +119,7 @@ macro_rules! scoped_api {
 
         /// The value under `key` parsed as JSON (`None` if absent or not a `T`).
         pub fn get_json<T: DeserializeOwned>(key: &str) -> Option<T> {
-            serde_json::from_slice(&get(key)?).ok()
+            $crate::json::from_slice(&get(key)?).ok()
         }
 
         /// Stores `value` under `key`, without expiry. A refusal (over the namespace's
@@ -203,7 +203,7 @@ macro_rules! scoped_api {
 
         /// [`get_json`] that reports an unreachable store.
         pub fn try_get_json<T: DeserializeOwned>(key: &str) -> Result<Option<T>, StateError> {
-            Ok(try_get(key)?.and_then(|v| serde_json::from_slice(&v).ok()))
+            Ok(try_get(key)?.and_then(|v| $crate::json::from_slice(&v).ok()))
         }
 
         /// [`delete`] that reports an unreachable store.

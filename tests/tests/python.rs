@@ -218,6 +218,12 @@ fn full_creates_and_lists_users() {
         assert_eq!(r.status(), 400, "{bad:?}");
         assert_eq!(json_of(r)["code"], 400);
     }
+    // Nesting is not a way to crash the parser: deep bodies are refused as well.
+    for depth in [200, 5_000, 100_000] {
+        let r = post(format!("{}{}", "[".repeat(depth), "]".repeat(depth)));
+        assert_eq!(r.status(), 400, "depth {depth}");
+        assert_eq!(json_of(r)["code"], 400);
+    }
 }
 
 #[test]

@@ -8,7 +8,15 @@ so seed 000's lists of clients in ``app.state`` work.
 
 import dataclasses
 import json
+import re
 from types import SimpleNamespace
+
+# The deepest nesting parsed. CPython's parser recurses in C, and inside the component
+# its stack ran out between 1,000 and 2,000 levels (a trap, so a 500 and a replaced
+# instance) before Python's recursion limit was reached.
+MAX_JSON_DEPTH = 500
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(r"[\[\]{}]")
 
 
 class Namespace(dict):
@@ -61,9 +69,32 @@ def to_json(value) -> str:
     return json.dumps(value, default=_default, separators=(",", ":"))
 
 
+def _too_deep(text: str) -> bool:
+    """Whether `text` nests arrays and objects deeper than `MAX_JSON_DEPTH` (brackets
+    inside strings do not count). Text with few brackets is not scanned at all."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return False
+    depth = 0
+    for m in _BRACKETS.finditer(_STRINGS.sub("", text)):
+        if m.group() in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
 def parse_json(text: str):
-    """JSON text to Python values (objects become `Namespace`s)."""
-    return json.loads(text, object_hook=_hook)
+    """JSON text to Python values (objects become `Namespace`s). Nesting deeper than
+    `MAX_JSON_DEPTH` is a `ValueError` like any other text that is not JSON, so a peer's
+    deeply nested body is "not JSON" to the plugin instead of a crash."""
+    if _too_deep(text):
+        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(text, object_hook=_hook)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def dumps(value) -> str:
