@@ -86,6 +86,7 @@ pub fn depth(bytes: &[u8], limit: usize) -> usize {
     deepest
 }
 
+#[inline(never)]
 fn check(bytes: &[u8]) -> Result<(), serde_json::Error> {
     let limit = max_depth();
     if depth(bytes, limit) > limit {
