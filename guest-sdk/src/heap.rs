@@ -11,8 +11,8 @@
 //! `__heap_base..__heap_end`, when the first request fits in it, and grows the memory
 //! after that; the new pages follow the tail, so dlmalloc merges them into one heap.
 //! Asking in 4 KiB steps instead of 64 KiB makes the first request fit. The allocation
-//! code is std's own, so speed is unchanged (talc, tried first, cost 15 % more
-//! instructions per request on wasmi).
+//! code is std's own (talc, tried first, cost 15 % more instructions per request on
+//! wasmi), with a cache of freed small blocks in front ([`crate::small_blocks`]).
 //!
 //! Memory may have 64 KiB pages or, with the custom-page-sizes proposal (berth-build
 //! links with `--page-size=1`), one-byte pages, so that an instance holds only the bytes
@@ -29,6 +29,8 @@ use core::ptr;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use dlmalloc::Dlmalloc;
+
+use crate::small_blocks::Cached;
 
 extern "C" {
     /// Where the linker's free tail of the initial memory starts.
@@ -119,50 +121,47 @@ unsafe impl dlmalloc::Allocator for Grow {
 /// How much dlmalloc asks the system for at a time (it rounds each request up to this).
 const GRANULARITY: usize = 4 * 1024;
 
-struct Heap(UnsafeCell<Dlmalloc<Grow>>);
+struct Heap(UnsafeCell<Cached<Grow>>);
 
 // SAFETY: a plugin is a single-threaded wasm32 module (no threads, no atomics): the
 // allocator is never entered from two threads.
 unsafe impl Sync for Heap {}
 
 #[global_allocator]
-static HEAP: Heap = Heap(UnsafeCell::new(
+static HEAP: Heap = Heap(UnsafeCell::new(Cached::new(
     const {
         let mut heap = Dlmalloc::new_with_allocator(Grow);
         // 4 KiB is a power of two above dlmalloc's minimum, so it is always accepted.
         heap.set_granularity(GRANULARITY);
         heap
     },
-));
+)));
 
 impl Heap {
     #[allow(clippy::mut_from_ref)]
-    fn get(&self) -> &mut Dlmalloc<Grow> {
+    fn get(&self) -> &mut Cached<Grow> {
         // SAFETY: single-threaded (see `Sync` above), and GlobalAlloc's methods do not
         // re-enter the allocator, so this is the only live reference.
         unsafe { &mut *self.0.get() }
     }
 }
 
-// SAFETY: forwards to dlmalloc, a correct allocator, with the layout's size and
-// alignment as its contract asks.
+// SAFETY: `Cached` keeps GlobalAlloc's contracts over dlmalloc, a correct allocator
+// (see `small_blocks`).
 unsafe impl GlobalAlloc for Heap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        unsafe { self.get().malloc(layout.size(), layout.align()) }
+        unsafe { self.get().alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        unsafe { self.get().calloc(layout.size(), layout.align()) }
+        unsafe { self.get().alloc_zeroed(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { self.get().free(ptr, layout.size(), layout.align()) }
+        unsafe { self.get().dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        unsafe {
-            self.get()
-                .realloc(ptr, layout.size(), layout.align(), new_size)
-        }
+        unsafe { self.get().realloc(ptr, layout, new_size) }
     }
 }

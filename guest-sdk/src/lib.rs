@@ -72,6 +72,8 @@ mod request;
 mod response;
 #[doc(hidden)]
 pub mod rt;
+#[cfg(all(feature = "allocator", any(target_arch = "wasm32", test)))]
+mod small_blocks;
 pub mod state;
 mod streams;
 mod sys;

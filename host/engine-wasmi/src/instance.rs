@@ -16,6 +16,7 @@ use crate::abi::{
 use crate::convert as cv;
 use crate::imports::{to_flat, to_val};
 use crate::load::{params_in_memory, results_in_memory};
+use crate::lower;
 use crate::runtime::{run, HostState, Realloc, WasmiMemory};
 use crate::wit::FuncSig;
 
@@ -27,6 +28,10 @@ pub(crate) struct Export {
     pub post: Option<Func>,
     pub params_in_memory: bool,
     pub results_in_memory: bool,
+    /// The parameter tuple's (size, alignment) and field offsets, worked out once: the
+    /// walk over the contract's types was a few percent of every call.
+    pub params_layout: (u32, u32),
+    pub param_offsets: Vec<u32>,
 }
 
 impl Export {
@@ -37,6 +42,33 @@ impl Export {
             post,
             params_in_memory: params_in_memory(sig),
             results_in_memory: results_in_memory(sig),
+            params_layout: Type::Tuple(sig.params).layout(),
+            param_offsets: abi::field_offsets(sig.params.iter())
+                .map(|(at, _)| at)
+                .collect(),
+        }
+    }
+}
+
+/// A call's arguments: values, or the request (and response) the pipeline lends.
+enum Args<'a> {
+    Values(Vec<Value>),
+    Request {
+        handler: u32,
+        req: &'a Request,
+        resp: Option<&'a Response>,
+    },
+}
+
+impl Args<'_> {
+    fn into_values(self) -> Vec<Value> {
+        match self {
+            Args::Values(values) => values,
+            Args::Request { handler, req, resp } => {
+                let mut values = alloc::vec![Value::U32(handler), cv::request(req)];
+                values.extend(resp.map(cv::response));
+                values
+            }
         }
     }
 }
@@ -63,7 +95,7 @@ pub struct WasmiInstance {
 
 impl WasmiInstance {
     /// Calls export `which` with `args` (in its parameter order) and lifts its result.
-    async fn call(&mut self, which: usize, args: Vec<Value>) -> Result<Option<Value>, CallError> {
+    async fn call(&mut self, which: usize, args: Args<'_>) -> Result<Option<Value>, CallError> {
         if self.poisoned {
             return Err(CallError::Trap(String::from(
                 "instance unusable after an earlier error",
@@ -78,7 +110,7 @@ impl WasmiInstance {
     async fn call_inner(
         &mut self,
         which: usize,
-        args: Vec<Value>,
+        args: Args<'_>,
     ) -> Result<Option<Value>, CallError> {
         let export = &self.exports[which];
         let sig = export.sig;
@@ -89,7 +121,6 @@ impl WasmiInstance {
 
         // Lower the arguments: flat, or as a tuple in guest memory.
         let tuple = Type::Tuple(sig.params);
-        let args = Value::Record(args);
         self.flat.clear();
         let mut mem = WasmiMemory {
             ctx: &mut self.store,
@@ -97,11 +128,17 @@ impl WasmiInstance {
             realloc: self.realloc,
         };
         if export.params_in_memory {
-            let (size, align) = tuple.layout();
+            let (size, align) = export.params_layout;
             let ptr = abi::GuestMemory::alloc(&mut mem, align, size)?;
-            store(&mut mem, &tuple, &args, ptr)?;
+            match args {
+                Args::Request { handler, req, resp } => {
+                    lower::request_args(&mut mem, ptr, &export.param_offsets, handler, req, resp)?
+                }
+                args => store(&mut mem, &tuple, &Value::Record(args.into_values()), ptr)?,
+            }
             self.flat.push(Flat::I32(ptr as i32));
         } else {
+            let args = Value::Record(args.into_values());
             lower_flat(&mut mem, &tuple, &args, &mut self.flat)?;
         }
         self.vals.clear();
@@ -141,7 +178,7 @@ impl WasmiInstance {
         Ok(Some(value))
     }
 
-    async fn call_value(&mut self, which: usize, args: Vec<Value>) -> Result<Value, CallError> {
+    async fn call_value(&mut self, which: usize, args: Args<'_>) -> Result<Value, CallError> {
         self.call(which, args)
             .await?
             .ok_or_else(|| abi::malformed("missing result"))
@@ -152,7 +189,7 @@ impl Instance for WasmiInstance {
     fn setup<'a>(&'a mut self, config: &'a Pairs) -> CallFuture<'a, Result<Registration, String>> {
         Box::pin(async move {
             let v = self
-                .call_value(SETUP, alloc::vec![cv::pairs(config)])
+                .call_value(SETUP, Args::Values(alloc::vec![cv::pairs(config)]))
                 .await?;
             cv::to_setup_result(v)
         })
@@ -160,7 +197,11 @@ impl Instance for WasmiInstance {
 
     fn handle<'a>(&'a mut self, handler: HandlerId, req: &'a Request) -> CallFuture<'a, Response> {
         Box::pin(async move {
-            let args = alloc::vec![Value::U32(handler), cv::request(req)];
+            let args = Args::Request {
+                handler,
+                req,
+                resp: None,
+            };
             cv::to_response(self.call_value(HANDLE, args).await?)
         })
     }
@@ -171,7 +212,11 @@ impl Instance for WasmiInstance {
         req: &'a Request,
     ) -> CallFuture<'a, BeforeOutcome> {
         Box::pin(async move {
-            let args = alloc::vec![Value::U32(handler), cv::request(req)];
+            let args = Args::Request {
+                handler,
+                req,
+                resp: None,
+            };
             cv::to_before_outcome(self.call_value(BEFORE, args).await?)
         })
     }
@@ -183,7 +228,11 @@ impl Instance for WasmiInstance {
         resp: &'a Response,
     ) -> CallFuture<'a, Response> {
         Box::pin(async move {
-            let args = alloc::vec![Value::U32(handler), cv::request(req), cv::response(resp)];
+            let args = Args::Request {
+                handler,
+                req,
+                resp: Some(resp),
+            };
             cv::to_response(self.call_value(AFTER, args).await?)
         })
     }
@@ -194,14 +243,14 @@ impl Instance for WasmiInstance {
         event: &'a Event,
     ) -> CallFuture<'a, EventOutcome> {
         Box::pin(async move {
-            let args = alloc::vec![Value::U32(handler), cv::event(event)];
+            let args = Args::Values(alloc::vec![Value::U32(handler), cv::event(event)]);
             cv::to_event_outcome(self.call_value(ON_EVENT, args).await?)
         })
     }
 
     fn next_chunk(&mut self, stream: u32) -> CallFuture<'_, Option<Vec<u8>>> {
         Box::pin(async move {
-            let args = alloc::vec![Value::U32(stream)];
+            let args = Args::Values(alloc::vec![Value::U32(stream)]);
             cv::to_chunk(self.call_value(NEXT_CHUNK, args).await?)
         })
     }

@@ -58,6 +58,7 @@ pub mod imports;
 mod instance;
 mod limits;
 pub mod load;
+pub mod lower;
 mod runtime;
 pub mod wit;
 

@@ -354,9 +354,9 @@ async fn serve_h1(
     );
     let abort = activity.abort.clone();
     let service = {
-        let activity = activity.clone();
+        let (activity, peer) = (activity.clone(), crate::http::Peer::new(remote));
         hyper::service::service_fn(move |req| {
-            crate::http::serve(shared.clone(), activity.clone(), remote, port, req)
+            crate::http::serve(shared.clone(), activity.clone(), peer.clone(), port, req)
         })
     };
     let mut builder = http1::Builder::new();
@@ -406,9 +406,9 @@ async fn serve_h2(
     let used_up = crate::activity::used_up(activity.clone());
     let abort = activity.abort.clone();
     let service = {
-        let activity = activity.clone();
+        let (activity, peer) = (activity.clone(), crate::http::Peer::new(remote));
         hyper::service::service_fn(move |req| {
-            crate::http::serve(shared.clone(), activity.clone(), remote, port, req)
+            crate::http::serve(shared.clone(), activity.clone(), peer.clone(), port, req)
         })
     };
     let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());

@@ -34,11 +34,32 @@ use crate::snapshot::Snapshot;
 use crate::{ws, Port, Shared};
 use berth_core::ws::Endpoint;
 
+/// A connection's peer: its address, and that address as the text every request carries
+/// (`Request::remote_addr`), formatted once per connection. Formatting it per request
+/// cost ≈ 1,100 instructions of a `GET /hello` (callgrind), more than copying the text.
+#[derive(Debug)]
+pub struct Peer {
+    /// The peer's address.
+    pub addr: SocketAddr,
+    /// `addr` as `ip:port`.
+    text: Box<str>,
+}
+
+impl Peer {
+    /// The peer at `addr`.
+    pub fn new(addr: SocketAddr) -> Arc<Peer> {
+        Arc::new(Peer {
+            addr,
+            text: addr.to_string().into_boxed_str(),
+        })
+    }
+}
+
 /// Serves one request. Never fails: every failure is an HTTP response.
 pub async fn serve(
     shared: Arc<Shared>,
     activity: Arc<Activity>,
-    remote: SocketAddr,
+    peer: Arc<Peer>,
     port: Port,
     mut req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<ResponseBody>, Infallible> {
@@ -70,7 +91,7 @@ pub async fn serve(
     } else {
         match websocket(&snap, port, &req) {
             Some(Ok((endpoint, key))) => {
-                ws::accept(&shared, &snap, remote, req, endpoint, &key)
+                ws::accept(&shared, &snap, peer.addr, req, endpoint, &key)
                     .instrument(span.clone())
                     .await
             }
@@ -78,7 +99,7 @@ pub async fn serve(
             None => {
                 // Boxed: the pipeline's future is large, and the wrappers below (the request id,
                 // the span) would each move it by value.
-                let handled = Box::pin(http(&shared, &snap, &activity, remote, seq, req));
+                let handled = Box::pin(http(&shared, &snap, &activity, &peer, seq, req));
                 let (response, target) = crate::request_id::scope(request_id.clone(), handled)
                     .instrument(span.clone())
                     .await;
@@ -102,7 +123,7 @@ pub async fn serve(
     // a streamed body may go on after it).
     // The line's shape and escaping are berth-core's (`access`), shared with the
     // embedded runtime; the JSON format keeps the fields as well.
-    let (ip, status) = (remote.ip(), response.status().as_u16());
+    let (ip, status) = (peer.addr.ip(), response.status().as_u16());
     let elapsed = started.elapsed();
     let (plugin, route) = routed.map_or(("", ""), |t| snap.route_label(t));
     shared
@@ -221,14 +242,14 @@ async fn http(
     shared: &Arc<Shared>,
     snap: &Arc<Snapshot>,
     activity: &Activity,
-    remote: SocketAddr,
+    peer: &Peer,
     seq: u64,
     req: hyper::Request<Incoming>,
 ) -> (
     hyper::Response<ResponseBody>,
     Option<berth_core::pipeline::Target>,
 ) {
-    match read_request(shared, remote, seq, req).await {
+    match read_request(shared, peer, seq, req).await {
         Ok(request) => {
             let head = request.method == Method::Head;
             let mut meta = RequestMeta::of(&request);
@@ -259,7 +280,7 @@ async fn http(
 /// Reads and checks the request; `Err` is the response that rejects it.
 async fn read_request(
     shared: &Shared,
-    remote: SocketAddr,
+    peer: &Peer,
     seq: u64,
     req: hyper::Request<Incoming>,
 ) -> Result<Request, Response> {
@@ -310,7 +331,7 @@ async fn read_request(
         params: Vec::new(),
         headers,
         body,
-        remote_addr: remote.to_string(),
+        remote_addr: String::from(&*peer.text),
     })
 }
 

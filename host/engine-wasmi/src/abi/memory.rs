@@ -68,7 +68,7 @@ fn mismatch() -> CallError {
 }
 
 /// Writes `bytes` at `addr`, checking bounds.
-fn write(mem: &mut dyn GuestMemory, addr: u32, bytes: &[u8]) -> Result<(), CallError> {
+pub(crate) fn write(mem: &mut dyn GuestMemory, addr: u32, bytes: &[u8]) -> Result<(), CallError> {
     let m = mem.bytes_mut();
     let start = addr as usize;
     let end = start
@@ -200,7 +200,13 @@ fn store_at(
     }
 }
 
-fn write_pair(mem: &mut dyn GuestMemory, addr: u32, ptr: u32, len: u32) -> Result<(), CallError> {
+/// Writes a (ptr, len) pair at `addr`.
+pub(crate) fn write_pair(
+    mem: &mut dyn GuestMemory,
+    addr: u32,
+    ptr: u32,
+    len: u32,
+) -> Result<(), CallError> {
     let mut buf = [0u8; 8];
     buf[..4].copy_from_slice(&ptr.to_le_bytes());
     buf[4..].copy_from_slice(&len.to_le_bytes());
