@@ -36,9 +36,14 @@ pub fn pairs(p: &Pairs) -> Value {
     )
 }
 
+/// The case of `method` for `m` (`Method::ALL` is the WIT enum's order).
+pub(crate) fn method_case(m: Method) -> u32 {
+    Method::ALL.iter().position(|x| *x == m).unwrap_or(0) as u32
+}
+
 /// `method`.
 pub fn method(m: Method) -> Value {
-    Value::unit(Method::ALL.iter().position(|x| *x == m).unwrap_or(0) as u32)
+    Value::unit(method_case(m))
 }
 
 /// `request`.

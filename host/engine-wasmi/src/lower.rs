@@ -72,9 +72,8 @@ impl Lower for Pairs {
 impl Lower for Method {
     const TYPE: Type = wit::METHOD;
     fn lower(&self, mem: &mut dyn GuestMemory, addr: u32) -> Result<(), CallError> {
-        // `Method::ALL` is the WIT enum's order; nine cases: a one-byte discriminant.
-        let case = Method::ALL.iter().position(|m| m == self).unwrap_or(0) as u8;
-        abi::write(mem, addr, &[case])
+        // Nine cases: a one-byte discriminant.
+        abi::write(mem, addr, &[crate::convert::method_case(*self) as u8])
     }
 }
 

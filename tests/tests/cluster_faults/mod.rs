@@ -115,15 +115,7 @@ fn redis_outage_fails_cleanly_and_recovers() {
         // Every state call answers 503 within a bounded time.
         for _ in 0..5 {
             let started = Instant::now();
-            let (status, body) = get(&a.url("/incr/kept"));
-            assert_eq!(status, 503, "{body}");
-            assert!(
-                body["error"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .contains("unavailable"),
-                "{body}"
-            );
+            assert_unavailable(&a.url("/incr/kept"));
             assert!(
                 started.elapsed() < Duration::from_secs(2),
                 "took {:?}",
@@ -141,15 +133,7 @@ fn redis_outage_fails_cleanly_and_recovers() {
         .expect("PUT task");
         assert_eq!(refused, 503);
         for path in ["/state/note", "/keys/n"] {
-            let (status, body) = get(&a.url(path));
-            assert_eq!(status, 503, "{path}: {body}");
-            assert!(
-                body["error"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .contains("unavailable"),
-                "{body}"
-            );
+            assert_unavailable(&a.url(path));
         }
         let url = a.url("/state/note");
         let deleted = tokio::task::spawn_blocking(move || {
@@ -166,15 +150,7 @@ fn redis_outage_fails_cleanly_and_recovers() {
         assert_eq!(get(&a.url("/shared/note")).0, 404);
         // A Python plugin's `app.state` and `incr` answer 503 too.
         for path in ["/interop/visits", "/interop/state/interop_visits"] {
-            let (status, body) = get(&a.url(path));
-            assert_eq!(status, 503, "{path}: {body}");
-            assert!(
-                body["error"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .contains("unavailable"),
-                "{body}"
-            );
+            assert_unavailable(&a.url(path));
         }
         // Local WebSocket traffic goes on.
         let reply = ask(&mut on_a, json!({"op": "whoami"})).await;
@@ -294,4 +270,17 @@ fn a_cluster_timer_fires_once_and_moves() {
         ticks(&base, other) > before + 2
     });
     eprintln!("timer moved {took:?} after SIGKILL");
+}
+
+/// `url` answers 503 with an error naming the store unavailable.
+fn assert_unavailable(url: &str) {
+    let (status, body) = get(url);
+    assert_eq!(status, 503, "{url}: {body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("unavailable"),
+        "{body}"
+    );
 }
