@@ -114,6 +114,14 @@ fn listed(addr: SocketAddr) -> Vec<(String, u64, String, bool)> {
         .collect()
 }
 
+/// The device's heap in use, from its list (the QEMU image knows it).
+fn heap_used(addr: SocketAddr) -> u64 {
+    let reply = request(addr, "GET", "/_berth/plugins", Some(TOKEN), b"");
+    json_of(&reply)["heap"]["used"]
+        .as_u64()
+        .expect("the list gives the heap in use")
+}
+
 /// What the checks share: the CLI and the plugin files.
 struct Ctx {
     berth: PathBuf,
@@ -323,6 +331,38 @@ pub fn run(root: &Path, settings: &BootSettings) -> Result<()> {
         assert_eq!(get(addr, "/hello").0, 200);
         assert_eq!(listed(addr).len(), 2);
     });
+    suite.check(
+        "ten pushes of a plugin in a row leave the heap as it was",
+        || {
+            // A replaced plugin's code must go with it: wasmi keeps a module's functions
+            // until its engine is dropped, so an engine shared by every module kept each
+            // replaced version's code (85 KB a push of hello on this image).
+            let push = || {
+                let reply = request(
+                    addr,
+                    "PUT",
+                    "/_berth/plugins/hello",
+                    Some(TOKEN),
+                    &hello_wasm,
+                );
+                assert_eq!(reply.0, 200, "{}", String::from_utf8_lossy(&reply.2));
+                assert_eq!(get(addr, "/hello").0, 200);
+            };
+            push();
+            let settled = heap_used(addr);
+            // Nine more: an even count of commits, so the last one is in slot A again,
+            // where the power-cut check below expects it.
+            for _ in 0..9 {
+                push();
+            }
+            let after = heap_used(addr);
+            println!("       heap in use after the 1st push {settled} B, after the 10th {after} B");
+            assert!(
+                after < settled + 8 * 1024,
+                "heap in use went from {settled} to {after} bytes over nine pushes"
+            );
+        },
+    );
     device.kill();
 
     // (3) Reboot on the same drive.

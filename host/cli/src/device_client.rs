@@ -151,6 +151,10 @@ pub fn list(args: ListArgs) -> anyhow::Result<()> {
             p["sha256"].as_str().unwrap_or("?"),
         );
     }
+    if let (Some(used), Some(free)) = (json["heap"]["used"].as_u64(), json["heap"]["free"].as_u64())
+    {
+        println!("heap: {used} bytes used, {free} free");
+    }
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 //! The device's admin endpoint: pushing plugins to a running device.
 //!
 //! ```text
-//! GET    /_berth/plugins          {"plugins":[{"name","size","sha256","running"}…]}
+//! GET    /_berth/plugins          {"plugins":[{"name","size","sha256","running"}…],
+//!                                   "heap":{"used","free"}}   (heap: when the board knows)
 //! PUT    /_berth/plugins/<name>   body: the .wasm (Content-Length) → 201 new, 200 replaced
 //! DELETE /_berth/plugins/<name>   → 200, 404 when the store has no such plugin
 //! ```
@@ -239,7 +240,14 @@ impl Admin {
                 hex(&hasher.finalize())
             ));
         }
-        json.push_str("]}");
+        json.push(']');
+        // What a push has to fit in, and what pushes left behind: an operator's (and the
+        // repeated-push check's) view of the heap.
+        let platform = server.platform();
+        if let (Some(used), Some(free)) = (platform.heap_used(), platform.heap_free()) {
+            json.push_str(&format!(",\"heap\":{{\"used\":{used},\"free\":{free}}}"));
+        }
+        json.push('}');
         Ok(Response::json(200, json))
     }
 

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use berth_core::engine::CallError;
 use berth_core::host::PluginHost;
-use wasmi::{Caller, Engine, Linker, Val};
+use wasmi::{Caller, Extern, Func, Store, Val};
 
 use crate::abi::{
     self, lift_flat, load, lower_flat, store, Flat, FlatReader, LiftBudget, Type, Value,
@@ -15,23 +15,31 @@ use crate::abi::{
 use crate::convert as cv;
 use crate::load::{import_type, params_in_memory, results_in_memory};
 use crate::runtime::{HostFault, HostState, WasmiMemory};
-use crate::wit::{FuncSig, HOST_FUNCS, HOST_MODULE};
+use crate::wit::FuncSig;
 
-/// A linker that defines every import of `interface host`.
-pub(crate) fn linker(engine: &Engine) -> Result<Linker<HostState>, wasmi::Error> {
-    let mut linker = Linker::new(engine);
-    for sig in &HOST_FUNCS {
-        linker.func_new(
-            HOST_MODULE,
-            sig.name,
-            import_type(sig),
-            move |mut caller, params, results| {
-                host_call(&mut caller, sig, params, results)
-                    .map_err(|e| wasmi::Error::host(HostFault(e)))
-            },
-        )?;
-    }
-    Ok(linker)
+/// The host functions a module imports, in its import order, defined in `store` for
+/// one instance (`Instance::new`). There is no `Linker`: a linker belongs to one
+/// `wasmi::Engine`, and every module has an engine of its own (see
+/// [`WasmiEngine`](crate::WasmiEngine)); defining only what the module imports also
+/// keeps an instance from holding the other host functions.
+pub(crate) fn host_funcs(
+    store: &mut Store<HostState>,
+    imports: &[&'static FuncSig],
+) -> Vec<Extern> {
+    imports
+        .iter()
+        .map(|&sig| {
+            let func = Func::new(
+                &mut *store,
+                import_type(sig),
+                move |mut caller, params, results| {
+                    host_call(&mut caller, sig, params, results)
+                        .map_err(|e| wasmi::Error::host(HostFault(e)))
+                },
+            );
+            Extern::Func(func)
+        })
+        .collect()
 }
 
 pub(crate) fn to_flat(v: &Val) -> Result<Flat, CallError> {

@@ -132,8 +132,9 @@ pub(crate) fn import_type(sig: &FuncSig) -> FuncType {
     FuncType::new(params, results)
 }
 
-/// Checks the core module against the contract; names everything that is wrong.
-pub(crate) fn check_contract(module: &wasmi::Module) -> Result<(), LoadError> {
+/// Checks the core module against the contract; names everything that is wrong. Returns
+/// the host function behind each of the module's imports, in import order.
+pub(crate) fn check_contract(module: &wasmi::Module) -> Result<Vec<&'static FuncSig>, LoadError> {
     let mut problems: Vec<String> = Vec::new();
     let expect_func =
         |name: &str, ty: FuncType, problems: &mut Vec<String>| match module.get_export(name) {
@@ -166,13 +167,16 @@ pub(crate) fn check_contract(module: &wasmi::Module) -> Result<(), LoadError> {
             );
         }
     }
+    let mut imports = Vec::new();
     for import in module.imports() {
         let (m, name) = (import.module(), import.name());
         let sig = HOST_FUNCS
             .iter()
             .find(|s| m == HOST_MODULE && s.name == name);
         match (sig, import.ty()) {
-            (Some(sig), ExternType::Func(actual)) if *actual == import_type(sig) => {}
+            (Some(sig), ExternType::Func(actual)) if *actual == import_type(sig) => {
+                imports.push(sig)
+            }
             (Some(sig), ExternType::Func(actual)) => problems.push(format!(
                 "import `{m}#{name}` has type {actual:?}, expected {:?}",
                 import_type(sig)
@@ -183,7 +187,7 @@ pub(crate) fn check_contract(module: &wasmi::Module) -> Result<(), LoadError> {
         }
     }
     if problems.is_empty() {
-        Ok(())
+        Ok(imports)
     } else {
         Err(LoadError::Contract(problems.join("; ")))
     }
