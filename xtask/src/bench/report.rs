@@ -209,10 +209,18 @@ pub fn machine() -> String {
             .trim_matches('"')
             .to_string()
     };
+    // The peer, when one was measured: its version, and the variable in the command.
+    let (serve, env) = match std::env::var("WASMTIME_SERVE") {
+        Ok(path) => (
+            format!("; `wasmtime serve`: {}", command(&path, "--version")),
+            "WASMTIME_SERVE=wasmtime ",
+        ),
+        Err(_) => (String::new(), ""),
+    };
     format!(
         "- machine: {cpu}, {cores} cores\n\
-         - {}; wasmtime {}; wasmi {}; {}\n\
-         - command: `cargo xtask bench` (release build, loopback)\n",
+         - {}; wasmtime {}; wasmi {}; {}{serve}\n\
+         - command: `{env}cargo xtask bench` (release build, loopback)\n",
         command("rustc", "-V"),
         version("wasmtime"),
         version("wasmi"),
