@@ -15,6 +15,7 @@ use crate::abi::{
 };
 use crate::convert as cv;
 use crate::imports::{to_flat, to_val};
+use crate::lift::Lift;
 use crate::load::{params_in_memory, results_in_memory};
 use crate::lower;
 use crate::runtime::{run, HostState, Realloc, WasmiMemory};
@@ -93,27 +94,73 @@ pub struct WasmiInstance {
     pub(crate) vals: Vec<Val>,
 }
 
+/// How a call's result is read out of the guest, before its `cabi_post_*` frees it.
+type Lifter<R> = fn(&[u8], &Export, Flat, &mut LiftBudget) -> Result<R, CallError>;
+
+/// The generic lift: a [`Value`] of the export's result type, flat or through memory.
+fn value(
+    mem: &[u8],
+    export: &Export,
+    flat: Flat,
+    budget: &mut LiftBudget,
+) -> Result<Value, CallError> {
+    let ty = export
+        .sig
+        .result
+        .ok_or_else(|| abi::malformed("missing result"))?;
+    if export.results_in_memory {
+        load(mem, &ty, flat.as_i32() as u32, budget)
+    } else {
+        lift_flat(mem, &ty, &mut FlatReader::new(&[flat]), budget)
+    }
+}
+
+/// A model type the guest returns through memory (`response`, `before-outcome`),
+/// lifted without a [`Value`] tree ([`crate::lift`]).
+fn model<T: Lift>(
+    mem: &[u8],
+    export: &Export,
+    flat: Flat,
+    budget: &mut LiftBudget,
+) -> Result<T, CallError> {
+    debug_assert!(export.sig.result == Some(T::TYPE));
+    if !export.results_in_memory {
+        return Err(abi::malformed("result not returned through memory"));
+    }
+    T::lift(mem, flat.as_i32() as u32, budget)
+}
+
 impl WasmiInstance {
-    /// Calls export `which` with `args` (in its parameter order) and lifts its result.
-    async fn call(&mut self, which: usize, args: Args<'_>) -> Result<Option<Value>, CallError> {
+    /// Calls export `which` with `args` (in its parameter order) and lifts its result
+    /// with `lift`.
+    async fn call<R>(
+        &mut self,
+        which: usize,
+        args: Args<'_>,
+        lift: Lifter<R>,
+    ) -> Result<R, CallError> {
         if self.poisoned {
             return Err(CallError::Trap(String::from(
                 "instance unusable after an earlier error",
             )));
         }
         self.poisoned = true;
-        let result = self.call_inner(which, args).await?;
+        let result = self.call_inner(which, args, lift).await?;
         self.poisoned = false;
         Ok(result)
     }
 
-    async fn call_inner(
+    async fn call_inner<R>(
         &mut self,
         which: usize,
         args: Args<'_>,
-    ) -> Result<Option<Value>, CallError> {
+        lift: Lifter<R>,
+    ) -> Result<R, CallError> {
         let export = &self.exports[which];
         let sig = export.sig;
+        if sig.result.is_none() {
+            return Err(abi::malformed("missing result"));
+        }
         let fuel = self.store.data_mut().deadline.start();
         self.store
             .set_fuel(fuel)
@@ -145,43 +192,17 @@ impl WasmiInstance {
         self.vals.extend(self.flat.iter().copied().map(to_val));
 
         let mut results = [Val::I32(0)];
-        let n_results = usize::from(sig.result.is_some());
         let func = export.func;
-        run(
-            &mut self.store,
-            &func,
-            &self.vals,
-            &mut results[..n_results],
-        )
-        .await?;
+        run(&mut self.store, &func, &self.vals, &mut results).await?;
 
-        let Some(ty) = sig.result else {
-            return Ok(None);
-        };
+        // Lift, then let the guest free what it returned.
         let mem = self.memory.data(&self.store);
         let mut budget = LiftBudget::for_memory(mem);
-        let flat = [to_flat(&results[0])?];
-        let value = if export.results_in_memory {
-            let ptr = flat[0].as_i32() as u32;
-            let value = load(mem, &ty, ptr, &mut budget)?;
-            if let Some(post) = export.post {
-                run(&mut self.store, &post, &[results[0].clone()], &mut []).await?;
-            }
-            value
-        } else {
-            let value = lift_flat(mem, &ty, &mut FlatReader::new(&flat), &mut budget)?;
-            if let Some(post) = export.post {
-                run(&mut self.store, &post, &[results[0].clone()], &mut []).await?;
-            }
-            value
-        };
-        Ok(Some(value))
-    }
-
-    async fn call_value(&mut self, which: usize, args: Args<'_>) -> Result<Value, CallError> {
-        self.call(which, args)
-            .await?
-            .ok_or_else(|| abi::malformed("missing result"))
+        let lifted = lift(mem, export, to_flat(&results[0])?, &mut budget)?;
+        if let Some(post) = export.post {
+            run(&mut self.store, &post, &[results[0].clone()], &mut []).await?;
+        }
+        Ok(lifted)
     }
 }
 
@@ -189,7 +210,7 @@ impl Instance for WasmiInstance {
     fn setup<'a>(&'a mut self, config: &'a Pairs) -> CallFuture<'a, Result<Registration, String>> {
         Box::pin(async move {
             let v = self
-                .call_value(SETUP, Args::Values(alloc::vec![cv::pairs(config)]))
+                .call(SETUP, Args::Values(alloc::vec![cv::pairs(config)]), value)
                 .await?;
             cv::to_setup_result(v)
         })
@@ -202,7 +223,7 @@ impl Instance for WasmiInstance {
                 req,
                 resp: None,
             };
-            cv::to_response(self.call_value(HANDLE, args).await?)
+            self.call(HANDLE, args, model).await
         })
     }
 
@@ -217,7 +238,7 @@ impl Instance for WasmiInstance {
                 req,
                 resp: None,
             };
-            cv::to_before_outcome(self.call_value(BEFORE, args).await?)
+            self.call(BEFORE, args, model).await
         })
     }
 
@@ -233,7 +254,7 @@ impl Instance for WasmiInstance {
                 req,
                 resp: Some(resp),
             };
-            cv::to_response(self.call_value(AFTER, args).await?)
+            self.call(AFTER, args, model).await
         })
     }
 
@@ -244,14 +265,14 @@ impl Instance for WasmiInstance {
     ) -> CallFuture<'a, EventOutcome> {
         Box::pin(async move {
             let args = Args::Values(alloc::vec![Value::U32(handler), cv::event(event)]);
-            cv::to_event_outcome(self.call_value(ON_EVENT, args).await?)
+            cv::to_event_outcome(self.call(ON_EVENT, args, value).await?)
         })
     }
 
     fn next_chunk(&mut self, stream: u32) -> CallFuture<'_, Option<Vec<u8>>> {
         Box::pin(async move {
             let args = Args::Values(alloc::vec![Value::U32(stream)]);
-            cv::to_chunk(self.call_value(NEXT_CHUNK, args).await?)
+            cv::to_chunk(self.call(NEXT_CHUNK, args, value).await?)
         })
     }
 }

@@ -56,6 +56,7 @@ pub mod convert;
 mod engine;
 pub mod imports;
 mod instance;
+pub mod lift;
 mod limits;
 pub mod load;
 pub mod lower;

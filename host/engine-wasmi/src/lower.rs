@@ -7,8 +7,8 @@
 //! equivalent [`Value`], byte for byte and allocation for allocation (the tests in
 //! `tests/abi.rs` compare the two memories), borrowing the host's data instead.
 //!
-//! Only lowering (host → guest) is done this way: it writes the host's own data. Lifting
-//! what a guest returns stays in [`abi::load`], where every pointer is checked.
+//! The way back, what these calls return, is [`crate::lift`]; everything else still
+//! goes through [`Value`](abi::Value) both ways.
 
 use berth_core::engine::CallError;
 use berth_core::model::{Body, Method, Pairs, Request, Response};

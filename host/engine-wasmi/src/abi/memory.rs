@@ -56,6 +56,12 @@ impl LiftBudget {
         Ok(())
     }
 
+    /// What is left of the budget (the lifting tests compare two paths' charges).
+    #[cfg(test)]
+    pub(crate) fn left(&self) -> u64 {
+        self.0
+    }
+
     /// Charges `n` [`Value`] slots.
     pub(crate) fn slots(&mut self, n: u64) -> Result<(), CallError> {
         self.charge(n.saturating_mul(VALUE_SLOT))
@@ -214,19 +220,20 @@ pub(crate) fn write_pair(
 }
 
 /// Reads `N` bytes at `addr`, checking bounds.
-fn read<const N: usize>(mem: &[u8], addr: u32) -> Result<[u8; N], CallError> {
+pub(crate) fn read<const N: usize>(mem: &[u8], addr: u32) -> Result<[u8; N], CallError> {
     let start = addr as usize;
     mem.get(start..start.saturating_add(N))
         .and_then(|s| <[u8; N]>::try_from(s).ok())
         .ok_or_else(|| malformed("load outside guest memory"))
 }
 
-fn read_u32(mem: &[u8], addr: u32) -> Result<u32, CallError> {
+/// Reads a little-endian `u32` at `addr`, checking bounds.
+pub(crate) fn read_u32(mem: &[u8], addr: u32) -> Result<u32, CallError> {
     read::<4>(mem, addr).map(u32::from_le_bytes)
 }
 
 /// The `len` bytes at `ptr`, checking bounds.
-fn slice(mem: &[u8], ptr: u32, len: u64) -> Result<&[u8], CallError> {
+pub(crate) fn slice(mem: &[u8], ptr: u32, len: u64) -> Result<&[u8], CallError> {
     let start = u64::from(ptr);
     let end = start + len; // Both below 2^33: no overflow.
     if end > mem.len() as u64 {

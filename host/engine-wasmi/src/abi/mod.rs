@@ -19,8 +19,8 @@ mod types;
 mod value;
 
 pub use flat::{lift_flat, lower_flat, FlatReader};
+pub(crate) use memory::{lift_string, read, read_u32, slice, store_bytes, write, write_pair};
 pub use memory::{load, store, GuestMemory, LiftBudget};
-pub(crate) use memory::{store_bytes, write, write_pair};
 pub(crate) use types::field_offsets;
 pub use types::{Case, Field, FlatType, Type, MAX_FLAT_PARAMS, MAX_FLAT_RESULTS};
 pub use value::{Flat, Value};
