@@ -36,6 +36,7 @@ mod qemu_full;
 mod qemu_push;
 mod qemu_tests;
 mod soak;
+mod wasm_opt;
 
 const USAGE: &str = "\
 usage: cargo xtask <task>

@@ -32,6 +32,15 @@ pub enum BuildError {
         /// componentize-py's output (Python's traceback included).
         output: String,
     },
+    /// `wasm-opt` ([`BuildOptions::wasm_opt`](crate::BuildOptions)) refused a module
+    /// (an old Binaryen, such as Debian's 108, cannot read one-byte pages).
+    #[error("wasm-opt failed on plugin {name}:\n{output}")]
+    WasmOpt {
+        /// The plugin.
+        name: String,
+        /// What wasm-opt printed.
+        output: String,
+    },
     /// The directory has no `Cargo.toml`.
     #[error("{}: not a cargo crate or workspace (no Cargo.toml)", .0.display())]
     NotACrate(PathBuf),

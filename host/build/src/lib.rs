@@ -73,7 +73,43 @@ pub struct BuildOptions {
     /// Print one line to stderr per crate compiled (not per crate already built), with
     /// the time so far: what a long first build is doing.
     pub progress: bool,
+    /// Binaryen's `wasm-opt` (a recent one: Debian's 108 cannot read one-byte pages;
+    /// 132 is what Berth is measured with), run with [`WASM_OPT_FLAGS`] over each core
+    /// module before it is componentized. For builds where memory is what counts (a
+    /// device, which holds every module's code in RAM). `None` (the default): the
+    /// module as cargo built it.
+    pub wasm_opt: Option<PathBuf>,
 }
+
+/// What [`BuildOptions::wasm_opt`] runs with: the features rustc emits for
+/// `wasm32-unknown-unknown` (the plugins' `target_features` section, which `strip`
+/// removes) plus one-byte pages; `-O3`, but without Binaryen's own inlining; debug info
+/// dropped (custom sections such as the component type stay).
+///
+/// Measured on the embedded runtime (docs/embedded.md): wasmi translates a function
+/// whole on its first call and sizes its translator's buffers by the largest function,
+/// so folding functions into their one caller (what `-Oz` does by default) made the Full
+/// Example hold 12 KB *more* than no wasm-opt at all, although its modules were 54 KB
+/// smaller. Without that inlining, `-O3` held the least of `-O1`/`-O2`/`-O3`/`-Os`/`-Oz`,
+/// for the fewest extra instructions. Not `--all-features`: wasm-opt would then use
+/// encodings (typed function references) that wasmi does not read.
+pub const WASM_OPT_FLAGS: &[&str] = &[
+    "--enable-bulk-memory",
+    "--enable-bulk-memory-opt",
+    "--enable-call-indirect-overlong",
+    "--enable-multivalue",
+    "--enable-mutable-globals",
+    "--enable-nontrapping-float-to-int",
+    "--enable-reference-types",
+    "--enable-sign-ext",
+    "--enable-custom-page-sizes",
+    "-O3",
+    "--one-caller-inline-max-function-size",
+    "0",
+    "--flexible-inline-max-function-size",
+    "0",
+    "--strip-debug",
+];
 
 /// One plugin that was built.
 #[derive(Debug, Clone)]
@@ -84,7 +120,8 @@ pub struct Built {
     pub path: PathBuf,
     /// The component's bytes.
     pub component: Vec<u8>,
-    /// The size of the core module cargo produced, before componentization.
+    /// The size of the core module that was componentized: cargo's, or wasm-opt's
+    /// output when [`BuildOptions::wasm_opt`] is set.
     pub core_size: usize,
 }
 
@@ -114,7 +151,10 @@ pub fn build(crate_dir: &Path, opts: &BuildOptions) -> Result<Vec<Built>, BuildE
     fs::create_dir_all(&out_dir).map_err(|e| BuildError::io(&out_dir, e))?;
     let mut built = Vec::new();
     for (name, module_path) in modules {
-        let core = fs::read(&module_path).map_err(|e| BuildError::io(&module_path, e))?;
+        let core = match &opts.wasm_opt {
+            Some(tool) => optimize(tool, &name, &module_path)?,
+            None => fs::read(&module_path).map_err(|e| BuildError::io(&module_path, e))?,
+        };
         let component = componentize(&name, &core)?;
         let path = out_dir.join(format!("{name}.wasm"));
         write_atomically(&path, &component)?;
@@ -127,6 +167,29 @@ pub fn build(crate_dir: &Path, opts: &BuildOptions) -> Result<Vec<Built>, BuildE
     }
     built.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(built)
+}
+
+/// Runs `wasm-opt` over the core module at `module`, into a file beside it, and returns
+/// the optimized bytes (cargo's own output is left as it was, so it stays fresh).
+fn optimize(tool: &Path, name: &str, module: &Path) -> Result<Vec<u8>, BuildError> {
+    let out = module.with_extension("opt.wasm");
+    let output = std::process::Command::new(tool)
+        .args(WASM_OPT_FLAGS)
+        .arg(module)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .map_err(|source| BuildError::Spawn {
+            program: tool.display().to_string(),
+            source,
+        })?;
+    if !output.status.success() {
+        return Err(BuildError::WasmOpt {
+            name: name.to_string(),
+            output: String::from_utf8_lossy(&output.stderr).into_owned(),
+        });
+    }
+    fs::read(&out).map_err(|e| BuildError::io(&out, e))
 }
 
 /// The export every plugin module has (from `berth_sdk::export_plugin!`).

@@ -121,3 +121,64 @@ fn compile_errors_name_the_crate_and_show_rustc_output() {
     assert!(text.contains("src/lib.rs"), "{text}");
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// A stand-in for `wasm-opt` (a shell script): it records its arguments and writes
+/// `output` (the input unchanged when `None`) where `-o` says, or fails with `fail`.
+#[cfg(unix)]
+fn fake_wasm_opt(dir: &Path, fail: Option<&str>) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let tool = dir.join("wasm-opt");
+    let body = match fail {
+        Some(why) => format!("#!/bin/sh\necho \"{why}\" >&2\nexit 1\n"),
+        None => format!(
+            "#!/bin/sh\necho \"$@\" > {args}\nin=\"\"\nwhile [ $# -gt 0 ]; do\n  case \"$1\" in\n    -o) out=\"$2\"; shift ;;\n    -*) ;;\n    *) in=\"$1\" ;;\n  esac\n  shift\ndone\ncp \"$in\" \"$out\"\n",
+            args = dir.join("args").display()
+        ),
+    };
+    fs::write(&tool, body).expect("write the stand-in");
+    fs::set_permissions(&tool, fs::Permissions::from_mode(0o755)).expect("chmod");
+    tool
+}
+
+#[cfg(unix)]
+#[test]
+fn wasm_opt_runs_over_the_core_module_before_componentizing() {
+    let out = temp_dir("wasm-opt");
+    let opts = BuildOptions {
+        out_dir: Some(out.clone()),
+        target_dir: Some(shared_target()),
+        wasm_opt: Some(fake_wasm_opt(&out, None)),
+        ..BuildOptions::default()
+    };
+    let built = build(&plugins_dir().join("hello"), &opts).expect("hello builds");
+    let args = fs::read_to_string(out.join("args")).expect("the tool ran");
+    for flag in berth_build::WASM_OPT_FLAGS {
+        assert!(args.contains(flag), "{flag} missing from `{args}`");
+    }
+    assert!(args.contains(" -o "), "{args}");
+    assert!(Parser::is_component(&built[0].component), "not a component");
+
+    // A tool that refuses the module fails the build, with what it printed.
+    let opts = BuildOptions {
+        wasm_opt: Some(fake_wasm_opt(&out, Some("cannot read one-byte pages"))),
+        ..opts
+    };
+    match build(&plugins_dir().join("hello"), &opts) {
+        Err(e @ BuildError::WasmOpt { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("hello"), "{text}");
+            assert!(text.contains("cannot read one-byte pages"), "{text}");
+        }
+        other => panic!("expected a wasm-opt error, got {other:?}"),
+    }
+    // And one that is not there says so.
+    let opts = BuildOptions {
+        wasm_opt: Some(out.join("no-such-wasm-opt")),
+        ..opts
+    };
+    assert!(matches!(
+        build(&plugins_dir().join("hello"), &opts),
+        Err(BuildError::Spawn { .. })
+    ));
+    let _ = fs::remove_dir_all(&out);
+}

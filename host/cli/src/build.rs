@@ -17,6 +17,11 @@ pub struct Args {
     /// Cargo's target directory [default: the crate workspace's own].
     #[arg(long)]
     target_dir: Option<PathBuf>,
+    /// Run this Binaryen `wasm-opt` over each module before componentizing it: smaller
+    /// code for a device, which holds every plugin's code in RAM (a recent Binaryen:
+    /// `npm install binaryen`; Debian's 108 cannot read one-byte pages).
+    #[arg(long, value_name = "PATH")]
+    wasm_opt: Option<PathBuf>,
     /// Show cargo's progress.
     #[arg(long, short)]
     verbose: bool,
@@ -32,6 +37,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         verbose: args.verbose,
         // cargo's own lines already say what compiles when verbose.
         progress: !args.quiet && !args.verbose,
+        wasm_opt: args.wasm_opt.clone(),
         ..BuildOptions::default()
     };
     let started = Instant::now();
