@@ -195,34 +195,12 @@ mod tests {
     use alloc::vec::Vec;
 
     use super::*;
+    use crate::abi::test_memory::Mem;
     use crate::abi::{field_offsets, store, Value};
     use crate::convert as cv;
 
-    /// A guest memory with a bump allocator.
-    struct Mem {
-        bytes: Vec<u8>,
-        next: u32,
-    }
-
-    impl GuestMemory for Mem {
-        fn alloc(&mut self, align: u32, size: u32) -> Result<u32, CallError> {
-            let ptr = self.next.div_ceil(align) * align;
-            self.next = ptr + size;
-            if self.next as usize > self.bytes.len() {
-                return Err(abi::malformed("test memory too small"));
-            }
-            Ok(ptr)
-        }
-        fn bytes_mut(&mut self) -> &mut [u8] {
-            &mut self.bytes
-        }
-    }
-
     fn mem() -> Mem {
-        Mem {
-            bytes: vec![0; 1 << 16],
-            next: 8,
-        }
+        Mem::new(1 << 16)
     }
 
     fn offsets(ty: &Type) -> Vec<u32> {

@@ -15,6 +15,8 @@
 
 mod flat;
 mod memory;
+#[cfg(test)]
+pub(crate) mod test_memory;
 mod types;
 mod value;
 

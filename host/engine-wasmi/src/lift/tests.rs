@@ -9,28 +9,9 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::*;
+use crate::abi::test_memory::Mem;
 use crate::abi::{load, store, GuestMemory, Value};
 use crate::convert as cv;
-
-/// A guest memory with a bump allocator.
-struct Mem {
-    bytes: Vec<u8>,
-    next: u32,
-}
-
-impl GuestMemory for Mem {
-    fn alloc(&mut self, align: u32, size: u32) -> Result<u32, CallError> {
-        let ptr = self.next.div_ceil(align) * align;
-        self.next = ptr + size;
-        if self.next as usize > self.bytes.len() {
-            return Err(abi::malformed("test memory too small"));
-        }
-        Ok(ptr)
-    }
-    fn bytes_mut(&mut self) -> &mut [u8] {
-        &mut self.bytes
-    }
-}
 
 /// xorshift64: reproducible noise without a dependency.
 struct Rng(u64);
@@ -117,10 +98,7 @@ fn agree<T: Lift + core::fmt::Debug>(
 
 /// Stores `value` at a fresh address of a 4 KiB memory; returns the memory and address.
 fn stored(ty: &Type, value: &Value) -> (Vec<u8>, u32) {
-    let mut mem = Mem {
-        bytes: vec![0; 4096],
-        next: 8,
-    };
+    let mut mem = Mem::new(4096);
     let (size, align) = ty.layout();
     let addr = mem.alloc(align, size).expect("room");
     store(&mut mem, ty, value, addr).expect("store");
