@@ -195,7 +195,7 @@ mod tests {
     use alloc::vec::Vec;
 
     use super::*;
-    use crate::abi::test_memory::Mem;
+    use crate::abi::test_memory::{responses, Mem};
     use crate::abi::{field_offsets, store, Value};
     use crate::convert as cv;
 
@@ -257,25 +257,6 @@ mod tests {
                 remote_addr: format!("10.0.0.{i}:{}", 1000 + i),
             })
             .collect()
-    }
-
-    fn responses() -> Vec<Response> {
-        let headers: Pairs = vec![("content-type".into(), "text/plain".into())];
-        [
-            Body::Bytes(Vec::new()),
-            Body::Bytes(b"hello".to_vec()),
-            Body::Sse(String::from("topic")),
-            Body::File(String::from("/www/index.html")),
-            Body::Stream(7),
-        ]
-        .into_iter()
-        .enumerate()
-        .map(|(i, body)| Response {
-            status: 200 + i as u16,
-            headers: headers.iter().take(i % 2).cloned().collect(),
-            body,
-        })
-        .collect()
     }
 
     /// The same bytes, allocated in the same order, as the generic store of the value.

@@ -1,10 +1,13 @@
-//! A guest memory for the unit tests of the lowering and lifting code: a byte vector
-//! with a bump allocator.
+//! What the unit tests of the lowering and lifting code share: a guest memory (a byte
+//! vector with a bump allocator) and sample responses.
 
+use alloc::format;
+use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
 use berth_core::engine::CallError;
+use berth_core::model::{Body, Pairs, Response};
 
 use super::{malformed, GuestMemory};
 
@@ -36,4 +39,30 @@ impl GuestMemory for Mem {
     fn bytes_mut(&mut self) -> &mut [u8] {
         &mut self.bytes
     }
+}
+
+/// `n` headers, longer and with more non-ASCII as `n` grows.
+pub fn headers(n: usize) -> Pairs {
+    (0..n)
+        .map(|i| (format!("x-h{i}"), "vé".repeat(i)))
+        .collect()
+}
+
+/// One response per body case, with 0 to 4 headers.
+pub fn responses() -> Vec<Response> {
+    [
+        Body::Bytes(Vec::new()),
+        Body::Bytes(b"hello".to_vec()),
+        Body::Sse(String::from("topic")),
+        Body::File(String::from("/www/index.html")),
+        Body::Stream(7),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, body)| Response {
+        status: 200 + i as u16,
+        headers: headers(i),
+        body,
+    })
+    .collect()
 }

@@ -9,7 +9,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::*;
-use crate::abi::test_memory::Mem;
+use crate::abi::test_memory::{headers, responses, Mem};
 use crate::abi::{load, store, GuestMemory, Value};
 use crate::convert as cv;
 
@@ -26,30 +26,6 @@ impl Rng {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
-}
-
-fn headers(n: usize) -> Pairs {
-    (0..n)
-        .map(|i| (format!("x-h{i}"), "vé".repeat(i)))
-        .collect()
-}
-
-fn responses() -> Vec<Response> {
-    [
-        Body::Bytes(Vec::new()),
-        Body::Bytes(b"hello".to_vec()),
-        Body::Sse(String::from("topic")),
-        Body::File(String::from("/www/index.html")),
-        Body::Stream(7),
-    ]
-    .into_iter()
-    .enumerate()
-    .map(|(i, body)| Response {
-        status: 200 + i as u16,
-        headers: headers(i),
-        body,
-    })
-    .collect()
 }
 
 fn outcomes() -> Vec<(BeforeOutcome, Value)> {
