@@ -115,7 +115,8 @@ fn value(
     }
 }
 
-/// A model type the guest returns through memory (`response`, `before-outcome`),
+/// A model type the guest returns through memory (`response`, `before-outcome`,
+/// `event-outcome`),
 /// lifted without a [`Value`] tree ([`crate::lift`]).
 fn model<T: Lift>(
     mem: &[u8],
@@ -265,7 +266,7 @@ impl Instance for WasmiInstance {
     ) -> CallFuture<'a, EventOutcome> {
         Box::pin(async move {
             let args = Args::Values(alloc::vec![Value::U32(handler), cv::event(event)]);
-            cv::to_event_outcome(self.call(ON_EVENT, args, value).await?)
+            self.call(ON_EVENT, args, model).await
         })
     }
 

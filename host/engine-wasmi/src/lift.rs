@@ -1,4 +1,5 @@
-//! What `handle`, `before` and `after` return, lifted straight into berth-core's model.
+//! What `handle`, `before`, `after` and `on-event` return, lifted straight into
+//! berth-core's model.
 //!
 //! Through [`abi::load`] a response became a [`Value`](abi::Value) tree — a vector for
 //! the header list and one per header, a box for the body's payload — which `convert`
@@ -13,7 +14,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use berth_core::engine::CallError;
-use berth_core::model::{BeforeOutcome, Body, Pairs, Proceed, Response};
+use berth_core::model::{
+    BeforeOutcome, Body, EventOutcome, Pairs, Proceed, Refusal, Response, WsPayload,
+};
 
 use crate::abi::{self, lift_string, read, read_u32, slice, LiftBudget, Type};
 use crate::lower::{response_layout, BODY_PAYLOAD};
@@ -151,6 +154,67 @@ impl Lift for BeforeOutcome {
                 })
             }
             _ => BeforeOutcome::Respond(Response::lift_at(mem, payload, budget)?),
+        })
+    }
+}
+
+impl Lift for WsPayload {
+    const TYPE: Type = wit::WS_PAYLOAD;
+    const LAYOUT: (u32, u32) = (12, 4);
+    fn lift_at(mem: &[u8], addr: u32, budget: &mut LiftBudget) -> Result<WsPayload, CallError> {
+        let case = case(mem, addr, 2)?;
+        budget.slots(1)?;
+        let payload = addr + 4;
+        Ok(match case {
+            0 => WsPayload::Text(String::lift_at(mem, payload, budget)?),
+            _ => WsPayload::Binary(Vec::lift_at(mem, payload, budget)?),
+        })
+    }
+}
+
+impl Lift for Refusal {
+    const TYPE: Type = wit::REFUSAL;
+    const LAYOUT: (u32, u32) = (12, 4);
+    fn lift_at(mem: &[u8], addr: u32, budget: &mut LiftBudget) -> Result<Refusal, CallError> {
+        budget.slots(2)?;
+        Ok(Refusal {
+            status: u16::from_le_bytes(read(mem, addr)?),
+            reason: String::lift_at(mem, addr + 4, budget)?,
+        })
+    }
+}
+
+/// `option<T>` of a `T` aligned to 4: a one-byte case, the payload at 4.
+fn option<T: Lift>(mem: &[u8], addr: u32, budget: &mut LiftBudget) -> Result<Option<T>, CallError> {
+    match case(mem, addr, 2)? {
+        0 => Ok(None),
+        _ => {
+            budget.slots(1)?;
+            T::lift_at(mem, addr + 4, budget).map(Some)
+        }
+    }
+}
+
+/// Field offsets of `event-outcome` (checked against [`wit::EVENT_OUTCOME`] in the tests).
+pub mod event_outcome_layout {
+    /// `reply: option<ws-payload>`.
+    pub const REPLY: u32 = 0;
+    /// `stop: bool`.
+    pub const STOP: u32 = 16;
+    /// `refuse: option<refusal>`.
+    pub const REFUSE: u32 = 20;
+}
+
+impl Lift for EventOutcome {
+    const TYPE: Type = wit::EVENT_OUTCOME;
+    const LAYOUT: (u32, u32) = (36, 4);
+    fn lift_at(mem: &[u8], addr: u32, budget: &mut LiftBudget) -> Result<EventOutcome, CallError> {
+        use event_outcome_layout as at;
+        budget.slots(3)?;
+        Ok(EventOutcome {
+            reply: option(mem, addr + at::REPLY, budget)?,
+            stop: read::<1>(mem, addr + at::STOP)?[0] != 0,
+            refuse: option(mem, addr + at::REFUSE, budget)?,
         })
     }
 }

@@ -7,8 +7,8 @@
 //! equivalent [`Value`], byte for byte and allocation for allocation (the tests in
 //! `tests/abi.rs` compare the two memories), borrowing the host's data instead.
 //!
-//! The way back, what these calls return, is [`crate::lift`]; everything else still
-//! goes through [`Value`](abi::Value) both ways.
+//! The way back, what these calls (and `on-event`) return, is [`crate::lift`];
+//! everything else still goes through [`Value`](abi::Value) both ways.
 
 use berth_core::engine::CallError;
 use berth_core::model::{Body, Method, Pairs, Request, Response};

@@ -134,7 +134,24 @@ fn layouts_are_the_contracts() {
     assert_eq!(Body::LAYOUT, Body::TYPE.layout());
     assert_eq!(Response::LAYOUT, Response::TYPE.layout());
     assert_eq!(BeforeOutcome::LAYOUT, BeforeOutcome::TYPE.layout());
+    assert_eq!(WsPayload::LAYOUT, WsPayload::TYPE.layout());
+    assert_eq!(Refusal::LAYOUT, Refusal::TYPE.layout());
+    assert_eq!(EventOutcome::LAYOUT, EventOutcome::TYPE.layout());
     assert_eq!(wit::BEFORE_OUTCOME.payload_offset(), OUTCOME_PAYLOAD);
+    assert_eq!(wit::WS_PAYLOAD.payload_offset(), 4);
+    for option in [Type::Option(&wit::WS_PAYLOAD), Type::Option(&wit::REFUSAL)] {
+        assert_eq!(option.payload_offset(), 4);
+    }
+    use event_outcome_layout as at;
+    match wit::EVENT_OUTCOME {
+        Type::Record(fs) => {
+            let offsets: Vec<u32> = crate::abi::field_offsets(fs.iter().map(|f| &f.ty))
+                .map(|(o, _)| o)
+                .collect();
+            assert_eq!(offsets, [at::REPLY, at::STOP, at::REFUSE]);
+        }
+        _ => unreachable!(),
+    }
     if let Type::List(pair) = wit::PAIRS {
         assert_eq!(pair.layout(), PAIR);
     }
@@ -153,5 +170,52 @@ fn before_outcomes_lift_as_load_and_convert_do() {
     let mut rng = Rng(0xd1b5_4a32_d192_ed03);
     for (outcome, value) in outcomes() {
         exercise(&outcome, &value, cv::to_before_outcome, &mut rng);
+    }
+}
+
+fn event_outcomes() -> Vec<(EventOutcome, Value)> {
+    let payloads = [
+        None,
+        Some(WsPayload::Text(String::from("héllo"))),
+        Some(WsPayload::Binary(vec![0, 1, 2, 255])),
+        Some(WsPayload::Text(String::new())),
+    ];
+    let refusals = [
+        None,
+        Some(Refusal {
+            status: 403,
+            reason: String::from("not you"),
+        }),
+    ];
+    let mut all = Vec::new();
+    for (i, reply) in payloads.iter().enumerate() {
+        for refuse in &refusals {
+            let outcome = EventOutcome {
+                reply: reply.clone(),
+                stop: i % 2 == 1,
+                refuse: refuse.clone(),
+            };
+            let option = |v: Option<Value>| match v {
+                Some(v) => Value::Variant(1, Some(Box::new(v))),
+                None => Value::Variant(0, None),
+            };
+            let value = Value::Record(vec![
+                option(reply.as_ref().map(cv::ws_payload)),
+                Value::Bool(outcome.stop),
+                option(refuse.as_ref().map(|r| {
+                    Value::Record(vec![Value::U16(r.status), Value::String(r.reason.clone())])
+                })),
+            ]);
+            all.push((outcome, value));
+        }
+    }
+    all
+}
+
+#[test]
+fn event_outcomes_lift_as_load_and_convert_do() {
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    for (outcome, value) in event_outcomes() {
+        exercise(&outcome, &value, cv::to_event_outcome, &mut rng);
     }
 }
