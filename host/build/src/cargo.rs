@@ -77,13 +77,6 @@ fn cargo_command(opts: &BuildOptions) -> Command {
     cmd
 }
 
-fn spawn_error(cmd: &Command, source: std::io::Error) -> BuildError {
-    BuildError::Spawn {
-        program: cmd.get_program().to_string_lossy().into_owned(),
-        source,
-    }
-}
-
 #[derive(Deserialize)]
 pub(crate) struct Metadata {
     packages: Vec<Package>,
@@ -171,7 +164,7 @@ pub(crate) fn metadata(dir: &Path, opts: &BuildOptions) -> Result<Metadata, Buil
         "--manifest-path",
     ])
     .arg(dir.join("Cargo.toml"));
-    let out = cmd.output().map_err(|e| spawn_error(&cmd, e))?;
+    let out = cmd.output().map_err(|e| BuildError::spawn(&cmd, e))?;
     let failed = |stderr: String| BuildError::Metadata {
         dir: dir.to_path_buf(),
         stderr,
@@ -256,7 +249,7 @@ pub(crate) fn build(
     for name in selection.packages.values() {
         cmd.arg("-p").arg(name);
     }
-    let mut child = cmd.spawn().map_err(|e| spawn_error(&cmd, e))?;
+    let mut child = cmd.spawn().map_err(|e| BuildError::spawn(&cmd, e))?;
 
     // Drain stderr on a thread so neither pipe can fill up and block cargo.
     let verbose = opts.verbose;
@@ -328,7 +321,7 @@ pub(crate) fn build(
             _ => {}
         }
     }
-    let status = child.wait().map_err(|e| spawn_error(&cmd, e))?;
+    let status = child.wait().map_err(|e| BuildError::spawn(&cmd, e))?;
     let stderr = stderr_thread.join().unwrap_or_default();
 
     if !errors.is_empty() {

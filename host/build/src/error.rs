@@ -121,6 +121,14 @@ pub enum BuildError {
 }
 
 impl BuildError {
+    /// `cmd` could not be started.
+    pub(crate) fn spawn(cmd: &std::process::Command, source: io::Error) -> BuildError {
+        BuildError::Spawn {
+            program: cmd.get_program().to_string_lossy().into_owned(),
+            source,
+        }
+    }
+
     pub(crate) fn io(path: &Path, source: io::Error) -> BuildError {
         BuildError::Io {
             path: path.to_path_buf(),

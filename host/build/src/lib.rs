@@ -173,16 +173,9 @@ pub fn build(crate_dir: &Path, opts: &BuildOptions) -> Result<Vec<Built>, BuildE
 /// the optimized bytes (cargo's own output is left as it was, so it stays fresh).
 fn optimize(tool: &Path, name: &str, module: &Path) -> Result<Vec<u8>, BuildError> {
     let out = module.with_extension("opt.wasm");
-    let output = std::process::Command::new(tool)
-        .args(WASM_OPT_FLAGS)
-        .arg(module)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .map_err(|source| BuildError::Spawn {
-            program: tool.display().to_string(),
-            source,
-        })?;
+    let mut cmd = std::process::Command::new(tool);
+    cmd.args(WASM_OPT_FLAGS).arg(module).arg("-o").arg(&out);
+    let output = cmd.output().map_err(|e| BuildError::spawn(&cmd, e))?;
     if !output.status.success() {
         return Err(BuildError::WasmOpt {
             name: name.to_string(),

@@ -296,8 +296,8 @@ fn componentize(
     let entry_path = staging.join("sdk").join(format!("{ENTRY_MODULE}.py"));
     fs::write(&entry_path, entry).map_err(|e| BuildError::io(&entry_path, e))?;
     let out = staging.join("plugin.wasm");
-    let output = Command::new(tool)
-        .arg("-d")
+    let mut cmd = Command::new(tool);
+    cmd.arg("-d")
         .arg(staging.join("wit"))
         .args(["-w", "plugin", "componentize", "-p"])
         .arg(staging.join("app"))
@@ -307,12 +307,8 @@ fn componentize(
         .arg("-o")
         .arg(&out)
         // Leave the plugin's folder as it was (no __pycache__ in it).
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .map_err(|source| BuildError::Spawn {
-            program: tool.display().to_string(),
-            source,
-        })?;
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    let output = cmd.output().map_err(|e| BuildError::spawn(&cmd, e))?;
     if !output.status.success() {
         return Err(BuildError::ComponentizePy {
             name: name.to_string(),

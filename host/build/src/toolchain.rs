@@ -44,10 +44,7 @@ pub(crate) fn ensure_target(install: bool) -> Result<(), BuildError> {
     let mut add = Command::new("rustup");
     add.args(["target", "add", WASM_TARGET]);
     scrub_env(&mut add);
-    let out = add.output().map_err(|source| BuildError::Spawn {
-        program: "rustup".into(),
-        source,
-    })?;
+    let out = add.output().map_err(|e| BuildError::spawn(&add, e))?;
     if out.status.success() {
         Ok(())
     } else {

@@ -90,7 +90,6 @@ impl WasmiEngine {
             wasmi::Module::new(&engine, core).map_err(|e| LoadError::Invalid(format!("{e}")))?;
         let imports = check_contract(&module)?;
         Ok(WasmiModule {
-            engine,
             imports,
             module,
             limits: self.limits,
@@ -113,10 +112,9 @@ impl Engine for WasmiEngine {
     }
 }
 
-/// A compiled plugin: its core module, checked against the contract, and the engine
-/// that holds its code.
+/// A compiled plugin: its core module (which owns the engine that holds its code),
+/// checked against the contract.
 pub struct WasmiModule {
-    engine: wasmi::Engine,
     /// The host function behind each import, in the module's import order.
     imports: Vec<&'static FuncSig>,
     module: wasmi::Module,
@@ -140,7 +138,7 @@ impl WasmiModule {
             deadline: Deadline::new(self.policy),
             yield_now: self.yield_now,
         };
-        let mut store = Store::new(&self.engine, state);
+        let mut store = Store::new(self.module.engine(), state);
         store.limiter(|state| &mut state.limits);
         // The budget is armed here for `_initialize`'s refills, and handed over whole to
         // the start function, which runs inside `instantiate_and_start` and cannot resume

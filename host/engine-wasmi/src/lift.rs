@@ -19,7 +19,7 @@ use berth_core::model::{
 };
 
 use crate::abi::{self, lift_string, read, read_u32, slice, LiftBudget, Type};
-use crate::lower::{response_layout, BODY_PAYLOAD};
+use crate::lower::{response_layout, PAYLOAD};
 use crate::wit;
 
 /// A model type read out of guest memory without a [`Value`](abi::Value) tree.
@@ -103,14 +103,24 @@ fn case(mem: &[u8], addr: u32, cases: u8) -> Result<u8, CallError> {
     Ok(case)
 }
 
+/// The case of a variant whose every case has a payload, and where that payload is;
+/// charges the slot `load` boxes the payload in.
+fn case_and_payload(
+    mem: &[u8],
+    addr: u32,
+    cases: u8,
+    budget: &mut LiftBudget,
+) -> Result<(u8, u32), CallError> {
+    let case = case(mem, addr, cases)?;
+    budget.slots(1)?;
+    Ok((case, addr + PAYLOAD))
+}
+
 impl Lift for Body {
     const TYPE: Type = wit::BODY;
     const LAYOUT: (u32, u32) = (12, 4);
     fn lift_at(mem: &[u8], addr: u32, budget: &mut LiftBudget) -> Result<Body, CallError> {
-        let case = case(mem, addr, 4)?;
-        // Every case has a payload, which `load` boxes: one slot.
-        budget.slots(1)?;
-        let payload = addr + BODY_PAYLOAD;
+        let (case, payload) = case_and_payload(mem, addr, 4, budget)?;
         Ok(match case {
             0 => Body::Bytes(Vec::lift_at(mem, payload, budget)?),
             1 => Body::Sse(String::lift_at(mem, payload, budget)?),
@@ -134,16 +144,11 @@ impl Lift for Response {
     }
 }
 
-/// Where `before-outcome`'s payload starts (a one-byte case, payloads aligned to 4).
-const OUTCOME_PAYLOAD: u32 = 4;
-
 impl Lift for BeforeOutcome {
     const TYPE: Type = wit::BEFORE_OUTCOME;
     const LAYOUT: (u32, u32) = (28, 4);
     fn lift_at(mem: &[u8], addr: u32, budget: &mut LiftBudget) -> Result<BeforeOutcome, CallError> {
-        let case = case(mem, addr, 2)?;
-        budget.slots(1)?;
-        let payload = addr + OUTCOME_PAYLOAD;
+        let (case, payload) = case_and_payload(mem, addr, 2, budget)?;
         Ok(match case {
             0 => {
                 // `proceed`: a record of two header lists.
@@ -162,9 +167,7 @@ impl Lift for WsPayload {
     const TYPE: Type = wit::WS_PAYLOAD;
     const LAYOUT: (u32, u32) = (12, 4);
     fn lift_at(mem: &[u8], addr: u32, budget: &mut LiftBudget) -> Result<WsPayload, CallError> {
-        let case = case(mem, addr, 2)?;
-        budget.slots(1)?;
-        let payload = addr + 4;
+        let (case, payload) = case_and_payload(mem, addr, 2, budget)?;
         Ok(match case {
             0 => WsPayload::Text(String::lift_at(mem, payload, budget)?),
             _ => WsPayload::Binary(Vec::lift_at(mem, payload, budget)?),
@@ -184,13 +187,13 @@ impl Lift for Refusal {
     }
 }
 
-/// `option<T>` of a `T` aligned to 4: a one-byte case, the payload at 4.
+/// `option<T>` of a `T` aligned to 4: a one-byte case, the payload at [`PAYLOAD`].
 fn option<T: Lift>(mem: &[u8], addr: u32, budget: &mut LiftBudget) -> Result<Option<T>, CallError> {
     match case(mem, addr, 2)? {
         0 => Ok(None),
         _ => {
             budget.slots(1)?;
-            T::lift_at(mem, addr + 4, budget).map(Some)
+            T::lift_at(mem, addr + PAYLOAD, budget).map(Some)
         }
     }
 }

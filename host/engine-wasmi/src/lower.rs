@@ -115,13 +115,15 @@ impl Lower for Request {
     }
 }
 
-/// Where `body`'s payload starts (a one-byte case, payloads aligned to 4).
-pub const BODY_PAYLOAD: u32 = 4;
+/// Where the payload of the variants lowered and lifted here starts (`body`,
+/// `ws-payload`, `before-outcome`, and the options of `event-outcome`): each has a
+/// one-byte case and payloads aligned to 4 (checked against the contract in the tests).
+pub const PAYLOAD: u32 = 4;
 
 impl Lower for Body {
     const TYPE: Type = wit::BODY;
     fn lower(&self, mem: &mut dyn GuestMemory, addr: u32) -> Result<(), CallError> {
-        let payload = addr + BODY_PAYLOAD;
+        let payload = addr + PAYLOAD;
         let case = match self {
             Body::Bytes(b) => {
                 b.lower(mem, payload)?;
@@ -229,7 +231,7 @@ mod tests {
         assert_eq!(offsets(&wit::REQUEST), want);
         use response_layout as s;
         assert_eq!(offsets(&wit::RESPONSE), [s::STATUS, s::HEADERS, s::BODY]);
-        assert_eq!(wit::BODY.payload_offset(), BODY_PAYLOAD);
+        assert_eq!(wit::BODY.payload_offset(), PAYLOAD);
         assert_eq!(wit::PAIRS, <Pairs as Lower>::TYPE);
         if let Type::List(pair) = wit::PAIRS {
             assert_eq!(pair.layout(), (PAIR_SIZE, PAIR_ALIGN));

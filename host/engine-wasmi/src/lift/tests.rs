@@ -137,10 +137,14 @@ fn layouts_are_the_contracts() {
     assert_eq!(WsPayload::LAYOUT, WsPayload::TYPE.layout());
     assert_eq!(Refusal::LAYOUT, Refusal::TYPE.layout());
     assert_eq!(EventOutcome::LAYOUT, EventOutcome::TYPE.layout());
-    assert_eq!(wit::BEFORE_OUTCOME.payload_offset(), OUTCOME_PAYLOAD);
-    assert_eq!(wit::WS_PAYLOAD.payload_offset(), 4);
-    for option in [Type::Option(&wit::WS_PAYLOAD), Type::Option(&wit::REFUSAL)] {
-        assert_eq!(option.payload_offset(), 4);
+    for variant in [
+        wit::BODY,
+        wit::BEFORE_OUTCOME,
+        wit::WS_PAYLOAD,
+        Type::Option(&wit::WS_PAYLOAD),
+        Type::Option(&wit::REFUSAL),
+    ] {
+        assert_eq!(variant.payload_offset(), PAYLOAD);
     }
     use event_outcome_layout as at;
     match wit::EVENT_OUTCOME {
